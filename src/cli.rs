@@ -1,0 +1,125 @@
+//! The command line: `run`, `validate`, `inspect`. Pipeline semantics live in the TOML;
+//! here are only runtime knobs. Maps every outcome to the contract's exit codes.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::pipeline::{self, Mode, Options};
+
+/// tradeflow: an ETL pipeline for international trade figures.
+///
+/// Reads trade figures from spreadsheets, CSV and report tables, normalises units,
+/// number formats and country names, validates them and publishes Parquet, CSV and
+/// Excel with a rejects file, a report and a manifest.
+#[derive(Debug, Parser)]
+#[command(name = "tradeflow", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest, normalise, validate and publish.
+    Run {
+        /// The pipeline file; relative paths in it resolve against its folder.
+        #[arg(long, default_value = "pipeline.toml")]
+        config: PathBuf,
+        /// Use cached downloads only; fail if a URL source has none.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Read, normalise and validate every source; publish nothing; print the report.
+    Validate {
+        /// The pipeline file.
+        #[arg(long, default_value = "pipeline.toml")]
+        config: PathBuf,
+        /// Use cached downloads only.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Explain what tradeflow finds in one file: tables, header rows, columns, layout,
+    /// units, countries, the figures it would read, and why.
+    Inspect {
+        /// The file to look at.
+        path: PathBuf,
+        /// Whose trade it is, when the file does not say.
+        #[arg(long)]
+        reporter: Option<String>,
+    },
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn main_with(cli: Cli) -> u8 {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TRADEFLOW_LOG").unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+    match cli.command {
+        Command::Run { config, offline } => finish(pipeline::run(&config, Mode::Run, &Options { offline }), false),
+        Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline }), true),
+        Command::Inspect { path, reporter } => match pipeline::inspect(&path, reporter) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => fail(&e),
+        },
+    }
+}
+
+fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
+    match r {
+        Ok(o) => {
+            if print_report {
+                println!("{}", serde_json::to_string_pretty(&o.report).unwrap_or_default());
+            }
+            for c in o.report["checks"].as_array().into_iter().flatten() {
+                if c["severity"] == "warn" {
+                    for f in c["findings"].as_array().into_iter().flatten() {
+                        tracing::warn!("{}: {}", c["id"].as_str().unwrap_or(""), f["message"].as_str().unwrap_or(""));
+                    }
+                }
+            }
+            match o.failure {
+                Some(why) => {
+                    let e = Error::Validation(why);
+                    for c in o.report["checks"].as_array().into_iter().flatten() {
+                        if c["severity"] == "error" {
+                            for f in c["findings"].as_array().into_iter().flatten().take(20) {
+                                tracing::error!("{}: {}", c["id"].as_str().unwrap_or(""), f["message"].as_str().unwrap_or(""));
+                            }
+                        }
+                    }
+                    tracing::info!("{}", o.summary);
+                    fail(&e)
+                }
+                None => {
+                    tracing::info!("{}", o.summary);
+                    0
+                }
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &Error) -> u8 {
+    eprintln!("tradeflow: error: {e}");
+    e.exit_code()
+}

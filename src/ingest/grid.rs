@@ -1,0 +1,105 @@
+//! Finds tables in a grid of cells (a sheet, a CSV file): title rows above, a header row,
+//! data rows, footer rows (`Source:`), several tables on one grid, and a table continued
+//! after blank rows (a page break) when the rows that follow carry on its years.
+
+use super::markdown::is_footer;
+use super::{Cell, Row, Table};
+use crate::model::RefStyle;
+use crate::normalize::{is_year_label, parse_year};
+
+fn non_empty(r: &Row) -> usize {
+    r.cells.iter().filter(|c| !c.is_empty()).count()
+}
+
+fn first_text(r: &Row) -> Option<String> {
+    r.cells.iter().find(|c| !c.is_empty()).map(Cell::text)
+}
+
+fn is_note(r: &Row) -> bool {
+    non_empty(r) == 1 && first_text(r).is_some_and(|t| is_footer(&t))
+}
+
+fn starts_with_year(r: &Row) -> bool {
+    first_text(r).is_some_and(|t| parse_year(&t).is_some())
+}
+
+fn is_header(rows: &[Row], i: usize) -> bool {
+    let r = &rows[i];
+    if non_empty(r) < 2 || starts_with_year(r) {
+        return false;
+    }
+    let texts: Vec<String> = r.cells.iter().map(Cell::text).collect();
+    if texts.iter().any(|t| is_year_label(t)) || texts.iter().filter(|t| parse_year(t).is_some()).count() >= 2 {
+        return true;
+    }
+    // the next non-empty row holds data
+    rows[i + 1..].iter().find(|r| non_empty(r) > 0).is_some_and(|n| non_empty(n) >= 2 && !is_note(n))
+}
+
+/// Tables in a grid. `rows` carry their positions; `label` names the grid in `source_ref`.
+pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -> Vec<Table> {
+    let mut out: Vec<Table> = Vec::new();
+    let mut titles: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let r = &rows[i];
+        if non_empty(r) == 0 {
+            i += 1;
+            continue;
+        }
+        if is_note(r) {
+            if let Some(t) = out.last_mut() {
+                t.notes.push(first_text(r).unwrap_or_default());
+            }
+            i += 1;
+            continue;
+        }
+        if !is_header(rows, i) {
+            if non_empty(r) == 1 {
+                titles.push(first_text(r).unwrap_or_default());
+                if titles.len() > 3 {
+                    titles.remove(0);
+                }
+            }
+            i += 1;
+            continue;
+        }
+        let header = r.clone();
+        let mut data = Vec::new();
+        let mut continued = Vec::new();
+        i += 1;
+        while i < rows.len() {
+            let r = &rows[i];
+            if non_empty(r) == 0 {
+                // a page break: blank rows, then more years under the same columns
+                let next = rows[i..].iter().position(|r| non_empty(r) > 0).map(|k| i + k);
+                match next {
+                    Some(n) if starts_with_year(&rows[n]) && !is_header(rows, n) && !data.is_empty() => {
+                        continued.push(rows[n].pos);
+                        i = n;
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            // a footer, or a lone text (the next table's title) ends the table
+            if is_note(r) || (non_empty(r) == 1 && !starts_with_year(r) && matches!(r.cells.iter().find(|c| !c.is_empty()), Some(Cell::Text(_)))) {
+                break;
+            }
+            data.push(r.clone());
+            i += 1;
+        }
+        out.push(Table {
+            label: label.to_string(),
+            style,
+            sheet: sheet.map(str::to_string),
+            titles: std::mem::take(&mut titles),
+            header,
+            rows: data,
+            notes: Vec::new(),
+            col_offset: 0,
+            continued_at: continued,
+        });
+    }
+    out
+}

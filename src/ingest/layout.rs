@@ -1,0 +1,387 @@
+//! Reads a table's layout and emits its raw figures: which column holds the years, which
+//! the values, what flow and partner each value column is about, and where each of those
+//! was read (cell, column header, title, sheet name, config).
+//!
+//! Layouts: years down with flows across (the report's tables), years across with flows
+//! or partners down, and long tables (one row per figure with year, partner, flow and
+//! value columns). The texts found are passed on as they are; normalise interprets them.
+
+use crate::config::Source;
+use crate::ingest::{Cell, Row, Table};
+use crate::model::{Origin, Place, RawFigureRef, RawFigures, RawValue};
+use crate::normalize::countries::{self, Mention};
+use crate::normalize::{is_year_label, parse_flow, parse_year};
+
+/// How one column of a table was read, for `inspect` and the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnReading {
+    pub col: u32,
+    pub header: String,
+    pub role: String,
+}
+
+/// How one table was read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableReading {
+    pub label: String,
+    pub titles: Vec<String>,
+    pub header_row: u32,
+    pub layout: &'static str,
+    pub data_rows: usize,
+    pub continued_at: Vec<u32>,
+    pub columns: Vec<ColumnReading>,
+    pub figures: usize,
+    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    pub table: u32,
+    #[serde(skip)]
+    pub first_figure: usize,
+}
+
+/// Reporter and partner of a column or row, with where each was read.
+#[derive(Debug, Clone, Default)]
+struct Parties {
+    reporter: Option<(String, Origin)>,
+    partner: Option<(String, Origin)>,
+}
+
+/// The mentions of a text, each country once, in order.
+fn distinct(m: &[Mention]) -> Vec<&Mention> {
+    let mut v: Vec<&Mention> = Vec::new();
+    for x in m {
+        if !v.iter().any(|y| y.country.iso3 == x.country.iso3) {
+            v.push(x);
+        }
+    }
+    v
+}
+
+/// Who trades with whom, from the texts around a value: the config first (a declared
+/// choice overrides detection), then the header, the title, the sheet name.
+fn parties(src: &Source, header: &[Mention], title: &[Mention], sheet: Option<&str>) -> Parties {
+    let (h, t) = (distinct(header), distinct(title));
+    let reporter: Option<(String, Origin)> = match &src.reporter {
+        Some(r) => Some((r.clone(), Origin::Config)),
+        None if h.len() >= 2 => Some((h[0].text.clone(), Origin::Column)),
+        None if t.len() >= 2 => Some((t[0].text.clone(), Origin::Title)),
+        None => None,
+    };
+    let reporter_iso = reporter.as_ref().and_then(|(r, _)| countries::country(r)).map(|c| c.iso3);
+    let sheet_country: Vec<Mention> = sheet
+        .and_then(|s| countries::country(s).map(|c| Mention { country: c, text: s.to_string(), word: 0 }))
+        .into_iter()
+        .collect();
+    let partner = match &src.partner {
+        Some(p) => Some((p.clone(), Origin::Config)),
+        None => [(&h, Origin::Column), (&t, Origin::Title), (&sheet_country.iter().collect(), Origin::Sheet)]
+            .into_iter()
+            .find_map(|(ms, origin)| {
+                ms.iter().find(|m| Some(m.country.iso3) != reporter_iso).map(|m| (m.text.clone(), origin))
+            }),
+    };
+    Parties { reporter, partner }
+}
+
+/// The role of a long table's column, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LongRole {
+    Year,
+    Month,
+    Reporter,
+    Partner,
+    Flow,
+    Commodity,
+    Value,
+    Unit,
+}
+
+fn long_role(header: &str) -> Option<LongRole> {
+    use LongRole::*;
+    let k = countries::name_key(header).replace([' ', '-'], "_");
+    if is_year_label(header) || matches!(k.as_str(), "refyear" | "ref_year" | "yil/year") {
+        return Some(Year);
+    }
+    Some(match k.as_str() {
+        "month" | "months" | "ay" | "aylar" | "месяц" | "refmonth" | "ref_month" => Month,
+        "reporter" | "reporter_iso3" | "reporteriso" | "reporter_iso" | "reporterdesc" | "reporter_country" | "raportor" => Reporter,
+        "partner" | "partner_iso3" | "partneriso" | "partner_iso" | "partnerdesc" | "partner_country" | "country" | "ulke"
+        | "ulkeler" | "страна" | "страны" | "mamlakat" | "ulke_adi" => Partner,
+        "flow" | "flowcode" | "flow_code" | "flowdesc" | "trade_flow" | "akis" | "yon" | "направление" | "rejim" => Flow,
+        "commodity" | "hs" | "hs_code" | "hscode" | "cmdcode" | "cmd_code" | "gtip" | "commodity_code" | "тн_вэд" => Commodity,
+        "value" | "value_usd" | "primaryvalue" | "primary_value" | "tradevalue" | "trade_value" | "deger" | "стоимость"
+        | "amount" | "value_(usd)" | "tutar" => Value,
+        "unit" | "units" | "birim" | "единица" | "ед._изм." | "currency_unit" => Unit,
+        _ => return None,
+    })
+}
+
+/// Reads a table's figures into `out`; says how it read them.
+pub fn read_table(t: &Table, src: &Source, table_ix: u32, out: &mut RawFigures) -> TableReading {
+    let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
+    let mut reading = TableReading {
+        label: t.label.clone(),
+        titles: t.titles.clone(),
+        header_row: t.header.pos,
+        layout: "",
+        data_rows: t.rows.len(),
+        continued_at: t.continued_at.clone(),
+        columns: Vec::new(),
+        figures: 0,
+        skipped: Vec::new(),
+        notes: t.notes.clone(),
+        table: table_ix,
+        first_figure: out.len(),
+    };
+    let roles: Vec<Option<LongRole>> = headers.iter().map(|h| long_role(h)).collect();
+    let has = |r: LongRole| roles.contains(&Some(r));
+    let year_cols: Vec<usize> = headers.iter().enumerate().filter(|(_, h)| parse_year(h).is_some()).map(|(i, _)| i).collect();
+    if has(LongRole::Value) && has(LongRole::Year) && (has(LongRole::Partner) || has(LongRole::Flow)) {
+        reading.layout = "long: one row per figure";
+        read_long(t, src, table_ix, &headers, &roles, out, &mut reading);
+    } else if year_cols.len() >= 2 {
+        reading.layout = "years across, flows or partners down";
+        read_years_across(t, src, table_ix, &headers, &year_cols, out, &mut reading);
+    } else {
+        reading.layout = "years down, flows across";
+        read_years_down(t, src, table_ix, &headers, out, &mut reading);
+    }
+    reading.figures = out.len() - reading.first_figure;
+    reading
+}
+
+fn title_text(t: &Table) -> String {
+    t.titles.join(" | ")
+}
+
+fn value_of(c: &Cell, out: &mut RawFigures) -> RawValue {
+    match c {
+        Cell::Empty => RawValue::Empty,
+        Cell::Number(x) => RawValue::Number(*x),
+        Cell::Text(s) if s.trim().is_empty() => RawValue::Empty,
+        Cell::Text(s) => RawValue::Text(out.dict.intern(s.trim())),
+    }
+}
+
+fn place(t: &Table, table_ix: u32, row: &Row, col: usize) -> Place {
+    Place { table: table_ix, row: row.pos, col: t.col_offset + col as u32 }
+}
+
+fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], out: &mut RawFigures, reading: &mut TableReading) {
+    let title = title_text(t);
+    let title_mentions = countries::find_in_text(&title);
+    // the key column: a year label in the header, else the first column holding years
+    let key = headers.iter().position(|h| is_year_label(h)).or_else(|| {
+        (0..headers.len()).find(|&c| {
+            let years = t.rows.iter().filter(|r| r.cells.get(c).is_some_and(|x| parse_year(&x.text()).is_some())).count();
+            years * 2 > t.rows.len()
+        })
+    });
+    let Some(key) = key else {
+        reading.skipped.push("no column of years and no years in the header: not a table of figures".into());
+        for (c, h) in headers.iter().enumerate() {
+            reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role: "ignored".into() });
+        }
+        return;
+    };
+    struct ValueCol {
+        col: usize,
+        flow: Option<String>,
+        parties: Parties,
+    }
+    let mut cols = Vec::new();
+    for (c, h) in headers.iter().enumerate() {
+        if c == key {
+            reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role: "year (key column)".into() });
+            continue;
+        }
+        let flow = match &src.flow {
+            Some(f) => Some(f.as_str().to_string()),
+            None => parse_flow(h).map(|f| f.as_str().to_string()),
+        };
+        let has_values = t.rows.iter().any(|r| r.cells.get(c).is_some_and(|x| !x.is_empty()));
+        if flow.is_none() && (h.is_empty() || !has_values) {
+            reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role: "ignored: no flow and no values".into() });
+            continue;
+        }
+        let p = parties(src, &countries::find_in_text(h), &title_mentions, t.sheet.as_deref());
+        reading.columns.push(ColumnReading {
+            col: c as u32,
+            header: h.clone(),
+            role: format!(
+                "values: flow {} ; reporter {} ; partner {}",
+                flow.as_deref().map(|f| format!("{f} (from {})", if src.flow.is_some() { "config" } else { "column header" })).unwrap_or_else(|| "unknown".into()),
+                describe(&p.reporter),
+                describe(&p.partner)
+            ),
+        });
+        cols.push(ValueCol { col: c, flow, parties: p });
+    }
+    for row in &t.rows {
+        let year_cell = row.cells.get(key).cloned().unwrap_or(Cell::Empty);
+        let year_text = year_cell.text();
+        if parse_year(&year_text).is_none() {
+            let all_empty = cols.iter().all(|vc| row.cells.get(vc.col).is_none_or(Cell::is_empty));
+            if all_empty {
+                continue;
+            }
+            if matches!(countries::lookup(&year_text), Some(countries::Place::Aggregate)) {
+                reading.skipped.push(format!("row {}: {:?} is a total over years, not a figure", row.pos + 1, year_text));
+                continue;
+            }
+        }
+        for vc in &cols {
+            let cell = row.cells.get(vc.col).cloned().unwrap_or(Cell::Empty);
+            let value = value_of(&cell, out);
+            let f = RawFigureRef {
+                reporter: split(&vc.parties.reporter),
+                partner: split(&vc.parties.partner),
+                flow: vc.flow.as_deref(),
+                year: Some(&year_text),
+                month: None,
+                commodity: None,
+                unit_column: Some(&headers[vc.col]),
+                unit_title: Some(&title),
+                unit_config: src.unit.as_deref(),
+                decimal: src.decimal,
+            };
+            out.push(f, value, place(t, table_ix, row, vc.col));
+        }
+    }
+}
+
+fn read_years_across(
+    t: &Table,
+    src: &Source,
+    table_ix: u32,
+    headers: &[String],
+    year_cols: &[usize],
+    out: &mut RawFigures,
+    reading: &mut TableReading,
+) {
+    let title = title_text(t);
+    let title_mentions = countries::find_in_text(&title);
+    let label_col = (0..headers.len()).find(|c| !year_cols.contains(c)).unwrap_or(0);
+    for (c, h) in headers.iter().enumerate() {
+        let role = if year_cols.contains(&c) {
+            format!("values of year {}", parse_year(h).unwrap_or_default())
+        } else if c == label_col {
+            "row labels: flow or partner".into()
+        } else {
+            "ignored".into()
+        };
+        reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role });
+    }
+    for row in &t.rows {
+        let label = row.cells.get(label_col).map(Cell::text).unwrap_or_default();
+        let label_flow = parse_flow(&label);
+        let label_country = countries::find_in_text(&label);
+        let label_is_aggregate = matches!(countries::lookup(&label), Some(countries::Place::Aggregate));
+        let flow = src.flow.map(|f| f.as_str().to_string()).or(label_flow.map(|f| f.as_str().to_string())).or_else(|| {
+            parse_flow(&title).map(|f| f.as_str().to_string())
+        });
+        let mut p = parties(src, &label_country, &title_mentions, t.sheet.as_deref());
+        if label_is_aggregate && src.partner.is_none() {
+            p.partner = Some((label.clone(), Origin::Cell));
+        } else if let Some((_, o)) = &mut p.partner {
+            if *o == Origin::Column {
+                *o = Origin::Cell;
+            }
+        }
+        for &c in year_cols {
+            let cell = row.cells.get(c).cloned().unwrap_or(Cell::Empty);
+            let value = value_of(&cell, out);
+            let f = RawFigureRef {
+                reporter: split(&p.reporter),
+                partner: split(&p.partner),
+                flow: flow.as_deref(),
+                year: Some(&headers[c]),
+                month: None,
+                commodity: None,
+                unit_column: Some(&label),
+                unit_title: Some(&title),
+                unit_config: src.unit.as_deref(),
+                decimal: src.decimal,
+            };
+            out.push(f, value, place(t, table_ix, row, c));
+        }
+    }
+}
+
+fn read_long(
+    t: &Table,
+    src: &Source,
+    table_ix: u32,
+    headers: &[String],
+    roles: &[Option<LongRole>],
+    out: &mut RawFigures,
+    reading: &mut TableReading,
+) {
+    let title = title_text(t);
+    let col = |r: LongRole| roles.iter().position(|x| *x == Some(r));
+    for (c, h) in headers.iter().enumerate() {
+        let role = roles[c].map(|r| format!("{r:?}").to_lowercase()).unwrap_or_else(|| "ignored".into());
+        reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role });
+    }
+    let (year, month, rep, par, flow, cmd, val, unit) = (
+        col(LongRole::Year),
+        col(LongRole::Month),
+        col(LongRole::Reporter),
+        col(LongRole::Partner),
+        col(LongRole::Flow),
+        col(LongRole::Commodity),
+        col(LongRole::Value),
+        col(LongRole::Unit),
+    );
+    let Some(val) = val else { return };
+    let title_p = parties(src, &[], &countries::find_in_text(&title), t.sheet.as_deref());
+    let text_at = |row: &Row, c: Option<usize>| -> Option<String> {
+        c.and_then(|c| row.cells.get(c)).map(Cell::text).filter(|s| !s.is_empty())
+    };
+    for row in &t.rows {
+        let reporter = match (&src.reporter, text_at(row, rep)) {
+            (Some(r), _) => Some((r.clone(), Origin::Config)),
+            (None, Some(r)) => Some((r, Origin::Cell)),
+            (None, None) => title_p.reporter.clone(),
+        };
+        let partner = match (&src.partner, text_at(row, par)) {
+            (Some(p), _) => Some((p.clone(), Origin::Config)),
+            (None, Some(p)) => Some((p, Origin::Cell)),
+            (None, None) => title_p.partner.clone(),
+        };
+        let flow_text = src.flow.map(|f| f.as_str().to_string()).or_else(|| text_at(row, flow));
+        let year_text = text_at(row, year);
+        let unit_text = text_at(row, unit).unwrap_or_else(|| headers[val].clone());
+        let cell = row.cells.get(val).cloned().unwrap_or(Cell::Empty);
+        let value = value_of(&cell, out);
+        let month_text = text_at(row, month);
+        let cmd_text = text_at(row, cmd);
+        let f = RawFigureRef {
+            reporter: split(&reporter),
+            partner: split(&partner),
+            flow: flow_text.as_deref(),
+            year: year_text.as_deref(),
+            month: month_text.as_deref(),
+            commodity: cmd_text.as_deref(),
+            unit_column: Some(&unit_text),
+            unit_title: Some(&title),
+            unit_config: src.unit.as_deref(),
+            decimal: src.decimal,
+        };
+        out.push(f, value, place(t, table_ix, row, val));
+    }
+}
+
+fn split(p: &Option<(String, Origin)>) -> (Option<&str>, Origin) {
+    match p {
+        Some((s, o)) => (Some(s.as_str()), *o),
+        None => (None, Origin::Default),
+    }
+}
+
+fn describe(p: &Option<(String, Origin)>) -> String {
+    match p {
+        Some((s, o)) => format!("{s:?} (from {})", o.as_str()),
+        None => "unknown".into(),
+    }
+}

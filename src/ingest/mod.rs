@@ -1,0 +1,178 @@
+//! Ingest: files become tables, tables become raw figures. Knows formats and layouts,
+//! nothing about money: values stay as the file holds them (a number cell or a text).
+//!
+//! One file per format (`markdown`, `spreadsheet`, `delimited`), one table finder for cell
+//! grids (`grid`), and one layout reader (`layout`) shared by every format, so a table
+//! means the same whether it arrived as xlsx, CSV or Markdown.
+
+pub mod delimited;
+pub mod fetch;
+pub mod grid;
+pub mod layout;
+pub mod markdown;
+pub mod spreadsheet;
+
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+use crate::config::{Location, Source};
+use crate::error::{Error, Result};
+use crate::model::{Provenance, RawFigures, RefStyle, SourceInfo, TableInfo};
+
+/// A cell as a file holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+}
+
+impl Cell {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(t) => t.trim().is_empty(),
+            Cell::Number(_) => false,
+        }
+    }
+
+    /// The cell as text: numbers in their shortest form (`2016`, `1.18`).
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(t) => t.trim().to_string(),
+            Cell::Number(x) => format!("{x}"),
+        }
+    }
+}
+
+/// A row of a table with its 0-based position in the file (sheet row or text line).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub pos: u32,
+    pub cells: Vec<Cell>,
+}
+
+/// A table found in a file: its title lines, header, data rows and notes.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Sheet name or caption label, as shown in `source_ref` (`Kazakhstan`, `Table 2`).
+    pub label: String,
+    pub style: RefStyle,
+    /// The sheet the table is on, if any.
+    pub sheet: Option<String>,
+    /// Title and caption lines above the header.
+    pub titles: Vec<String>,
+    pub header: Row,
+    pub rows: Vec<Row>,
+    /// Footer lines: `Source: ...`, `Note: ...`.
+    pub notes: Vec<String>,
+    /// Columns where the first data column starts (0 for text tables).
+    pub col_offset: u32,
+    /// Rows of the table that continue it after a page break.
+    pub continued_at: Vec<u32>,
+}
+
+/// What ingest found in one source: its tables and how each was read.
+#[derive(Debug, Clone)]
+pub struct SourceRead {
+    pub sha256: String,
+    pub bytes: u64,
+    pub tables: Vec<layout::TableReading>,
+}
+
+/// Reads one source into tables and appends its raw figures.
+///
+/// # Errors
+/// [`Error::Source`] naming the source and why it could not be read.
+pub fn read_source(src: &Source, local: &Path, prov: &mut Provenance, out: &mut RawFigures) -> Result<SourceRead> {
+    let fail = |reason: String| Error::source(&src.id, &src.display, reason);
+    let bytes = std::fs::read(local).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.is_empty() {
+        return Err(fail("the file is empty (0 bytes)".into()));
+    }
+    let sha256 = crate::config::hex(&Sha256::digest(&bytes));
+    let tables = read_tables(src, local, &bytes)?;
+    let source_ix = prov.sources.len() as u16;
+    prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
+    let mut readings = Vec::new();
+    for t in &tables {
+        let table_ix = prov.tables.len() as u32;
+        prov.tables.push(TableInfo { source: source_ix, label: t.label.clone(), style: t.style });
+        readings.push(layout::read_table(t, src, table_ix, out));
+    }
+    Ok(SourceRead { sha256, bytes: bytes.len() as u64, tables: readings })
+}
+
+/// The format a file holds, from its extension, checked against its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Markdown,
+    Spreadsheet,
+    Delimited,
+}
+
+fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let zip = bytes.starts_with(b"PK\x03\x04");
+    let cfb = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
+    let fail = |reason: String| Error::source(&src.id, &src.display, reason);
+    let looks_html = {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_lowercase();
+        head.trim_start().starts_with("<!doctype html") || head.trim_start().starts_with("<html")
+    };
+    match ext.as_str() {
+        "xlsx" | "xlsm" | "xlsb" | "ods" => {
+            if cfb {
+                return Err(fail("the workbook is encrypted (password-protected); save it without a password".into()));
+            }
+            if !zip {
+                let what = if looks_html { "an HTML page" } else { "not a zip archive" };
+                return Err(fail(format!("the extension says .{ext} but the content is {what}")));
+            }
+            Ok(Kind::Spreadsheet)
+        }
+        "xls" => {
+            if !cfb {
+                return Err(fail(format!(
+                    "the extension says .xls but the content is {}",
+                    if zip { "a zip archive (an .xlsx renamed?)" } else if looks_html { "an HTML page" } else { "not an Excel 97 file" }
+                )));
+            }
+            Ok(Kind::Spreadsheet)
+        }
+        "md" | "markdown" => Ok(Kind::Markdown),
+        "csv" | "tsv" | "txt" | "tab" => {
+            if zip || cfb {
+                return Err(fail(format!("the extension says .{ext} but the content is a binary (spreadsheet?) file")));
+            }
+            Ok(Kind::Delimited)
+        }
+        other => Err(fail(format!(
+            "unsupported file type {:?} (supported: .xlsx .xlsm .xlsb .xls .ods .csv .tsv .txt .md)",
+            if other.is_empty() { "(none)" } else { other }
+        ))),
+    }
+}
+
+fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<Vec<Table>> {
+    match kind_of(src, path, bytes)? {
+        Kind::Markdown => {
+            let text = delimited::decode(bytes).map_err(|e| Error::source(&src.id, &src.display, e))?;
+            Ok(markdown::tables(&text))
+        }
+        Kind::Spreadsheet => spreadsheet::tables(src, path),
+        Kind::Delimited => {
+            let text = delimited::decode(bytes).map_err(|e| Error::source(&src.id, &src.display, e))?;
+            delimited::tables(src, &text)
+        }
+    }
+}
+
+/// The local file a source reads: its path, or its cached download.
+pub fn local_path(src: &Source, cache_dir: &Path, offline: bool) -> Result<std::path::PathBuf> {
+    match &src.location {
+        Location::File(p) => Ok(p.clone()),
+        Location::Url(u) => fetch::fetch(src, u, cache_dir, offline),
+    }
+}

@@ -1,0 +1,8 @@
+//! The `tradeflow` binary: parse the command line, run, exit with the contract's code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = tradeflow::cli::Cli::parse();
+    std::process::ExitCode::from(tradeflow::cli::main_with(cli))
+}

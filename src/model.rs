@@ -1,0 +1,386 @@
+//! The shared vocabulary of every stage: a raw figure as ingest reads it, a typed figure
+//! as normalise makes it, and the provenance both carry.
+//!
+//! Figures are kept column-wise (one `Vec` per field) rather than as a `Vec` of structs,
+//! and repeated texts (a header, a partner name, a sheet name) are interned once in a
+//! [`Dict`] and referred to by a `u32`. Nothing here reads files or decides anything
+//! about money: that belongs to the stages.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// Marks an absent interned text.
+pub const NONE: u32 = u32::MAX;
+
+/// An interner: each distinct text is stored once and named by its index.
+#[derive(Debug, Default, Clone)]
+pub struct Dict {
+    map: HashMap<Box<str>, u32>,
+    items: Vec<Box<str>>,
+}
+
+impl Dict {
+    /// Index of `s`, adding it when new.
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.items.len() as u32;
+        self.items.push(s.into());
+        self.map.insert(s.into(), i);
+        i
+    }
+
+    /// Index of `s` when present, else [`NONE`].
+    pub fn intern_opt(&mut self, s: Option<&str>) -> u32 {
+        s.map_or(NONE, |s| self.intern(s))
+    }
+
+    /// The text behind an index; `None` for [`NONE`].
+    pub fn get(&self, i: u32) -> Option<&str> {
+        if i == NONE {
+            None
+        } else {
+            self.items.get(i as usize).map(|b| &**b)
+        }
+    }
+
+    /// Number of distinct texts.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing has been interned.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// The direction of a figure, from the reporter's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    Export,
+    Import,
+    ReExport,
+    ReImport,
+}
+
+impl Flow {
+    /// The contract's spelling: `export`, `import`, `re_export`, `re_import`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::Export => "export",
+            Flow::Import => "import",
+            Flow::ReExport => "re_export",
+            Flow::ReImport => "re_import",
+        }
+    }
+
+    /// The flow seen from the partner's side (exports of one are imports of the other).
+    pub fn mirror(self) -> Flow {
+        match self {
+            Flow::Export => Flow::Import,
+            Flow::Import => Flow::Export,
+            Flow::ReExport => Flow::ReImport,
+            Flow::ReImport => Flow::ReExport,
+        }
+    }
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a place inside a table is written in `source_ref`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefStyle {
+    /// Spreadsheet cells: `B7`.
+    Cell,
+    /// Text files: `line 42, column 3`.
+    Line,
+}
+
+/// One table read from a source: a sheet, a Markdown table, a CSV file.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Index of the source in [`Provenance::sources`].
+    pub source: u16,
+    /// Sheet name or table caption, as shown in `source_ref`.
+    pub label: String,
+    pub style: RefStyle,
+}
+
+/// One input of the run.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// The source's id (`source` column).
+    pub id: String,
+    /// The path as the config gave it, or the URL.
+    pub display: String,
+}
+
+/// Where every figure came from: the sources and tables that places point into.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub sources: Vec<SourceInfo>,
+    pub tables: Vec<TableInfo>,
+}
+
+/// A figure's place: a table and a 0-based row and column inside the file
+/// (spreadsheet row and column, or text line and table column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub table: u32,
+    pub row: u32,
+    pub col: u32,
+}
+
+impl Provenance {
+    /// The source index of a place.
+    pub fn source_of(&self, p: Place) -> usize {
+        self.tables[p.table as usize].source as usize
+    }
+
+    /// The source id of a place.
+    pub fn source_id(&self, p: Place) -> &str {
+        &self.sources[self.source_of(p)].id
+    }
+
+    /// `raw/x.xlsx [Kazakhstan] B7` or `raw/x.md [Table 2] line 57, column 3`.
+    pub fn source_ref(&self, p: Place) -> String {
+        let t = &self.tables[p.table as usize];
+        let file = &self.sources[t.source as usize].display;
+        match t.style {
+            RefStyle::Cell => format!("{file} [{}] {}", t.label, cell_name(p.row, p.col)),
+            RefStyle::Line => format!("{file} [{}] line {}, column {}", t.label, p.row + 1, p.col + 1),
+        }
+    }
+}
+
+/// `(0, 0)` is `A1`; `(6, 27)` is `AB7`.
+pub fn cell_name(row: u32, col: u32) -> String {
+    let mut letters = Vec::new();
+    let mut c = col + 1;
+    while c > 0 {
+        let r = (c - 1) % 26;
+        letters.push(b'A' + r as u8);
+        c = (c - 1) / 26;
+    }
+    letters.reverse();
+    format!("{}{}", String::from_utf8(letters).unwrap_or_default(), row + 1)
+}
+
+/// A value as found in the file, before any interpretation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawValue {
+    /// An empty cell.
+    Empty,
+    /// A numeric spreadsheet cell.
+    Number(f64),
+    /// Text, by its index in the figures' [`Dict`].
+    Text(u32),
+}
+
+/// Where a dimension of a raw figure was read; `inspect` and the flags say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Cell,
+    Column,
+    Title,
+    Sheet,
+    Config,
+    Default,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Cell => "cell",
+            Origin::Column => "column header",
+            Origin::Title => "table title",
+            Origin::Sheet => "sheet name",
+            Origin::Config => "config",
+            Origin::Default => "default",
+        }
+    }
+}
+
+/// Raw figures, column-wise: the texts of every dimension, as interned ids into `dict`,
+/// with the unit context at each level and the place. Ingest fills it; normalise reads it.
+#[derive(Debug, Default, Clone)]
+pub struct RawFigures {
+    pub dict: Dict,
+    pub reporter: Vec<u32>,
+    pub reporter_origin: Vec<Origin>,
+    pub partner: Vec<u32>,
+    pub partner_origin: Vec<Origin>,
+    pub flow: Vec<u32>,
+    pub year: Vec<u32>,
+    pub month: Vec<u32>,
+    pub commodity: Vec<u32>,
+    pub value: Vec<RawValue>,
+    /// Unit text of the value's column header, table title and source config.
+    pub unit_column: Vec<u32>,
+    pub unit_title: Vec<u32>,
+    pub unit_config: Vec<u32>,
+    /// Declared decimal separator for text numbers (from config), if any.
+    pub decimal: Vec<Option<char>>,
+    pub place: Vec<Place>,
+}
+
+/// The texts of one raw figure, borrowed for pushing.
+#[derive(Debug, Clone, Copy)]
+pub struct RawFigureRef<'a> {
+    pub reporter: (Option<&'a str>, Origin),
+    pub partner: (Option<&'a str>, Origin),
+    pub flow: Option<&'a str>,
+    pub year: Option<&'a str>,
+    pub month: Option<&'a str>,
+    pub commodity: Option<&'a str>,
+    pub unit_column: Option<&'a str>,
+    pub unit_title: Option<&'a str>,
+    pub unit_config: Option<&'a str>,
+    pub decimal: Option<char>,
+}
+
+impl RawFigures {
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    /// Appends one figure.
+    pub fn push(&mut self, f: RawFigureRef<'_>, value: RawValue, place: Place) {
+        let d = &mut self.dict;
+        self.reporter.push(d.intern_opt(f.reporter.0));
+        self.reporter_origin.push(f.reporter.1);
+        self.partner.push(d.intern_opt(f.partner.0));
+        self.partner_origin.push(f.partner.1);
+        self.flow.push(d.intern_opt(f.flow));
+        self.year.push(d.intern_opt(f.year));
+        self.month.push(d.intern_opt(f.month));
+        self.commodity.push(d.intern_opt(f.commodity));
+        self.unit_column.push(d.intern_opt(f.unit_column));
+        self.unit_title.push(d.intern_opt(f.unit_title));
+        self.unit_config.push(d.intern_opt(f.unit_config));
+        self.decimal.push(f.decimal);
+        self.value.push(value);
+        self.place.push(place);
+    }
+
+    /// Appends every figure of `other`, re-interning its texts.
+    pub fn extend(&mut self, other: &RawFigures) {
+        let map = |d: &mut Dict, i: u32| d.intern_opt(other.dict.get(i));
+        for i in 0..other.len() {
+            let d = &mut self.dict;
+            self.reporter.push(map(d, other.reporter[i]));
+            self.partner.push(map(d, other.partner[i]));
+            self.flow.push(map(d, other.flow[i]));
+            self.year.push(map(d, other.year[i]));
+            self.month.push(map(d, other.month[i]));
+            self.commodity.push(map(d, other.commodity[i]));
+            self.unit_column.push(map(d, other.unit_column[i]));
+            self.unit_title.push(map(d, other.unit_title[i]));
+            self.unit_config.push(map(d, other.unit_config[i]));
+            self.value.push(match &other.value[i] {
+                RawValue::Text(t) => RawValue::Text(map(d, *t)),
+                v => v.clone(),
+            });
+        }
+        self.reporter_origin.extend_from_slice(&other.reporter_origin);
+        self.partner_origin.extend_from_slice(&other.partner_origin);
+        self.decimal.extend_from_slice(&other.decimal);
+        self.place.extend_from_slice(&other.place);
+    }
+
+    /// The value as a person would read it in the file.
+    pub fn value_text(&self, i: usize) -> String {
+        match &self.value[i] {
+            RawValue::Empty => String::new(),
+            RawValue::Number(x) => format!("{x}"),
+            RawValue::Text(t) => self.dict.get(*t).unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// Bit flags a clean figure carries into the report.
+pub mod flags {
+    /// The cell's own unit overrode the column header's (`1.135 Billion` under millions).
+    pub const UNIT_CELL_OVERRIDES_HEADER: u32 = 1 << 0;
+    /// The column header's unit overrode the table title's.
+    pub const UNIT_HEADER_OVERRIDES_TITLE: u32 = 1 << 1;
+    /// The config's unit disagreed with the file and the file won.
+    pub const UNIT_FILE_OVERRIDES_CONFIG: u32 = 1 << 2;
+    /// An ambiguous separator (`1.180`) was decided by the column's other cells.
+    pub const DECIMAL_FROM_COLUMN: u32 = 1 << 3;
+    /// An ambiguous separator was decided by plausibility against the unit.
+    pub const DECIMAL_FROM_PLAUSIBILITY: u32 = 1 << 4;
+    /// A spreadsheet float was snapped to the precision it displays.
+    pub const SNAPPED_FLOAT: u32 = 1 << 5;
+    /// Part of a year-on-year jump beyond the configured factor.
+    pub const JUMP: u32 = 1 << 6;
+    /// Equal to the other flow of the same partner and year.
+    pub const EQUAL_FLOWS: u32 = 1 << 7;
+
+    /// Names of the flags set in `bits`, for people.
+    pub fn names(bits: u32) -> Vec<&'static str> {
+        const ALL: [(u32, &str); 8] = [
+            (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),
+            (UNIT_HEADER_OVERRIDES_TITLE, "unit_header_overrides_title"),
+            (UNIT_FILE_OVERRIDES_CONFIG, "unit_file_overrides_config"),
+            (DECIMAL_FROM_COLUMN, "decimal_from_column"),
+            (DECIMAL_FROM_PLAUSIBILITY, "decimal_from_plausibility"),
+            (SNAPPED_FLOAT, "snapped_float"),
+            (JUMP, "yoy_jump"),
+            (EQUAL_FLOWS, "equal_flows"),
+        ];
+        ALL.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect()
+    }
+}
+
+/// Typed figures, column-wise, as normalise makes them. `raw` points back into the
+/// [`RawFigures`] each was made from.
+#[derive(Debug, Default, Clone)]
+pub struct Figures {
+    pub reporter: Vec<&'static str>,
+    pub partner: Vec<&'static str>,
+    pub flow: Vec<Flow>,
+    pub year: Vec<i32>,
+    pub month: Vec<Option<u8>>,
+    /// `TOTAL` or an HS code, interned in `commodities`.
+    pub commodity: Vec<u32>,
+    pub commodities: Dict,
+    /// Exact value in US dollars.
+    pub value: Vec<rust_decimal::Decimal>,
+    pub flags: Vec<u32>,
+    pub raw: Vec<u32>,
+}
+
+impl Figures {
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    pub fn commodity_str(&self, i: usize) -> &str {
+        self.commodities.get(self.commodity[i]).unwrap_or("TOTAL")
+    }
+}
+
+/// A figure that was not accepted: which raw figure, by which rule, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reject {
+    pub raw: u32,
+    pub rule: &'static str,
+    pub message: String,
+}

@@ -1,0 +1,256 @@
+//! Country names in many languages to ISO 3166-1 alpha-3 codes, and aggregates
+//! (World, Total, Toplam, Итого) told apart from countries.
+//!
+//! Names are compared by a folded key: Turkish `İ`/`ı` mapped to `i` first (a naive
+//! lower-casing turns `İ` into `i̇`), then case folding, accents removed (NFKD), apostrophes
+//! unified and spaces collapsed. The table lives in `countries.tsv` beside this file.
+//! Pure functions: nothing here reads files.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use unicode_normalization::UnicodeNormalization;
+
+const TABLE: &str = include_str!("countries.tsv");
+
+/// Names of sums over partners, not countries (folded at lookup).
+const AGGREGATES: &[&str] = &[
+    "world", "wld", "w00", "total", "totals", "grand total", "all countries", "toplam", "genel toplam",
+    "dunya", "итого", "всего", "мир", "весь мир", "barcha", "jami", "жами", "жалпы", "cemi",
+    "areas, nes", "other", "others", "other countries", "diger", "diger ulkeler", "прочие",
+    "eu", "eu27", "eu-27", "eu28", "european union", "avrupa birligi", "ес", "европейский союз",
+    "asia", "europe", "africa", "america", "oceania", "cis", "снг", "bdt", "turkic states",
+    "organization of turkic states", "türk devletleri teşkilatı",
+];
+
+/// A country: its ISO3 code and English name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Country {
+    pub iso3: &'static str,
+    pub name: &'static str,
+}
+
+/// What a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Country(Country),
+    Aggregate,
+}
+
+struct Lexicon {
+    /// Folded names (not codes) to places.
+    by_key: HashMap<String, Place>,
+    /// Folded ISO3 codes: whole-cell lookups only, never inside free text (`AND`, `ARE`).
+    codes: HashMap<String, Country>,
+    /// (key, iso3) for suggestions.
+    keys: Vec<(String, &'static str)>,
+    max_words: usize,
+}
+
+fn lexicon() -> &'static Lexicon {
+    static L: OnceLock<Lexicon> = OnceLock::new();
+    L.get_or_init(|| {
+        let mut by_key = HashMap::new();
+        let mut codes = HashMap::new();
+        let mut keys = Vec::new();
+        let mut max_words = 1;
+        for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let mut parts = line.split('\t');
+            let iso3 = parts.next().unwrap_or_default();
+            let names: Vec<&'static str> = parts.collect();
+            let c = Country { iso3, name: names.first().copied().unwrap_or(iso3) };
+            codes.insert(name_key(iso3), c);
+            for n in names.iter().copied() {
+                let k = name_key(n);
+                max_words = max_words.max(k.split(' ').count());
+                keys.push((k.clone(), iso3));
+                by_key.insert(k, Place::Country(c));
+            }
+        }
+        for a in AGGREGATES {
+            by_key.insert(name_key(a), Place::Aggregate);
+        }
+        Lexicon { by_key, codes, keys, max_words }
+    })
+}
+
+/// The folded key of a name: `TÜRKİYE` and ` türkiye ` give `turkiye`.
+pub fn name_key(raw: &str) -> String {
+    let mut s = String::with_capacity(raw.len());
+    for c in raw.trim().chars() {
+        match c {
+            'İ' | 'I' | 'ı' | 'i' => s.push('i'),
+            '\u{2019}' | '\u{2018}' | '\u{02BB}' | '\u{02BC}' | '`' | '\u{00B4}' => s.push('\''),
+            c => s.extend(c.to_lowercase()),
+        }
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Looks a whole name up: a country, an aggregate, or nothing.
+pub fn lookup(name: &str) -> Option<Place> {
+    let l = lexicon();
+    let k = name_key(name);
+    if let Some(c) = l.codes.get(&k) {
+        return Some(Place::Country(*c));
+    }
+    l.by_key.get(&k).copied().or_else(|| {
+        // "Kazakhstan (Republic of)" and "Türkiye'nin" style suffixes
+        let trimmed = k.split(['(', '\'']).next().unwrap_or("").trim();
+        if trimmed != k && !trimmed.is_empty() {
+            l.by_key.get(trimmed).copied()
+        } else {
+            None
+        }
+    })
+}
+
+/// Looks up a country by name or code; aggregates and unknowns give `None`.
+pub fn country(name: &str) -> Option<Country> {
+    match lookup(name) {
+        Some(Place::Country(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// Up to three known names closest to `name`, for an `unknown_country` message.
+pub fn suggestions(name: &str) -> Vec<String> {
+    let k = name_key(name);
+    let mut scored: Vec<(f64, &str, &str)> = lexicon()
+        .keys
+        .iter()
+        .filter(|(key, _)| key.len() > 3)
+        .map(|(key, iso)| (strsim::jaro_winkler(&k, key), key.as_str(), *iso))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<String> = Vec::new();
+    for (score, key, iso) in scored {
+        if out.len() == 3 || score < 0.75 {
+            break;
+        }
+        let s = format!("{key} ({iso})");
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// A country named inside a longer text, with the words that named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub country: Country,
+    /// The words as written in the text.
+    pub text: String,
+    /// Index of the first word.
+    pub word: usize,
+}
+
+/// Every country named in a text such as `TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)`
+/// or `Table 2: TURKEY – KAZAKHSTAN TRADE RELATIONSHIP`, longest names first, in order.
+pub fn find_in_text(text: &str) -> Vec<Mention> {
+    let l = lexicon();
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '–' | '—' | '-' | ':' | '(' | ')' | ',' | '/' | '|' | ';'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let mut found = None;
+        for n in (1..=l.max_words.min(words.len() - i)).rev() {
+            let phrase = words[i..i + n].join(" ");
+            let mut key = name_key(&phrase);
+            // possessives and case suffixes after an apostrophe: TURKEY'S, Türkiye'nin
+            if let Some(p) = key.find('\'') {
+                if n == 1 || !key[..p].contains(' ') {
+                    key.truncate(p);
+                }
+            }
+            if key.len() < 3 {
+                continue;
+            }
+            // "ABD Doları" is the US dollar, not a mention of the United States
+            if key == "abd" && words.get(i + 1).is_some_and(|w| name_key(w).starts_with("dolar")) {
+                continue;
+            }
+            if let Some(Place::Country(c)) = l.by_key.get(&key) {
+                found = Some((n, Mention { country: *c, text: phrase, word: i }));
+                break;
+            }
+        }
+        match found {
+            Some((n, m)) => {
+                out.push(m);
+                i += n;
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("Turkey", "TUR")]
+    #[case("TÜRKİYE", "TUR")]
+    #[case("türkiye", "TUR")]
+    #[case("Republic of Türkiye", "TUR")]
+    #[case("Турция", "TUR")]
+    #[case("Турцией", "TUR")]
+    #[case("Kırgızistan", "KGZ")]
+    #[case("KIRGIZISTAN", "KGZ")]
+    #[case("Kyrgyz Republic", "KGZ")]
+    #[case("Кыргызстан", "KGZ")]
+    #[case("Özbekistan", "UZB")]
+    #[case("O‘zbekiston", "UZB")]
+    #[case("Azərbaycan", "AZE")]
+    #[case("Қазақстан", "KAZ")]
+    #[case("Türkmenistan", "TKM")]
+    #[case("kaz", "KAZ")]
+    fn names_fold_to_iso3(#[case] name: &str, #[case] iso: &str) {
+        assert_eq!(country(name).map(|c| c.iso3), Some(iso), "{name}");
+    }
+
+    #[rstest]
+    #[case("World")]
+    #[case("Toplam")]
+    #[case("Итого")]
+    #[case("Areas, nes")]
+    #[case("TOTAL")]
+    fn aggregates_are_not_countries(#[case] name: &str) {
+        assert_eq!(lookup(name), Some(Place::Aggregate));
+    }
+
+    #[test]
+    fn finds_partner_in_header() {
+        let m = find_in_text("TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)");
+        let isos: Vec<_> = m.iter().map(|m| m.country.iso3).collect();
+        assert_eq!(isos, ["TUR", "AZE"]);
+        let m = find_in_text("Table 4: TURKEY – KYRGYZSTAN TRADE RELATIONSHIP");
+        let isos: Vec<_> = m.iter().map(|m| m.country.iso3).collect();
+        assert_eq!(isos, ["TUR", "KGZ"]);
+    }
+
+    #[test]
+    fn unknown_name_gets_suggestions() {
+        let s = suggestions("Kazakstan");
+        assert!(s.iter().any(|s| s.contains("KAZ")), "{s:?}");
+    }
+}

@@ -1,0 +1,454 @@
+//! Normalise: raw figures (texts and cells) become typed figures (ISO codes, flow, year,
+//! exact dollars) or rejects with a rule and a reason. Reads no files.
+//!
+//! Units are resolved by precedence, nearest first: the cell (`1.135 Billion`), the
+//! column header (`(Million dollars)`), the table title, the source's config. When two
+//! levels disagree the nearer wins and the figure carries a flag saying so. A separator
+//! that could be read two ways is decided by the declared locale, else the other cells
+//! of the same column, else plausibility against the unit; else the figure is rejected.
+
+pub mod countries;
+pub mod number;
+pub mod units;
+
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+use crate::model::{flags, Figures, Flow, Origin, Place, RawFigures, RawValue, Reject};
+use number::{Evidence, Parsed, Reading};
+use units::{Currency, Unit, UnitRead};
+
+/// No bilateral annual trade figure reaches a trillion dollars (the largest pair is
+/// below 0.8 trillion); a reading above it is implausible.
+pub const PLAUSIBLE_MAX_USD: i64 = 1_000_000_000_000;
+
+/// A sum row (World, Total, Toplam) read aside: not a figure, used for cross-checks.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Aggregate {
+    #[serde(skip)]
+    pub raw: u32,
+    pub label: String,
+    pub reporter: Option<String>,
+    pub flow: Option<String>,
+    pub year: Option<String>,
+    pub value: String,
+    pub source_ref: String,
+}
+
+/// The unit applied to a column, and where it came from (for `inspect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnUnit {
+    pub table: u32,
+    pub col: u32,
+    pub unit: Option<Unit>,
+    pub origin: Origin,
+}
+
+/// What normalise makes of the raw figures.
+#[derive(Debug, Default)]
+pub struct Normalized {
+    pub figures: Figures,
+    pub rejects: Vec<Reject>,
+    pub aggregates: Vec<Aggregate>,
+    pub column_units: Vec<ColumnUnit>,
+}
+
+/// `export`, `Exports`, `İhracat`, `Экспорт`, `X`, `re-export`, `RX` to a flow.
+pub fn parse_flow(text: &str) -> Option<Flow> {
+    let key = countries::name_key(text);
+    let words: Vec<&str> = key.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let has = |pre: &[&str]| words.iter().any(|w| pre.iter().any(|p| w.starts_with(p)));
+    let re = has(&["reexport", "reimport", "реэкспорт", "реимпорт"])
+        || words.windows(2).any(|w| matches!(w[0], "re" | "yeniden") && (w[1].starts_with("ex") || w[1].starts_with("im") || w[1].starts_with("ihr") || w[1].starts_with("ith")));
+    let export = has(&["export", "ihracat", "ihrac", "экспорт", "reexport", "реэкспорт", "eksport", "экспорт", "ixrac", "eksport"]);
+    let import = has(&["import", "ithalat", "ithal", "импорт", "reimport", "реимпорт", "idxal", "импорт"]);
+    match (export, import) {
+        (true, false) => Some(if re { Flow::ReExport } else { Flow::Export }),
+        (false, true) => Some(if re { Flow::ReImport } else { Flow::Import }),
+        (false, false) => match words.as_slice() {
+            ["x"] => Some(Flow::Export),
+            ["m"] => Some(Flow::Import),
+            ["rx"] => Some(Flow::ReExport),
+            ["rm"] => Some(Flow::ReImport),
+            _ => None,
+        },
+        (true, true) => None,
+    }
+}
+
+/// A year from `2016`, `2016.0`, `2016*`, `2020 (p)`.
+pub fn parse_year(text: &str) -> Option<i32> {
+    let t = text.trim();
+    let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let rest = t[digits.len()..].trim();
+    let rest_ok = rest.is_empty()
+        || rest.chars().all(|c| matches!(c, '*' | '†' | '¹' | '²' | '³'))
+        || rest.trim_start_matches('.').chars().all(|c| c == '0')
+        || (rest.starts_with('(') && rest.ends_with(')') && rest.len() <= 16);
+    if digits.len() == 4 && rest_ok {
+        digits.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// True when a text or cell is a year label of a key column: `YEARS`, `Yıl`, `Год`.
+pub fn is_year_label(text: &str) -> bool {
+    matches!(
+        countries::name_key(text).trim_end_matches(['.', ':']),
+        "year" | "years" | "yil" | "yillar" | "год" | "годы" | "il" | "illar" | "jil" | "жыл" | "жылдар" | "yillar/years" | "period" | "donem"
+    )
+}
+
+fn parse_month(text: &str) -> Option<u8> {
+    let t = text.trim().trim_end_matches(".0");
+    t.parse::<u8>().ok().filter(|m| (1..=12).contains(m))
+}
+
+fn parse_commodity(text: Option<&str>) -> Result<String, String> {
+    let Some(t) = text.map(str::trim) else { return Ok("TOTAL".into()) };
+    let key = countries::name_key(t);
+    if matches!(key.as_str(), "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities") {
+        return Ok("TOTAL".into());
+    }
+    let t = t.strip_suffix(".0").unwrap_or(t);
+    let digits: String = t.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+    if digits.chars().all(|c| c.is_ascii_digit()) && [2, 4, 6, 8, 10].contains(&digits.len()) {
+        Ok(digits)
+    } else if digits.chars().all(|c| c.is_ascii_digit()) && [1, 3, 5].contains(&digits.len()) {
+        // a leading zero lost by a spreadsheet: 1 -> 01, 101 -> 0101, 10121 -> 010121
+        Ok(format!("0{digits}"))
+    } else {
+        Err(format!("commodity {t:?} is neither TOTAL nor an HS code"))
+    }
+}
+
+/// Unit read from a text, cached per interned id.
+struct UnitCache(HashMap<u32, UnitRead>);
+
+impl UnitCache {
+    fn get(&mut self, raw: &RawFigures, id: u32) -> &UnitRead {
+        self.0.entry(id).or_insert_with(|| raw.dict.get(id).map_or(UnitRead::None, units::read_unit))
+    }
+}
+
+/// Turns raw figures into typed figures, rejects and aggregates.
+pub fn normalize(raw: &RawFigures, source_ref: &dyn Fn(Place) -> String) -> Normalized {
+    let n = raw.len();
+    // pass 1: parse every value once; gather what each column proves about its decimal mark
+    let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(n);
+    let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::new();
+    for i in 0..n {
+        let p = match &raw.value[i] {
+            RawValue::Text(t) => {
+                let p = number::parse(raw.dict.get(*t).unwrap_or(""), raw.decimal[i]);
+                if let Parsed::Number(Reading { evidence: Some(Evidence::DecimalIs(c)), .. }) = &p {
+                    let e = evidence.entry((raw.place[i].table, raw.place[i].col)).or_default();
+                    if *c == '.' {
+                        e.0 += 1
+                    } else {
+                        e.1 += 1
+                    }
+                }
+                Some(p)
+            }
+            _ => None,
+        };
+        parsed.push(p);
+    }
+
+    let mut out = Normalized::default();
+    let mut units = UnitCache(HashMap::new());
+    let mut seen_columns: HashMap<(u32, u32), usize> = HashMap::new();
+    for i in 0..n {
+        let place = raw.place[i];
+        let reject = |rule: &'static str, message: String| Reject { raw: i as u32, rule, message };
+        let text = |id: u32| raw.dict.get(id);
+
+        // partner first: an aggregate row is not a figure at all
+        let partner = match text(raw.partner[i]) {
+            None => {
+                out.rejects.push(reject("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into()));
+                continue;
+            }
+            Some(p) => match countries::lookup(p) {
+                Some(countries::Place::Country(c)) => c.iso3,
+                Some(countries::Place::Aggregate) => {
+                    out.aggregates.push(Aggregate {
+                        raw: i as u32,
+                        label: p.to_string(),
+                        reporter: text(raw.reporter[i]).map(str::to_string),
+                        flow: text(raw.flow[i]).map(str::to_string),
+                        year: text(raw.year[i]).map(str::to_string),
+                        value: raw.value_text(i),
+                        source_ref: source_ref(place),
+                    });
+                    continue;
+                }
+                None => {
+                    out.rejects.push(reject("unknown_country", unknown_country("partner", p)));
+                    continue;
+                }
+            },
+        };
+        let reporter = match text(raw.reporter[i]) {
+            None => {
+                out.rejects.push(reject("missing_reporter", "the file does not say whose trade this is: set `reporter` in the source".into()));
+                continue;
+            }
+            Some(r) => match countries::country(r) {
+                Some(c) => c.iso3,
+                None => {
+                    out.rejects.push(reject("unknown_country", unknown_country("reporter", r)));
+                    continue;
+                }
+            },
+        };
+        let Some(flow) = text(raw.flow[i]).and_then(parse_flow) else {
+            let msg = match text(raw.flow[i]) {
+                Some(f) => format!("flow {f:?} is not export, import, re-export or re-import"),
+                None => "no flow in the row, its headers or the config".into(),
+            };
+            out.rejects.push(reject("bad_flow", msg));
+            continue;
+        };
+        let Some(year) = text(raw.year[i]).and_then(parse_year) else {
+            out.rejects.push(reject("bad_year", format!("year {:?} is not a calendar year", text(raw.year[i]).unwrap_or(""))));
+            continue;
+        };
+        let month = match text(raw.month[i]) {
+            None => None,
+            Some(m) => match parse_month(m) {
+                Some(m) => Some(m),
+                None => {
+                    out.rejects.push(reject("bad_month", format!("month {m:?} is not 1 to 12")));
+                    continue;
+                }
+            },
+        };
+        let commodity = match parse_commodity(text(raw.commodity[i])) {
+            Ok(c) => c,
+            Err(e) => {
+                out.rejects.push(reject("bad_commodity", e));
+                continue;
+            }
+        };
+
+        // the unit: nearest level that names one
+        let mut flag = 0u32;
+        let column_unit = unit_of(units.get(raw, raw.unit_column[i]));
+        let title_unit = unit_of(units.get(raw, raw.unit_title[i]));
+        let config_unit = unit_of(units.get(raw, raw.unit_config[i]));
+        let (file_unit, file_origin) = match (column_unit, title_unit) {
+            (Some(c), Some(t)) => {
+                if c.exp != t.exp {
+                    flag |= flags::UNIT_HEADER_OVERRIDES_TITLE;
+                }
+                (Some(c), Origin::Column)
+            }
+            (Some(c), None) => (Some(c), Origin::Column),
+            (None, Some(t)) => (Some(t), Origin::Title),
+            (None, None) => (None, Origin::Default),
+        };
+        let (base_unit, base_origin) = match (file_unit, config_unit) {
+            (Some(f), Some(c)) => {
+                if f.exp != c.exp {
+                    flag |= flags::UNIT_FILE_OVERRIDES_CONFIG;
+                }
+                (Some(f), file_origin)
+            }
+            (Some(f), None) => (Some(f), file_origin),
+            (None, Some(c)) => (Some(c), Origin::Config),
+            (None, None) => (None, Origin::Default),
+        };
+        let key = (place.table, place.col);
+        if let std::collections::hash_map::Entry::Vacant(e) = seen_columns.entry(key) {
+            e.insert(out.column_units.len());
+            out.column_units.push(ColumnUnit { table: place.table, col: place.col, unit: base_unit, origin: base_origin });
+        }
+
+        // the number
+        let (mantissa, cell_scale) = match &raw.value[i] {
+            RawValue::Empty => {
+                out.rejects.push(reject("missing_value", "empty cell".into()));
+                continue;
+            }
+            RawValue::Number(x) => match number::from_float(*x) {
+                Some((d, snapped)) => {
+                    if snapped {
+                        flag |= flags::SNAPPED_FLOAT;
+                    }
+                    (d, None)
+                }
+                None => {
+                    out.rejects.push(reject("unparseable_value", format!("cell holds {x}")));
+                    continue;
+                }
+            },
+            RawValue::Text(_) => match parsed[i].take().unwrap_or(Parsed::Missing) {
+                Parsed::Missing => {
+                    out.rejects.push(reject("missing_value", format!("{:?} marks a missing value", raw.value_text(i))));
+                    continue;
+                }
+                Parsed::Invalid(why) => {
+                    out.rejects.push(reject("unparseable_value", why));
+                    continue;
+                }
+                Parsed::Number(r) => {
+                    if r.foreign_currency {
+                        out.rejects.push(reject("not_usd", format!("{:?} is not in US dollars", raw.value_text(i))));
+                        continue;
+                    }
+                    let exp = r.scale.or(base_unit.map(|u| u.exp));
+                    match r.alt {
+                        None => (r.value, r.scale),
+                        Some((alt, mark)) => {
+                            match decide(r.value, alt, mark, exp, evidence.get(&key).copied()) {
+                                Ok((v, f)) => {
+                                    flag |= f;
+                                    (v, r.scale)
+                                }
+                                Err(why) => {
+                                    out.rejects.push(reject("ambiguous_number", why));
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        };
+        let exp = match (cell_scale, base_unit) {
+            (Some(c), Some(b)) => {
+                if c != b.exp {
+                    flag |= flags::UNIT_CELL_OVERRIDES_HEADER;
+                }
+                c
+            }
+            (Some(c), None) => c,
+            (None, Some(b)) => b.exp,
+            (None, None) => {
+                out.rejects.push(reject(
+                    "unknown_unit",
+                    format!(
+                        "{:?} has no unit in its cell, column header, table title or config: set `unit` in the source",
+                        raw.value_text(i)
+                    ),
+                ));
+                continue;
+            }
+        };
+        if base_unit.is_some_and(|u| u.currency == Some(Currency::Other)) && cell_scale.is_none() {
+            out.rejects.push(reject("not_usd", "the column's unit is not US dollars".into()));
+            continue;
+        }
+        let Some(value) = mantissa.checked_mul(number::pow10(exp)) else {
+            out.rejects.push(reject("unparseable_value", format!("{:?} overflows", raw.value_text(i))));
+            continue;
+        };
+        let f = &mut out.figures;
+        f.reporter.push(reporter);
+        f.partner.push(partner);
+        f.flow.push(flow);
+        f.year.push(year);
+        f.month.push(month);
+        let c = f.commodities.intern(&commodity);
+        f.commodity.push(c);
+        f.value.push(value.normalize());
+        f.flags.push(flag);
+        f.raw.push(i as u32);
+    }
+    out
+}
+
+fn unit_of(r: &UnitRead) -> Option<Unit> {
+    match r {
+        UnitRead::Unit(u) => Some(*u),
+        _ => None,
+    }
+}
+
+fn unknown_country(role: &str, name: &str) -> String {
+    let s = countries::suggestions(name);
+    if s.is_empty() {
+        format!("unknown {role} {name:?}; add it to the aliases")
+    } else {
+        format!("unknown {role} {name:?}; closest known: {}", s.join(", "))
+    }
+}
+
+/// Decides `1.180` (decimal reading `dec`, thousands reading `alt`).
+fn decide(dec: Decimal, alt: Decimal, mark: char, exp: Option<u32>, column: Option<(usize, usize)>) -> Result<(Decimal, u32), String> {
+    if let Some((dots, commas)) = column {
+        let says = match (dots > 0, commas > 0) {
+            (true, false) => Some('.'),
+            (false, true) => Some(','),
+            _ => None,
+        };
+        if let Some(d) = says {
+            return Ok(if d == mark { (dec, flags::DECIMAL_FROM_COLUMN) } else { (alt, flags::DECIMAL_FROM_COLUMN) });
+        }
+    }
+    if let Some(e) = exp {
+        let max = Decimal::from(PLAUSIBLE_MAX_USD);
+        let scaled = |v: Decimal| v.abs().checked_mul(number::pow10(e)).unwrap_or(Decimal::MAX);
+        if scaled(alt) > max && scaled(dec) <= max {
+            return Ok((dec, flags::DECIMAL_FROM_PLAUSIBILITY));
+        }
+    }
+    Err(format!(
+        "{dec}{} or {alt}{}: {mark:?} may be a decimal or a thousands mark and nothing decides it; set `decimal` in the source",
+        exp.map(|e| format!(" ×10^{e}")).unwrap_or_default(),
+        exp.map(|e| format!(" ×10^{e}")).unwrap_or_default(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("export", Some(Flow::Export))]
+    #[case("TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)", Some(Flow::Export))]
+    #[case("TURKEY'S IMPORT FROM KAZAKHSTAN (Billion dollars)", Some(Flow::Import))]
+    #[case("İhracat", Some(Flow::Export))]
+    #[case("İTHALAT", Some(Flow::Import))]
+    #[case("Экспорт", Some(Flow::Export))]
+    #[case("Импорт, млн долл.", Some(Flow::Import))]
+    #[case("X", Some(Flow::Export))]
+    #[case("M", Some(Flow::Import))]
+    #[case("Re-exports", Some(Flow::ReExport))]
+    #[case("re_import", Some(Flow::ReImport))]
+    #[case("RX", Some(Flow::ReExport))]
+    #[case("YEARS", None)]
+    #[case("exports and imports", None)]
+    fn flows(#[case] text: &str, #[case] want: Option<Flow>) {
+        assert_eq!(parse_flow(text), want, "{text}");
+    }
+
+    #[rstest]
+    #[case("2016", Some(2016))]
+    #[case("2016.0", Some(2016))]
+    #[case("2020*", Some(2020))]
+    #[case("2020 (p)", Some(2020))]
+    #[case("20166", None)]
+    #[case("Total", None)]
+    fn years(#[case] text: &str, #[case] want: Option<i32>) {
+        assert_eq!(parse_year(text), want);
+    }
+
+    #[test]
+    fn plausibility_decides_billions() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), None).unwrap();
+        assert_eq!(v, d("1.18"));
+        assert_eq!(f, flags::DECIMAL_FROM_PLAUSIBILITY);
+        // under plain dollars both readings are plausible: rejected, both named
+        let e = decide(d("1.18"), d("1180"), '.', Some(0), None).unwrap_err();
+        assert!(e.contains("1.18") && e.contains("1180"), "{e}");
+        // the column's other cells decide
+        let (v, _) = decide(d("1.18"), d("1180"), '.', Some(0), Some((0, 3))).unwrap();
+        assert_eq!(v, d("1180"));
+    }
+}

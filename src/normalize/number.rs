@@ -1,0 +1,388 @@
+//! Numbers as people write them, read exactly: `1,234.5`, `1.234,5`, `1 234,5`, `1'234.5`,
+//! `(1,234)`, `−1234`, `1.135 Billion`, `4 billion 181 million dollars`, `1.234*`.
+//!
+//! Text becomes an exact [`Decimal`] (never a float), with the scale written in the text
+//! if any. A separator that could be read two ways (`1.180`: 1.18 or 1180) is not
+//! guessed here: both readings are returned and the caller decides with the evidence it
+//! has (declared locale, the rest of the column, plausibility). Pure functions.
+
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+use super::units::{currency_word, scale_word, words, Currency};
+
+/// Texts that mean "no figure": never zero.
+pub const MISSING_MARKERS: &[&str] =
+    &["", "-", "–", "—", "..", "...", "…", "n/a", "na", "n.a.", "x", ":", "nan", "null", "none", "--", "—"];
+
+/// What a separator in a number says about the decimal mark, for column evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// The text shows its decimal mark is this character (`985.68` shows `.`).
+    DecimalIs(char),
+}
+
+/// A number read from text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The number as written, without the scale of its words.
+    pub value: Decimal,
+    /// The power of ten of the scale words written beside it (`Billion` is 9).
+    pub scale: Option<u32>,
+    /// When the separator was ambiguous: the reading with the separator as a thousands
+    /// mark (`value` then holds the decimal-mark reading), and the separator.
+    pub alt: Option<(Decimal, char)>,
+    /// What the text proves about the decimal mark.
+    pub evidence: Option<Evidence>,
+    /// A currency other than the dollar was written.
+    pub foreign_currency: bool,
+}
+
+/// The outcome of reading a value text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    /// Empty or a missing-value marker (`..`, `n/a`, `x`).
+    Missing,
+    Number(Reading),
+    /// Not a number: the reason, for a person.
+    Invalid(String),
+}
+
+/// Reads a value text. `decimal` is the declared decimal mark, if any.
+///
+/// # Examples
+/// ```
+/// use tradeflow::normalize::number::{parse, Parsed};
+/// let Parsed::Number(r) = parse("1.135 Billion", Some('.')) else { panic!() };
+/// assert_eq!(r.value.to_string(), "1.135");
+/// assert_eq!(r.scale, Some(9));
+/// ```
+pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
+    let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let lower = t.to_lowercase();
+    if MISSING_MARKERS.contains(&lower.as_str()) {
+        return Parsed::Missing;
+    }
+    // sign: leading -, − (U+2212), +, or parentheses
+    let (neg, body) = strip_sign(t);
+    // footnote markers at the end: 1.234*, 1.234¹, 1.234†
+    let body = body.trim_end_matches(|c: char| matches!(c, '*' | '†' | '‡' | '¹' | '²' | '³' | '⁴' | '⁵' | '⁶' | '⁷' | '⁸' | '⁹' | '⁰')).trim();
+    let segments = match split_segments(body) {
+        Ok(s) => s,
+        Err(e) => return Parsed::Invalid(e),
+    };
+    if segments.is_empty() {
+        return Parsed::Invalid(format!("no digits in {t:?}"));
+    }
+    // one segment: a number with optional scale words
+    // several: a spelled amount, each part but the last with its own scale
+    let mut total = Decimal::ZERO;
+    let mut first: Option<Reading> = None;
+    let n = segments.len();
+    let mut foreign = false;
+    for (i, seg) in segments.iter().enumerate() {
+        let (value, alt, evidence) = match read_digits(&seg.digits, decimal) {
+            Ok(x) => x,
+            Err(e) => return Parsed::Invalid(format!("{e} in {t:?}")),
+        };
+        let mut scale: Option<u32> = None;
+        for w in &seg.words {
+            if let Some((e, _)) = scale_word(w) {
+                if scale.is_some_and(|s| s != e) {
+                    return Parsed::Invalid(format!("two scales after one number in {t:?}"));
+                }
+                scale = Some(e);
+            } else if let Some(c) = currency_word(w) {
+                foreign |= c == Currency::Other;
+            } else if w == "%" {
+                return Parsed::Invalid(format!("a percentage is not a value: {t:?}"));
+            } else {
+                return Parsed::Invalid(format!("unexpected text {w:?} in {t:?}"));
+            }
+        }
+        if n == 1 {
+            first = Some(Reading { value, scale, alt, evidence, foreign_currency: foreign });
+            break;
+        }
+        if alt.is_some() {
+            return Parsed::Invalid(format!("ambiguous separator in a spelled amount {t:?}"));
+        }
+        let Some(s) = scale else {
+            if i + 1 < n {
+                return Parsed::Invalid(format!("a number without a scale inside {t:?}"));
+            }
+            total += value;
+            continue;
+        };
+        match value.checked_mul(pow10(s)) {
+            Some(v) => total += v,
+            None => return Parsed::Invalid(format!("too large: {t:?}")),
+        }
+    }
+    let mut r = first.unwrap_or(Reading { value: total, scale: Some(0), alt: None, evidence: None, foreign_currency: foreign });
+    if n > 1 {
+        r.scale = Some(0);
+        r.foreign_currency = foreign;
+    }
+    if neg {
+        r.value = -r.value;
+        r.alt = r.alt.map(|(a, c)| (-a, c));
+    }
+    Parsed::Number(r)
+}
+
+/// 10^e as a decimal.
+pub fn pow10(e: u32) -> Decimal {
+    Decimal::from_i128_with_scale(10i128.pow(e.min(27)), 0)
+}
+
+fn strip_sign(t: &str) -> (bool, &str) {
+    if let Some(inner) = t.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
+        return (true, inner.trim());
+    }
+    for p in ['-', '−', '–'] {
+        if let Some(rest) = t.strip_prefix(p) {
+            return (true, rest.trim_start());
+        }
+    }
+    (false, t.strip_prefix('+').map(str::trim_start).unwrap_or(t))
+}
+
+/// A number's digits and the words that follow it (or, for the first, precede it).
+#[derive(Debug)]
+struct Segment {
+    digits: String,
+    words: Vec<String>,
+}
+
+fn is_group_space(c: char) -> bool {
+    matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}')
+}
+
+/// Splits `US$ 4 billion 181 million` into `[4 billion, 181 million]`, words before the
+/// first number going to the first.
+fn split_segments(body: &str) -> Result<Vec<Segment>, String> {
+    let chars: Vec<char> = body.chars().collect();
+    let mut segs: Vec<Segment> = Vec::new();
+    let mut pending_words = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts_number = c.is_ascii_digit() || (matches!(c, '.' | ',') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) && !pending_words.trim_end().ends_with(|c: char| c.is_alphanumeric()));
+        if starts_number {
+            let mut digits = String::new();
+            while i < chars.len() {
+                let c = chars[i];
+                let next_digit = chars.get(i + 1).is_some_and(|d| d.is_ascii_digit());
+                if c.is_ascii_digit() || (matches!(c, '.' | ',' | '\'') && next_digit) {
+                    digits.push(c);
+                } else if is_group_space(c) && next_digit && group_continues(&chars, i + 1) {
+                    digits.push(' ');
+                } else {
+                    break;
+                }
+                i += 1;
+            }
+            let words = words(&pending_words);
+            pending_words.clear();
+            if let Some(last) = segs.last_mut() {
+                // words between two numbers belong to the earlier one
+                last.words.extend(words);
+                segs.push(Segment { digits, words: Vec::new() });
+            } else {
+                segs.push(Segment { digits, words });
+            }
+        } else {
+            pending_words.push(c);
+            i += 1;
+        }
+    }
+    let tail = words(&pending_words);
+    match segs.last_mut() {
+        Some(last) => last.words.extend(tail),
+        None => return Ok(Vec::new()),
+    }
+    Ok(segs)
+}
+
+/// A space is a thousands mark only when exactly three digits follow it.
+fn group_continues(chars: &[char], start: usize) -> bool {
+    let n = chars[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    n == 3
+}
+
+type DigitsRead = (Decimal, Option<(Decimal, char)>, Option<Evidence>);
+
+/// Reads the digits and separators of one number.
+fn read_digits(s: &str, decimal: Option<char>) -> Result<DigitsRead, String> {
+    let spaced = s.contains(' ') || s.contains('\'');
+    let plain: String = s.chars().filter(|c| *c != ' ' && *c != '\'').collect();
+    let dots = plain.matches('.').count();
+    let commas = plain.matches(',').count();
+    let grouped_ok = |int: &str, sep: char| -> bool {
+        let mut parts = int.split(sep);
+        let first = parts.next().unwrap_or("");
+        (1..=3).contains(&first.len()) && parts.all(|p| p.len() == 3)
+    };
+    let dec = |digits: &str| Decimal::from_str(digits).map_err(|e| format!("not a number ({e})"));
+    if spaced {
+        // spaces/apostrophes group thousands: the other mark, if any, is decimal
+        let int_part: String = s.split(['.', ',']).next().unwrap_or("").replace('\'', " ");
+        if !grouped_ok(&int_part, ' ') {
+            return Err("badly grouped digits".into());
+        }
+    }
+    match (dots, commas) {
+        (0, 0) => Ok((dec(&plain)?, None, None)),
+        (d, c) if d > 0 && c > 0 => {
+            let last_dot = plain.rfind('.').unwrap_or(0);
+            let last_comma = plain.rfind(',').unwrap_or(0);
+            let (dmark, tmark) = if last_dot > last_comma { ('.', ',') } else { (',', '.') };
+            if plain.matches(dmark).count() > 1 {
+                return Err("two decimal marks".into());
+            }
+            if decimal.is_some_and(|d| d != dmark) {
+                return Err(format!("the decimal mark here is {dmark:?}, the declared one {:?}", decimal.unwrap_or('.')));
+            }
+            let (int, frac) = plain.split_once(dmark).unwrap_or((&plain, ""));
+            if !grouped_ok(int, tmark) {
+                return Err("badly grouped digits".into());
+            }
+            Ok((dec(&format!("{}.{frac}", int.replace(tmark, "")))?, None, Some(Evidence::DecimalIs(dmark))))
+        }
+        _ => {
+            let mark = if dots > 0 { '.' } else { ',' };
+            let count = dots.max(commas);
+            let other = if mark == '.' { ',' } else { '.' };
+            if count > 1 {
+                // 1.234.567: thousands marks
+                if decimal == Some(mark) {
+                    return Err(format!("{mark:?} appears {count} times but is the declared decimal mark"));
+                }
+                if !grouped_ok(&plain, mark) {
+                    return Err("badly grouped digits".into());
+                }
+                return Ok((dec(&plain.replace(mark, ""))?, None, Some(Evidence::DecimalIs(other))));
+            }
+            let (int, frac) = plain.split_once(mark).unwrap_or((&plain, ""));
+            let as_decimal = || dec(&format!("{}.{frac}", if int.is_empty() { "0" } else { int }));
+            let as_thousands = || dec(&format!("{int}{frac}"));
+            if spaced || decimal == Some(mark) {
+                return Ok((as_decimal()?, None, None));
+            }
+            if decimal == Some(other) {
+                if frac.len() != 3 || !grouped_ok(int, ' ') {
+                    return Err(format!("{mark:?} is not the declared decimal mark {other:?} and does not group thousands"));
+                }
+                return Ok((as_thousands()?, None, None));
+            }
+            // undeclared: only `d{1,3}<mark>ddd` can be either
+            let could_group = frac.len() == 3 && (1..=3).contains(&int.len()) && int != "0";
+            if !could_group {
+                return Ok((as_decimal()?, None, Some(Evidence::DecimalIs(mark))));
+            }
+            Ok((as_decimal()?, Some((as_thousands()?, mark)), None))
+        }
+    }
+}
+
+/// An exact decimal for a spreadsheet float, snapped to 12 significant digits so that
+/// float noise (1.1799999999999999) becomes what the cell shows (1.18). The flag says
+/// whether snapping changed the shortest round-trip text.
+pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
+    if !x.is_finite() {
+        return None;
+    }
+    let shortest = format!("{x}");
+    let exact = Decimal::from_str(&shortest).ok();
+    let snapped = Decimal::from_scientific(&format!("{x:.11e}")).ok()?.normalize();
+    match exact {
+        Some(e) if e.normalize() == snapped => Some((snapped, false)),
+        _ => Some((snapped, true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[rstest]
+    #[case("625", None, "625", None)]
+    #[case("985.68", None, "985.68", None)]
+    #[case("1.135 Billion", None, "1.135", Some(9))]
+    #[case("1.135 Billion", Some('.'), "1.135", Some(9))]
+    #[case("1,234.5", None, "1234.5", None)]
+    #[case("1.234,5", None, "1234.5", None)]
+    #[case("1 234,5", None, "1234.5", None)]
+    #[case("1\u{a0}234,5", None, "1234.5", None)]
+    #[case("1\u{202f}234,5", None, "1234.5", None)]
+    #[case("1'234.5", None, "1234.5", None)]
+    #[case("(1,234)", Some('.'), "-1234", None)]
+    #[case("−1234", None, "-1234", None)]
+    #[case("+12", None, "12", None)]
+    #[case("  12,5  ", None, "12.5", None)]
+    #[case("1.234*", Some(','), "1234", None)]
+    #[case("1.234¹", Some('.'), "1.234", None)]
+    #[case("$1.5bn", None, "1.5", Some(9))]
+    #[case("USD 250 mln", None, "250", Some(6))]
+    #[case("12,5 mn", None, "12.5", Some(6))]
+    #[case("1.234.567", None, "1234567", None)]
+    #[case("0.125", None, "0.125", None)]
+    #[case("4 billion 181 million dollars", None, "4181000000", Some(0))]
+    #[case("1,5 млрд", None, "1.5", Some(9))]
+    #[case("3,2 milyar", None, "3.2", Some(9))]
+    fn reads(#[case] text: &str, #[case] decimal: Option<char>, #[case] want: &str, #[case] scale: Option<u32>) {
+        match parse(text, decimal) {
+            Parsed::Number(r) => {
+                assert_eq!(r.value, d(want), "{text}");
+                assert_eq!(r.scale, scale, "{text}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case("1.180")]
+    #[case("3,004")]
+    fn ambiguous_keeps_both_readings(#[case] text: &str) {
+        let Parsed::Number(r) = parse(text, None) else { panic!() };
+        let (alt, _) = r.alt.expect("ambiguous");
+        assert!(alt > r.value);
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("..")]
+    #[case("n/a")]
+    #[case("x")]
+    #[case("–")]
+    #[case("…")]
+    fn missing_markers(#[case] text: &str) {
+        assert_eq!(parse(text, None), Parsed::Missing);
+    }
+
+    #[rstest]
+    #[case("abc")]
+    #[case("12 apples")]
+    #[case("1.2.3,4,5")]
+    #[case("12%")]
+    #[case("1,2345.6")]
+    fn invalid(#[case] text: &str) {
+        assert!(matches!(parse(text, None), Parsed::Invalid(_)), "{text}: {:?}", parse(text, None));
+    }
+
+    #[test]
+    fn floats_snap_to_display() {
+        assert_eq!(from_float(1.18), Some((d("1.18"), false)));
+        assert_eq!(from_float(1.1799999999999999), Some((d("1.18"), false)));
+        let (v, snapped) = from_float(1.17999999999998).unwrap();
+        assert_eq!(v, d("1.18"));
+        assert!(snapped);
+        assert_eq!(from_float(985.68).unwrap().0, d("985.68"));
+    }
+}

@@ -1,0 +1,295 @@
+//! Wires the stages: config -> ingest -> normalise -> validate -> publish, and builds the
+//! report and the manifest from what each stage says. `inspect` is ingest + normalise on
+//! one file, printed with the evidence.
+
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Pipeline, Source};
+use crate::error::{Error, Result};
+use crate::ingest::{self, SourceRead};
+use crate::model::{flags, Provenance, RawFigures};
+use crate::normalize::{self, Normalized};
+use crate::publish::{self, CleanTable, Publication, RejectRow};
+use crate::validate::{self, Verdict};
+
+/// What a command asks of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Everything, publishing when validation passes.
+    Run,
+    /// Everything but publishing.
+    Validate,
+}
+
+/// Runtime knobs that are not pipeline semantics.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Use cached downloads only.
+    pub offline: bool,
+}
+
+/// The result of a run that got as far as a verdict.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: serde_json::Value,
+    pub summary: String,
+    /// Set when validation failed: the run's exit is then 1.
+    pub failure: Option<String>,
+}
+
+/// Everything read from the sources.
+struct Read {
+    raw: RawFigures,
+    prov: Provenance,
+    inputs: Vec<(Source, SourceRead)>,
+}
+
+fn read_all(p: &Pipeline, opts: &Options) -> Result<Read> {
+    let base = p.config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let cache = base.join("raw").join(".cache");
+    let mut raw = RawFigures::default();
+    let mut prov = Provenance::default();
+    let mut inputs = Vec::new();
+    for src in &p.sources {
+        let local = ingest::local_path(src, &cache, opts.offline)?;
+        let read = ingest::read_source(src, &local, &mut prov, &mut raw)?;
+        tracing::info!(source = %src.id, tables = read.tables.len(), figures = read.tables.iter().map(|t| t.figures).sum::<usize>(), "read");
+        inputs.push((src.clone(), read));
+    }
+    Ok(Read { raw, prov, inputs })
+}
+
+fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}-{:05}", now.format("%Y%m%dT%H%M%SZ"), std::process::id() % 100_000)
+}
+
+/// Runs the pipeline of a config file.
+///
+/// # Errors
+/// [`Error::Config`] (exit 2), [`Error::Source`] (exit 3), [`Error::Publish`] (exit 4).
+/// A validation failure is not an error here: it is in [`Outcome::failure`].
+pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
+    let started = chrono::Utc::now();
+    let p = config::load(config_path)?;
+    let run_id = run_id(started);
+    let read = read_all(&p, opts)?;
+    let sref = |pl| read.prov.source_ref(pl);
+    let norm = normalize::normalize(&read.raw, &sref);
+    let verdict = validate::validate(&norm, &p.rules, &read.raw.place, &sref, &|pl| read.prov.source_of(pl));
+    let clean = clean_table(&norm, &verdict, &read);
+    let rejects = reject_rows(&verdict, &read);
+    let mut report = report(&p, &read, &norm, &verdict, &run_id);
+    let counts = counts(&read, &norm, &verdict);
+    let mut summary = format!(
+        "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
+        counts.0,
+        p.sources.len(),
+        counts.1,
+        counts.2,
+        counts.3,
+        norm.aggregates.len(),
+        verdict.checks.iter().filter(|c| c.severity == validate::Severity::Warn).map(|c| c.findings.len()).sum::<usize>()
+    );
+    if let Some(f) = &verdict.failure {
+        return Ok(Outcome { report, summary, failure: Some(f.clone()) });
+    }
+    if mode == Mode::Run {
+        let finished = chrono::Utc::now();
+        let manifest = json!({
+            "run_id": run_id,
+            "tool": "tradeflow",
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "started_at": started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "finished_at": finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "config": p.config_path.display().to_string(),
+            "config_sha256": p.config_hash,
+            "inputs": read.inputs.iter().map(|(s, r)| json!({
+                "id": s.id,
+                "location": s.display,
+                "sha256": r.sha256,
+                "bytes": r.bytes,
+            })).collect::<Vec<_>>(),
+        });
+        let publication = Publication {
+            clean: &clean,
+            rejects: &rejects,
+            report: &report,
+            manifest,
+            formats: &p.formats,
+            title: "Trade figures published by tradeflow".into(),
+        };
+        publish::publish(&p.output_dir, &publication)?;
+        report["published_to"] = json!(p.output_dir.display().to_string());
+        let _ = write!(summary, "; published to {}", p.output_dir.display());
+    }
+    Ok(Outcome { report, summary, failure: None })
+}
+
+/// (read, clean, rejected, superseded). Aggregate rows are not figures.
+fn counts(read: &Read, norm: &Normalized, v: &Verdict) -> (usize, usize, usize, usize) {
+    (read.raw.len() - norm.aggregates.len(), v.clean.len(), v.rejects.len(), v.superseded.len())
+}
+
+fn clean_table(norm: &Normalized, v: &Verdict, read: &Read) -> CleanTable {
+    let f = &norm.figures;
+    let mut t = CleanTable::default();
+    for &i in &v.clean {
+        let place = read.raw.place[f.raw[i] as usize];
+        t.reporter.push(f.reporter[i]);
+        t.partner.push(f.partner[i]);
+        t.flow.push(f.flow[i].as_str());
+        t.year.push(f.year[i]);
+        t.month.push(f.month[i]);
+        t.commodity.push(f.commodity_str(i).to_string());
+        let value = f.value[i];
+        t.value_usd.push(rust_decimal::prelude::ToPrimitive::to_f64(&value).unwrap_or(f64::NAN));
+        t.value_text.push(value.normalize().to_string());
+        t.source.push(read.prov.source_id(place).to_string());
+        t.source_ref.push(read.prov.source_ref(place));
+        t.flags.push(flags::names(f.flags[i] | v.flags[i]).join(" "));
+    }
+    t
+}
+
+fn reject_rows(v: &Verdict, read: &Read) -> Vec<RejectRow> {
+    let raw = &read.raw;
+    let txt = |id: u32| raw.dict.get(id).unwrap_or("").to_string();
+    v.rejects
+        .iter()
+        .map(|r| {
+            let i = r.raw as usize;
+            let place = raw.place[i];
+            RejectRow {
+                source: read.prov.source_id(place).to_string(),
+                source_ref: read.prov.source_ref(place),
+                reporter: txt(raw.reporter[i]),
+                partner: txt(raw.partner[i]),
+                flow: txt(raw.flow[i]),
+                year: txt(raw.year[i]),
+                raw_value: raw.value_text(i),
+                rule: r.rule.to_string(),
+                severity: "error".into(),
+                message: r.message.clone(),
+            }
+        })
+        .collect()
+}
+
+fn report(p: &Pipeline, read: &Read, norm: &Normalized, v: &Verdict, run_id: &str) -> serde_json::Value {
+    let (figures_read, clean, rejected, superseded) = counts(read, norm, v);
+    let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &v.rejects {
+        *rules.entry(r.rule).or_default() += 1;
+    }
+    json!({
+        "tool": "tradeflow",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "run_id": run_id,
+        "config": p.config_path.display().to_string(),
+        "status": if v.failure.is_some() { "failed" } else { "passed" },
+        "failure": v.failure,
+        "figures_read": figures_read,
+        "figures_clean": clean,
+        "figures_rejected": rejected,
+        "figures_superseded": superseded,
+        "accounting_holds": figures_read == clean + rejected + superseded,
+        "rejected_by_rule": rules,
+        "checks": v.checks,
+        "superseded": v.superseded,
+        "aggregates": norm.aggregates,
+        "sources": read.inputs.iter().map(|(s, r)| json!({
+            "id": s.id,
+            "location": s.display,
+            "sha256": r.sha256,
+            "tables": r.tables,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Explains what tradeflow finds in one file, with no config.
+///
+/// # Errors
+/// [`Error::Source`] when the file cannot be read.
+pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
+    let mut src = Source::for_file(path);
+    if let Some(r) = reporter {
+        let c = normalize::countries::country(&r).ok_or_else(|| Error::Config(vec![format!("--reporter: unknown country {r:?}")]))?;
+        src.reporter = Some(c.iso3.to_string());
+    }
+    let mut prov = Provenance::default();
+    let mut raw = RawFigures::default();
+    let read = ingest::read_source(&src, path, &mut prov, &mut raw)?;
+    let sref = |pl| prov.source_ref(pl);
+    let norm = normalize::normalize(&raw, &sref);
+    let mut o = String::new();
+    let _ = writeln!(o, "{}: {} bytes, sha256 {}", path.display(), read.bytes, read.sha256);
+    let _ = writeln!(o, "{} table(s)", read.tables.len());
+    for t in &read.tables {
+        let _ = writeln!(o, "\n== {} ==", t.label);
+        for title in &t.titles {
+            let _ = writeln!(o, "  title: {title}");
+        }
+        let row_word = if prov.tables[t.table as usize].style == crate::model::RefStyle::Line { "line" } else { "row" };
+        let _ = writeln!(o, "  header: {row_word} {}", t.header_row + 1);
+        let _ = writeln!(o, "  layout: {}", t.layout);
+        let _ = writeln!(o, "  data rows: {}", t.data_rows);
+        for c in &t.continued_at {
+            let _ = writeln!(o, "  continued after a page break at {row_word} {}", c + 1);
+        }
+        let _ = writeln!(o, "  columns:");
+        for c in &t.columns {
+            let _ = writeln!(o, "    [{}] {:?}: {}", c.col + 1, c.header, c.role);
+            if let Some(u) = norm.column_units.iter().find(|u| u.table == t.table && u.col == c.col) {
+                let unit = u.unit.map(|u| u.describe()).unwrap_or_else(|| "none found".into());
+                let _ = writeln!(o, "        unit: {unit} (from {})", u.origin.as_str());
+            }
+        }
+        for s in &t.skipped {
+            let _ = writeln!(o, "  skipped: {s}");
+        }
+        for n in &t.notes {
+            let _ = writeln!(o, "  note: {n}");
+        }
+        let _ = writeln!(o, "  figures ({}):", t.figures);
+        let f = &norm.figures;
+        for i in 0..f.len() {
+            let r = f.raw[i] as usize;
+            if r < t.first_figure || r >= t.first_figure + t.figures {
+                continue;
+            }
+            let fl = flags::names(f.flags[i]);
+            let _ = writeln!(
+                o,
+                "    {} {} {} {}: {:>18} USD  <- {:?} at {}{}",
+                f.reporter[i],
+                f.partner[i],
+                f.flow[i],
+                f.year[i],
+                validate::grouped(f.value[i]),
+                raw.value_text(r),
+                prov.source_ref(raw.place[r]),
+                if fl.is_empty() { String::new() } else { format!("  [{}]", fl.join(", ")) }
+            );
+        }
+        for rj in &norm.rejects {
+            let r = rj.raw as usize;
+            if r >= t.first_figure && r < t.first_figure + t.figures {
+                let _ = writeln!(o, "    rejected {:?} at {}: {}: {}", raw.value_text(r), prov.source_ref(raw.place[r]), rj.rule, rj.message);
+            }
+        }
+        for a in &norm.aggregates {
+            let r = a.raw as usize;
+            if r >= t.first_figure && r < t.first_figure + t.figures {
+                let _ = writeln!(o, "    aggregate {:?} = {:?} at {} (kept out of the clean table)", a.label, a.value, a.source_ref);
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The default config path.
+pub fn default_config() -> PathBuf {
+    PathBuf::from("pipeline.toml")
+}

@@ -1,0 +1,210 @@
+//! Publish: writes every output into a staging folder beside the output folder and swaps
+//! it in only when all of them were written. A run that fails, or is killed, leaves the
+//! previous publication exactly as it was. Computes nothing about the data: it is handed
+//! the clean table, the rejects and the report, and writes them.
+//!
+//! The swap is two renames (old folder aside, staging in); a run killed between the two
+//! leaves the old folder aside under a known name, and the next run puts it back first.
+
+mod csv_out;
+mod parquet_out;
+mod xlsx_out;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+use crate::config::{hex, Format};
+use crate::error::{Error, Result};
+
+/// The clean table, column-wise, in the contract's column order.
+#[derive(Debug, Default, Clone)]
+pub struct CleanTable {
+    pub reporter: Vec<&'static str>,
+    pub partner: Vec<&'static str>,
+    pub flow: Vec<&'static str>,
+    pub year: Vec<i32>,
+    pub month: Vec<Option<u8>>,
+    pub commodity: Vec<String>,
+    pub value_usd: Vec<f64>,
+    /// The exact value as decimal text (what the CSV holds).
+    pub value_text: Vec<String>,
+    pub source: Vec<String>,
+    pub source_ref: Vec<String>,
+    pub flags: Vec<String>,
+}
+
+impl CleanTable {
+    pub fn len(&self) -> usize {
+        self.value_usd.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.value_usd.is_empty()
+    }
+}
+
+/// The contract's columns, then ours.
+pub const COLUMNS: [&str; 10] =
+    ["reporter", "partner", "flow", "year", "month", "commodity", "value_usd", "source", "source_ref", "flags"];
+
+/// One row of `rejects.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectRow {
+    pub source: String,
+    pub source_ref: String,
+    pub reporter: String,
+    pub partner: String,
+    pub flow: String,
+    pub year: String,
+    pub raw_value: String,
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// One output file as the manifest records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFile {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: Option<usize>,
+}
+
+/// Everything a run publishes.
+pub struct Publication<'a> {
+    pub clean: &'a CleanTable,
+    pub rejects: &'a [RejectRow],
+    pub report: &'a serde_json::Value,
+    /// The manifest without its `outputs`, which publish fills in.
+    pub manifest: serde_json::Value,
+    pub formats: &'a [Format],
+    /// Document properties of the workbook.
+    pub title: String,
+}
+
+/// Files a run owns in the output folder; anything else found there is carried over.
+const OWNED: &[&str] = &["trade.parquet", "trade.csv", "trade.xlsx", "rejects.csv", "report.json", "manifest.json"];
+
+fn aside_name(dir: &Path, what: &str) -> PathBuf {
+    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "processed".into());
+    dir.with_file_name(format!(".{name}.{what}"))
+}
+
+/// Puts back a publication left aside by a run killed mid-swap, and clears stale staging.
+pub fn recover(dir: &Path) -> Result<()> {
+    let old = aside_name(dir, "old");
+    let fail = |e: std::io::Error| Error::Publish { dir: dir.to_path_buf(), reason: format!("recovering a killed run: {e}") };
+    if old.exists() {
+        if dir.exists() {
+            std::fs::remove_dir_all(&old).map_err(fail)?;
+        } else {
+            tracing::warn!(dir = %dir.display(), "a previous run was killed mid-swap; restoring its publication");
+            std::fs::rename(&old, dir).map_err(fail)?;
+        }
+    }
+    let staging = aside_name(dir, "staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Writes every output and swaps them in together.
+///
+/// # Errors
+/// [`Error::Publish`] when an output cannot be written; the previous outputs are then
+/// untouched and the staging folder removed.
+pub fn publish(dir: &Path, p: &Publication<'_>) -> Result<Vec<OutputFile>> {
+    recover(dir)?;
+    let staging = aside_name(dir, "staging");
+    let result = write_all(dir, &staging, p);
+    match result {
+        Ok(files) => Ok(files),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(Error::Publish { dir: dir.to_path_buf(), reason: e })
+        }
+    }
+}
+
+fn file_entry(dir: &Path, name: &str, rows: Option<usize>) -> std::result::Result<OutputFile, String> {
+    let bytes = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+    Ok(OutputFile { file: name.to_string(), sha256: hex(&Sha256::digest(&bytes)), bytes: bytes.len() as u64, rows })
+}
+
+fn write_all(dir: &Path, staging: &Path, p: &Publication<'_>) -> std::result::Result<Vec<OutputFile>, String> {
+    std::fs::create_dir_all(staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+    let mut files = Vec::new();
+    let n = p.clean.len();
+    for f in p.formats {
+        match f {
+            Format::Parquet => {
+                parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest).map_err(|e| format!("trade.parquet: {e}"))?;
+                files.push(file_entry(staging, "trade.parquet", Some(n))?);
+            }
+            Format::Csv => {
+                csv_out::write_clean(&staging.join("trade.csv"), p.clean).map_err(|e| format!("trade.csv: {e}"))?;
+                files.push(file_entry(staging, "trade.csv", Some(n))?);
+            }
+            Format::Xlsx => {
+                xlsx_out::write(&staging.join("trade.xlsx"), p).map_err(|e| format!("trade.xlsx: {e}"))?;
+                files.push(file_entry(staging, "trade.xlsx", Some(n))?);
+            }
+        }
+    }
+    csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects).map_err(|e| format!("rejects.csv: {e}"))?;
+    files.push(file_entry(staging, "rejects.csv", Some(p.rejects.len()))?);
+    write_json(&staging.join("report.json"), p.report)?;
+    files.push(file_entry(staging, "report.json", None)?);
+    let mut manifest = p.manifest.clone();
+    manifest["outputs"] = serde_json::to_value(&files).map_err(|e| e.to_string())?;
+    write_json(&staging.join("manifest.json"), &manifest)?;
+
+    // files we do not own (a README, .gitkeep) stay in the folder
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !OWNED.contains(&name.as_str()) && e.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::copy(e.path(), staging.join(&name)).map_err(|err| format!("carrying over {name}: {err}"))?;
+            }
+        }
+    }
+    test_hooks()?;
+    swap(dir, staging)?;
+    Ok(files)
+}
+
+/// Failure injection for the atomicity tests; inert unless the variables are set.
+fn test_hooks() -> std::result::Result<(), String> {
+    if let Ok(ms) = std::env::var("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS") {
+        std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
+    }
+    if std::env::var_os("TRADEFLOW_TEST_FAIL_BEFORE_SWAP").is_some() {
+        return Err("failure injected by TRADEFLOW_TEST_FAIL_BEFORE_SWAP".into());
+    }
+    Ok(())
+}
+
+fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
+    let old = aside_name(dir, "old");
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(|e| format!("cannot move the previous outputs aside: {e}"))?;
+    }
+    if let Err(e) = std::fs::rename(staging, dir) {
+        let _ = std::fs::rename(&old, dir);
+        return Err(format!("cannot move the new outputs into place: {e}"));
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> std::result::Result<(), String> {
+    let mut s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    s.push('\n');
+    std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
+}
