@@ -74,6 +74,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let started = chrono::Utc::now();
     let p = config::load(config_path)?;
     let run_id = run_id(started);
+    if mode == Mode::Run {
+        publish::recover(&p.output_dir)?;
+    }
     let read = read_all(&p, opts)?;
     let sref = |pl| read.prov.source_ref(pl);
     let norm = normalize::normalize(&read.raw, &sref);

@@ -175,9 +175,10 @@ pub fn find_in_text(text: &str) -> Vec<Mention> {
             let mut key = name_key(&phrase);
             // possessives and case suffixes after an apostrophe: TURKEY'S, Türkiye'nin
             if let Some(p) = key.find('\'') {
-                if n == 1 || !key[..p].contains(' ') {
-                    key.truncate(p);
+                if key[p..].contains(' ') {
+                    continue;
                 }
+                key.truncate(p);
             }
             if key.len() < 3 {
                 continue;

@@ -72,7 +72,7 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
         Err(e) => return Parsed::Invalid(e),
     };
     if segments.is_empty() {
-        return Parsed::Invalid(format!("no digits in {t:?}"));
+        return Parsed::Invalid(format!("{t:?} is not a number"));
     }
     // one segment: a number with optional scale words
     // several: a spelled amount, each part but the last with its own scale

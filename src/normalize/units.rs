@@ -85,7 +85,7 @@ pub fn currency_word(key: &str) -> Option<Currency> {
 /// Splits text into folded words, keeping `$` and `'000` as words of their own.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for raw in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',' | ';' | ':' | '/' | '|' | '–' | '—')) {
+    for raw in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',' | ';' | ':' | '/' | '|' | '–' | '—' | '_')) {
         if raw.is_empty() {
             continue;
         }
@@ -167,6 +167,8 @@ mod tests {
     #[case("YEARS", None)]
     #[case("Table 2: TURKEY – KAZAKHSTAN TRADE RELATIONSHIP", None)]
     #[case("M", Some(6))]
+    #[case("value_usd", Some(0))]
+    #[case("Value (USD thousand)", Some(3))]
     #[case("Imports M to B", None)]
     fn header_units(#[case] text: &str, #[case] exp: Option<u32>) {
         let got = match read_unit(text) {

@@ -1,0 +1,9 @@
+//! Integration tests: the real `tradeflow` binary, run in its own temporary folder on
+//! copies of `raw/` and fixtures. One binary, a module per area.
+
+mod util;
+
+mod atomic;
+mod e2e;
+mod errors;
+mod formats;

@@ -1,0 +1,89 @@
+//! A temporary working folder with a copy of the repository's `raw/` and
+//! `pipeline.toml`, and a way to run the real binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Workdir {
+    /// An empty folder.
+    pub fn empty() -> Workdir {
+        Workdir { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    /// A folder holding the default pipeline and what `raw/` ships.
+    pub fn with_default_pipeline() -> Workdir {
+        let w = Workdir::empty();
+        std::fs::create_dir_all(w.path().join("raw")).unwrap();
+        for f in ["turkic-trade-report.md", "turkic-trade.xlsx"] {
+            std::fs::copy(repo().join("raw").join(f), w.path().join("raw").join(f)).unwrap();
+        }
+        std::fs::copy(repo().join("pipeline.toml"), w.path().join("pipeline.toml")).unwrap();
+        w
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) {
+        let p = self.path().join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tradeflow"));
+        c.current_dir(self.path()).args(args).env_remove("TRADEFLOW_TEST_FAIL_BEFORE_SWAP").env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run tradeflow")
+    }
+
+    /// Every file under `processed/` with its bytes, sorted.
+    pub fn snapshot(&self, dir: &str) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let root = self.path().join(dir);
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for e in entries.flatten() {
+                out.push((e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The rows of a CSV file as maps from header to value.
+pub fn csv_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers = r.headers().unwrap().clone();
+    r.records().map(|rec| headers.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+}
