@@ -328,10 +328,20 @@ pub mod flags {
     pub const JUMP: u32 = 1 << 6;
     /// Equal to the other flow of the same partner and year.
     pub const EQUAL_FLOWS: u32 = 1 << 7;
+    /// A missing-value marker (`..`, `n/a`, empty): the value is null, never zero.
+    pub const MISSING: u32 = 1 << 8;
+    /// Beyond the mirror band against the partner's own figure.
+    pub const MIRROR_GAP: u32 = 1 << 9;
+    /// The same value several years running.
+    pub const REPEATED: u32 = 1 << 10;
+    /// Negative, kept because negatives are allowed or the rule is a warning.
+    pub const NEGATIVE: u32 = 1 << 11;
+    /// Outside the year range or above the plausible maximum, kept by a warning rule.
+    pub const OUT_OF_RANGE: u32 = 1 << 12;
 
     /// Names of the flags set in `bits`, for people.
     pub fn names(bits: u32) -> Vec<&'static str> {
-        const ALL: [(u32, &str); 8] = [
+        const ALL: [(u32, &str); 13] = [
             (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),
             (UNIT_HEADER_OVERRIDES_TITLE, "unit_header_overrides_title"),
             (UNIT_FILE_OVERRIDES_CONFIG, "unit_file_overrides_config"),
@@ -340,6 +350,11 @@ pub mod flags {
             (SNAPPED_FLOAT, "snapped_float"),
             (JUMP, "yoy_jump"),
             (EQUAL_FLOWS, "equal_flows"),
+            (MISSING, "missing_value"),
+            (MIRROR_GAP, "mirror_gap"),
+            (REPEATED, "repeated_value"),
+            (NEGATIVE, "negative_value"),
+            (OUT_OF_RANGE, "out_of_range"),
         ];
         ALL.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect()
     }
@@ -357,8 +372,8 @@ pub struct Figures {
     /// `TOTAL` or an HS code, interned in `commodities`.
     pub commodity: Vec<u32>,
     pub commodities: Dict,
-    /// Exact value in US dollars.
-    pub value: Vec<rust_decimal::Decimal>,
+    /// Exact value in US dollars; `None` where the file marks it missing.
+    pub value: Vec<Option<rust_decimal::Decimal>>,
     pub flags: Vec<u32>,
     pub raw: Vec<u32>,
 }

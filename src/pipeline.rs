@@ -79,8 +79,14 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     }
     let read = read_all(&p, opts)?;
     let sref = |pl| read.prov.source_ref(pl);
-    let norm = normalize::normalize(&read.raw, &sref);
-    let verdict = validate::validate(&norm, &p.rules, &read.raw.place, &sref, &|pl| read.prov.source_of(pl));
+    let nopts = normalize::Options {
+        default_unit: p.default_unit.clone(),
+        aliases: p.aliases.clone(),
+        plausible_max_usd: rust_decimal::Decimal::try_from(p.rules.plausible_max_usd).unwrap_or(rust_decimal::Decimal::MAX),
+    };
+    let norm = normalize::normalize(&read.raw, &nopts, &sref);
+    let places = validate::Places { place: &read.raw.place, source_ref: &sref, precedence: &|pl| read.prov.source_of(pl) };
+    let verdict = validate::validate(&norm, &p.rules, &places);
     let clean = clean_table(&norm, &verdict, &read);
     let rejects = reject_rows(&verdict, &read);
     let mut report = report(&p, &read, &norm, &verdict, &run_id);
@@ -147,8 +153,8 @@ fn clean_table(norm: &Normalized, v: &Verdict, read: &Read) -> CleanTable {
         t.month.push(f.month[i]);
         t.commodity.push(f.commodity_str(i).to_string());
         let value = f.value[i];
-        t.value_usd.push(rust_decimal::prelude::ToPrimitive::to_f64(&value).unwrap_or(f64::NAN));
-        t.value_text.push(value.normalize().to_string());
+        t.value_usd.push(value.and_then(|v| rust_decimal::prelude::ToPrimitive::to_f64(&v)));
+        t.value_text.push(value.map(|v| v.normalize().to_string()).unwrap_or_default());
         t.source.push(read.prov.source_id(place).to_string());
         t.source_ref.push(read.prov.source_ref(place));
         t.flags.push(flags::names(f.flags[i] | v.flags[i]).join(" "));
@@ -200,6 +206,9 @@ fn report(p: &Pipeline, read: &Read, norm: &Normalized, v: &Verdict, run_id: &st
         "accounting_holds": figures_read == clean + rejected + superseded,
         "rejected_by_rule": rules,
         "checks": v.checks,
+        "expectations": v.expectations,
+        "mirror": v.mirror,
+        "coverage": v.coverage.iter().map(|(p, y, f, has)| json!({"partner": p, "year": y, "flow": f, "present": has})).collect::<Vec<_>>(),
         "superseded": v.superseded,
         "aggregates": norm.aggregates,
         "sources": read.inputs.iter().map(|(s, r)| json!({
@@ -225,7 +234,7 @@ pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
     let mut raw = RawFigures::default();
     let read = ingest::read_source(&src, path, &mut prov, &mut raw)?;
     let sref = |pl| prov.source_ref(pl);
-    let norm = normalize::normalize(&raw, &sref);
+    let norm = normalize::normalize(&raw, &normalize::Options::default(), &sref);
     let mut o = String::new();
     let _ = writeln!(o, "{}: {} bytes, sha256 {}", path.display(), read.bytes, read.sha256);
     let _ = writeln!(o, "{} table(s)", read.tables.len());
@@ -270,7 +279,7 @@ pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
                 f.partner[i],
                 f.flow[i],
                 f.year[i],
-                validate::grouped(f.value[i]),
+                f.value[i].map_or_else(|| "null".to_string(), validate::grouped),
                 raw.value_text(r),
                 prov.source_ref(raw.place[r]),
                 if fl.is_empty() { String::new() } else { format!("  [{}]", fl.join(", ")) }
@@ -285,7 +294,7 @@ pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
         for a in &norm.aggregates {
             let r = a.raw as usize;
             if r >= t.first_figure && r < t.first_figure + t.figures {
-                let _ = writeln!(o, "    aggregate {:?} = {:?} at {} (kept out of the clean table)", a.label, a.value, a.source_ref);
+                let _ = writeln!(o, "    aggregate {:?} = {:?} at {} (kept out of the clean table)", a.label, a.raw_value, a.source_ref);
             }
         }
     }

@@ -63,7 +63,7 @@ fn conflicting_sources_first_wins_and_the_other_is_rejected() {
     w.write("raw/b.csv", "partner,flow,year,value_usd\nKazakhstan,export,2019,901000000\n");
     w.write(
         "pipeline.toml",
-        "[[sources]]\npath = \"raw/a.csv\"\nreporter = \"TUR\"\n[[sources]]\npath = \"raw/b.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected = 1\n",
+        "[[sources]]\npath = \"raw/a.csv\"\nreporter = \"TUR\"\n[[sources]]\npath = \"raw/b.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected = 1\nmax_rejected_share = 1.0\n",
     );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -80,7 +80,7 @@ fn conflicting_sources_first_wins_and_the_other_is_rejected() {
 fn ambiguous_number_without_evidence_is_rejected_with_both_readings() {
     let w = Workdir::empty();
     w.write("raw/x.csv", "partner,flow,year,value,unit\nKazakhstan,export,2019,1.180,USD\n");
-    w.write("pipeline.toml", "[[sources]]\npath = \"raw/x.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected = 5\n");
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/x.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected = 5\nmax_rejected_share = 1.0\n");
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let rejects = csv_rows(&w.read("processed/rejects.csv"));

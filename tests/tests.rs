@@ -7,3 +7,4 @@ mod atomic;
 mod e2e;
 mod errors;
 mod formats;
+mod rules;

@@ -26,6 +26,49 @@ struct ConfigFile {
     /// Where and what to publish.
     #[serde(default)]
     output: OutputConfig,
+    /// Units and country names beyond what the tool knows.
+    #[serde(default)]
+    normalize: NormalizeConfig,
+    /// Assertions about the data, checked on every run (`[[expect]]`).
+    #[serde(default)]
+    expect: Vec<ExpectConfig>,
+}
+
+/// `[normalize]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct NormalizeConfig {
+    /// The unit of figures whose file and source say none (lowest precedence).
+    default_unit: Option<Spanned<String>>,
+    /// Extra country names: `"Kazakstan Cumhuriyeti" = "KAZ"`; `"AGGREGATE"` marks a sum row.
+    aliases: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+/// One `[[expect]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectConfig {
+    /// What a person calls it in the report.
+    name: String,
+    /// `value` (one flow), `volume` (exports + imports), `balance` (exports - imports),
+    /// or `complete` (every partner has every flow in every year).
+    kind: Spanned<String>,
+    reporter: Option<Spanned<String>>,
+    partner: Option<Spanned<String>>,
+    /// For `complete`: the partners that must all be present.
+    #[serde(default)]
+    partners: Vec<Spanned<String>>,
+    flow: Option<Spanned<String>>,
+    year: Option<i32>,
+    /// For `complete`: first and last year.
+    years: Option<[i32; 2]>,
+    /// The expected amount, with its unit: `"2.2 billion"`, `"USD 985.68 million"`.
+    equals: Option<Spanned<String>>,
+    /// Relative tolerance: 0.05 is 5 %.
+    #[serde(default)]
+    within: f64,
+    /// `error` (default: a failed expectation fails the run) or `warn`.
+    severity: Option<Spanned<String>>,
 }
 
 /// One `[[sources]]` table.
@@ -68,17 +111,60 @@ struct ValidateConfig {
     year_min: i32,
     /// Latest accepted year.
     year_max: i32,
-    /// A year-on-year change by more than this factor (up or down) is a warning.
+    /// A year-on-year change by more than this factor (up or down) is a finding.
     jump_factor: f64,
-    /// How many figures may be rejected before the run fails (exit 1).
-    max_rejected: usize,
+    /// How many figures may be rejected before the run fails (exit 1); unset: no count limit.
+    max_rejected: Option<usize>,
+    /// The share of figures that may be rejected before the run fails (default 0.05).
+    max_rejected_share: f64,
     /// Accept negative values (adjustments, re-imports).
     allow_negative: bool,
+    /// A figure above this many dollars is implausible (default: one trillion).
+    plausible_max_usd: f64,
+    /// Mirror statistics: the partner's imports over our exports, minus one, may lie in
+    /// this band (default [-0.10, 0.20]: imports are valued CIF, exports FOB).
+    mirror_band: [f64; 2],
+    /// Parts may differ from their total row by this share (default 0.01).
+    total_tolerance: f64,
+    /// The same value this many years running is suspicious (default 3).
+    repeat_run: usize,
+    /// Severity per rule: `"error"` (rejects, or fails the run), `"warn"`, `"off"`.
+    severity: std::collections::BTreeMap<String, Spanned<String>>,
+    /// The partner x year x flow matrix that should be complete.
+    coverage: Option<CoverageConfig>,
+}
+
+/// `[validate.coverage]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoverageConfig {
+    reporter: Option<Spanned<String>>,
+    partners: Vec<Spanned<String>>,
+    years: [i32; 2],
+    #[serde(default = "both_flows")]
+    flows: Vec<Spanned<String>>,
+}
+
+fn both_flows() -> Vec<Spanned<String>> {
+    ["export", "import"].iter().map(|s| Spanned::new(0..0, s.to_string())).collect()
 }
 
 impl Default for ValidateConfig {
     fn default() -> Self {
-        ValidateConfig { year_min: 1950, year_max: 2100, jump_factor: 2.0, max_rejected: 0, allow_negative: false }
+        ValidateConfig {
+            year_min: 1950,
+            year_max: 2100,
+            jump_factor: 2.0,
+            max_rejected: None,
+            max_rejected_share: 0.05,
+            allow_negative: false,
+            plausible_max_usd: 1e12,
+            mirror_band: [-0.10, 0.20],
+            total_tolerance: 0.01,
+            repeat_run: 3,
+            severity: Default::default(),
+            coverage: None,
+        }
     }
 }
 
@@ -121,6 +207,8 @@ pub struct Source {
     pub unit: Option<String>,
     pub decimal: Option<char>,
     pub flow: Option<Flow>,
+    /// The pipeline's extra country names.
+    pub aliases: std::sync::Arc<Aliases>,
 }
 
 impl Source {
@@ -136,6 +224,7 @@ impl Source {
             unit: None,
             decimal: None,
             flow: None,
+            aliases: Default::default(),
         }
     }
 }
@@ -148,22 +237,114 @@ pub enum Format {
     Xlsx,
 }
 
+/// How serious a rule's findings are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Rejects the figure, or fails the run for a check on the whole set.
+    Error,
+    /// Keeps the figure with a flag; a person should look.
+    Warn,
+    /// For the record.
+    Info,
+    /// Not checked.
+    Off,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warn => "warn",
+            Severity::Info => "info",
+            Severity::Off => "off",
+        }
+    }
+}
+
+/// The partner x year x flow matrix that should be complete.
+#[derive(Debug, Clone)]
+pub struct Coverage {
+    pub reporter: Option<String>,
+    pub partners: Vec<String>,
+    pub years: (i32, i32),
+    pub flows: Vec<Flow>,
+}
+
+/// What an expectation asserts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectKind {
+    /// One flow's value.
+    Value(Flow),
+    /// Exports plus imports.
+    Volume,
+    /// Exports minus imports.
+    Balance,
+    /// Every partner has every flow in every year.
+    Complete { partners: Vec<String>, years: (i32, i32) },
+}
+
+/// A user's assertion about the data.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    pub name: String,
+    pub kind: ExpectKind,
+    pub reporter: Option<String>,
+    pub partner: Option<String>,
+    pub year: Option<i32>,
+    pub equals: Option<rust_decimal::Decimal>,
+    pub within: f64,
+    pub severity: Severity,
+}
+
 /// The validate stage's parameters.
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub year_min: i32,
     pub year_max: i32,
     pub jump_factor: f64,
-    pub max_rejected: usize,
+    pub max_rejected: Option<usize>,
+    pub max_rejected_share: f64,
     pub allow_negative: bool,
+    pub plausible_max_usd: f64,
+    pub mirror_band: (f64, f64),
+    pub total_tolerance: f64,
+    pub repeat_run: usize,
+    /// Severity of each configurable rule (every id of [`crate::validate::RULES`]).
+    pub severity: std::collections::HashMap<&'static str, Severity>,
+    pub coverage: Option<Coverage>,
+    pub expectations: Vec<Expectation>,
+}
+
+impl Rules {
+    /// The severity of a rule.
+    pub fn severity(&self, rule: &str) -> Severity {
+        self.severity.get(rule).copied().unwrap_or(Severity::Error)
+    }
 }
 
 impl Default for Rules {
     fn default() -> Self {
         let v = ValidateConfig::default();
-        Rules { year_min: v.year_min, year_max: v.year_max, jump_factor: v.jump_factor, max_rejected: v.max_rejected, allow_negative: v.allow_negative }
+        Rules {
+            year_min: v.year_min,
+            year_max: v.year_max,
+            jump_factor: v.jump_factor,
+            max_rejected: v.max_rejected,
+            max_rejected_share: v.max_rejected_share,
+            allow_negative: v.allow_negative,
+            plausible_max_usd: v.plausible_max_usd,
+            mirror_band: (v.mirror_band[0], v.mirror_band[1]),
+            total_tolerance: v.total_tolerance,
+            repeat_run: v.repeat_run,
+            severity: crate::validate::RULES.iter().map(|(id, s, _)| (*id, *s)).collect(),
+            coverage: None,
+            expectations: Vec::new(),
+        }
     }
 }
+
+pub use crate::normalize::countries::Aliases;
 
 /// The whole pipeline, ready to run.
 #[derive(Debug, Clone)]
@@ -175,6 +356,9 @@ pub struct Pipeline {
     pub rules: Rules,
     pub output_dir: PathBuf,
     pub formats: Vec<Format>,
+    /// The unit of figures whose file and source say none.
+    pub default_unit: Option<String>,
+    pub aliases: std::sync::Arc<Aliases>,
 }
 
 fn stem(p: &Path) -> String {
@@ -204,83 +388,69 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         Error::Config(vec![format!("{file}:{line}: {}", e.message().trim())])
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut errors = Vec::new();
-    let at = |s: &std::ops::Range<usize>| line_of(text, s.start);
+    let mut c = Compiler { file: file.to_string(), text, errors: Vec::new(), aliases: Aliases::default() };
+
+    // aliases first: every country named elsewhere in the file may use them
+    for (name, target) in &cfg.normalize.aliases {
+        let t = target.get_ref();
+        let place = if t.eq_ignore_ascii_case("aggregate") {
+            Some(countries::Place::Aggregate)
+        } else {
+            countries::country(t).map(countries::Place::Country)
+        };
+        match place {
+            Some(pl) => {
+                c.aliases.0.insert(countries::name_key(name), pl);
+            }
+            None => c.err(&target.span(), format!("normalize.aliases.{name:?}: {t:?} is not a known country code or name (or \"AGGREGATE\")")),
+        }
+    }
+    let default_unit = cfg.normalize.default_unit.as_ref().and_then(|u| c.unit(u, "normalize.default_unit"));
 
     if cfg.sources.is_empty() {
-        errors.push(format!("{file}:1: no [[sources]]: add at least one with `path` or `url`"));
+        c.errors.push(format!("{file}:1: no [[sources]]: add at least one with `path` or `url`"));
     }
+    let aliases = std::sync::Arc::new(c.aliases.clone());
     let mut sources = Vec::new();
     let mut ids: Vec<String> = Vec::new();
     for (n, s) in cfg.sources.iter().enumerate() {
+        let key = |k: &str| format!("sources[{n}].{k}");
         let location = match (&s.path, &s.url) {
             (Some(p), None) => Some((Location::File(base.join(p.get_ref())), p.get_ref().clone(), stem(Path::new(p.get_ref())))),
             (None, Some(u)) => {
                 let url = u.get_ref();
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    errors.push(format!("{file}:{}: sources[{n}].url: {url:?} is not an http(s) URL", at(&u.span())));
+                    c.err(&u.span(), format!("{}: {url:?} is not an http(s) URL", key("url")));
                 }
-                let name = url.rsplit('/').next().unwrap_or("download");
+                let name = url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or("download");
                 Some((Location::Url(url.clone()), url.clone(), stem(Path::new(name))))
             }
             (Some(p), Some(_)) => {
-                errors.push(format!("{file}:{}: sources[{n}]: give `path` or `url`, not both", at(&p.span())));
+                c.err(&p.span(), format!("sources[{n}]: give `path` or `url`, not both"));
                 None
             }
             (None, None) => {
-                errors.push(format!("{file}:{}: sources[{n}]: needs `path` or `url`", source_line(text, n)));
+                c.errors.push(format!("{file}:{}: sources[{n}]: needs `path` or `url`", source_line(text, n)));
                 None
             }
         };
-        let country = |v: &Option<Spanned<String>>, key: &str, errors: &mut Vec<String>| -> Option<String> {
-            let v = v.as_ref()?;
-            match countries::country(v.get_ref()) {
-                Some(c) => Some(c.iso3.to_string()),
-                None => {
-                    let sug = countries::suggestions(v.get_ref());
-                    let hint = if sug.is_empty() { String::new() } else { format!(" (closest: {})", sug.join(", ")) };
-                    errors.push(format!("{file}:{}: sources[{n}].{key}: unknown country {:?}{hint}", at(&v.span()), v.get_ref()));
-                    None
-                }
-            }
-        };
-        let reporter = country(&s.reporter, "reporter", &mut errors);
-        let partner = country(&s.partner, "partner", &mut errors);
-        let unit = s.unit.as_ref().and_then(|u| match units::read_unit(u.get_ref()) {
-            units::UnitRead::Unit(_) => Some(u.get_ref().clone()),
-            _ => {
-                errors.push(format!(
-                    "{file}:{}: sources[{n}].unit: {:?} is not a unit (try \"USD\", \"USD thousand\", \"USD million\", \"USD billion\")",
-                    at(&u.span()),
-                    u.get_ref()
-                ));
-                None
-            }
-        });
+        let reporter = s.reporter.as_ref().and_then(|v| c.country(v, &key("reporter")));
+        let partner = s.partner.as_ref().and_then(|v| c.country(v, &key("partner")));
+        let unit = s.unit.as_ref().and_then(|u| c.unit(u, &key("unit")));
         let decimal = s.decimal.as_ref().and_then(|d| match d.get_ref().as_str() {
             "." => Some('.'),
             "," => Some(','),
             other => {
-                errors.push(format!("{file}:{}: sources[{n}].decimal: {other:?} must be \".\" or \",\"", at(&d.span())));
+                c.err(&d.span(), format!("{}: {other:?} must be \".\" or \",\"", key("decimal")));
                 None
             }
         });
-        let flow = s.flow.as_ref().and_then(|f| {
-            let parsed = parse_flow(f.get_ref());
-            if parsed.is_none() {
-                errors.push(format!(
-                    "{file}:{}: sources[{n}].flow: {:?} is not a flow (export, import, re_export, re_import)",
-                    at(&f.span()),
-                    f.get_ref()
-                ));
-            }
-            parsed
-        });
+        let flow = s.flow.as_ref().and_then(|f| c.flow(f, &key("flow")));
         if let Some((location, display, default_id)) = location {
             let id = s.id.as_ref().map(|i| i.get_ref().clone()).unwrap_or(default_id);
             if ids.contains(&id) {
-                let line = s.id.as_ref().map(|i| at(&i.span())).unwrap_or_else(|| source_line(text, n));
-                errors.push(format!("{file}:{line}: sources[{n}]: id {id:?} is used twice; give each source its own `id`"));
+                let line = s.id.as_ref().map(|i| line_of(text, i.span().start)).unwrap_or_else(|| source_line(text, n));
+                c.errors.push(format!("{file}:{line}: sources[{n}]: id {id:?} is used twice; give each source its own `id`"));
             }
             ids.push(id.clone());
             sources.push(Source {
@@ -293,45 +463,188 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 unit,
                 decimal,
                 flow,
+                aliases: aliases.clone(),
             });
         }
     }
-    let v = &cfg.validate;
-    if v.year_min > v.year_max {
-        errors.push(format!("{file}: [validate] year_min {} is after year_max {}", v.year_min, v.year_max));
-    }
-    if !(v.jump_factor > 1.0) {
-        errors.push(format!("{file}: [validate] jump_factor must be greater than 1, not {}", v.jump_factor));
-    }
+    let rules = c.rules(&cfg.validate, &cfg.expect);
     let mut formats = Vec::new();
     for f in &cfg.output.formats {
         match f.get_ref().as_str() {
             "parquet" => formats.push(Format::Parquet),
             "csv" => formats.push(Format::Csv),
             "xlsx" => formats.push(Format::Xlsx),
-            other => errors.push(format!(
-                "{file}:{}: output.formats: unknown format {other:?} (allowed: \"parquet\", \"csv\", \"xlsx\")",
-                at(&f.span())
-            )),
+            other => c.err(&f.span(), format!("output.formats: unknown format {other:?} (allowed: \"parquet\", \"csv\", \"xlsx\")")),
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::Config(errors));
+    if !c.errors.is_empty() {
+        return Err(Error::Config(c.errors));
     }
     Ok(Pipeline {
         config_path: path.to_path_buf(),
         config_hash: hex(&Sha256::digest(text.as_bytes())),
         sources,
-        rules: Rules {
+        rules,
+        output_dir: base.join(&cfg.output.dir),
+        formats,
+        default_unit,
+        aliases,
+    })
+}
+
+/// Collects every error of a config file, each with its line.
+struct Compiler<'a> {
+    file: String,
+    text: &'a str,
+    errors: Vec<String>,
+    aliases: Aliases,
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, span: &std::ops::Range<usize>, msg: String) {
+        let line = if span.is_empty() && span.start == 0 { 0 } else { line_of(self.text, span.start) };
+        self.errors.push(format!("{}:{line}: {msg}", self.file));
+    }
+
+    /// A country code or name, through the aliases; its ISO3.
+    fn country(&mut self, v: &Spanned<String>, key: &str) -> Option<String> {
+        if let Some(countries::Place::Country(c)) = self.aliases.0.get(&countries::name_key(v.get_ref())) {
+            return Some(c.iso3.to_string());
+        }
+        match countries::country(v.get_ref()) {
+            Some(c) => Some(c.iso3.to_string()),
+            None => {
+                let sug = countries::suggestions(v.get_ref());
+                let hint = if sug.is_empty() { String::new() } else { format!(" (closest: {})", sug.join(", ")) };
+                self.err(&v.span(), format!("{key}: unknown country {:?}{hint}", v.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn unit(&mut self, u: &Spanned<String>, key: &str) -> Option<String> {
+        match units::read_unit(u.get_ref()) {
+            units::UnitRead::Unit(_) => Some(u.get_ref().clone()),
+            _ => {
+                self.err(
+                    &u.span(),
+                    format!("{key}: {:?} is not a unit (try \"USD\", \"USD thousand\", \"USD million\", \"USD billion\")", u.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn flow(&mut self, f: &Spanned<String>, key: &str) -> Option<Flow> {
+        let parsed = parse_flow(f.get_ref());
+        if parsed.is_none() {
+            self.err(&f.span(), format!("{key}: {:?} is not a flow (export, import, re_export, re_import)", f.get_ref()));
+        }
+        parsed
+    }
+
+    fn severity(&mut self, s: &Spanned<String>, key: &str) -> Option<Severity> {
+        match s.get_ref().as_str() {
+            "error" => Some(Severity::Error),
+            "warn" | "warning" => Some(Severity::Warn),
+            "off" => Some(Severity::Off),
+            other => {
+                self.err(&s.span(), format!("{key}: {other:?} is not a severity (\"error\", \"warn\", \"off\")"));
+                None
+            }
+        }
+    }
+
+    fn rules(&mut self, v: &ValidateConfig, expect: &[ExpectConfig]) -> Rules {
+        let file = self.file.clone();
+        if v.year_min > v.year_max {
+            self.errors.push(format!("{file}: [validate] year_min {} is after year_max {}", v.year_min, v.year_max));
+        }
+        if !(v.jump_factor > 1.0) {
+            self.errors.push(format!("{file}: [validate] jump_factor must be greater than 1, not {}", v.jump_factor));
+        }
+        if !(0.0..=1.0).contains(&v.max_rejected_share) {
+            self.errors.push(format!("{file}: [validate] max_rejected_share must be between 0 and 1, not {}", v.max_rejected_share));
+        }
+        if v.mirror_band[0] > v.mirror_band[1] {
+            self.errors.push(format!("{file}: [validate] mirror_band must be [low, high] with low <= high"));
+        }
+        let mut rules = Rules {
             year_min: v.year_min,
             year_max: v.year_max,
             jump_factor: v.jump_factor,
             max_rejected: v.max_rejected,
+            max_rejected_share: v.max_rejected_share,
             allow_negative: v.allow_negative,
-        },
-        output_dir: base.join(&cfg.output.dir),
-        formats,
-    })
+            plausible_max_usd: v.plausible_max_usd,
+            mirror_band: (v.mirror_band[0], v.mirror_band[1]),
+            total_tolerance: v.total_tolerance,
+            repeat_run: v.repeat_run.max(2),
+            ..Rules::default()
+        };
+        for (rule, sev) in &v.severity {
+            let Some((id, _, _)) = crate::validate::RULES.iter().find(|(id, _, _)| id == rule) else {
+                let known: Vec<&str> = crate::validate::RULES.iter().map(|(id, _, _)| *id).collect();
+                self.err(&sev.span(), format!("validate.severity: unknown rule {rule:?} (rules: {})", known.join(", ")));
+                continue;
+            };
+            if let Some(s) = self.severity(sev, &format!("validate.severity.{rule}")) {
+                rules.severity.insert(id, s);
+            }
+        }
+        if let Some(cv) = &v.coverage {
+            let partners = cv.partners.iter().filter_map(|p| self.country(p, "validate.coverage.partners")).collect();
+            let reporter = cv.reporter.as_ref().and_then(|r| self.country(r, "validate.coverage.reporter"));
+            let flows = cv.flows.iter().filter_map(|f| self.flow(f, "validate.coverage.flows")).collect();
+            rules.coverage = Some(Coverage { reporter, partners, years: (cv.years[0], cv.years[1]), flows });
+        }
+        for (n, e) in expect.iter().enumerate() {
+            let key = |k: &str| format!("expect[{n}].{k}");
+            let flow = e.flow.as_ref().and_then(|f| self.flow(f, &key("flow")));
+            let kind = match e.kind.get_ref().as_str() {
+                "value" => match flow {
+                    Some(f) => Some(ExpectKind::Value(f)),
+                    None => {
+                        self.err(&e.kind.span(), format!("{}: kind \"value\" needs a `flow`", key("kind")));
+                        None
+                    }
+                },
+                "volume" => Some(ExpectKind::Volume),
+                "balance" => Some(ExpectKind::Balance),
+                "complete" => {
+                    let partners: Vec<String> = e.partners.iter().filter_map(|p| self.country(p, &key("partners"))).collect();
+                    match e.years {
+                        Some([a, b]) if !partners.is_empty() => Some(ExpectKind::Complete { partners, years: (a, b) }),
+                        _ => {
+                            self.err(&e.kind.span(), format!("{}: kind \"complete\" needs `partners` and `years = [first, last]`", key("kind")));
+                            None
+                        }
+                    }
+                }
+                other => {
+                    self.err(&e.kind.span(), format!("{}: unknown kind {other:?} (value, volume, balance, complete)", key("kind")));
+                    None
+                }
+            };
+            let equals = e.equals.as_ref().and_then(|q| match crate::normalize::amount(q.get_ref()) {
+                Some(d) => Some(d),
+                None => {
+                    self.err(&q.span(), format!("{}: {:?} is not an amount (e.g. \"2.2 billion\")", key("equals"), q.get_ref()));
+                    None
+                }
+            });
+            if !matches!(kind, Some(ExpectKind::Complete { .. }) | None) && (equals.is_none() || e.year.is_none() || e.partner.is_none()) {
+                self.err(&e.kind.span(), format!("{}: needs `partner`, `year` and `equals`", key("kind")));
+            }
+            let reporter = e.reporter.as_ref().and_then(|r| self.country(r, &key("reporter")));
+            let partner = e.partner.as_ref().and_then(|p| self.country(p, &key("partner")));
+            let severity = e.severity.as_ref().and_then(|s| self.severity(s, &key("severity"))).unwrap_or(Severity::Error);
+            if let Some(kind) = kind {
+                rules.expectations.push(Expectation { name: e.name.clone(), kind, reporter, partner, year: e.year, equals, within: e.within, severity });
+            }
+        }
+        rules
+    }
 }
 
 /// Line of the n-th `[[sources]]` header.

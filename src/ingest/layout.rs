@@ -69,7 +69,10 @@ fn parties(src: &Source, header: &[Mention], title: &[Mention], sheet: Option<&s
     };
     let reporter_iso = reporter.as_ref().and_then(|(r, _)| countries::country(r)).map(|c| c.iso3);
     let sheet_country: Vec<Mention> = sheet
-        .and_then(|s| countries::country(s).map(|c| Mention { country: c, text: s.to_string(), word: 0 }))
+        .and_then(|s| match src.aliases.lookup(s) {
+            Some(countries::Place::Country(c)) => Some(Mention { country: c, text: s.to_string(), word: 0 }),
+            _ => None,
+        })
         .into_iter()
         .collect();
     let partner = match &src.partner {
@@ -169,7 +172,7 @@ fn place(t: &Table, table_ix: u32, row: &Row, col: usize) -> Place {
 
 fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], out: &mut RawFigures, reading: &mut TableReading) {
     let title = title_text(t);
-    let title_mentions = countries::find_in_text(&title);
+    let title_mentions = src.aliases.find_in_text(&title);
     // the key column: a year label in the header, else the first column holding years
     let key = headers.iter().position(|h| is_year_label(h)).or_else(|| {
         (0..headers.len()).find(|&c| {
@@ -204,7 +207,7 @@ fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], o
             reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role: "ignored: no flow and no values".into() });
             continue;
         }
-        let p = parties(src, &countries::find_in_text(h), &title_mentions, t.sheet.as_deref());
+        let p = parties(src, &src.aliases.find_in_text(h), &title_mentions, t.sheet.as_deref());
         reading.columns.push(ColumnReading {
             col: c as u32,
             header: h.clone(),
@@ -225,7 +228,7 @@ fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], o
             if all_empty {
                 continue;
             }
-            if matches!(countries::lookup(&year_text), Some(countries::Place::Aggregate)) {
+            if matches!(src.aliases.lookup(&year_text), Some(countries::Place::Aggregate)) {
                 reading.skipped.push(format!("row {}: {:?} is a total over years, not a figure", row.pos + 1, year_text));
                 continue;
             }
@@ -260,7 +263,7 @@ fn read_years_across(
     reading: &mut TableReading,
 ) {
     let title = title_text(t);
-    let title_mentions = countries::find_in_text(&title);
+    let title_mentions = src.aliases.find_in_text(&title);
     let label_col = (0..headers.len()).find(|c| !year_cols.contains(c)).unwrap_or(0);
     for (c, h) in headers.iter().enumerate() {
         let role = if year_cols.contains(&c) {
@@ -275,8 +278,8 @@ fn read_years_across(
     for row in &t.rows {
         let label = row.cells.get(label_col).map(Cell::text).unwrap_or_default();
         let label_flow = parse_flow(&label);
-        let label_country = countries::find_in_text(&label);
-        let label_is_aggregate = matches!(countries::lookup(&label), Some(countries::Place::Aggregate));
+        let label_country = src.aliases.find_in_text(&label);
+        let label_is_aggregate = matches!(src.aliases.lookup(&label), Some(countries::Place::Aggregate));
         let flow = src.flow.map(|f| f.as_str().to_string()).or(label_flow.map(|f| f.as_str().to_string())).or_else(|| {
             parse_flow(&title).map(|f| f.as_str().to_string())
         });
@@ -334,7 +337,7 @@ fn read_long(
         col(LongRole::Unit),
     );
     let Some(val) = val else { return };
-    let title_p = parties(src, &[], &countries::find_in_text(&title), t.sheet.as_deref());
+    let title_p = parties(src, &[], &src.aliases.find_in_text(&title), t.sheet.as_deref());
     let text_at = |row: &Row, c: Option<usize>| -> Option<String> {
         c.and_then(|c| row.cells.get(c)).map(Cell::text).filter(|s| !s.is_empty())
     };

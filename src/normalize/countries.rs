@@ -99,6 +99,27 @@ pub fn name_key(raw: &str) -> String {
     out
 }
 
+/// Extra names for countries and aggregates (`[normalize] aliases`), by folded key.
+#[derive(Debug, Clone, Default)]
+pub struct Aliases(pub HashMap<String, Place>);
+
+impl Aliases {
+    /// Looks a whole name up in the aliases, then in the built-in table.
+    pub fn lookup(&self, name: &str) -> Option<Place> {
+        if !self.0.is_empty() {
+            if let Some(p) = self.0.get(&name_key(name)) {
+                return Some(*p);
+            }
+        }
+        lookup(name)
+    }
+
+    /// [`find_in_text`] with the aliases as well.
+    pub fn find_in_text(&self, text: &str) -> Vec<Mention> {
+        find_with(text, &self.0)
+    }
+}
+
 /// Looks a whole name up: a country, an aggregate, or nothing.
 pub fn lookup(name: &str) -> Option<Place> {
     let l = lexicon();
@@ -161,6 +182,10 @@ pub struct Mention {
 /// Every country named in a text such as `TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)`
 /// or `Table 2: TURKEY – KAZAKHSTAN TRADE RELATIONSHIP`, longest names first, in order.
 pub fn find_in_text(text: &str) -> Vec<Mention> {
+    find_with(text, &HashMap::new())
+}
+
+fn find_with(text: &str, extra: &HashMap<String, Place>) -> Vec<Mention> {
     let l = lexicon();
     let words: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || matches!(c, '–' | '—' | '-' | ':' | '(' | ')' | ',' | '/' | '|' | ';'))
@@ -170,7 +195,7 @@ pub fn find_in_text(text: &str) -> Vec<Mention> {
     let mut i = 0;
     while i < words.len() {
         let mut found = None;
-        for n in (1..=l.max_words.min(words.len() - i)).rev() {
+        for n in (1..=l.max_words.max(6).min(words.len() - i)).rev() {
             let phrase = words[i..i + n].join(" ");
             let mut key = name_key(&phrase);
             // possessives and case suffixes after an apostrophe: TURKEY'S, Türkiye'nin
@@ -187,7 +212,7 @@ pub fn find_in_text(text: &str) -> Vec<Mention> {
             if key == "abd" && words.get(i + 1).is_some_and(|w| name_key(w).starts_with("dolar")) {
                 continue;
             }
-            if let Some(Place::Country(c)) = l.by_key.get(&key) {
+            if let Some(Place::Country(c)) = extra.get(&key).or_else(|| l.by_key.get(&key)) {
                 found = Some((n, Mention { country: *c, text: phrase, word: i }));
                 break;
             }

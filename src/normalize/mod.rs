@@ -27,12 +27,51 @@ pub const PLAUSIBLE_MAX_USD: i64 = 1_000_000_000_000;
 pub struct Aggregate {
     #[serde(skip)]
     pub raw: u32,
+    #[serde(skip)]
+    pub table: u32,
     pub label: String,
-    pub reporter: Option<String>,
-    pub flow: Option<String>,
-    pub year: Option<String>,
-    pub value: String,
+    pub reporter: Option<&'static str>,
+    pub flow: Option<Flow>,
+    pub year: Option<i32>,
+    pub month: Option<u8>,
+    pub commodity: String,
+    /// Exact dollars, when the value could be read.
+    #[serde(serialize_with = "ser_opt_decimal")]
+    pub value_usd: Option<Decimal>,
+    pub raw_value: String,
     pub source_ref: String,
+}
+
+fn ser_opt_decimal<S: serde::Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.serialize_str(&d.normalize().to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// What normalise needs besides the figures: declared at the pipeline level.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The unit where nothing else says one (lowest precedence).
+    pub default_unit: Option<String>,
+    /// Extra country names.
+    pub aliases: std::sync::Arc<countries::Aliases>,
+    /// A reading above this many dollars is implausible (decides `1.180`).
+    pub plausible_max_usd: Decimal,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { default_unit: None, aliases: Default::default(), plausible_max_usd: Decimal::from(PLAUSIBLE_MAX_USD) }
+    }
+}
+
+/// A decimal amount with its unit words, for config values: `"2.2 billion"` is 2200000000.
+pub fn amount(text: &str) -> Option<Decimal> {
+    match number::parse(text, Some('.')) {
+        Parsed::Number(r) if r.alt.is_none() && !r.foreign_currency => r.value.checked_mul(number::pow10(r.scale.unwrap_or(0))),
+        _ => None,
+    }
 }
 
 /// The unit applied to a column, and where it came from (for `inspect`).
@@ -123,17 +162,17 @@ fn parse_commodity(text: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// Unit read from a text, cached per interned id.
-struct UnitCache(HashMap<u32, UnitRead>);
-
-impl UnitCache {
-    fn get(&mut self, raw: &RawFigures, id: u32) -> &UnitRead {
-        self.0.entry(id).or_insert_with(|| raw.dict.get(id).map_or(UnitRead::None, units::read_unit))
-    }
+/// The dimensions of one figure, typed.
+struct Dims {
+    reporter: &'static str,
+    flow: Flow,
+    year: i32,
+    month: Option<u8>,
+    commodity: String,
 }
 
 /// Turns raw figures into typed figures, rejects and aggregates.
-pub fn normalize(raw: &RawFigures, source_ref: &dyn Fn(Place) -> String) -> Normalized {
+pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) -> String) -> Normalized {
     let n = raw.len();
     // pass 1: parse every value once; gather what each column proves about its decimal mark
     let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(n);
@@ -157,122 +196,156 @@ pub fn normalize(raw: &RawFigures, source_ref: &dyn Fn(Place) -> String) -> Norm
         parsed.push(p);
     }
 
-    let mut out = Normalized::default();
-    let mut units = UnitCache(HashMap::new());
-    let mut seen_columns: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut cx = Context {
+        raw,
+        opts,
+        units: HashMap::new(),
+        default_unit: opts.default_unit.as_deref().map_or(UnitRead::None, units::read_unit),
+        evidence,
+        parsed,
+        seen_columns: HashMap::new(),
+        out: Normalized::default(),
+    };
     for i in 0..n {
         let place = raw.place[i];
-        let reject = |rule: &'static str, message: String| Reject { raw: i as u32, rule, message };
         let text = |id: u32| raw.dict.get(id);
+        let partner_text = text(raw.partner[i]);
+        let partner = partner_text.map(|p| (p, opts.aliases.lookup(p)));
+        if let Some((label, Some(countries::Place::Aggregate))) = partner {
+            // a sum row: read what can be read, keep it aside
+            let dims = cx.dims(i).ok();
+            let value = cx.value(i).ok().and_then(|(v, _)| v);
+            cx.out.aggregates.push(Aggregate {
+                raw: i as u32,
+                table: place.table,
+                label: label.to_string(),
+                reporter: dims.as_ref().map(|d| d.reporter),
+                flow: dims.as_ref().map(|d| d.flow),
+                year: dims.as_ref().map(|d| d.year),
+                month: dims.as_ref().and_then(|d| d.month),
+                commodity: dims.as_ref().map_or_else(|| "TOTAL".to_string(), |d| d.commodity.clone()),
+                value_usd: value,
+                raw_value: raw.value_text(i),
+                source_ref: source_ref(place),
+            });
+            continue;
+        }
+        let result = (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), (&'static str, String)> {
+            let partner = match partner {
+                None => return Err(("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into())),
+                Some((_, Some(countries::Place::Country(c)))) => c.iso3,
+                Some((p, _)) => return Err(("unknown_country", unknown_country("partner", p))),
+            };
+            let dims = cx.dims(i)?;
+            let (value, flag) = cx.value(i)?;
+            Ok((partner, dims, value, flag))
+        })();
+        match result {
+            Ok((partner, d, value, flag)) => {
+                let f = &mut cx.out.figures;
+                f.reporter.push(d.reporter);
+                f.partner.push(partner);
+                f.flow.push(d.flow);
+                f.year.push(d.year);
+                f.month.push(d.month);
+                let c = f.commodities.intern(&d.commodity);
+                f.commodity.push(c);
+                f.value.push(value.map(|v| v.normalize()));
+                f.flags.push(flag);
+                f.raw.push(i as u32);
+            }
+            Err((rule, message)) => cx.out.rejects.push(Reject { raw: i as u32, rule, message }),
+        }
+    }
+    cx.out
+}
 
-        // partner first: an aggregate row is not a figure at all
-        let partner = match text(raw.partner[i]) {
-            None => {
-                out.rejects.push(reject("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into()));
-                continue;
-            }
-            Some(p) => match countries::lookup(p) {
-                Some(countries::Place::Country(c)) => c.iso3,
-                Some(countries::Place::Aggregate) => {
-                    out.aggregates.push(Aggregate {
-                        raw: i as u32,
-                        label: p.to_string(),
-                        reporter: text(raw.reporter[i]).map(str::to_string),
-                        flow: text(raw.flow[i]).map(str::to_string),
-                        year: text(raw.year[i]).map(str::to_string),
-                        value: raw.value_text(i),
-                        source_ref: source_ref(place),
-                    });
-                    continue;
-                }
-                None => {
-                    out.rejects.push(reject("unknown_country", unknown_country("partner", p)));
-                    continue;
-                }
-            },
-        };
+/// State of one normalise pass.
+struct Context<'a> {
+    raw: &'a RawFigures,
+    opts: &'a Options,
+    units: HashMap<u32, UnitRead>,
+    default_unit: UnitRead,
+    evidence: HashMap<(u32, u32), (usize, usize)>,
+    parsed: Vec<Option<Parsed>>,
+    seen_columns: HashMap<(u32, u32), usize>,
+    out: Normalized,
+}
+
+type Rejection = (&'static str, String);
+
+impl Context<'_> {
+    fn unit(&mut self, id: u32) -> Option<Unit> {
+        let raw = self.raw;
+        unit_of(self.units.entry(id).or_insert_with(|| raw.dict.get(id).map_or(UnitRead::None, units::read_unit)))
+    }
+
+    /// Reporter, flow, year, month and commodity.
+    fn dims(&mut self, i: usize) -> Result<Dims, Rejection> {
+        let raw = self.raw;
+        let text = |id: u32| raw.dict.get(id);
         let reporter = match text(raw.reporter[i]) {
-            None => {
-                out.rejects.push(reject("missing_reporter", "the file does not say whose trade this is: set `reporter` in the source".into()));
-                continue;
-            }
-            Some(r) => match countries::country(r) {
-                Some(c) => c.iso3,
-                None => {
-                    out.rejects.push(reject("unknown_country", unknown_country("reporter", r)));
-                    continue;
-                }
+            None => return Err(("missing_reporter", "the file does not say whose trade this is: set `reporter` in the source".into())),
+            Some(r) => match self.opts.aliases.lookup(r) {
+                Some(countries::Place::Country(c)) => c.iso3,
+                _ => return Err(("unknown_country", unknown_country("reporter", r))),
             },
         };
         let Some(flow) = text(raw.flow[i]).and_then(parse_flow) else {
-            let msg = match text(raw.flow[i]) {
-                Some(f) => format!("flow {f:?} is not export, import, re-export or re-import"),
-                None => "no flow in the row, its headers or the config".into(),
-            };
-            out.rejects.push(reject("bad_flow", msg));
-            continue;
+            return Err((
+                "bad_flow",
+                match text(raw.flow[i]) {
+                    Some(f) => format!("flow {f:?} is not export, import, re-export or re-import"),
+                    None => "no flow in the row, its headers or the config".into(),
+                },
+            ));
         };
         let Some(year) = text(raw.year[i]).and_then(parse_year) else {
-            out.rejects.push(reject("bad_year", format!("year {:?} is not a calendar year", text(raw.year[i]).unwrap_or(""))));
-            continue;
+            return Err(("bad_year", format!("year {:?} is not a calendar year", text(raw.year[i]).unwrap_or(""))));
         };
         let month = match text(raw.month[i]) {
             None => None,
-            Some(m) => match parse_month(m) {
-                Some(m) => Some(m),
-                None => {
-                    out.rejects.push(reject("bad_month", format!("month {m:?} is not 1 to 12")));
-                    continue;
-                }
-            },
+            Some(m) => Some(parse_month(m).ok_or_else(|| ("bad_month", format!("month {m:?} is not 1 to 12")))?),
         };
-        let commodity = match parse_commodity(text(raw.commodity[i])) {
-            Ok(c) => c,
-            Err(e) => {
-                out.rejects.push(reject("bad_commodity", e));
-                continue;
-            }
-        };
+        let commodity = parse_commodity(text(raw.commodity[i])).map_err(|e| ("bad_commodity", e))?;
+        Ok(Dims { reporter, flow, year, month, commodity })
+    }
 
-        // the unit: nearest level that names one
+    /// The exact value in dollars (`None` for a missing-value marker) and its flags.
+    fn value(&mut self, i: usize) -> Result<(Option<Decimal>, u32), Rejection> {
+        let raw = self.raw;
+        let place = raw.place[i];
         let mut flag = 0u32;
-        let column_unit = unit_of(units.get(raw, raw.unit_column[i]));
-        let title_unit = unit_of(units.get(raw, raw.unit_title[i]));
-        let config_unit = unit_of(units.get(raw, raw.unit_config[i]));
-        let (file_unit, file_origin) = match (column_unit, title_unit) {
-            (Some(c), Some(t)) => {
-                if c.exp != t.exp {
-                    flag |= flags::UNIT_HEADER_OVERRIDES_TITLE;
+        // the unit: nearest level that names one
+        let column_unit = self.unit(raw.unit_column[i]);
+        let title_unit = self.unit(raw.unit_title[i]);
+        let config_unit = self.unit(raw.unit_config[i]);
+        let default_unit = unit_of(&self.default_unit);
+        let levels = [(column_unit, Origin::Column), (title_unit, Origin::Title), (config_unit, Origin::Config), (default_unit, Origin::Default)];
+        let mut base: Option<(Unit, Origin)> = None;
+        for (u, origin) in levels {
+            let Some(u) = u else { continue };
+            match base {
+                None => base = Some((u, origin)),
+                Some((b, bo)) if b.exp != u.exp => {
+                    flag |= match (bo, origin) {
+                        (Origin::Column, Origin::Title) => flags::UNIT_HEADER_OVERRIDES_TITLE,
+                        (_, Origin::Config) => flags::UNIT_FILE_OVERRIDES_CONFIG,
+                        _ => 0,
+                    };
                 }
-                (Some(c), Origin::Column)
+                _ => {}
             }
-            (Some(c), None) => (Some(c), Origin::Column),
-            (None, Some(t)) => (Some(t), Origin::Title),
-            (None, None) => (None, Origin::Default),
-        };
-        let (base_unit, base_origin) = match (file_unit, config_unit) {
-            (Some(f), Some(c)) => {
-                if f.exp != c.exp {
-                    flag |= flags::UNIT_FILE_OVERRIDES_CONFIG;
-                }
-                (Some(f), file_origin)
-            }
-            (Some(f), None) => (Some(f), file_origin),
-            (None, Some(c)) => (Some(c), Origin::Config),
-            (None, None) => (None, Origin::Default),
-        };
-        let key = (place.table, place.col);
-        if let std::collections::hash_map::Entry::Vacant(e) = seen_columns.entry(key) {
-            e.insert(out.column_units.len());
-            out.column_units.push(ColumnUnit { table: place.table, col: place.col, unit: base_unit, origin: base_origin });
         }
+        let key = (place.table, place.col);
+        if let std::collections::hash_map::Entry::Vacant(e) = self.seen_columns.entry(key) {
+            e.insert(self.out.column_units.len());
+            self.out.column_units.push(ColumnUnit { table: place.table, col: place.col, unit: base.map(|b| b.0), origin: base.map_or(Origin::Default, |b| b.1) });
+        }
+        let base_unit = base.map(|b| b.0);
 
-        // the number
         let (mantissa, cell_scale) = match &raw.value[i] {
-            RawValue::Empty => {
-                out.rejects.push(reject("missing_value", "empty cell".into()));
-                continue;
-            }
+            RawValue::Empty => return Ok((None, flag | flags::MISSING)),
             RawValue::Number(x) => match number::from_float(*x) {
                 Some((d, snapped)) => {
                     if snapped {
@@ -280,39 +353,23 @@ pub fn normalize(raw: &RawFigures, source_ref: &dyn Fn(Place) -> String) -> Norm
                     }
                     (d, None)
                 }
-                None => {
-                    out.rejects.push(reject("unparseable_value", format!("cell holds {x}")));
-                    continue;
-                }
+                None => return Err(("unparseable_value", format!("cell holds {x}"))),
             },
-            RawValue::Text(_) => match parsed[i].take().unwrap_or(Parsed::Missing) {
-                Parsed::Missing => {
-                    out.rejects.push(reject("missing_value", format!("{:?} marks a missing value", raw.value_text(i))));
-                    continue;
-                }
-                Parsed::Invalid(why) => {
-                    out.rejects.push(reject("unparseable_value", why));
-                    continue;
-                }
+            RawValue::Text(_) => match self.parsed[i].take().unwrap_or(Parsed::Missing) {
+                Parsed::Missing => return Ok((None, flag | flags::MISSING)),
+                Parsed::Invalid(why) => return Err(("unparseable_value", why)),
                 Parsed::Number(r) => {
                     if r.foreign_currency {
-                        out.rejects.push(reject("not_usd", format!("{:?} is not in US dollars", raw.value_text(i))));
-                        continue;
+                        return Err(("not_usd", format!("{:?} is not in US dollars", raw.value_text(i))));
                     }
                     let exp = r.scale.or(base_unit.map(|u| u.exp));
                     match r.alt {
                         None => (r.value, r.scale),
                         Some((alt, mark)) => {
-                            match decide(r.value, alt, mark, exp, evidence.get(&key).copied()) {
-                                Ok((v, f)) => {
-                                    flag |= f;
-                                    (v, r.scale)
-                                }
-                                Err(why) => {
-                                    out.rejects.push(reject("ambiguous_number", why));
-                                    continue;
-                                }
-                            }
+                            let (v, f) = decide(r.value, alt, mark, exp, self.evidence.get(&key).copied(), self.opts.plausible_max_usd)
+                                .map_err(|why| ("ambiguous_number", why))?;
+                            flag |= f;
+                            (v, r.scale)
                         }
                     }
                 }
@@ -328,37 +385,21 @@ pub fn normalize(raw: &RawFigures, source_ref: &dyn Fn(Place) -> String) -> Norm
             (Some(c), None) => c,
             (None, Some(b)) => b.exp,
             (None, None) => {
-                out.rejects.push(reject(
+                return Err((
                     "unknown_unit",
                     format!(
                         "{:?} has no unit in its cell, column header, table title or config: set `unit` in the source",
                         raw.value_text(i)
                     ),
-                ));
-                continue;
+                ))
             }
         };
         if base_unit.is_some_and(|u| u.currency == Some(Currency::Other)) && cell_scale.is_none() {
-            out.rejects.push(reject("not_usd", "the column's unit is not US dollars".into()));
-            continue;
+            return Err(("not_usd", "the column's unit is not US dollars".into()));
         }
-        let Some(value) = mantissa.checked_mul(number::pow10(exp)) else {
-            out.rejects.push(reject("unparseable_value", format!("{:?} overflows", raw.value_text(i))));
-            continue;
-        };
-        let f = &mut out.figures;
-        f.reporter.push(reporter);
-        f.partner.push(partner);
-        f.flow.push(flow);
-        f.year.push(year);
-        f.month.push(month);
-        let c = f.commodities.intern(&commodity);
-        f.commodity.push(c);
-        f.value.push(value.normalize());
-        f.flags.push(flag);
-        f.raw.push(i as u32);
+        let value = mantissa.checked_mul(number::pow10(exp)).ok_or_else(|| ("unparseable_value", format!("{:?} overflows", raw.value_text(i))))?;
+        Ok((Some(value), flag))
     }
-    out
 }
 
 fn unit_of(r: &UnitRead) -> Option<Unit> {
@@ -378,7 +419,7 @@ fn unknown_country(role: &str, name: &str) -> String {
 }
 
 /// Decides `1.180` (decimal reading `dec`, thousands reading `alt`).
-fn decide(dec: Decimal, alt: Decimal, mark: char, exp: Option<u32>, column: Option<(usize, usize)>) -> Result<(Decimal, u32), String> {
+fn decide(dec: Decimal, alt: Decimal, mark: char, exp: Option<u32>, column: Option<(usize, usize)>, max: Decimal) -> Result<(Decimal, u32), String> {
     if let Some((dots, commas)) = column {
         let says = match (dots > 0, commas > 0) {
             (true, false) => Some('.'),
@@ -390,16 +431,19 @@ fn decide(dec: Decimal, alt: Decimal, mark: char, exp: Option<u32>, column: Opti
         }
     }
     if let Some(e) = exp {
-        let max = Decimal::from(PLAUSIBLE_MAX_USD);
         let scaled = |v: Decimal| v.abs().checked_mul(number::pow10(e)).unwrap_or(Decimal::MAX);
         if scaled(alt) > max && scaled(dec) <= max {
             return Ok((dec, flags::DECIMAL_FROM_PLAUSIBILITY));
         }
     }
+    let unit = match exp {
+        Some(e) if e > 0 => format!(" (x10^{e} dollars)"),
+        _ => String::new(),
+    };
     Err(format!(
-        "{dec}{} or {alt}{}: {mark:?} may be a decimal or a thousands mark and nothing decides it; set `decimal` in the source",
-        exp.map(|e| format!(" ×10^{e}")).unwrap_or_default(),
-        exp.map(|e| format!(" ×10^{e}")).unwrap_or_default(),
+        "{} or {}{unit}: {mark:?} may be a decimal or a thousands mark and nothing decides it; set `decimal` in the source",
+        dec.normalize(),
+        alt.normalize(),
     ))
 }
 
@@ -440,15 +484,16 @@ mod tests {
 
     #[test]
     fn plausibility_decides_billions() {
+        let max = Decimal::from(PLAUSIBLE_MAX_USD);
         let d = |s: &str| s.parse::<Decimal>().unwrap();
-        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), None).unwrap();
+        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), None, max).unwrap();
         assert_eq!(v, d("1.18"));
         assert_eq!(f, flags::DECIMAL_FROM_PLAUSIBILITY);
         // under plain dollars both readings are plausible: rejected, both named
-        let e = decide(d("1.18"), d("1180"), '.', Some(0), None).unwrap_err();
+        let e = decide(d("1.18"), d("1180"), '.', Some(0), None, max).unwrap_err();
         assert!(e.contains("1.18") && e.contains("1180"), "{e}");
         // the column's other cells decide
-        let (v, _) = decide(d("1.18"), d("1180"), '.', Some(0), Some((0, 3))).unwrap();
+        let (v, _) = decide(d("1.18"), d("1180"), '.', Some(0), Some((0, 3)), max).unwrap();
         assert_eq!(v, d("1180"));
     }
 }

@@ -26,8 +26,9 @@ pub struct CleanTable {
     pub year: Vec<i32>,
     pub month: Vec<Option<u8>>,
     pub commodity: Vec<String>,
-    pub value_usd: Vec<f64>,
-    /// The exact value as decimal text (what the CSV holds).
+    /// Null where the file marks the value missing.
+    pub value_usd: Vec<Option<f64>>,
+    /// The exact value as decimal text (what the CSV holds); empty for null.
     pub value_text: Vec<String>,
     pub source: Vec<String>,
     pub source_ref: Vec<String>,

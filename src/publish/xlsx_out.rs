@@ -41,7 +41,9 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
             ws.write_number(r, 4, m)?;
         }
         ws.write_string(r, 5, safe_text(&t.commodity[i]))?;
-        ws.write_number_with_format(r, 6, t.value_usd[i], &money)?;
+        if let Some(v) = t.value_usd[i] {
+            ws.write_number_with_format(r, 6, v, &money)?;
+        }
         ws.write_string(r, 7, safe_text(&t.source[i]))?;
         ws.write_string(r, 8, safe_text(&t.source_ref[i]))?;
         ws.write_string(r, 9, &t.flags[i])?;

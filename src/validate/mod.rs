@@ -1,29 +1,37 @@
-//! Validate: works on the whole figure set. Range rules reject figures; equal duplicates
-//! from a later source are superseded; different values for one key are conflicts,
-//! resolved by source precedence (config order); time-series and coverage checks add
-//! findings. It decides the verdict: publish, or fail with exit 1.
+//! Validate: works on the whole figure set. Each rule has an id and a severity set in
+//! `pipeline.toml` (`error` rejects the figure, or fails the run for a check on the whole
+//! set; `warn` keeps it with a flag; `off`). Equal duplicates from a later source are
+//! superseded; different values for one key are conflicts, resolved by source precedence
+//! (config order). It decides the verdict: publish, or fail with exit 1.
 //!
 //! It reads no files and writes none; every figure it is given ends clean, rejected or
 //! superseded (the contract's accounting rule).
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::config::Rules;
+pub use crate::config::Severity;
+use crate::config::{ExpectKind, Rules};
 use crate::model::{flags, Figures, Flow, Place, Reject};
 use crate::normalize::Normalized;
 
-/// How serious a check's findings are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// The figures were rejected.
-    Error,
-    /// Kept, with a flag: a person should look.
-    Warn,
-    /// For the record.
-    Info,
-}
+/// Every configurable rule: id, default severity, what it checks.
+pub const RULES: &[(&str, Severity, &str)] = &[
+    ("missing_value", Severity::Warn, "a missing-value marker (`..`, `n/a`, empty): kept as null with a flag, or rejected"),
+    ("year_range", Severity::Error, "years within [validate] year_min..year_max"),
+    ("negative_value", Severity::Error, "values are not negative (unless allow_negative)"),
+    ("implausible_value", Severity::Error, "a value above [validate] plausible_max_usd"),
+    ("conflict", Severity::Error, "one key with different values: the source listed first wins, the other is rejected"),
+    ("yoy_jump", Severity::Warn, "a year-on-year change by more than [validate] jump_factor, up or down"),
+    ("equal_flows", Severity::Warn, "exports equal to imports for the same partner and period"),
+    ("repeated_value", Severity::Warn, "the same value [validate] repeat_run years running"),
+    ("series_gap", Severity::Warn, "a series that stops, starts late, or has a hole"),
+    ("coverage", Severity::Warn, "[validate.coverage]: partner x year x flow combinations with no figure"),
+    ("totals", Severity::Warn, "parts that do not add up to their total row within total_tolerance"),
+    ("mirror", Severity::Warn, "our exports against the partner's imports (and back) outside mirror_band"),
+    ("expectations", Severity::Error, "the assertions of [[expect]]"),
+];
 
 /// One thing a check found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -46,11 +54,34 @@ pub struct Check {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Superseded {
     pub key: String,
-    pub value_usd: String,
+    pub value_usd: Option<String>,
     pub source_ref: String,
     pub kept: String,
     #[serde(skip)]
     pub raw: u32,
+}
+
+/// An expectation and its result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpectationResult {
+    pub name: String,
+    pub severity: Severity,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Our figure against the partner's own for the same flow.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MirrorGap {
+    pub exporter: &'static str,
+    pub importer: &'static str,
+    pub year: i32,
+    pub month: Option<u8>,
+    pub exports_usd: String,
+    pub imports_usd: String,
+    /// imports / exports - 1.
+    pub gap: f64,
+    pub within_band: bool,
 }
 
 /// The outcome of validation.
@@ -58,10 +89,14 @@ pub struct Superseded {
 pub struct Verdict {
     /// Indices into the figures that are clean, sorted by key.
     pub clean: Vec<usize>,
-    /// Every reject: from normalise and from validate.
+    /// Every reject, from normalise and from validate, with its severity's rule.
     pub rejects: Vec<Reject>,
     pub superseded: Vec<Superseded>,
     pub checks: Vec<Check>,
+    pub expectations: Vec<ExpectationResult>,
+    pub mirror: Vec<MirrorGap>,
+    /// Partner x year x flow: `true` where a clean figure exists.
+    pub coverage: Vec<(String, i32, Flow, bool)>,
     /// Flags set by validation, per figure (OR-ed onto normalise's).
     pub flags: Vec<u32>,
     /// `None` when the data may be published, else why not.
@@ -94,180 +129,449 @@ pub fn grouped(v: Decimal) -> String {
     format!("{sign}{out}{}", frac.map(|f| format!(".{f}")).unwrap_or_default())
 }
 
-/// Validates normalised figures. `places` gives each raw figure's place; `source_ref`
-/// formats one; `precedence` gives a raw figure's source rank (lower wins).
-pub fn validate(norm: &Normalized, rules: &Rules, places: &[Place], source_ref: &dyn Fn(Place) -> String, precedence: &dyn Fn(Place) -> usize) -> Verdict {
+fn show(v: Option<Decimal>) -> String {
+    v.map_or_else(|| "null".into(), grouped)
+}
+
+/// Where figures and their sources are, for messages and precedence.
+pub struct Places<'a> {
+    /// The place of each raw figure.
+    pub place: &'a [Place],
+    /// Formats a place as `source_ref`.
+    pub source_ref: &'a dyn Fn(Place) -> String,
+    /// A place's source rank: lower wins a conflict.
+    pub precedence: &'a dyn Fn(Place) -> usize,
+}
+
+struct V<'a> {
+    f: &'a Figures,
+    rules: &'a Rules,
+    places: &'a Places<'a>,
+    verdict: Verdict,
+    alive: Vec<bool>,
+}
+
+impl V<'_> {
+    fn r(&self, i: usize) -> String {
+        (self.places.source_ref)(self.places.place[self.f.raw[i] as usize])
+    }
+
+    fn check(&self, id: &'static str) -> Check {
+        let (_, _, description) = RULES.iter().find(|(r, _, _)| *r == id).copied().unwrap_or((id, Severity::Error, ""));
+        Check { id, severity: self.rules.severity(id), description, findings: Vec::new() }
+    }
+
+    /// A figure-level finding: `error` rejects the figure, `warn` flags it.
+    fn judge(&mut self, c: &mut Check, i: usize, flag: u32, message: String) {
+        match c.severity {
+            Severity::Off => return,
+            Severity::Error => {
+                self.verdict.rejects.push(Reject { raw: self.f.raw[i], rule: c.id, message: message.clone() });
+                self.alive[i] = false;
+            }
+            _ => self.verdict.flags[i] |= flag,
+        }
+        c.findings.push(Finding { message: format!("{}: {message}", key_text(self.f, i)), refs: vec![self.r(i)] });
+    }
+
+    fn clean(&self) -> Vec<usize> {
+        (0..self.f.len()).filter(|&i| self.alive[i]).collect()
+    }
+}
+
+/// Validates normalised figures.
+pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdict {
     let f = &norm.figures;
     let n = f.len();
-    let mut v = Verdict { rejects: norm.rejects.clone(), flags: vec![0; n], ..Default::default() };
-    let r = |i: usize| source_ref(places[f.raw[i] as usize]);
-    let mut alive = vec![true; n];
+    let mut v = V { f, rules, places, verdict: Verdict { rejects: norm.rejects.clone(), flags: vec![0; n], ..Default::default() }, alive: vec![true; n] };
 
-    // range rules
-    let mut range = Check { id: "year_range", severity: Severity::Error, description: "years within [validate] year_min..year_max", findings: vec![] };
-    let mut negative = Check { id: "non_negative", severity: Severity::Error, description: "values are not negative (unless allow_negative)", findings: vec![] };
+    // figure rules
+    let mut missing = v.check("missing_value");
+    let mut range = v.check("year_range");
+    let mut negative = v.check("negative_value");
+    let mut implausible = v.check("implausible_value");
+    let max = Decimal::try_from(rules.plausible_max_usd).unwrap_or(Decimal::MAX);
     for i in 0..n {
         if f.year[i] < rules.year_min || f.year[i] > rules.year_max {
             let msg = format!("year {} outside {}..{}", f.year[i], rules.year_min, rules.year_max);
-            range.findings.push(Finding { message: format!("{}: {msg}", key_text(f, i)), refs: vec![r(i)] });
-            v.rejects.push(Reject { raw: f.raw[i], rule: "year_range", message: msg });
-            alive[i] = false;
-        } else if f.value[i].is_sign_negative() && !f.value[i].is_zero() && !rules.allow_negative {
-            let msg = format!("negative value {}", f.value[i]);
-            negative.findings.push(Finding { message: format!("{}: {msg}", key_text(f, i)), refs: vec![r(i)] });
-            v.rejects.push(Reject { raw: f.raw[i], rule: "negative_value", message: msg });
-            alive[i] = false;
+            v.judge(&mut range, i, flags::OUT_OF_RANGE, msg);
+        }
+        if !v.alive[i] {
+            continue;
+        }
+        match f.value[i] {
+            None => v.judge(&mut missing, i, flags::MISSING, "the file marks the value missing: null, not zero".into()),
+            Some(x) if x.is_sign_negative() && !x.is_zero() && !rules.allow_negative => {
+                v.judge(&mut negative, i, flags::NEGATIVE, format!("negative value {}", grouped(x)))
+            }
+            Some(x) if x.abs() > max => v.judge(&mut implausible, i, flags::OUT_OF_RANGE, format!("{} is above the plausible {}", grouped(x), grouped(max))),
+            _ => {}
         }
     }
 
     // uniqueness: the highest-precedence figure of a key wins
-    let mut order: Vec<usize> = (0..n).filter(|&i| alive[i]).collect();
-    order.sort_by_key(|&i| (precedence(places[f.raw[i] as usize]), f.raw[i]));
+    let mut order: Vec<usize> = v.clean();
+    order.sort_by_key(|&i| ((places.precedence)(places.place[f.raw[i] as usize]), f.raw[i]));
     let mut first: HashMap<Key, usize> = HashMap::new();
     let mut dups = Check { id: "duplicates", severity: Severity::Info, description: "the same figure from more than one source: one is kept, the others superseded", findings: vec![] };
-    let mut conflicts = Check { id: "conflicts", severity: Severity::Error, description: "one key with different values: the source listed first in the config wins", findings: vec![] };
+    let mut conflicts = v.check("conflict");
     for &i in &order {
         match first.get(&key(f, i)) {
             None => {
                 first.insert(key(f, i), i);
             }
             Some(&k) if f.value[k] == f.value[i] => {
-                v.superseded.push(Superseded { key: key_text(f, i), value_usd: f.value[i].to_string(), source_ref: r(i), kept: r(k), raw: f.raw[i] });
-                alive[i] = false;
+                v.verdict.superseded.push(Superseded {
+                    key: key_text(f, i),
+                    value_usd: f.value[i].map(|x| x.to_string()),
+                    source_ref: v.r(i),
+                    kept: v.r(k),
+                    raw: f.raw[i],
+                });
+                v.alive[i] = false;
             }
             Some(&k) => {
-                let msg = format!("{}: {} here, {} at {} (kept)", key_text(f, i), grouped(f.value[i]), grouped(f.value[k]), r(k));
-                conflicts.findings.push(Finding { message: msg.clone(), refs: vec![r(i), r(k)] });
-                v.rejects.push(Reject { raw: f.raw[i], rule: "conflict", message: msg });
-                alive[i] = false;
+                let msg = format!("{} here, {} at {} (kept)", show(f.value[i]), show(f.value[k]), v.r(k));
+                // a conflict can't be kept whatever its severity: two values for one key
+                // would break the table's uniqueness
+                v.verdict.rejects.push(Reject { raw: f.raw[i], rule: "conflict", message: msg.clone() });
+                v.alive[i] = false;
+                conflicts.findings.push(Finding { message: format!("{}: {msg}", key_text(f, i)), refs: vec![v.r(i), v.r(k)] });
             }
         }
     }
-    if !v.superseded.is_empty() {
+    if !v.verdict.superseded.is_empty() {
         dups.findings.push(Finding {
-            message: format!("{} figures repeat a figure of a higher-precedence source with the same value", v.superseded.len()),
+            message: format!("{} figures repeat a figure of a higher-precedence source with the same value", v.verdict.superseded.len()),
             refs: vec![],
         });
     }
 
-    let mut clean: Vec<usize> = (0..n).filter(|&i| alive[i]).collect();
+    let mut clean = v.clean();
     clean.sort_by(|&a, &b| {
         let (ka, kb) = (key(f, a), key(f, b));
         (ka.0, ka.1, ka.2, ka.3, ka.4, f.commodity_str(a)).cmp(&(kb.0, kb.1, kb.2, kb.3, kb.4, f.commodity_str(b)))
     });
 
-    // time series: year-on-year jumps
-    let mut jumps = Check {
-        id: "yoy_jump",
-        severity: Severity::Warn,
-        description: "a year-on-year change by more than [validate] jump_factor, up or down",
-        findings: vec![],
-    };
-    let mut series: BTreeMap<(&str, &str, Flow, Option<u8>, u32), Vec<usize>> = BTreeMap::new();
+    // time series, per reporter x partner x flow x month x commodity
+    let mut jumps = v.check("yoy_jump");
+    let mut repeated = v.check("repeated_value");
+    let mut gaps = v.check("series_gap");
+    let mut series: BTreeMap<(&str, &str, Flow, Option<u8>, &str), Vec<usize>> = BTreeMap::new();
     for &i in &clean {
-        series.entry((f.reporter[i], f.partner[i], f.flow[i], f.month[i], f.commodity[i])).or_default().push(i);
+        series.entry((f.reporter[i], f.partner[i], f.flow[i], f.month[i], f.commodity_str(i))).or_default().push(i);
     }
+    let all_years: BTreeSet<i32> = clean.iter().map(|&i| f.year[i]).collect();
     let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
-    for idx in series.values() {
+    for (k, idx) in &series {
         for w in idx.windows(2) {
             let (a, b) = (w[0], w[1]);
-            if f.year[b] != f.year[a] + 1 || f.value[a] <= Decimal::ZERO || f.value[b] <= Decimal::ZERO {
+            let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else { continue };
+            if f.year[b] != f.year[a] + 1 || va <= Decimal::ZERO || vb <= Decimal::ZERO || jumps.severity == Severity::Off {
                 continue;
             }
-            let (hi, lo) = if f.value[b] > f.value[a] { (f.value[b], f.value[a]) } else { (f.value[a], f.value[b]) };
+            let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
             if hi > lo * factor {
-                let ratio = (f.value[b] / f.value[a]).round_dp(2);
+                let ratio = (vb / va).round_dp(2);
                 jumps.findings.push(Finding {
-                    message: format!(
-                        "{} {} {} {} -> {}: {} -> {} (x{ratio})",
-                        f.reporter[a], f.partner[a], f.flow[a], f.year[a], f.year[b], grouped(f.value[a]), grouped(f.value[b])
-                    ),
-                    refs: vec![r(a), r(b)],
+                    message: format!("{} {} {} {} -> {}: {} -> {} (x{ratio})", k.0, k.1, k.2, f.year[a], f.year[b], grouped(va), grouped(vb)),
+                    refs: vec![v.r(a), v.r(b)],
                 });
-                v.flags[a] |= flags::JUMP;
-                v.flags[b] |= flags::JUMP;
+                v.verdict.flags[a] |= flags::JUMP;
+                v.verdict.flags[b] |= flags::JUMP;
             }
         }
-    }
-
-    // the two flows of a year are equal: often a copy error
-    let mut equal = Check { id: "equal_flows", severity: Severity::Warn, description: "exports equal to imports for the same partner and period", findings: vec![] };
-    let mut by_period: HashMap<(&str, &str, i32, Option<u8>, u32), Vec<usize>> = HashMap::new();
-    for &i in &clean {
-        by_period.entry((f.reporter[i], f.partner[i], f.year[i], f.month[i], f.commodity[i])).or_default().push(i);
-    }
-    let mut eq_pairs: Vec<(usize, usize)> = Vec::new();
-    for idx in by_period.values() {
-        let ex = idx.iter().find(|&&i| f.flow[i] == Flow::Export);
-        let im = idx.iter().find(|&&i| f.flow[i] == Flow::Import);
-        if let (Some(&e), Some(&m)) = (ex, im) {
-            if f.value[e] == f.value[m] && !f.value[e].is_zero() {
-                eq_pairs.push((e, m));
-            }
-        }
-    }
-    eq_pairs.sort();
-    for (e, m) in eq_pairs {
-        equal.findings.push(Finding {
-            message: format!("{} {} {}: exports and imports are both {}", f.reporter[e], f.partner[e], f.year[e], grouped(f.value[e])),
-            refs: vec![r(e), r(m)],
-        });
-        v.flags[e] |= flags::EQUAL_FLOWS;
-        v.flags[m] |= flags::EQUAL_FLOWS;
-    }
-
-    // coverage: every partner x year x flow seen anywhere
-    let mut coverage = Check { id: "coverage", severity: Severity::Info, description: "partner x year x flow combinations with no figure", findings: vec![] };
-    let partners: BTreeSet<(&str, &str)> = clean.iter().map(|&i| (f.reporter[i], f.partner[i])).collect();
-    let years: BTreeSet<i32> = clean.iter().filter(|&&i| f.month[i].is_none()).map(|&i| f.year[i]).collect();
-    let present: BTreeSet<(&str, &str, i32, Flow)> = clean.iter().map(|&i| (f.reporter[i], f.partner[i], f.year[i], f.flow[i])).collect();
-    if let (Some(&y0), Some(&y1)) = (years.first(), years.last()) {
-        for &(rep, par) in &partners {
-            for y in y0..=y1 {
-                for fl in [Flow::Export, Flow::Import] {
-                    if !present.contains(&(rep, par, y, fl)) {
-                        coverage.findings.push(Finding { message: format!("{rep} {par} {fl} {y}: missing"), refs: vec![] });
+        let run = rules.repeat_run;
+        if repeated.severity != Severity::Off && idx.len() >= run {
+            for w in idx.windows(run) {
+                let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
+                let same = w.iter().all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
+                if consecutive && same {
+                    repeated.findings.push(Finding {
+                        message: format!("{} {} {}: {} in every year {}-{}", k.0, k.1, k.2, show(f.value[w[0]]), f.year[w[0]], f.year[w[run - 1]]),
+                        refs: w.iter().map(|&i| v.r(i)).collect(),
+                    });
+                    for &i in w {
+                        v.verdict.flags[i] |= flags::REPEATED;
                     }
+                }
+            }
+        }
+        if gaps.severity != Severity::Off && k.3.is_none() {
+            let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
+            let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
+            let holes: Vec<String> = (lo..=hi).filter(|y| !years.contains(y)).map(|y| y.to_string()).collect();
+            let mut what = Vec::new();
+            if !holes.is_empty() {
+                what.push(format!("no figure for {}", holes.join(", ")));
+            }
+            if all_years.last().is_some_and(|&m| hi < m) {
+                what.push(format!("stops in {hi} while the data runs to {}", all_years.last().unwrap_or(&hi)));
+            }
+            if all_years.first().is_some_and(|&m| lo > m) {
+                what.push(format!("starts in {lo} while the data starts in {}", all_years.first().unwrap_or(&lo)));
+            }
+            if !what.is_empty() {
+                gaps.findings.push(Finding { message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")), refs: vec![] });
+            }
+        }
+    }
+
+    // the two flows of a period are equal: often a copy error
+    let mut equal = v.check("equal_flows");
+    let mut by_period: BTreeMap<(&str, &str, i32, Option<u8>, &str), (Option<usize>, Option<usize>)> = BTreeMap::new();
+    for &i in &clean {
+        let e = by_period.entry((f.reporter[i], f.partner[i], f.year[i], f.month[i], f.commodity_str(i))).or_default();
+        match f.flow[i] {
+            Flow::Export => e.0 = Some(i),
+            Flow::Import => e.1 = Some(i),
+            _ => {}
+        }
+    }
+    if equal.severity != Severity::Off {
+        for (_, (ex, im)) in &by_period {
+            if let (Some(e), Some(m)) = (*ex, *im) {
+                if f.value[e].is_some() && f.value[e] == f.value[m] && !f.value[e].unwrap_or_default().is_zero() {
+                    equal.findings.push(Finding {
+                        message: format!("{} {} {}: exports and imports are both {}", f.reporter[e], f.partner[e], f.year[e], show(f.value[e])),
+                        refs: vec![v.r(e), v.r(m)],
+                    });
+                    v.verdict.flags[e] |= flags::EQUAL_FLOWS;
+                    v.verdict.flags[m] |= flags::EQUAL_FLOWS;
                 }
             }
         }
     }
 
-    // aggregates read aside
-    let aggregates = Check {
-        id: "aggregates",
-        severity: Severity::Info,
-        description: "rows that are sums over partners (World, Total): read, kept out of the clean table",
-        findings: norm.aggregates.iter().map(|a| Finding { message: format!("{} = {:?}", a.label, a.value), refs: vec![a.source_ref.clone()] }).collect(),
-    };
-
-    // what normalise rejected, by rule
-    let mut by_rule: BTreeMap<&str, Vec<&Reject>> = BTreeMap::new();
-    for rj in &norm.rejects {
-        by_rule.entry(rj.rule).or_default().push(rj);
-    }
-    let mut parse = Check { id: "parse", severity: Severity::Error, description: "figures that could not be read: unknown countries, flows, years, units, numbers", findings: vec![] };
-    for (rule, list) in by_rule {
-        for rj in list {
-            parse.findings.push(Finding { message: format!("{rule}: {}", rj.message), refs: vec![source_ref(places[rj.raw as usize])] });
+    // mirror statistics: A's exports to B against B's imports from A
+    let mut mirror = v.check("mirror");
+    let index: HashMap<Key, usize> = clean.iter().map(|&i| (key(f, i), i)).collect();
+    for &i in &clean {
+        if f.flow[i] != Flow::Export {
+            continue;
+        }
+        let (Some(&j), Some(x)) = (index.get(&(f.partner[i], f.reporter[i], Flow::Import, f.year[i], f.month[i], f.commodity[i])), f.value[i]) else {
+            continue;
+        };
+        let Some(m) = f.value[j] else { continue };
+        if x.is_zero() {
+            continue;
+        }
+        let gap = (m / x).to_f64().unwrap_or(f64::NAN) - 1.0;
+        let within = gap >= rules.mirror_band.0 && gap <= rules.mirror_band.1;
+        v.verdict.mirror.push(MirrorGap {
+            exporter: f.reporter[i],
+            importer: f.partner[i],
+            year: f.year[i],
+            month: f.month[i],
+            exports_usd: x.to_string(),
+            imports_usd: m.to_string(),
+            gap,
+            within_band: within,
+        });
+        if !within && mirror.severity != Severity::Off {
+            mirror.findings.push(Finding {
+                message: format!(
+                    "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
+                    f.reporter[i],
+                    f.partner[i],
+                    f.year[i],
+                    grouped(x),
+                    f.partner[i],
+                    grouped(m),
+                    gap * 100.0,
+                    rules.mirror_band.0 * 100.0,
+                    rules.mirror_band.1 * 100.0
+                ),
+                refs: vec![v.r(i), v.r(j)],
+            });
+            v.verdict.flags[i] |= flags::MIRROR_GAP;
+            v.verdict.flags[j] |= flags::MIRROR_GAP;
         }
     }
 
-    let rejected = v.rejects.len();
-    let mut tolerance = Check {
-        id: "tolerance",
-        severity: Severity::Error,
-        description: "rejected figures within [validate] max_rejected",
+    // totals: a sum row against the parts of the same table
+    let mut totals = v.check("totals");
+    let mut aggregates = Check {
+        id: "aggregates",
+        severity: Severity::Info,
+        description: "rows that are sums over partners (World, Total): read, kept out of the clean table",
         findings: vec![],
     };
-    if rejected > rules.max_rejected {
-        let why = format!("{rejected} figures rejected, more than max_rejected = {}", rules.max_rejected);
-        tolerance.findings.push(Finding { message: why.clone(), refs: vec![] });
-        v.failure = Some(why);
+    for a in &norm.aggregates {
+        aggregates.findings.push(Finding { message: format!("{} = {:?}", a.label, a.raw_value), refs: vec![a.source_ref.clone()] });
+        let (Some(total), Some(rep), Some(flow), Some(year)) = (a.value_usd, a.reporter, a.flow, a.year) else { continue };
+        let parts: Vec<usize> = clean
+            .iter()
+            .copied()
+            .filter(|&i| {
+                places.place[f.raw[i] as usize].table == a.table
+                    && f.reporter[i] == rep
+                    && f.flow[i] == flow
+                    && f.year[i] == year
+                    && f.month[i] == a.month
+                    && f.commodity_str(i) == a.commodity
+            })
+            .collect();
+        if parts.is_empty() || totals.severity == Severity::Off {
+            continue;
+        }
+        let sum: Decimal = parts.iter().filter_map(|&i| f.value[i]).sum();
+        let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
+        if (sum - total).abs() > tol {
+            totals.findings.push(Finding {
+                message: format!("{rep} {flow} {year}: the {} partners add up to {}, the {:?} row says {}", parts.len(), grouped(sum), a.label, grouped(total)),
+                refs: vec![a.source_ref.clone()],
+            });
+        }
     }
-    v.checks = vec![tolerance, parse, range, negative, conflicts, dups, jumps, equal, coverage, aggregates];
-    v.clean = clean;
-    v
+
+    // coverage: the matrix the config declares, else every partner x year seen
+    let mut coverage = v.check("coverage");
+    let present: BTreeSet<(&str, &str, i32, Flow)> = clean.iter().filter(|&&i| f.month[i].is_none()).map(|&i| (f.reporter[i], f.partner[i], f.year[i], f.flow[i])).collect();
+    let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) = match &rules.coverage {
+        Some(c) => {
+            let reps: Vec<&str> = match &c.reporter {
+                Some(r) => vec![present.iter().map(|p| p.0).find(|x| x == r).unwrap_or(r.as_str())],
+                None => present.iter().map(|p| p.0).collect::<BTreeSet<_>>().into_iter().collect(),
+            };
+            (reps, c.partners.clone(), c.years, c.flows.clone())
+        }
+        None => {
+            let reps: Vec<&str> = present.iter().map(|p| p.0).collect::<BTreeSet<_>>().into_iter().collect();
+            let pars: Vec<String> = present.iter().map(|p| p.1.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+            let ys = (present.iter().map(|p| p.2).min().unwrap_or(0), present.iter().map(|p| p.2).max().unwrap_or(-1));
+            (reps, pars, ys, vec![Flow::Export, Flow::Import])
+        }
+    };
+    for rep in &reporters {
+        for par in &partners {
+            let mut missing_here = Vec::new();
+            for y in years.0..=years.1 {
+                for &fl in &flows {
+                    let has = present.iter().any(|p| p.0 == *rep && p.1 == par && p.2 == y && p.3 == fl);
+                    v.verdict.coverage.push((par.clone(), y, fl, has));
+                    if !has {
+                        missing_here.push(format!("{fl} {y}"));
+                    }
+                }
+            }
+            if !missing_here.is_empty() && coverage.severity != Severity::Off {
+                let all = missing_here.len() == flows.len() * (years.1 - years.0 + 1).max(0) as usize;
+                let what = if all { format!("no figures at all for {}-{}", years.0, years.1) } else { format!("missing {}", missing_here.join(", ")) };
+                coverage.findings.push(Finding { message: format!("{rep} {par}: {what}"), refs: vec![] });
+            }
+        }
+    }
+
+    // expectations
+    let mut expect = v.check("expectations");
+    for e in &rules.expectations {
+        let res = expectation(f, &clean, e);
+        if !res.passed && e.severity != Severity::Off {
+            expect.findings.push(Finding { message: format!("{}: {}", e.name, res.detail), refs: vec![] });
+        }
+        v.verdict.expectations.push(res);
+    }
+
+    // what normalise rejected, by rule
+    let mut parse = Check { id: "parse", severity: Severity::Error, description: "figures that could not be read: unknown countries, flows, years, units, numbers", findings: vec![] };
+    for rj in &norm.rejects {
+        parse.findings.push(Finding { message: format!("{}: {}", rj.rule, rj.message), refs: vec![(places.source_ref)(places.place[rj.raw as usize])] });
+    }
+
+    // the verdict: the circuit breaker on rejected figures, then failed error-level checks
+    let rejected = v.verdict.rejects.len();
+    let read = n + norm.rejects.len();
+    let mut tolerance = Check { id: "tolerance", severity: Severity::Error, description: "rejected figures within max_rejected / max_rejected_share", findings: vec![] };
+    let share = if read == 0 { 0.0 } else { rejected as f64 / read as f64 };
+    let mut failure = None;
+    if let Some(m) = rules.max_rejected.filter(|m| rejected > *m) {
+        failure = Some(format!("{rejected} figures rejected, more than max_rejected = {m}"));
+    } else if share > rules.max_rejected_share {
+        failure = Some(format!("{rejected} of {read} figures rejected ({:.1}%), more than max_rejected_share = {}", share * 100.0, rules.max_rejected_share));
+    }
+    // each expectation carries its own severity
+    if let Some(e) = v.verdict.expectations.iter().find(|e| !e.passed && e.severity == Severity::Error) {
+        if failure.is_none() && expect.severity != Severity::Off {
+            failure = Some(format!("expectation failed: {}: {}", e.name, e.detail));
+        }
+    }
+    for c in [&totals, &coverage, &repeated, &gaps, &jumps, &equal, &mirror] {
+        if c.severity == Severity::Error && !c.findings.is_empty() && failure.is_none() {
+            failure = Some(format!("check {} found {} problem(s) and its severity is error: {}", c.id, c.findings.len(), c.findings[0].message));
+        }
+    }
+    if let Some(why) = &failure {
+        tolerance.findings.push(Finding { message: why.clone(), refs: vec![] });
+    }
+    v.verdict.failure = failure;
+    v.verdict.checks = vec![tolerance, parse, missing, range, negative, implausible, conflicts, expect, totals, coverage, mirror, jumps, equal, repeated, gaps, dups, aggregates];
+    v.verdict.clean = clean;
+    v.verdict
+}
+
+fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> ExpectationResult {
+    let matches = |i: usize| {
+        e.reporter.as_deref().is_none_or(|r| f.reporter[i] == r)
+            && e.partner.as_deref().is_none_or(|p| f.partner[i] == p)
+            && e.year.is_none_or(|y| f.year[i] == y)
+            && f.month[i].is_none()
+            && f.commodity_str(i) == "TOTAL"
+    };
+    let sum = |flow: Flow| -> Option<Decimal> {
+        let vals: Vec<Decimal> = clean.iter().copied().filter(|&i| matches(i) && f.flow[i] == flow).filter_map(|i| f.value[i]).collect();
+        if vals.is_empty() {
+            None
+        } else {
+            Some(vals.into_iter().sum())
+        }
+    };
+    let result = |passed: bool, detail: String| ExpectationResult { name: e.name.clone(), severity: e.severity, passed, detail };
+    let actual = match &e.kind {
+        ExpectKind::Complete { partners, years } => {
+            let mut missing = Vec::new();
+            for p in partners {
+                for y in years.0..=years.1 {
+                    for fl in [Flow::Export, Flow::Import] {
+                        let has = clean.iter().any(|&i| {
+                            f.partner[i] == p && f.year[i] == y && f.flow[i] == fl && f.value[i].is_some() && e.reporter.as_deref().is_none_or(|r| f.reporter[i] == r)
+                        });
+                        if !has {
+                            missing.push(format!("{p} {fl} {y}"));
+                        }
+                    }
+                }
+            }
+            return if missing.is_empty() {
+                result(true, format!("all {} partners have both flows in {}-{}", partners.len(), years.0, years.1))
+            } else {
+                let n = missing.len();
+                let shown: Vec<String> = missing.into_iter().take(12).collect();
+                result(false, format!("{n} missing: {}{}", shown.join(", "), if n > 12 { ", ..." } else { "" }))
+            };
+        }
+        ExpectKind::Value(flow) => sum(*flow),
+        ExpectKind::Volume => match (sum(Flow::Export), sum(Flow::Import)) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        },
+        ExpectKind::Balance => match (sum(Flow::Export), sum(Flow::Import)) {
+            (Some(a), Some(b)) => Some(a - b),
+            _ => None,
+        },
+    };
+    let Some(expected) = e.equals else { return result(false, "no `equals` to compare with".into()) };
+    match actual {
+        None => result(false, format!("no figures to compare with {}", grouped(expected))),
+        Some(a) => {
+            let tol = Decimal::try_from(e.within).unwrap_or_default() * expected.abs();
+            let diff = a - expected;
+            let pct = if expected.is_zero() { 0.0 } else { (diff / expected).to_f64().unwrap_or(0.0) * 100.0 };
+            let detail = format!("actual {} against expected {} within {}%: off by {:+.2}%", grouped(a), grouped(expected), e.within * 100.0, pct);
+            result(diff.abs() <= tol, detail)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -280,5 +584,10 @@ mod tests {
         assert_eq!(grouped("985680000.5".parse().unwrap()), "985,680,000.5");
         assert_eq!(grouped(Decimal::from(-1234)), "-1,234");
         assert_eq!(grouped(Decimal::from(999)), "999");
+    }
+
+    #[test]
+    fn every_rule_has_a_description() {
+        assert!(RULES.iter().all(|(_, _, d)| !d.is_empty()));
     }
 }
