@@ -325,7 +325,13 @@ impl Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        let v = ValidateConfig::default();
+        Rules::from_config(&ValidateConfig::default())
+    }
+}
+
+impl Rules {
+    /// The parameters of `[validate]`, with every rule at its default severity.
+    fn from_config(v: &ValidateConfig) -> Rules {
         Rules {
             year_min: v.year_min,
             year_max: v.year_max,
@@ -336,7 +342,7 @@ impl Default for Rules {
             plausible_max_usd: v.plausible_max_usd,
             mirror_band: (v.mirror_band[0], v.mirror_band[1]),
             total_tolerance: v.total_tolerance,
-            repeat_run: v.repeat_run,
+            repeat_run: v.repeat_run.max(2),
             severity: crate::validate::RULES.iter().map(|(id, s, _)| (*id, *s)).collect(),
             coverage: None,
             expectations: Vec::new(),
@@ -569,19 +575,7 @@ impl Compiler<'_> {
         if v.mirror_band[0] > v.mirror_band[1] {
             self.errors.push(format!("{file}: [validate] mirror_band must be [low, high] with low <= high"));
         }
-        let mut rules = Rules {
-            year_min: v.year_min,
-            year_max: v.year_max,
-            jump_factor: v.jump_factor,
-            max_rejected: v.max_rejected,
-            max_rejected_share: v.max_rejected_share,
-            allow_negative: v.allow_negative,
-            plausible_max_usd: v.plausible_max_usd,
-            mirror_band: (v.mirror_band[0], v.mirror_band[1]),
-            total_tolerance: v.total_tolerance,
-            repeat_run: v.repeat_run.max(2),
-            ..Rules::default()
-        };
+        let mut rules = Rules::from_config(v);
         for (rule, sev) in &v.severity {
             let Some((id, _, _)) = crate::validate::RULES.iter().find(|(id, _, _)| id == rule) else {
                 let known: Vec<&str> = crate::validate::RULES.iter().map(|(id, _, _)| *id).collect();
