@@ -11,4 +11,5 @@ pub mod model;
 pub mod normalize;
 pub mod pipeline;
 pub mod publish;
+pub mod summarize;
 pub mod validate;

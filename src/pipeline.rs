@@ -114,6 +114,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             "finished_at": finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "config": p.config_path.display().to_string(),
             "config_sha256": p.config_hash,
+            "inputs_sha256": inputs_hash(&read),
             "inputs": read.inputs.iter().map(|(s, r)| json!({
                 "id": s.id,
                 "location": s.display,
@@ -121,12 +122,15 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 "bytes": r.bytes,
             })).collect::<Vec<_>>(),
         });
+        let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
         let publication = Publication {
             clean: &clean,
             rejects: &rejects,
             report: &report,
             manifest,
             formats: &p.formats,
+            options: &p.output,
+            summary: &derived,
             title: "Trade figures published by tradeflow".into(),
         };
         publish::publish(&p.output_dir, &publication)?;
@@ -134,6 +138,19 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         let _ = write!(summary, "; published to {}", p.output_dir.display());
     }
     Ok(Outcome { report, summary, failure: None })
+}
+
+/// One hash over every input's hash, in config order.
+fn inputs_hash(read: &Read) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (s, r) in &read.inputs {
+        h.update(s.id.as_bytes());
+        h.update([0]);
+        h.update(r.sha256.as_bytes());
+        h.update([b'\n']);
+    }
+    config::hex(&h.finalize())
 }
 
 /// (read, clean, rejected, superseded). Aggregate rows are not figures.

@@ -7,4 +7,5 @@ mod atomic;
 mod e2e;
 mod errors;
 mod formats;
+mod outputs;
 mod rules;

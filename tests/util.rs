@@ -55,15 +55,21 @@ impl Workdir {
         self.command(args).output().expect("run tradeflow")
     }
 
-    /// Every file under `processed/` with its bytes, sorted.
+    /// Every file under a folder (recursively) with its bytes, sorted by path.
     pub fn snapshot(&self, dir: &str) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let root = self.path().join(dir);
-        if let Ok(entries) = std::fs::read_dir(&root) {
+        fn walk(root: &Path, rel: &str, out: &mut Vec<(String, Vec<u8>)>) {
+            let Ok(entries) = std::fs::read_dir(root.join(rel)) else { return };
             for e in entries.flatten() {
-                out.push((e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()));
+                let name = format!("{rel}{}", e.file_name().to_string_lossy());
+                if e.file_type().unwrap().is_dir() {
+                    walk(root, &format!("{name}/"), out);
+                } else {
+                    out.push((name, std::fs::read(e.path()).unwrap()));
+                }
             }
         }
+        let mut out = Vec::new();
+        walk(&self.path().join(dir), "", &mut out);
         out.sort();
         out
     }

@@ -176,14 +176,48 @@ struct OutputConfig {
     dir: String,
     /// Any of `parquet`, `csv`, `xlsx`.
     formats: Vec<Spanned<String>>,
+    /// Start the CSV files with a UTF-8 byte-order mark (for Excel).
+    csv_bom: bool,
+    /// `","` (default) or `";"` for spreadsheets in comma-decimal locales.
+    csv_delimiter: Spanned<String>,
+    /// Also write `trade/` as a hive-partitioned Parquet dataset by these columns
+    /// (`["year"]`, `["reporter", "year"]`).
+    partition_by: Vec<Spanned<String>>,
+    /// Data rows per worksheet before the `Data` sheet continues on `Data (2)`.
+    xlsx_max_rows: usize,
 }
+
+/// Data rows an Excel sheet holds under its header row.
+pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             dir: "processed".into(),
             formats: ["parquet", "csv", "xlsx"].iter().map(|s| Spanned::new(0..0, s.to_string())).collect(),
+            csv_bom: false,
+            csv_delimiter: Spanned::new(0..0, ",".into()),
+            partition_by: Vec::new(),
+            xlsx_max_rows: XLSX_MAX_ROWS,
         }
+    }
+}
+
+/// Columns a Parquet dataset may be partitioned by.
+pub const PARTITION_COLUMNS: [&str; 4] = ["reporter", "partner", "flow", "year"];
+
+/// How outputs are written.
+#[derive(Debug, Clone)]
+pub struct OutputOptions {
+    pub csv_bom: bool,
+    pub csv_delimiter: u8,
+    pub partition_by: Vec<&'static str>,
+    pub xlsx_max_rows: usize,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions { csv_bom: false, csv_delimiter: b',', partition_by: Vec::new(), xlsx_max_rows: XLSX_MAX_ROWS }
     }
 }
 
@@ -362,6 +396,7 @@ pub struct Pipeline {
     pub rules: Rules,
     pub output_dir: PathBuf,
     pub formats: Vec<Format>,
+    pub output: OutputOptions,
     /// The unit of figures whose file and source say none.
     pub default_unit: Option<String>,
     pub aliases: std::sync::Arc<Aliases>,
@@ -483,6 +518,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
             other => c.err(&f.span(), format!("output.formats: unknown format {other:?} (allowed: \"parquet\", \"csv\", \"xlsx\")")),
         }
     }
+    let o = &cfg.output;
+    let csv_delimiter = match o.csv_delimiter.get_ref().as_str() {
+        "," => b',',
+        ";" => b';',
+        "\t" => b'\t',
+        other => {
+            c.err(&o.csv_delimiter.span(), format!("output.csv_delimiter: {other:?} must be \",\", \";\" or \"\\t\""));
+            b','
+        }
+    };
+    let mut partition_by = Vec::new();
+    for p in &o.partition_by {
+        match PARTITION_COLUMNS.iter().find(|c| **c == p.get_ref()) {
+            Some(col) => partition_by.push(*col),
+            None => c.err(&p.span(), format!("output.partition_by: {:?} is not a column to partition by ({})", p.get_ref(), PARTITION_COLUMNS.join(", "))),
+        }
+    }
+    if o.xlsx_max_rows == 0 || o.xlsx_max_rows > XLSX_MAX_ROWS {
+        c.errors.push(format!("{file}: output.xlsx_max_rows must be 1 to {XLSX_MAX_ROWS}"));
+    }
+    let output = OutputOptions { csv_bom: o.csv_bom, csv_delimiter, partition_by, xlsx_max_rows: o.xlsx_max_rows };
     if !c.errors.is_empty() {
         return Err(Error::Config(c.errors));
     }
@@ -493,6 +549,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         rules,
         output_dir: base.join(&cfg.output.dir),
         formats,
+        output,
         default_unit,
         aliases,
     })

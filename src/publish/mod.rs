@@ -8,7 +8,10 @@
 
 mod csv_out;
 mod parquet_out;
+mod report_md;
 mod xlsx_out;
+
+pub use csv_out::safe_text;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -46,8 +49,39 @@ impl CleanTable {
 }
 
 /// The contract's columns, then ours.
-pub const COLUMNS: [&str; 10] =
-    ["reporter", "partner", "flow", "year", "month", "commodity", "value_usd", "source", "source_ref", "flags"];
+pub const COLUMNS: [&str; 11] =
+    ["reporter", "partner", "flow", "year", "month", "commodity", "value_usd", "source", "source_ref", "flags", "value_usd_millions"];
+
+impl CleanTable {
+    /// The rows at `idx`, in that order.
+    pub fn take(&self, idx: &[usize]) -> CleanTable {
+        fn pick<T: Clone>(v: &[T], idx: &[usize]) -> Vec<T> {
+            idx.iter().map(|&i| v[i].clone()).collect()
+        }
+        CleanTable {
+            reporter: pick(&self.reporter, idx),
+            partner: pick(&self.partner, idx),
+            flow: pick(&self.flow, idx),
+            year: pick(&self.year, idx),
+            month: pick(&self.month, idx),
+            commodity: pick(&self.commodity, idx),
+            value_usd: pick(&self.value_usd, idx),
+            value_text: pick(&self.value_text, idx),
+            source: pick(&self.source, idx),
+            source_ref: pick(&self.source_ref, idx),
+            flags: pick(&self.flags, idx),
+        }
+    }
+
+    /// The value in millions, for reading (exact decimal text shifted six places).
+    pub fn millions(&self, i: usize) -> Option<f64> {
+        self.value_usd[i].map(|v| v / 1e6)
+    }
+}
+
+/// Columns of `trade_summary`.
+pub const SUMMARY_COLUMNS: [&str; 8] =
+    ["reporter", "partner", "year", "exports_usd", "imports_usd", "volume_usd", "balance_usd", "volume_growth"];
 
 /// One row of `rejects.csv`.
 #[derive(Debug, Clone, Serialize)]
@@ -81,12 +115,28 @@ pub struct Publication<'a> {
     /// The manifest without its `outputs`, which publish fills in.
     pub manifest: serde_json::Value,
     pub formats: &'a [Format],
+    pub options: &'a crate::config::OutputOptions,
+    /// The derived per-partner-year table.
+    pub summary: &'a [crate::summarize::SummaryRow],
     /// Document properties of the workbook.
     pub title: String,
 }
 
 /// Files a run owns in the output folder; anything else found there is carried over.
-const OWNED: &[&str] = &["trade.parquet", "trade.csv", "trade.xlsx", "rejects.csv", "report.json", "manifest.json"];
+const OWNED: &[&str] = &[
+    "trade.parquet",
+    "trade.csv",
+    "trade.xlsx",
+    "trade_summary.parquet",
+    "trade_summary.csv",
+    "rejects.csv",
+    "report.json",
+    "report.md",
+    "manifest.json",
+];
+
+/// The folder inside the output folder that keeps the publication before the last.
+pub const PREVIOUS: &str = ".previous";
 
 fn aside_name(dir: &Path, what: &str) -> PathBuf {
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "processed".into());
@@ -139,15 +189,24 @@ fn write_all(dir: &Path, staging: &Path, p: &Publication<'_>) -> std::result::Re
     std::fs::create_dir_all(staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
     let mut files = Vec::new();
     let n = p.clean.len();
+    let s = p.summary.len();
+    let o = p.options;
     for f in p.formats {
         match f {
             Format::Parquet => {
                 parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest).map_err(|e| format!("trade.parquet: {e}"))?;
                 files.push(file_entry(staging, "trade.parquet", Some(n))?);
+                for (rel, rows) in parquet_out::write_partitioned(staging, "trade", p.clean, &o.partition_by, &p.manifest).map_err(|e| format!("trade/: {e}"))? {
+                    files.push(file_entry(staging, &rel, Some(rows))?);
+                }
+                parquet_out::write_summary(&staging.join("trade_summary.parquet"), p.summary).map_err(|e| format!("trade_summary.parquet: {e}"))?;
+                files.push(file_entry(staging, "trade_summary.parquet", Some(s))?);
             }
             Format::Csv => {
-                csv_out::write_clean(&staging.join("trade.csv"), p.clean).map_err(|e| format!("trade.csv: {e}"))?;
+                csv_out::write_clean(&staging.join("trade.csv"), p.clean, o).map_err(|e| format!("trade.csv: {e}"))?;
                 files.push(file_entry(staging, "trade.csv", Some(n))?);
+                csv_out::write_summary(&staging.join("trade_summary.csv"), p.summary, o).map_err(|e| format!("trade_summary.csv: {e}"))?;
+                files.push(file_entry(staging, "trade_summary.csv", Some(s))?);
             }
             Format::Xlsx => {
                 xlsx_out::write(&staging.join("trade.xlsx"), p).map_err(|e| format!("trade.xlsx: {e}"))?;
@@ -155,10 +214,13 @@ fn write_all(dir: &Path, staging: &Path, p: &Publication<'_>) -> std::result::Re
             }
         }
     }
-    csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects).map_err(|e| format!("rejects.csv: {e}"))?;
+    csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o).map_err(|e| format!("rejects.csv: {e}"))?;
     files.push(file_entry(staging, "rejects.csv", Some(p.rejects.len()))?);
     write_json(&staging.join("report.json"), p.report)?;
     files.push(file_entry(staging, "report.json", None)?);
+    let md = report_md::render(p.report);
+    std::fs::write(staging.join("report.md"), md).map_err(|e| format!("report.md: {e}"))?;
+    files.push(file_entry(staging, "report.md", None)?);
     let mut manifest = p.manifest.clone();
     manifest["outputs"] = serde_json::to_value(&files).map_err(|e| e.to_string())?;
     write_json(&staging.join("manifest.json"), &manifest)?;
@@ -200,7 +262,13 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
         let _ = std::fs::rename(&old, dir);
         return Err(format!("cannot move the new outputs into place: {e}"));
     }
-    let _ = std::fs::remove_dir_all(&old);
+    // keep the publication before this one, once, for a rollback by hand
+    if old.exists() {
+        let _ = std::fs::remove_dir_all(old.join(PREVIOUS));
+        if std::fs::rename(&old, dir.join(PREVIOUS)).is_err() {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+    }
     Ok(())
 }
 

@@ -1,15 +1,21 @@
-//! `trade.parquet`: typed columns (Int32 year, Int8 month, Float64 value), zstd, with the
-//! run id, tool version and config hash in the file's key-value metadata.
+//! `trade.parquet`, `trade_summary.parquet` and the optional hive-partitioned `trade/`
+//! dataset: typed columns (Int32 year, Int8 month, Float64 value), zstd, full statistics,
+//! and the tool version, config hash and inputs hash in the key-value metadata (nothing
+//! that changes between two runs on the same inputs, so the bytes are reproducible).
 
 use polars::prelude::*;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{CleanTable, COLUMNS};
+use super::{CleanTable, COLUMNS, SUMMARY_COLUMNS};
+use crate::summarize::SummaryRow;
 
-/// The clean table as a polars DataFrame, in the contract's column order.
-pub fn frame(t: &CleanTable) -> PolarsResult<DataFrame> {
+/// The clean table as a polars DataFrame, in the contract's column order, without the
+/// columns named in `drop` (a partition's columns live in its path).
+pub fn frame(t: &CleanTable, drop: &[&str]) -> PolarsResult<DataFrame> {
     let month: Vec<Option<i8>> = t.month.iter().map(|m| m.map(|m| m as i8)).collect();
-    DataFrame::new_infer_height(vec![
+    let millions: Vec<Option<f64>> = (0..t.len()).map(|i| t.millions(i)).collect();
+    let cols = vec![
         Column::new(COLUMNS[0].into(), &t.reporter),
         Column::new(COLUMNS[1].into(), &t.partner),
         Column::new(COLUMNS[2].into(), &t.flow),
@@ -20,20 +26,89 @@ pub fn frame(t: &CleanTable) -> PolarsResult<DataFrame> {
         Column::new(COLUMNS[7].into(), &t.source),
         Column::new(COLUMNS[8].into(), &t.source_ref),
         Column::new(COLUMNS[9].into(), &t.flags),
-    ])
+        Column::new(COLUMNS[10].into(), &millions),
+    ];
+    DataFrame::new(t.len(), cols.into_iter().filter(|c| !drop.contains(&c.name().as_str())).collect())
 }
 
-pub fn write(path: &Path, t: &CleanTable, manifest: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
-    let mut df = frame(t)?;
-    let meta: Vec<(String, String)> = ["run_id", "tool_version", "config_sha256"]
+fn metadata(manifest: &serde_json::Value) -> Option<KeyValueMetadata> {
+    let meta: Vec<(String, String)> = ["tool_version", "config_sha256", "inputs_sha256"]
         .iter()
         .filter_map(|k| manifest.get(*k).and_then(|v| v.as_str()).map(|v| (format!("tradeflow.{k}"), v.to_string())))
         .collect();
+    Some(KeyValueMetadata::from_static(meta))
+}
+
+fn write_frame(path: &Path, df: &mut DataFrame, meta: Option<KeyValueMetadata>) -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::create(path)?;
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(meta)))
-        .finish(&mut df)?;
+        .with_key_value_metadata(meta)
+        .finish(df)?;
     Ok(())
+}
+
+pub fn write(path: &Path, t: &CleanTable, manifest: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+    write_frame(path, &mut frame(t, &[])?, metadata(manifest))
+}
+
+/// Writes `<dir>/<name>/col=value/.../part-0.parquet` for each partition; returns each
+/// file's path relative to `dir` and its rows. Nothing when `by` is empty.
+pub fn write_partitioned(
+    dir: &Path,
+    name: &str,
+    t: &CleanTable,
+    by: &[&str],
+    manifest: &serde_json::Value,
+) -> Result<Vec<(String, usize)>, Box<dyn std::error::Error>> {
+    if by.is_empty() {
+        return Ok(Vec::new());
+    }
+    let value = |col: &str, i: usize| -> String {
+        match col {
+            "reporter" => t.reporter[i].to_string(),
+            "partner" => t.partner[i].to_string(),
+            "flow" => t.flow[i].to_string(),
+            _ => t.year[i].to_string(),
+        }
+    };
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for i in 0..t.len() {
+        groups.entry(by.iter().map(|c| value(c, i)).collect()).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (key, idx) in groups {
+        let rel: String = std::iter::once(name.to_string())
+            .chain(by.iter().zip(&key).map(|(c, v)| format!("{c}={v}")))
+            .chain(std::iter::once("part-0.parquet".to_string()))
+            .collect::<Vec<_>>()
+            .join("/");
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_frame(&path, &mut frame(&t.take(&idx), by)?, metadata(manifest))?;
+        out.push((rel, idx.len()));
+    }
+    Ok(out)
+}
+
+pub fn write_summary(path: &Path, rows: &[SummaryRow]) -> Result<(), Box<dyn std::error::Error>> {
+    use rust_decimal::prelude::ToPrimitive;
+    let f = |g: fn(&SummaryRow) -> Option<rust_decimal::Decimal>| -> Vec<Option<f64>> { rows.iter().map(|r| g(r).and_then(|d| d.to_f64())).collect() };
+    let mut df = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(SUMMARY_COLUMNS[0].into(), rows.iter().map(|r| r.reporter).collect::<Vec<_>>()),
+            Column::new(SUMMARY_COLUMNS[1].into(), rows.iter().map(|r| r.partner).collect::<Vec<_>>()),
+            Column::new(SUMMARY_COLUMNS[2].into(), rows.iter().map(|r| r.year).collect::<Vec<_>>()),
+            Column::new(SUMMARY_COLUMNS[3].into(), f(|r| r.exports)),
+            Column::new(SUMMARY_COLUMNS[4].into(), f(|r| r.imports)),
+            Column::new(SUMMARY_COLUMNS[5].into(), f(|r| r.volume)),
+            Column::new(SUMMARY_COLUMNS[6].into(), f(|r| r.balance)),
+            Column::new(SUMMARY_COLUMNS[7].into(), rows.iter().map(|r| r.growth).collect::<Vec<_>>()),
+        ],
+    )?;
+    write_frame(path, &mut df, None)
 }

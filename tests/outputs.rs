@@ -1,0 +1,149 @@
+//! What publish writes, read back: the workbook's sheets, the sheet split, the derived
+//! summary, partitions, CSV options, formula injection, determinism, the kept previous
+//! publication.
+
+use crate::util::{code, csv_rows, stderr, Workdir};
+use calamine::{open_workbook, Data, Reader, Xlsx};
+
+fn run(w: &Workdir) {
+    let o = w.command(&["run"]).env("SOURCE_DATE_EPOCH", "1700000000").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+fn with_output(extra: &str) -> Workdir {
+    let w = Workdir::with_default_pipeline();
+    let cfg = w.read("pipeline.toml").replace("[output]\n", &format!("[output]\n{extra}\n"));
+    w.write("pipeline.toml", cfg);
+    w
+}
+
+#[test]
+fn same_inputs_give_identical_bytes() {
+    let w = Workdir::with_default_pipeline();
+    run(&w);
+    let first = w.snapshot("processed");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(&w);
+    let second = w.snapshot("processed");
+    for name in ["trade.csv", "trade.parquet", "trade.xlsx", "trade_summary.csv", "trade_summary.parquet", "rejects.csv"] {
+        let a = first.iter().find(|(n, _)| n == name).unwrap();
+        let b = second.iter().find(|(n, _)| n == name).unwrap();
+        assert!(a.1 == b.1, "{name} differs between two runs");
+    }
+}
+
+#[test]
+fn previous_publication_is_kept_once() {
+    let w = Workdir::with_default_pipeline();
+    run(&w);
+    let first_csv = w.read("processed/trade.csv");
+    w.write("raw/turkic-trade-report.md", w.read("raw/turkic-trade-report.md").replace("| 2016  | 625   |", "| 2016  | 626   |"));
+    // the workbook still says 625: a conflict, rejected, within a tolerance set for the test
+    let cfg = w.read("pipeline.toml").replace("max_rejected = 0", "max_rejected = 1\nmax_rejected_share = 0.5");
+    w.write("pipeline.toml", cfg);
+    run(&w);
+    assert_eq!(w.read("processed/.previous/trade.csv"), first_csv);
+    assert!(w.read("processed/trade.csv").contains(",626000000,"));
+    run(&w);
+    assert!(!w.path().join("processed/.previous/.previous").exists(), "kept once, not nested");
+}
+
+#[test]
+fn workbook_has_every_sheet_and_the_data_matches() {
+    let w = Workdir::with_default_pipeline();
+    run(&w);
+    let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
+    assert_eq!(wb.sheet_names(), ["Data", "Summary", "Validation", "Rejects", "Sources"]);
+    let summary = wb.worksheet_range("Summary").unwrap();
+    let row = summary.rows().find(|r| r.get(1) == Some(&Data::String("UZB".into())) && r.get(2) == Some(&Data::Float(2019.0))).expect("UZB 2019");
+    assert_eq!(row[5], Data::Float(2_211_000_000.0), "volume");
+    assert_eq!(row[6], Data::Float(59_000_000.0), "balance");
+    let validation = wb.worksheet_range("Validation").unwrap();
+    let first = validation.rows().nth(1).unwrap();
+    assert_eq!(first[1], Data::String("warn".into()), "no errors on the shipped data: warnings first");
+    let sources = wb.worksheet_range("Sources").unwrap();
+    assert_eq!(sources.rows().nth(1).unwrap()[0], Data::String("report-tables".into()));
+}
+
+#[test]
+fn data_continues_on_further_sheets_past_the_row_limit() {
+    let w = with_output("xlsx_max_rows = 15");
+    run(&w);
+    let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
+    assert_eq!(&wb.sheet_names()[..3], ["Data", "Data (2)", "Data (3)"]);
+    let mut rows = 0;
+    for s in ["Data", "Data (2)", "Data (3)"] {
+        let r = wb.worksheet_range(s).unwrap();
+        assert_eq!(r.rows().next().unwrap()[0], Data::String("reporter".into()), "{s} has the header");
+        rows += r.rows().count() - 1;
+    }
+    assert_eq!(rows, 40, "no row lost or repeated");
+}
+
+#[test]
+fn trade_summary_holds_volume_balance_and_growth() {
+    let w = Workdir::with_default_pipeline();
+    run(&w);
+    let rows = csv_rows(&w.read("processed/trade_summary.csv"));
+    assert_eq!(rows.len(), 20);
+    let kaz19 = rows.iter().find(|r| r["partner"] == "KAZ" && r["year"] == "2019").unwrap();
+    assert_eq!(kaz19["exports_usd"], "900000000");
+    assert_eq!(kaz19["imports_usd"], "3004000000");
+    assert_eq!(kaz19["volume_usd"], "3904000000");
+    assert_eq!(kaz19["balance_usd"], "-2104000000");
+    assert_eq!(kaz19["volume_growth"], "0.803233", "3904 / 2165 - 1");
+}
+
+#[test]
+fn hive_partitions_by_year() {
+    use polars::prelude::*;
+    let w = with_output("partition_by = [\"year\"]");
+    run(&w);
+    let mut total = 0;
+    for y in 2016..=2020 {
+        let p = w.path().join(format!("processed/trade/year={y}/part-0.parquet"));
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap()).finish().unwrap();
+        assert!(df.column("year").is_err(), "the partition column lives in the path");
+        total += df.height();
+    }
+    assert_eq!(total, 40);
+    let m: serde_json::Value = serde_json::from_str(&w.read("processed/manifest.json")).unwrap();
+    assert!(m["outputs"].as_array().unwrap().iter().any(|o| o["file"] == "trade/year=2016/part-0.parquet" && o["rows"] == 8));
+}
+
+#[test]
+fn csv_for_comma_decimal_spreadsheets() {
+    let w = with_output("csv_bom = true\ncsv_delimiter = \";\"");
+    run(&w);
+    let bytes = std::fs::read(w.path().join("processed/trade.csv")).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFreporter;partner;flow;year;"));
+}
+
+#[test]
+fn formula_like_text_is_neutralised_in_text_columns_only() {
+    let w = Workdir::empty();
+    w.write("raw/x.csv", "partner,flow,year,value,unit\nKazakhstan,export,2019,-5,USD million\nKazakhstan,import,2019,7,USD million\n");
+    w.write("pipeline.toml", "[[sources]]\nid = \"=HYPERLINK(1)\"\npath = \"raw/x.csv\"\nreporter = \"TUR\"\n[validate]\nallow_negative = true\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert_eq!(rows[0]["source"], "'=HYPERLINK(1)", "text neutralised");
+    assert_eq!(rows[0]["value_usd"], "-5000000", "numbers untouched");
+    let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
+    let data = wb.worksheet_range("Data").unwrap();
+    assert_eq!(data.rows().nth(1).unwrap()[7], Data::String("'=HYPERLINK(1)".into()));
+    assert_eq!(data.rows().nth(1).unwrap()[6], Data::Float(-5_000_000.0));
+}
+
+#[test]
+fn report_md_says_what_needs_attention_first() {
+    let w = Workdir::with_default_pipeline();
+    run(&w);
+    let md = w.read("processed/report.md");
+    assert!(md.contains(": passed"), "{md}");
+    let attention = md.find("## Needs attention").unwrap();
+    assert!(attention < md.find("## In").unwrap());
+    assert!(md.contains("TUR TKM: no figures at all for 2016-2020"), "{md}");
+    assert!(md.contains("| TKM | -- | -- | -- | -- | -- |"), "{md}");
+    assert!(md.contains("| Turkey-Uzbekistan trade volume 2019 is about 2.2 billion dollars | passed |"), "{md}");
+}
