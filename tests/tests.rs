@@ -4,6 +4,7 @@
 mod util;
 
 mod atomic;
+mod cases;
 mod e2e;
 mod errors;
 mod formats;

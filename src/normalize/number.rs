@@ -168,6 +168,12 @@ fn split_segments(body: &str) -> Result<Vec<Segment>, String> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        // `'000` is a scale word (thousands), not a number
+        if c == '\'' && chars[i + 1..].starts_with(&['0', '0', '0']) && !chars.get(i + 4).is_some_and(|d| d.is_ascii_digit()) {
+            pending_words.push_str(" '000 ");
+            i += 4;
+            continue;
+        }
         let starts_number = c.is_ascii_digit() || (matches!(c, '.' | ',') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) && !pending_words.trim_end().ends_with(|c: char| c.is_alphanumeric()));
         if starts_number {
             let mut digits = String::new();
