@@ -9,4 +9,5 @@ mod e2e;
 mod errors;
 mod formats;
 mod outputs;
+mod properties;
 mod rules;

@@ -7,9 +7,7 @@
 //! that could be read two ways is decided by the declared locale, else the other cells
 //! of the same column, else plausibility against the unit; else the figure is rejected.
 
-pub mod countries;
-pub mod number;
-pub mod units;
+pub use tradeflow_kernels::{countries, number, units};
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;

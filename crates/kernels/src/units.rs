@@ -4,7 +4,7 @@
 //!
 //! A unit is a power of ten and, where written, a currency. Pure functions over text.
 
-use super::countries::name_key;
+use crate::countries::name_key;
 
 /// A unit of money: a power of ten of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
-use super::units::{currency_word, scale_word, words, Currency};
+use crate::units::{currency_word, scale_word, words, Currency};
 
 /// Texts that mean "no figure": never zero.
 pub const MISSING_MARKERS: &[&str] =
@@ -52,7 +52,7 @@ pub enum Parsed {
 ///
 /// # Examples
 /// ```
-/// use tradeflow::normalize::number::{parse, Parsed};
+/// use tradeflow_kernels::number::{parse, Parsed};
 /// let Parsed::Number(r) = parse("1.135 Billion", Some('.')) else { panic!() };
 /// assert_eq!(r.value.to_string(), "1.135");
 /// assert_eq!(r.scale, Some(9));

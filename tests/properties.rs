@@ -1,0 +1,97 @@
+//! Property tests: a value formatted in any supported style reads back exactly; and the
+//! accounting rule holds on generated inputs, passing or failing.
+
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use tradeflow::normalize::number::{parse, Parsed};
+
+/// Groups the digits of `int` by three with `sep`.
+fn group(int: &str, sep: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push_str(sep);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// (thousands separator, decimal mark, declared decimal)
+const STYLES: &[(&str, char)] = &[
+    ("", '.'),
+    (",", '.'),
+    (".", ','),
+    (" ", ','),
+    ("\u{a0}", ','),
+    ("\u{202f}", ','),
+    ("'", '.'),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn format_then_parse_is_identity(int in 0u64..10_000_000_000_000, frac in 0u32..10_000, frac_digits in 0usize..5, style in 0usize..STYLES.len(), neg in any::<bool>(), parens in any::<bool>(), scale in 0usize..4) {
+        let (sep, mark) = STYLES[style];
+        let frac_text = if frac_digits == 0 { String::new() } else { format!("{:0width$}", frac % 10u32.pow(frac_digits as u32), width = frac_digits) };
+        let mut text = group(&int.to_string(), sep);
+        if !frac_text.is_empty() {
+            text.push(mark);
+            text.push_str(&frac_text);
+        }
+        let words = ["", " thousand", " mln", " bn"];
+        text.push_str(words[scale]);
+        if neg {
+            text = if parens { format!("({text})") } else { format!("-{text}") };
+        }
+        let expected: Decimal = format!("{}{int}{}", if neg { "-" } else { "" }, if frac_text.is_empty() { String::new() } else { format!(".{frac_text}") }).parse().unwrap();
+        match parse(&text, Some(mark)) {
+            Parsed::Number(r) => {
+                prop_assert_eq!(r.value, expected, "{}", text);
+                let want_scale = [None, Some(3), Some(6), Some(9)][scale];
+                prop_assert_eq!(r.scale, want_scale);
+                prop_assert!(r.alt.is_none());
+            }
+            other => prop_assert!(false, "{:?} -> {:?}", text, other),
+        }
+    }
+
+    #[test]
+    fn parse_never_panics(s in "\\PC{0,24}", d in prop::option::of(prop_oneof![Just('.'), Just(',')])) {
+        let _ = parse(&s, d);
+    }
+}
+
+fn accounting_case(rows: &[(usize, usize, u16, usize)], max_share: f64) -> Result<(), TestCaseError> {
+    let partners = ["Kazakhstan", "KAZ", "Özbekistan", "World", "Atlantis", "Toplam", "Кыргызстан", ""];
+    let flows = ["export", "import", "İhracat", "sideways"];
+    let values = ["900", "1.135 Billion", "..", "abc", "-5", "1.180", "625", "3,004", "1e9", ""];
+    let mut csv = String::from("partner,flow,year,value,unit\n");
+    for &(p, f, y, v) in rows {
+        csv.push_str(&format!("{},{},{},\"{}\",USD million\n", partners[p], flows[f], 2015 + y % 8, values[v]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), &csv).unwrap();
+    std::fs::write(dir.path().join("b.csv"), &csv).unwrap();
+    let cfg = format!(
+        "[[sources]]\npath = \"a.csv\"\nreporter = \"TUR\"\n[[sources]]\npath = \"b.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected_share = {max_share}\n"
+    );
+    std::fs::write(dir.path().join("pipeline.toml"), cfg).unwrap();
+    let out = tradeflow::pipeline::run(&dir.path().join("pipeline.toml"), tradeflow::pipeline::Mode::Validate, &Default::default()).unwrap();
+    let n = |k: &str| out.report[k].as_u64().unwrap();
+    prop_assert_eq!(n("figures_read"), n("figures_clean") + n("figures_rejected") + n("figures_superseded"), "{}", csv);
+    let aggregates = out.report["aggregates"].as_array().unwrap().len() as u64;
+    prop_assert_eq!(n("figures_read") + aggregates, 2 * rows.len() as u64);
+    prop_assert_eq!(out.report["accounting_holds"].as_bool(), Some(true));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn every_figure_ends_in_exactly_one_place(rows in prop::collection::vec((0usize..8, 0usize..4, 0u16..8, 0usize..10), 0..40), strict in any::<bool>()) {
+        accounting_case(&rows, if strict { 0.0 } else { 1.0 })?;
+    }
+}
