@@ -101,6 +101,8 @@ pub enum RefStyle {
     Cell,
     /// Text files: `line 42, column 3`.
     Line,
+    /// Records and HTML rows: `row 3, column 2`.
+    Record,
 }
 
 /// One table read from a source: a sheet, a Markdown table, a CSV file.
@@ -156,6 +158,7 @@ impl Provenance {
         match t.style {
             RefStyle::Cell => format!("{file} [{}] {}", t.label, cell_name(p.row, p.col)),
             RefStyle::Line => format!("{file} [{}] line {}, column {}", t.label, p.row + 1, p.col + 1),
+            RefStyle::Record => format!("{file} [{}] row {}, column {}", t.label, p.row, p.col + 1),
         }
     }
 }

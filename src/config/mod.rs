@@ -93,6 +93,8 @@ struct SourceConfig {
     decimal: Option<Spanned<String>>,
     /// When the whole file is one flow.
     flow: Option<Spanned<String>>,
+    /// The text encoding, where detection is not enough (`"windows-1251"`, `"cp866"`).
+    encoding: Option<Spanned<String>>,
 }
 
 /// A sheet by name or by 0-based index.
@@ -241,6 +243,8 @@ pub struct Source {
     pub unit: Option<String>,
     pub decimal: Option<char>,
     pub flow: Option<Flow>,
+    /// The declared text encoding.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// The pipeline's extra country names.
     pub aliases: std::sync::Arc<Aliases>,
 }
@@ -258,6 +262,7 @@ impl Source {
             unit: None,
             decimal: None,
             flow: None,
+            encoding: None,
             aliases: Default::default(),
         }
     }
@@ -487,6 +492,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
             }
         });
         let flow = s.flow.as_ref().and_then(|f| c.flow(f, &key("flow")));
+        let encoding = s.encoding.as_ref().and_then(|e| match encoding_rs::Encoding::for_label(e.get_ref().trim().as_bytes()) {
+            Some(enc) => Some(enc),
+            None => {
+                c.err(&e.span(), format!("{}: unknown encoding {:?} (e.g. \"utf-8\", \"windows-1251\", \"windows-1254\", \"iso-8859-1\", \"ibm866\")", key("encoding"), e.get_ref()));
+                None
+            }
+        });
         if let Some((location, display, default_id)) = location {
             let id = s.id.as_ref().map(|i| i.get_ref().clone()).unwrap_or(default_id);
             if ids.contains(&id) {
@@ -504,6 +516,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 unit,
                 decimal,
                 flow,
+                encoding,
                 aliases: aliases.clone(),
             });
         }

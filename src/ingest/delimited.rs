@@ -7,27 +7,52 @@ use crate::config::Source;
 use crate::error::{Error, Result};
 use crate::model::RefStyle;
 
-/// Decodes a text file: UTF-8 (BOM dropped) or UTF-16 with a BOM.
+/// Decodes a text file: a BOM says UTF-8 or UTF-16; otherwise valid UTF-8 is taken as
+/// such, and anything else goes to a detector (Windows-1251, Windows-1254, Latin-1, CP866,
+/// KOI8-R, ...). `declared` (the source's `encoding`) overrides all of it. Returns the
+/// text and the encoding's name.
 ///
 /// # Errors
-/// A message when the bytes are not text in an encoding we read.
+/// A message when the bytes are not text in any encoding that can be told.
+pub fn decode_with(bytes: &[u8], declared: Option<&'static encoding_rs::Encoding>) -> std::result::Result<(String, &'static str), String> {
+    if let Some(enc) = declared {
+        let (text, _, bad) = enc.decode(bytes);
+        if bad {
+            return Err(format!("not valid {} (the declared `encoding`)", enc.name()));
+        }
+        return Ok((text.into_owned(), enc.name()));
+    }
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
+        if bad {
+            return Err(format!("the file starts with a {} byte-order mark but is not valid {}", enc.name(), enc.name()));
+        }
+        return Ok((text.into_owned(), enc.name()));
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok((s.to_string(), "UTF-8"));
+    }
+    let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    det.feed(bytes, true);
+    let enc = det.guess(None, chardetng::Utf8Detection::Deny);
+    let (text, bad) = enc.decode_without_bom_handling(bytes);
+    let controls = text.chars().filter(|c| (c.is_control() && !matches!(c, '\t' | '\r' | '\n')) || *c == '\u{fffd}').count();
+    if bad || controls > 0 {
+        return Err(format!(
+            "cannot tell the text's encoding (the best guess, {}, gives {} control or invalid characters); declare `encoding` in the source",
+            enc.name(),
+            controls
+        ));
+    }
+    Ok((text.into_owned(), enc.name()))
+}
+
+/// [`decode_with`] with nothing declared, without the encoding's name.
+///
+/// # Errors
+/// As [`decode_with`].
 pub fn decode(bytes: &[u8]) -> std::result::Result<String, String> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8(rest.to_vec()).map_err(|e| format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to() + 3));
-    }
-    let utf16 = |le: bool, b: &[u8]| -> std::result::Result<String, String> {
-        let units: Vec<u16> = b.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }).collect();
-        String::from_utf16(&units).map_err(|_| "invalid UTF-16".to_string())
-    };
-    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        return utf16(true, rest);
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        return utf16(false, rest);
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
-        format!("not valid UTF-8 (first bad byte at offset {}); save the file as UTF-8", e.utf8_error().valid_up_to())
-    })
+    decode_with(bytes, None).map(|(t, _)| t)
 }
 
 /// The delimiter that splits the first lines most consistently.

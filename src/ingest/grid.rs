@@ -5,6 +5,7 @@
 use super::markdown::is_footer;
 use super::{Cell, Row, Table};
 use crate::model::RefStyle;
+use super::layout::long_role;
 use crate::normalize::{is_year_label, parse_year};
 
 fn non_empty(r: &Row) -> usize {
@@ -23,17 +24,30 @@ fn starts_with_year(r: &Row) -> bool {
     first_text(r).is_some_and(|t| parse_year(&t).is_some())
 }
 
+/// A row that is a header by itself: a year label, years across, or column names of a
+/// long table (`partner`, `flow`, `value`).
+fn is_strong_header(r: &Row) -> bool {
+    let texts: Vec<String> = r.cells.iter().map(Cell::text).collect();
+    texts.iter().any(|t| is_year_label(t))
+        || texts.iter().filter(|t| parse_year(t).is_some()).count() >= 2
+        || texts.iter().filter(|t| long_role(t).is_some()).count() >= 2
+}
+
 fn is_header(rows: &[Row], i: usize) -> bool {
     let r = &rows[i];
-    if non_empty(r) < 2 || starts_with_year(r) {
+    if non_empty(r) < 2 {
         return false;
     }
-    let texts: Vec<String> = r.cells.iter().map(Cell::text).collect();
-    if texts.iter().any(|t| is_year_label(t)) || texts.iter().filter(|t| parse_year(t).is_some()).count() >= 2 {
+    // a row led by a year in its first cell is data; `,2018,2019` (an empty corner) is not
+    let year_first = r.cells.first().is_some_and(|c| parse_year(&c.text()).is_some());
+    if is_strong_header(r) && !year_first {
         return true;
     }
-    // the next non-empty row holds data
-    rows[i + 1..].iter().find(|r| non_empty(r) > 0).is_some_and(|n| non_empty(n) >= 2 && !is_note(n))
+    if starts_with_year(r) {
+        return false;
+    }
+    // else the next non-empty row holds data, and is not a header itself
+    rows[i + 1..].iter().find(|r| non_empty(r) > 0).is_some_and(|n| non_empty(n) >= 2 && !is_note(n) && !is_strong_header(n))
 }
 
 /// Tables in a grid. `rows` carry their positions; `label` names the grid in `source_ref`.
@@ -55,8 +69,11 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
             continue;
         }
         if !is_header(rows, i) {
-            if non_empty(r) == 1 {
-                titles.push(first_text(r).unwrap_or_default());
+            // a title: text only (a CSV may have split an unquoted title at its commas)
+            let texts: Vec<String> = r.cells.iter().filter(|c| !c.is_empty()).map(Cell::text).collect();
+            let text_only = r.cells.iter().all(|c| !matches!(c, Cell::Number(_))) && texts.iter().all(|t| parse_year(t).is_none());
+            if text_only && texts.len() <= 3 {
+                titles.push(texts.join(", "));
                 if titles.len() > 3 {
                     titles.remove(0);
                 }

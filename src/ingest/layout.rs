@@ -88,7 +88,7 @@ fn parties(src: &Source, header: &[Mention], title: &[Mention], sheet: Option<&s
 
 /// The role of a long table's column, from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LongRole {
+pub enum LongRole {
     Year,
     Month,
     Reporter,
@@ -99,7 +99,8 @@ enum LongRole {
     Unit,
 }
 
-fn long_role(header: &str) -> Option<LongRole> {
+/// The role a long table's column header names, if any.
+pub fn long_role(header: &str) -> Option<LongRole> {
     use LongRole::*;
     let k = countries::name_key(header).replace([' ', '-'], "_");
     if is_year_label(header) || matches!(k.as_str(), "refyear" | "ref_year" | "yil/year") {
@@ -110,7 +111,7 @@ fn long_role(header: &str) -> Option<LongRole> {
         "reporter" | "reporter_iso3" | "reporteriso" | "reporter_iso" | "reporterdesc" | "reporter_country" | "raportor" => Reporter,
         "partner" | "partner_iso3" | "partneriso" | "partner_iso" | "partnerdesc" | "partner_country" | "country" | "ulke"
         | "ulkeler" | "страна" | "страны" | "mamlakat" | "ulke_adi" => Partner,
-        "flow" | "flowcode" | "flow_code" | "flowdesc" | "trade_flow" | "akis" | "yon" | "направление" | "rejim" => Flow,
+        "flow" | "flowcode" | "flow_code" | "flowdesc" | "trade_flow" | "akis" | "yon" | "направление" | "поток" | "rejim" | "tip" | "тип" => Flow,
         "commodity" | "hs" | "hs_code" | "hscode" | "cmdcode" | "cmd_code" | "gtip" | "commodity_code" | "тн_вэд" => Commodity,
         "value" | "value_usd" | "primaryvalue" | "primary_value" | "tradevalue" | "trade_value" | "deger" | "стоимость"
         | "amount" | "value_(usd)" | "tutar" => Value,
@@ -354,7 +355,7 @@ fn read_long(
         };
         let flow_text = src.flow.map(|f| f.as_str().to_string()).or_else(|| text_at(row, flow));
         let year_text = text_at(row, year);
-        let unit_text = text_at(row, unit).unwrap_or_else(|| headers[val].clone());
+        let unit_text = text_at(row, unit).unwrap_or_else(|| value_header_unit(&headers[val]));
         let cell = row.cells.get(val).cloned().unwrap_or(Cell::Empty);
         let value = value_of(&cell, out);
         let month_text = text_at(row, month);
@@ -372,6 +373,17 @@ fn read_long(
             decimal: src.decimal,
         };
         out.push(f, value, place(t, table_ix, row, val));
+    }
+}
+
+/// The unit a long table's value header implies: agency names for values in dollars
+/// (Comtrade's `primaryValue`) say `USD`; any other header speaks for itself.
+fn value_header_unit(header: &str) -> String {
+    let k = countries::name_key(header).replace([' ', '-'], "_");
+    if matches!(k.as_str(), "primaryvalue" | "primary_value" | "tradevalue" | "trade_value" | "fobvalue" | "cifvalue") {
+        format!("USD ({header})")
+    } else {
+        header.to_string()
     }
 }
 

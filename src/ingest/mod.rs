@@ -8,6 +8,8 @@
 pub mod delimited;
 pub mod fetch;
 pub mod grid;
+pub mod html;
+pub mod json;
 pub mod layout;
 pub mod markdown;
 pub mod spreadsheet;
@@ -110,6 +112,8 @@ pub enum Kind {
     Markdown,
     Spreadsheet,
     Delimited,
+    Html,
+    Json,
 }
 
 fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
@@ -142,6 +146,8 @@ fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
             Ok(Kind::Spreadsheet)
         }
         "md" | "markdown" => Ok(Kind::Markdown),
+        "html" | "htm" => Ok(Kind::Html),
+        "json" => Ok(Kind::Json),
         "csv" | "tsv" | "txt" | "tab" => {
             if zip || cfb {
                 return Err(fail(format!("the extension says .{ext} but the content is a binary (spreadsheet?) file")));
@@ -149,24 +155,27 @@ fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
             Ok(Kind::Delimited)
         }
         other => Err(fail(format!(
-            "unsupported file type {:?} (supported: .xlsx .xlsm .xlsb .xls .ods .csv .tsv .txt .md)",
+            "unsupported file type {:?} (supported: .xlsx .xlsm .xlsb .xls .ods .csv .tsv .txt .md .html .htm .json)",
             if other.is_empty() { "(none)" } else { other }
         ))),
     }
 }
 
 fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<Vec<Table>> {
-    match kind_of(src, path, bytes)? {
-        Kind::Markdown => {
-            let text = delimited::decode(bytes).map_err(|e| Error::source(&src.id, &src.display, e))?;
-            Ok(markdown::tables(&text))
-        }
-        Kind::Spreadsheet => spreadsheet::tables(src, path),
-        Kind::Delimited => {
-            let text = delimited::decode(bytes).map_err(|e| Error::source(&src.id, &src.display, e))?;
-            delimited::tables(src, &text)
-        }
+    let fail = |reason: String| Error::source(&src.id, &src.display, reason);
+    let text = || delimited::decode_with(bytes, src.encoding).map(|(t, _)| t).map_err(fail);
+    let label = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let tables = match kind_of(src, path, bytes)? {
+        Kind::Markdown => markdown::tables(&text()?),
+        Kind::Spreadsheet => spreadsheet::tables(src, path)?,
+        Kind::Delimited => delimited::tables(src, &text()?)?,
+        Kind::Html => html::tables(&text()?),
+        Kind::Json => json::tables(&text()?, &label).map_err(fail)?,
+    };
+    if tables.is_empty() {
+        return Err(fail("no table found: no header row followed by rows of figures".into()));
     }
+    Ok(tables)
 }
 
 /// The local file a source reads: its path, or its cached download.

@@ -1,0 +1,166 @@
+//! Ingest: the same table in every format gives the same figures; layouts; encodings;
+//! bad inputs end with exit 3 and a message that names the file and the reason.
+
+use crate::util::{code, csv_rows, repo, stderr, stdout, Workdir};
+use std::collections::BTreeSet;
+
+fn figures(w: &Workdir, file: &str) -> BTreeSet<(String, String, String, String)> {
+    w.write("pipeline.toml", format!("[[sources]]\npath = \"{file}\"\nreporter = \"TUR\"\n"));
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{file}: {}", stderr(&o));
+    csv_rows(&w.read("processed/trade.csv")).into_iter().map(|r| (r["partner"].clone(), r["flow"].clone(), r["year"].clone(), r["value_usd"].clone())).collect()
+}
+
+fn fixture_workdir() -> Workdir {
+    let w = Workdir::empty();
+    for f in std::fs::read_dir(repo().join("tests/fixtures/formats")).unwrap().flatten() {
+        std::fs::create_dir_all(w.path().join("raw")).unwrap();
+        std::fs::copy(f.path(), w.path().join("raw").join(f.file_name())).unwrap();
+    }
+    w
+}
+
+fn expected() -> BTreeSet<(String, String, String, String)> {
+    let e = [625000000u64, 747000000, 695000000, 900000000, 985680000];
+    let m = [1334000000u64, 1463000000, 1470000000, 3004000000, 1180000000];
+    let mut s = BTreeSet::new();
+    for (i, y) in (2016..=2020).enumerate() {
+        s.insert(("KAZ".into(), "export".into(), y.to_string(), e[i].to_string()));
+        s.insert(("KAZ".into(), "import".into(), y.to_string(), m[i].to_string()));
+    }
+    s
+}
+
+macro_rules! format_case {
+    ($name:ident, $file:literal) => {
+        #[test]
+        fn $name() {
+            let w = fixture_workdir();
+            assert_eq!(figures(&w, concat!("raw/", $file)), expected());
+        }
+    };
+}
+
+format_case!(same_figures_from_csv, "basic.csv");
+format_case!(same_figures_from_xlsx, "basic.xlsx");
+format_case!(same_figures_from_xls, "basic.xls");
+format_case!(same_figures_from_ods, "basic.ods");
+format_case!(same_figures_from_markdown, "basic.md");
+format_case!(same_figures_from_html, "basic.html");
+format_case!(same_figures_from_json, "basic.json");
+
+#[test]
+fn years_across_with_flows_down() {
+    let w = Workdir::empty();
+    w.write("raw/t.csv", "Türkiye - Özbekistan dış ticareti (Milyon $)\n\n,2018,2019,2020\nİhracat,951,\"1.135,0\",\"1.150,0\"\nİthalat,795,\"1.076,0\",\"969,98\"\n");
+    let f = figures(&w, "raw/t.csv");
+    assert!(f.contains(&("UZB".into(), "export".into(), "2019".into(), "1135000000".into())), "{f:?}");
+    assert!(f.contains(&("UZB".into(), "import".into(), "2020".into(), "969980000".into())), "{f:?}");
+    assert_eq!(f.len(), 6);
+}
+
+#[test]
+fn partners_down_years_across_with_a_total_row() {
+    let w = Workdir::empty();
+    w.write("raw/t.csv", "Экспорт Турции, млн долл. США\n\nСтрана,2019,2020\nКазахстан,900,\"985,68\"\nКыргызстан,442,\"417,54\"\nИтого,1342,\"1403,22\"\n");
+    let f = figures(&w, "raw/t.csv");
+    assert_eq!(f.len(), 4, "the Итого row is an aggregate: {f:?}");
+    assert!(f.contains(&("KGZ".into(), "export".into(), "2020".into(), "417540000".into())));
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    let totals = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "totals").unwrap();
+    assert!(totals["findings"].as_array().unwrap().is_empty(), "the parts add up: {totals}");
+}
+
+#[test]
+fn two_tables_on_one_sheet_and_a_page_break() {
+    let w = Workdir::empty();
+    w.write(
+        "raw/t.csv",
+        "TURKEY - KAZAKHSTAN\nYEARS,EXPORT (Million dollars)\n2019,900\n\n\n2020,985.68\nSource: x\n\nTURKEY - KYRGYZSTAN\nYEARS,IMPORT (Million dollars)\n2019,77\n2020,91.15\n",
+    );
+    let f = figures(&w, "raw/t.csv");
+    assert_eq!(f.len(), 4, "{f:?}");
+    assert!(f.contains(&("KAZ".into(), "export".into(), "2020".into(), "985680000".into())));
+    assert!(f.contains(&("KGZ".into(), "import".into(), "2019".into(), "77000000".into())));
+}
+
+#[test]
+fn legacy_encodings_are_detected() {
+    let w = Workdir::empty();
+    let text = "Страна;Год;Поток;Стоимость;Ед. изм.\nКазахстан;2019;Экспорт;900;млн долл. США\nКыргызстан;2019;Импорт;77;млн долл. США\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+    w.write("raw/ru.csv", &bytes);
+    let f = figures(&w, "raw/ru.csv");
+    assert!(f.contains(&("KAZ".into(), "export".into(), "2019".into(), "900000000".into())), "{f:?}");
+    let tr = "Ülke;Yıl;Akış;Değer;Birim\nKırgızistan;2019;İhracat;442;Milyon $\nÖzbekistan;2019;İthalat;1076;Milyon $\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1254.encode(tr);
+    w.write("raw/tr.csv", &bytes);
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/tr.csv\"\nreporter = \"TUR\"\nencoding = \"windows-1254\"\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(w.read("processed/trade.csv").contains("TUR,KGZ,export,2019,,TOTAL,442000000"));
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    w.write("raw/u16.csv", &utf16);
+    assert_eq!(figures(&w, "raw/u16.csv").len(), 2);
+}
+
+fn fails(w: &Workdir, file: &str, want: &str) {
+    w.write("pipeline.toml", format!("[[sources]]\npath = \"{file}\"\nreporter = \"TUR\"\n"));
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 3, "{file}: {}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(file) && e.contains(want), "{file}: expected {want:?} in: {e}");
+    assert!(!w.path().join("processed").exists(), "nothing published");
+}
+
+#[test]
+fn binary_garbage_in_a_csv_is_an_undetectable_encoding() {
+    let w = Workdir::empty();
+    let bytes: Vec<u8> = (0..600u32).map(|i| ((i * 37 + 11) % 256) as u8).collect();
+    w.write("raw/bin.csv", bytes);
+    fails(&w, "raw/bin.csv", "cannot tell the text's encoding");
+}
+
+#[test]
+fn a_sheet_with_no_table() {
+    let w = Workdir::empty();
+    w.write("raw/notes.csv", "Just a note\nNothing tabular here\n");
+    fails(&w, "raw/notes.csv", "no table found");
+}
+
+#[test]
+fn encrypted_workbook() {
+    // an encrypted OOXML workbook is an OLE compound file, whatever its extension says
+    let w = Workdir::empty();
+    let mut bytes = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    bytes.extend(std::iter::repeat_n(0u8, 504));
+    w.write("raw/locked.xlsx", bytes);
+    fails(&w, "raw/locked.xlsx", "the workbook is encrypted (password-protected)");
+}
+
+#[test]
+fn xlsx_renamed_to_xls() {
+    let w = fixture_workdir();
+    std::fs::copy(w.path().join("raw/basic.xlsx"), w.path().join("raw/renamed.xls")).unwrap();
+    fails(&w, "raw/renamed.xls", "the extension says .xls but the content is a zip archive");
+}
+
+#[test]
+fn json_without_records() {
+    let w = Workdir::empty();
+    w.write("raw/x.json", "{\"status\": \"ok\", \"count\": 0}");
+    fails(&w, "raw/x.json", "no array of records");
+}
+
+#[test]
+fn inspect_reads_every_format() {
+    let w = fixture_workdir();
+    for f in ["basic.csv", "basic.xlsx", "basic.xls", "basic.ods", "basic.md", "basic.html", "basic.json"] {
+        let o = w.run(&["inspect", &format!("raw/{f}"), "--reporter", "TUR"]);
+        assert_eq!(code(&o), 0, "{f}: {}", stderr(&o));
+        assert!(stdout(&o).contains("figures (10)"), "{f}: {}", stdout(&o));
+    }
+}
