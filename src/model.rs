@@ -6,7 +6,7 @@
 //! [`Dict`] and referred to by a `u32`. Nothing here reads files or decides anything
 //! about money: that belongs to the stages.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 /// Marks an absent interned text.

@@ -142,7 +142,11 @@ fn parse_month(text: &str) -> Option<u8> {
     t.parse::<u8>().ok().filter(|m| (1..=12).contains(m))
 }
 
-fn parse_commodity(text: Option<&str>) -> Result<String, String> {
+fn parse_commodity(text: Option<&str>) -> Result<std::rc::Rc<str>, String> {
+    parse_commodity_text(text).map(Into::into)
+}
+
+fn parse_commodity_text(text: Option<&str>) -> Result<String, String> {
     let Some(t) = text.map(str::trim) else { return Ok("TOTAL".into()) };
     let key = countries::name_key(t);
     if matches!(key.as_str(), "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities") {
@@ -166,7 +170,7 @@ struct Dims {
     flow: Flow,
     year: i32,
     month: Option<u8>,
-    commodity: String,
+    commodity: std::rc::Rc<str>,
 }
 
 /// Turns raw figures into typed figures, rejects and aggregates.
@@ -202,13 +206,15 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
         evidence,
         parsed,
         seen_columns: HashMap::new(),
+        unknown: HashMap::new(),
+        memo: Memo { place: vec![None; raw.dict.len()], flow: vec![None; raw.dict.len()], year: vec![None; raw.dict.len()], commodity: HashMap::new() },
         out: Normalized::default(),
     };
     for i in 0..n {
         let place = raw.place[i];
         let text = |id: u32| raw.dict.get(id);
         let partner_text = text(raw.partner[i]);
-        let partner = partner_text.map(|p| (p, opts.aliases.lookup(p)));
+        let partner = partner_text.map(|p| (p, memo(&mut cx.memo.place, raw.partner[i], || opts.aliases.lookup(p))));
         if let Some((label, Some(countries::Place::Aggregate))) = partner {
             // a sum row: read what can be read, keep it aside
             let dims = cx.dims(i).ok();
@@ -221,7 +227,7 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
                 flow: dims.as_ref().map(|d| d.flow),
                 year: dims.as_ref().map(|d| d.year),
                 month: dims.as_ref().and_then(|d| d.month),
-                commodity: dims.as_ref().map_or_else(|| "TOTAL".to_string(), |d| d.commodity.clone()),
+                commodity: dims.as_ref().map_or_else(|| "TOTAL".to_string(), |d| d.commodity.to_string()),
                 value_usd: value,
                 raw_value: raw.value_text(i),
                 source_ref: source_ref(place),
@@ -232,7 +238,7 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
             let partner = match partner {
                 None => return Err(("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into())),
                 Some((_, Some(countries::Place::Country(c)))) => c.iso3,
-                Some((p, _)) => return Err(("unknown_country", unknown_country("partner", p))),
+                Some((p, _)) => return Err(("unknown_country", cx.unknown("partner", p))),
             };
             let dims = cx.dims(i)?;
             let (value, flag) = cx.value(i)?;
@@ -267,12 +273,35 @@ struct Context<'a> {
     evidence: HashMap<(u32, u32), (usize, usize)>,
     parsed: Vec<Option<Parsed>>,
     seen_columns: HashMap<(u32, u32), usize>,
+    /// `unknown_country` messages (with their suggestions) by name, computed once.
+    unknown: HashMap<(&'static str, String), String>,
+    memo: Memo,
     out: Normalized,
+}
+
+/// What a text means, worked out once per distinct text (texts are interned ids).
+struct Memo {
+    place: Vec<Option<Option<countries::Place>>>,
+    flow: Vec<Option<Option<Flow>>>,
+    year: Vec<Option<Option<i32>>>,
+    commodity: HashMap<u32, Result<std::rc::Rc<str>, String>>,
+}
+
+fn memo<T: Copy>(slot: &mut [Option<Option<T>>], id: u32, f: impl FnOnce() -> Option<T>) -> Option<T> {
+    match slot.get_mut(id as usize) {
+        Some(Some(v)) => *v,
+        Some(s) => *s.insert(f()),
+        None => f(),
+    }
 }
 
 type Rejection = (&'static str, String);
 
 impl Context<'_> {
+    fn unknown(&mut self, role: &'static str, name: &str) -> String {
+        self.unknown.entry((role, name.to_string())).or_insert_with(|| unknown_country(role, name)).clone()
+    }
+
     fn unit(&mut self, id: u32) -> Option<Unit> {
         let raw = self.raw;
         unit_of(self.units.entry(id).or_insert_with(|| raw.dict.get(id).map_or(UnitRead::None, units::read_unit)))
@@ -284,12 +313,12 @@ impl Context<'_> {
         let text = |id: u32| raw.dict.get(id);
         let reporter = match text(raw.reporter[i]) {
             None => return Err(("missing_reporter", "the file does not say whose trade this is: set `reporter` in the source".into())),
-            Some(r) => match self.opts.aliases.lookup(r) {
+            Some(r) => match memo(&mut self.memo.place, raw.reporter[i], || self.opts.aliases.lookup(r)) {
                 Some(countries::Place::Country(c)) => c.iso3,
-                _ => return Err(("unknown_country", unknown_country("reporter", r))),
+                _ => return Err(("unknown_country", self.unknown("reporter", r))),
             },
         };
-        let Some(flow) = text(raw.flow[i]).and_then(parse_flow) else {
+        let Some(flow) = memo(&mut self.memo.flow, raw.flow[i], || text(raw.flow[i]).and_then(parse_flow)) else {
             return Err((
                 "bad_flow",
                 match text(raw.flow[i]) {
@@ -298,14 +327,23 @@ impl Context<'_> {
                 },
             ));
         };
-        let Some(year) = text(raw.year[i]).and_then(parse_year) else {
+        let Some(year) = memo(&mut self.memo.year, raw.year[i], || text(raw.year[i]).and_then(parse_year)) else {
             return Err(("bad_year", format!("year {:?} is not a calendar year", text(raw.year[i]).unwrap_or(""))));
         };
         let month = match text(raw.month[i]) {
             None => None,
             Some(m) => Some(parse_month(m).ok_or_else(|| ("bad_month", format!("month {m:?} is not 1 to 12")))?),
         };
-        let commodity = parse_commodity(text(raw.commodity[i])).map_err(|e| ("bad_commodity", e))?;
+        let id = raw.commodity[i];
+        let commodity = match self.memo.commodity.get(&id) {
+            Some(c) => c.clone(),
+            None => {
+                let c = parse_commodity(text(id));
+                self.memo.commodity.insert(id, c.clone());
+                c
+            }
+        }
+        .map_err(|e| ("bad_commodity", e))?;
         Ok(Dims { reporter, flow, year, month, commodity })
     }
 

@@ -9,7 +9,8 @@
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::config::Severity;
 use crate::config::{ExpectKind, Rules};
@@ -32,6 +33,10 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     ("mirror", Severity::Warn, "our exports against the partner's imports (and back) outside mirror_band"),
     ("expectations", Severity::Error, "the assertions of [[expect]]"),
 ];
+
+/// Findings listed per check for the parse and aggregate lists; the rest are counted
+/// (every reject is in rejects.csv regardless).
+pub const MAX_LISTED: usize = 1000;
 
 /// One thing a check found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -212,7 +217,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // uniqueness: the highest-precedence figure of a key wins
     let mut order: Vec<usize> = v.clean();
     order.sort_by_key(|&i| ((places.precedence)(places.place[f.raw[i] as usize]), f.raw[i]));
-    let mut first: HashMap<Key, usize> = HashMap::new();
+    let mut first: HashMap<Key, usize> = HashMap::default();
     let mut dups = Check { id: "duplicates", severity: Severity::Info, description: "the same figure from more than one source: one is kept, the others superseded", findings: vec![] };
     let mut conflicts = v.check("conflict");
     for &i in &order {
@@ -398,29 +403,27 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         description: "rows that are sums over partners (World, Total): read, kept out of the clean table",
         findings: vec![],
     };
-    for a in &norm.aggregates {
-        aggregates.findings.push(Finding { message: format!("{} = {:?}", a.label, a.raw_value), refs: vec![a.source_ref.clone()] });
-        let (Some(total), Some(rep), Some(flow), Some(year)) = (a.value_usd, a.reporter, a.flow, a.year) else { continue };
-        let parts: Vec<usize> = clean
-            .iter()
-            .copied()
-            .filter(|&i| {
-                places.place[f.raw[i] as usize].table == a.table
-                    && f.reporter[i] == rep
-                    && f.flow[i] == flow
-                    && f.year[i] == year
-                    && f.month[i] == a.month
-                    && f.commodity_str(i) == a.commodity
-            })
-            .collect();
-        if parts.is_empty() || totals.severity == Severity::Off {
-            continue;
+    // the parts of each table, summed once: (table, reporter, flow, year, month, commodity)
+    let mut parts: HashMap<(u32, &str, Flow, i32, Option<u8>, &str), (usize, Decimal)> = HashMap::default();
+    if !norm.aggregates.is_empty() && totals.severity != Severity::Off {
+        for &i in &clean {
+            let e = parts
+                .entry((places.place[f.raw[i] as usize].table, f.reporter[i], f.flow[i], f.year[i], f.month[i], f.commodity_str(i)))
+                .or_default();
+            e.0 += 1;
+            e.1 += f.value[i].unwrap_or_default();
         }
-        let sum: Decimal = parts.iter().filter_map(|&i| f.value[i]).sum();
+    }
+    for a in &norm.aggregates {
+        if aggregates.findings.len() < MAX_LISTED {
+            aggregates.findings.push(Finding { message: format!("{} = {:?}", a.label, a.raw_value), refs: vec![a.source_ref.clone()] });
+        }
+        let (Some(total), Some(rep), Some(flow), Some(year)) = (a.value_usd, a.reporter, a.flow, a.year) else { continue };
+        let Some(&(count, sum)) = parts.get(&(a.table, rep, flow, year, a.month, a.commodity.as_str())) else { continue };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
         if (sum - total).abs() > tol {
             totals.findings.push(Finding {
-                message: format!("{rep} {flow} {year}: the {} partners add up to {}, the {:?} row says {}", parts.len(), grouped(sum), a.label, grouped(total)),
+                message: format!("{rep} {flow} {year}: the {count} partners add up to {}, the {:?} row says {}", grouped(sum), a.label, grouped(total)),
                 refs: vec![a.source_ref.clone()],
             });
         }
@@ -476,8 +479,13 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // what normalise rejected, by rule
     let mut parse = Check { id: "parse", severity: Severity::Error, description: "figures that could not be read: unknown countries, flows, years, units, numbers", findings: vec![] };
-    for rj in &norm.rejects {
+    for rj in norm.rejects.iter().take(MAX_LISTED) {
         parse.findings.push(Finding { message: format!("{}: {}", rj.rule, rj.message), refs: vec![(places.source_ref)(places.place[rj.raw as usize])] });
+    }
+    for (c, total) in [(&mut parse, norm.rejects.len()), (&mut aggregates, norm.aggregates.len())] {
+        if total > MAX_LISTED {
+            c.findings.push(Finding { message: format!("... and {} more (every one is in rejects.csv or report.json's aggregates)", total - MAX_LISTED), refs: vec![] });
+        }
     }
 
     // the verdict: the circuit breaker on rejected figures, then failed error-level checks

@@ -12,8 +12,7 @@ use std::str::FromStr;
 use crate::units::{currency_word, scale_word, words, Currency};
 
 /// Texts that mean "no figure": never zero.
-pub const MISSING_MARKERS: &[&str] =
-    &["", "-", "–", "—", "..", "...", "…", "n/a", "na", "n.a.", "x", ":", "nan", "null", "none", "--", "—"];
+pub const MISSING_MARKERS: &[&str] = &["", "-", "–", "—", "..", "...", "…", "n/a", "na", "n.a.", "x", ":", "nan", "null", "none", "--"];
 
 /// What a separator in a number says about the decimal mark, for column evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +58,13 @@ pub enum Parsed {
 /// ```
 pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
     let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-    let lower = t.to_lowercase();
-    if MISSING_MARKERS.contains(&lower.as_str()) {
+    // the common case first: plain digits with at most one separator, no words
+    if !t.is_empty() && t.len() < 30 && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',') && t.as_bytes()[0].is_ascii_digit() {
+        if let Ok((value, alt, evidence)) = read_digits(t, decimal) {
+            return Parsed::Number(Reading { value, scale: None, alt, evidence, foreign_currency: false });
+        }
+    }
+    if t.len() <= 4 && MISSING_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(t)) {
         return Parsed::Missing;
     }
     // sign: leading -, − (U+2212), +, or parentheses
