@@ -23,6 +23,16 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log format on stderr: `text` for people, `json` (one object per line) for collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +45,12 @@ pub enum Command {
         /// Use cached downloads only; fail if a URL source has none.
         #[arg(long)]
         offline: bool,
+        /// Rebuild even when no input and not the config changed since the last publication.
+        #[arg(long)]
+        full_refresh: bool,
+        /// Show what would be read and published, and the changes; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Read, normalise and validate every source; publish nothing; print the report.
     Validate {
@@ -64,16 +80,17 @@ pub fn main_with(cli: Cli) -> u8 {
         (false, 1) => "debug",
         _ => "trace",
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TRADEFLOW_LOG").unwrap_or_else(|_| level.into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .without_time()
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADEFLOW_LOG").unwrap_or_else(|_| level.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).without_time().try_init(),
+    };
     match cli.command {
-        Command::Run { config, offline } => finish(pipeline::run(&config, Mode::Run, &Options { offline }), false),
-        Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline }), true),
+        Command::Run { config, offline, full_refresh, dry_run } => {
+            finish(pipeline::run(&config, Mode::Run, &Options { offline, full_refresh, dry_run }), false)
+        }
+        Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline, ..Default::default() }), true),
         Command::Inspect { path, reporter } => match pipeline::inspect(&path, reporter) {
             Ok(text) => {
                 print!("{text}");
@@ -87,6 +104,13 @@ pub fn main_with(cli: Cli) -> u8 {
 fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
     match r {
         Ok(o) => {
+            if let Some(plan) = &o.plan {
+                print!("{plan}");
+            }
+            if o.unchanged_since.is_some() {
+                tracing::info!("{}", o.summary);
+                return 0;
+            }
             if print_report {
                 println!("{}", serde_json::to_string_pretty(&o.report).unwrap_or_default());
             }

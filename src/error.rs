@@ -1,6 +1,7 @@
 //! The run's error types and their exit codes (the contract's table): configuration
 //! errors are 2, unreadable sources are 3, data that failed validation is 1, and an
-//! output that could not be written is 4 (an extension of the contract).
+//! output that could not be written is 4 and an output folder locked by another run is 5
+//! (extensions of the contract).
 //!
 //! Every message names where: the config file and line, the source and its place.
 
@@ -21,6 +22,10 @@ pub enum Error {
     #[error("validation failed: {0}; nothing was published")]
     Validation(String),
 
+    /// Another run holds the output folder's lock.
+    #[error("{0}")]
+    Locked(String),
+
     /// An output could not be written; the previous outputs are untouched.
     #[error("could not publish into {dir}: {reason}; the previous outputs are untouched")]
     Publish { dir: PathBuf, reason: String },
@@ -34,6 +39,7 @@ impl Error {
             Error::Config(_) => 2,
             Error::Source { .. } => 3,
             Error::Publish { .. } => 4,
+            Error::Locked(_) => 5,
         }
     }
 

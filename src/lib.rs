@@ -3,10 +3,12 @@
 //! `config` -> `ingest` -> `normalize` -> `validate` -> `publish`, wired by `pipeline`.
 //! Data flows one way; the shared types live in `model`.
 
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod lock;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;

@@ -28,6 +28,10 @@ pub enum Mode {
 pub struct Options {
     /// Use cached downloads only.
     pub offline: bool,
+    /// Rebuild even when no input and not the config changed.
+    pub full_refresh: bool,
+    /// Show what would be read and published; change nothing.
+    pub dry_run: bool,
 }
 
 /// The result of a run that got as far as a verdict.
@@ -37,6 +41,10 @@ pub struct Outcome {
     pub summary: String,
     /// Set when validation failed: the run's exit is then 1.
     pub failure: Option<String>,
+    /// Set when nothing changed since the last publication and nothing was rewritten.
+    pub unchanged_since: Option<String>,
+    /// For `--dry-run`: what a run would do.
+    pub plan: Option<String>,
 }
 
 /// Everything read from the sources.
@@ -74,8 +82,17 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let started = chrono::Utc::now();
     let p = config::load(config_path)?;
     let run_id = run_id(started);
-    if mode == Mode::Run {
+    let publishing = mode == Mode::Run && !opts.dry_run;
+    let _lock = if publishing { Some(crate::lock::acquire(&p.output_dir)?) } else { None };
+    if publishing {
         publish::recover(&p.output_dir)?;
+    }
+    if mode == Mode::Run && !opts.full_refresh {
+        if let Some(prev) = unchanged(&p, opts)? {
+            let summary = format!("nothing changed since run {prev} (same config, inputs and tool version): {} left as it is; --full-refresh rebuilds", p.output_dir.display());
+            let plan = opts.dry_run.then(|| format!("{summary}\n"));
+            return Ok(Outcome { report: json!({"status": "unchanged", "previous_run_id": prev}), summary, failure: None, unchanged_since: Some(prev), plan });
+        }
     }
     let read = read_all(&p, opts)?;
     let sref = |pl| read.prov.source_ref(pl);
@@ -101,8 +118,17 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         norm.aggregates.len(),
         verdict.checks.iter().filter(|c| c.severity == validate::Severity::Warn).map(|c| c.findings.len()).sum::<usize>()
     );
+    let changes = crate::changes::compare(&p.output_dir, &clean);
+    report["changes"] = serde_json::to_value(&changes).unwrap_or_default();
+    if changes.compared {
+        let _ = write!(summary, "; since the last publication: {} added, {} removed, {} revised", changes.added.len(), changes.removed.len(), changes.revised.len());
+    }
     if let Some(f) = &verdict.failure {
-        return Ok(Outcome { report, summary, failure: Some(f.clone()) });
+        return Ok(Outcome { report, summary, failure: Some(f.clone()), unchanged_since: None, plan: None });
+    }
+    if mode == Mode::Run && opts.dry_run {
+        let plan = dry_run_plan(&p, &read, &clean, &rejects, &changes);
+        return Ok(Outcome { report, summary, failure: None, unchanged_since: None, plan: Some(plan) });
     }
     if mode == Mode::Run {
         let finished = chrono::Utc::now();
@@ -137,7 +163,79 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         report["published_to"] = json!(p.output_dir.display().to_string());
         let _ = write!(summary, "; published to {}", p.output_dir.display());
     }
-    Ok(Outcome { report, summary, failure: None })
+    Ok(Outcome { report, summary, failure: None, unchanged_since: None, plan: None })
+}
+
+/// The sha256 of every input, fetching URL sources (or using the cache offline).
+fn fingerprints(p: &Pipeline, opts: &Options) -> Result<Vec<(String, String)>> {
+    let base = p.config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let cache = base.join("raw").join(".cache");
+    let mut out = Vec::new();
+    for src in &p.sources {
+        let local = ingest::local_path(src, &cache, opts.offline)?;
+        let bytes = std::fs::read(&local).map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
+        use sha2::Digest;
+        out.push((src.id.clone(), config::hex(&sha2::Sha256::digest(&bytes))));
+    }
+    Ok(out)
+}
+
+/// The previous publication's run id when it was made from the same config, inputs and
+/// tool version and its outputs are all still as it wrote them.
+fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
+    let Ok(text) = std::fs::read_to_string(p.output_dir.join("manifest.json")) else { return Ok(None) };
+    let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
+    if m["config_sha256"] != p.config_hash.as_str() || m["tool_version"] != env!("CARGO_PKG_VERSION") {
+        return Ok(None);
+    }
+    let now = fingerprints(p, opts)?;
+    let before: Vec<(String, String)> = m["inputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| (i["id"].as_str().unwrap_or("").to_string(), i["sha256"].as_str().unwrap_or("").to_string()))
+        .collect();
+    if now != before {
+        return Ok(None);
+    }
+    for o in m["outputs"].as_array().into_iter().flatten() {
+        let path = p.output_dir.join(o["file"].as_str().unwrap_or(""));
+        use sha2::Digest;
+        let same = std::fs::read(&path).is_ok_and(|b| config::hex(&sha2::Sha256::digest(&b)) == o["sha256"].as_str().unwrap_or(""));
+        if !same {
+            return Ok(None);
+        }
+    }
+    Ok(m["run_id"].as_str().map(str::to_string))
+}
+
+/// What `run` would do, for `--dry-run`.
+fn dry_run_plan(p: &Pipeline, read: &Read, clean: &CleanTable, rejects: &[RejectRow], changes: &crate::changes::Changes) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "dry run: nothing is fetched beyond the cache, written or moved");
+    for (s, r) in &read.inputs {
+        let _ = writeln!(o, "read    {} ({}): {} tables, {} bytes, sha256 {}", s.id, s.display, r.tables.len(), r.bytes, &r.sha256[..12]);
+    }
+    let formats: Vec<&str> = p
+        .formats
+        .iter()
+        .map(|f| match f {
+            config::Format::Parquet => "trade.parquet, trade_summary.parquet",
+            config::Format::Csv => "trade.csv, trade_summary.csv",
+            config::Format::Xlsx => "trade.xlsx",
+        })
+        .collect();
+    let _ = writeln!(o, "publish {}: {}, rejects.csv, report.json, report.md, manifest.json", p.output_dir.display(), formats.join(", "));
+    let _ = writeln!(o, "        {} clean figures, {} rejected", clean.len(), rejects.len());
+    if changes.compared {
+        let _ = writeln!(o, "changes {} added, {} removed, {} revised", changes.added.len(), changes.removed.len(), changes.revised.len());
+        for r in changes.revised.iter().take(20) {
+            let _ = writeln!(o, "        revised {}: {} -> {}", r.key, r.old, r.new);
+        }
+    } else {
+        let _ = writeln!(o, "changes none to compare: no previous publication");
+    }
+    o
 }
 
 /// One hash over every input's hash, in config order.

@@ -12,7 +12,7 @@ fn failed_publish_leaves_previous_outputs_byte_identical() {
     for f in ["trade.parquet", "trade.csv", "trade.xlsx", "rejects.csv", "report.json", "manifest.json", "report.md"] {
         assert!(names.contains(&f), "{names:?}");
     }
-    let o = w.command(&["run"]).env("TRADEFLOW_TEST_FAIL_BEFORE_SWAP", "1").output().unwrap();
+    let o = w.command(&["run", "--full-refresh"]).env("TRADEFLOW_TEST_FAIL_BEFORE_SWAP", "1").output().unwrap();
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("previous outputs are untouched"), "{}", stderr(&o));
     assert_eq!(w.snapshot("processed"), before);
@@ -24,7 +24,7 @@ fn killed_run_leaves_previous_outputs_byte_identical() {
     let w = Workdir::with_default_pipeline();
     assert_eq!(code(&w.run(&["run"])), 0);
     let before = w.snapshot("processed");
-    let mut child = w.command(&["run"]).env("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS", "20000").stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = w.command(&["run", "--full-refresh"]).env("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS", "20000").stderr(std::process::Stdio::null()).spawn().unwrap();
     let staging = w.path().join(".processed.staging");
     let t0 = Instant::now();
     while !staging.join("manifest.json").exists() {

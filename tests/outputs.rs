@@ -53,7 +53,7 @@ fn workbook_has_every_sheet_and_the_data_matches() {
     let w = Workdir::with_default_pipeline();
     run(&w);
     let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
-    assert_eq!(wb.sheet_names(), ["Data", "Summary", "Validation", "Rejects", "Sources"]);
+    assert_eq!(wb.sheet_names(), ["Data", "Summary", "Validation", "Rejects", "Changes", "Sources"]);
     let summary = wb.worksheet_range("Summary").unwrap();
     let row = summary.rows().find(|r| r.get(1) == Some(&Data::String("UZB".into())) && r.get(2) == Some(&Data::Float(2019.0))).expect("UZB 2019");
     assert_eq!(row[5], Data::Float(2_211_000_000.0), "volume");

@@ -12,3 +12,4 @@ mod ingest;
 mod outputs;
 mod properties;
 mod rules;
+mod schedule;

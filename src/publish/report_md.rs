@@ -53,6 +53,36 @@ pub fn render(r: &Value) -> String {
         let _ = writeln!(o, "Nothing: no errors and no warnings.\n");
     }
 
+    let ch = &r["changes"];
+    let _ = writeln!(o, "## Changes since the last publication\n");
+    if ch["compared"] == true {
+        let list = |k: &str| ch[k].as_array().cloned().unwrap_or_default();
+        let (added, removed, revised) = (list("added"), list("removed"), list("revised"));
+        let _ = writeln!(
+            o,
+            "Against run {}: {} added, {} removed, {} revised.\n",
+            ch["previous_run_id"].as_str().unwrap_or("(unknown)"),
+            added.len(),
+            removed.len(),
+            revised.len()
+        );
+        if !revised.is_empty() {
+            let _ = writeln!(o, "| figure | old | new | change |\n|---|---:|---:|---:|");
+            for v in revised.iter().take(50) {
+                let _ = writeln!(o, "| {} | {} | {} | {} |", s(&v["key"]), s(&v["old"]), s(&v["new"]), s(&v["change"]));
+            }
+            let _ = writeln!(o);
+        }
+        for (what, l) in [("Added", &added), ("Removed", &removed)] {
+            for v in l.iter().take(50) {
+                let _ = writeln!(o, "- {what}: {}", s(v));
+            }
+        }
+        let _ = writeln!(o);
+    } else {
+        let _ = writeln!(o, "No previous publication to compare with.\n");
+    }
+
     let _ = writeln!(o, "## Expectations\n");
     let ex = r["expectations"].as_array().cloned().unwrap_or_default();
     if ex.is_empty() {

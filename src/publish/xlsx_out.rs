@@ -83,6 +83,35 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     }
     widths(ws, &[16.0, 48.0, 10.0, 12.0, 10.0, 8.0, 14.0, 18.0, 9.0, 80.0])?;
 
+    let ws = wb.add_worksheet().set_name("Changes")?;
+    header(ws, 0, &["change", "figure", "old value", "new value", "difference"], &bold)?;
+    ws.set_freeze_panes(1, 0)?;
+    let ch = &p.report["changes"];
+    let mut r = 1u32;
+    let num = |s: &str| s.parse::<f64>().ok();
+    for v in ch["revised"].as_array().into_iter().flatten() {
+        ws.write_string(r, 0, "revised")?;
+        ws.write_string(r, 1, safe_text(v["key"].as_str().unwrap_or("")))?;
+        for (c, k) in [(2u16, "old"), (3, "new"), (4, "change")] {
+            match num(v[k].as_str().unwrap_or("")) {
+                Some(x) => ws.write_number_with_format(r, c, x, &money)?,
+                None => ws.write_string(r, c, v[k].as_str().unwrap_or(""))?,
+            };
+        }
+        r += 1;
+    }
+    for kind in ["added", "removed"] {
+        for v in ch[kind].as_array().into_iter().flatten() {
+            ws.write_string(r, 0, kind)?;
+            ws.write_string(r, 1, safe_text(v.as_str().unwrap_or("")))?;
+            r += 1;
+        }
+    }
+    if ch["compared"] != true {
+        ws.write_string(1, 0, "no previous publication to compare with")?;
+    }
+    widths(ws, &[10.0, 60.0, 16.0, 16.0, 16.0])?;
+
     let ws = wb.add_worksheet().set_name("Sources")?;
     header(ws, 0, &["id", "location", "sha256", "bytes"], &bold)?;
     for (i, s) in p.manifest["inputs"].as_array().into_iter().flatten().enumerate() {
