@@ -52,6 +52,8 @@ struct Read {
     raw: RawFigures,
     prov: Provenance,
     inputs: Vec<(Source, SourceRead)>,
+    /// For URL sources: what the fetch did.
+    fetches: Vec<Option<crate::ingest::fetch::FetchRecord>>,
 }
 
 fn read_all(p: &Pipeline, opts: &Options) -> Result<Read> {
@@ -60,13 +62,18 @@ fn read_all(p: &Pipeline, opts: &Options) -> Result<Read> {
     let mut raw = RawFigures::default();
     let mut prov = Provenance::default();
     let mut inputs = Vec::new();
+    let mut fetches = Vec::new();
     for src in &p.sources {
-        let local = ingest::local_path(src, &cache, opts.offline)?;
+        let local = ingest::local_path(src, &cache, opts.offline, &p.http)?;
         let read = ingest::read_source(src, &local, &mut prov, &mut raw)?;
+        fetches.push(match &src.location {
+            config::Location::Url(_) => ingest::fetch::record(&local),
+            config::Location::File(_) => None,
+        });
         tracing::info!(source = %src.id, tables = read.tables.len(), figures = read.tables.iter().map(|t| t.figures).sum::<usize>(), "read");
         inputs.push((src.clone(), read));
     }
-    Ok(Read { raw, prov, inputs })
+    Ok(Read { raw, prov, inputs, fetches })
 }
 
 fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
@@ -141,12 +148,18 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             "config": p.config_path.display().to_string(),
             "config_sha256": p.config_hash,
             "inputs_sha256": inputs_hash(&read),
-            "inputs": read.inputs.iter().map(|(s, r)| json!({
-                "id": s.id,
-                "location": s.display,
-                "sha256": r.sha256,
-                "bytes": r.bytes,
-            })).collect::<Vec<_>>(),
+            "inputs": read.inputs.iter().zip(&read.fetches).map(|((s, r), f)| {
+                let mut v = json!({
+                    "id": s.id,
+                    "location": s.display,
+                    "sha256": r.sha256,
+                    "bytes": r.bytes,
+                });
+                if let Some(f) = f {
+                    v["fetch"] = serde_json::to_value(f).unwrap_or_default();
+                }
+                v
+            }).collect::<Vec<_>>(),
         });
         let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
         let publication = Publication {
@@ -172,7 +185,7 @@ fn fingerprints(p: &Pipeline, opts: &Options) -> Result<Vec<(String, String)>> {
     let cache = base.join("raw").join(".cache");
     let mut out = Vec::new();
     for src in &p.sources {
-        let local = ingest::local_path(src, &cache, opts.offline)?;
+        let local = ingest::local_path(src, &cache, opts.offline, &p.http)?;
         let bytes = std::fs::read(&local).map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
         use sha2::Digest;
         out.push((src.id.clone(), config::hex(&sha2::Sha256::digest(&bytes))));

@@ -8,6 +8,7 @@ mod cases;
 mod e2e;
 mod errors;
 mod formats;
+mod http;
 mod ingest;
 mod outputs;
 mod properties;

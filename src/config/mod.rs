@@ -32,6 +32,64 @@ struct ConfigFile {
     /// Assertions about the data, checked on every run (`[[expect]]`).
     #[serde(default)]
     expect: Vec<ExpectConfig>,
+    /// How URL sources are fetched.
+    #[serde(default)]
+    http: HttpConfig,
+}
+
+/// `[http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct HttpConfig {
+    /// Seconds to wait for a connection.
+    connect_timeout_secs: f64,
+    /// Seconds one request may take, body included.
+    timeout_secs: f64,
+    /// Requests per URL at most, the first included.
+    max_attempts: u32,
+    /// The first retry waits up to this many milliseconds; each next one twice as long.
+    backoff_ms: u64,
+    /// Seconds all attempts for one URL may take together.
+    max_total_secs: f64,
+    /// The largest body accepted, in bytes.
+    max_bytes: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { connect_timeout_secs: 10.0, timeout_secs: 120.0, max_attempts: 5, backoff_ms: 1000, max_total_secs: 600.0, max_bytes: 512 * 1024 * 1024 }
+    }
+}
+
+/// How URL sources are fetched, compiled.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub connect_timeout: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub max_attempts: u32,
+    pub backoff: std::time::Duration,
+    pub max_total: std::time::Duration,
+    pub max_bytes: u64,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions::from(&HttpConfig::default())
+    }
+}
+
+impl From<&HttpConfig> for HttpOptions {
+    fn from(h: &HttpConfig) -> Self {
+        let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
+        HttpOptions {
+            connect_timeout: secs(h.connect_timeout_secs),
+            timeout: secs(h.timeout_secs),
+            max_attempts: h.max_attempts.max(1),
+            backoff: std::time::Duration::from_millis(h.backoff_ms),
+            max_total: secs(h.max_total_secs),
+            max_bytes: h.max_bytes,
+        }
+    }
 }
 
 /// `[normalize]`.
@@ -95,6 +153,8 @@ struct SourceConfig {
     flow: Option<Spanned<String>>,
     /// The text encoding, where detection is not enough (`"windows-1251"`, `"cp866"`).
     encoding: Option<Spanned<String>>,
+    /// For `url` sources: the sha256 the download must have.
+    sha256: Option<Spanned<String>>,
 }
 
 /// A sheet by name or by 0-based index.
@@ -245,6 +305,10 @@ pub struct Source {
     pub flow: Option<Flow>,
     /// The declared text encoding.
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The sha256 a download must have.
+    pub sha256: Option<String>,
+    /// A header sent with requests (API keys), never logged or recorded.
+    pub auth_header: Option<(String, String)>,
     /// The pipeline's extra country names.
     pub aliases: std::sync::Arc<Aliases>,
 }
@@ -263,6 +327,8 @@ impl Source {
             decimal: None,
             flow: None,
             encoding: None,
+            sha256: None,
+            auth_header: None,
             aliases: Default::default(),
         }
     }
@@ -402,6 +468,7 @@ pub struct Pipeline {
     pub output_dir: PathBuf,
     pub formats: Vec<Format>,
     pub output: OutputOptions,
+    pub http: HttpOptions,
     /// The unit of figures whose file and source say none.
     pub default_unit: Option<String>,
     pub aliases: std::sync::Arc<Aliases>,
@@ -499,6 +566,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 None
             }
         });
+        let sha256 = s.sha256.as_ref().and_then(|h| {
+            let v = h.get_ref().trim().to_lowercase();
+            if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) {
+                Some(v)
+            } else {
+                c.err(&h.span(), format!("{}: {:?} is not a sha256 (64 hex digits)", key("sha256"), h.get_ref()));
+                None
+            }
+        });
         if let Some((location, display, default_id)) = location {
             let id = s.id.as_ref().map(|i| i.get_ref().clone()).unwrap_or(default_id);
             if ids.contains(&id) {
@@ -517,6 +593,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 decimal,
                 flow,
                 encoding,
+                sha256,
+                auth_header: None,
                 aliases: aliases.clone(),
             });
         }
@@ -563,6 +641,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         output_dir: base.join(&cfg.output.dir),
         formats,
         output,
+        http: HttpOptions::from(&cfg.http),
         default_unit,
         aliases,
     })

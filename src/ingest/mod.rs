@@ -179,9 +179,9 @@ fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<Vec<Table>> {
 }
 
 /// The local file a source reads: its path, or its cached download.
-pub fn local_path(src: &Source, cache_dir: &Path, offline: bool) -> Result<std::path::PathBuf> {
+pub fn local_path(src: &Source, cache_dir: &Path, offline: bool, http: &crate::config::HttpOptions) -> Result<std::path::PathBuf> {
     match &src.location {
         Location::File(p) => Ok(p.clone()),
-        Location::Url(u) => fetch::fetch(src, u, cache_dir, offline),
+        Location::Url(u) => fetch::fetch(src, u, cache_dir, offline, http),
     }
 }
