@@ -230,3 +230,66 @@ fn one_http_source_and_one_file_source_end_to_end() {
     assert_eq!(m["inputs"][2]["location"], s.url.as_str());
     assert_eq!(m["inputs"][2]["fetch"]["status"], 200);
 }
+
+fn comtrade_pipeline(w: &Workdir, url: &str, extra: &str) {
+    w.write(
+        "pipeline.toml",
+        format!(
+            "[[sources]]\nid = \"comtrade\"\ntype = \"comtrade\"\nurl = \"{url}\"\nreporter = \"TUR\"\npartners = [\"AZE\", \"KAZ\"]\nyears = [2019, 2019]\nkey_env = \"TRADEFLOW_TEST_COMTRADE_KEY\"\nrate_per_sec = 50\n{extra}\n[http]\nbackoff_ms = 20\nmax_attempts = 2\n"
+        ),
+    );
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(crate::util::repo().join("tests/fixtures/comtrade").join(name)).unwrap()
+}
+
+#[test]
+fn comtrade_answer_is_read_into_figures_and_the_key_stays_secret() {
+    let s = serve("/data/v1/get/C/A/HS", vec![ok(200, &[("Content-Type", "application/json")], &fixture("tur-2019.json"))]);
+    let w = Workdir::empty();
+    comtrade_pipeline(&w, &s.url, "");
+    let o = w.command(&["run"]).env("TRADEFLOW_TEST_COMTRADE_KEY", "s3cr3t-key-123").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert_eq!(rows.len(), 4, "the World row is an aggregate");
+    let kaz = rows.iter().find(|r| r["partner"] == "KAZ" && r["flow"] == "import").unwrap();
+    assert_eq!(kaz["value_usd"], "3004000000");
+    let req = s.requests.lock().unwrap()[0].clone();
+    assert!(req.starts_with("GET /data/v1/get/C/A/HS?reporterCode=792&partnerCode=31,398&flowCode=X,M&period=2019&cmdCode=TOTAL"), "{req}");
+    assert!(req.contains("s3cr3t-key-123"), "the key is sent as a header");
+    for f in ["processed/manifest.json", "processed/report.json", "processed/report.md"] {
+        assert!(!w.read(f).contains("s3cr3t"), "{f} must not hold the key");
+    }
+    assert!(!stderr(&o).contains("s3cr3t"), "nor the logs");
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    assert_eq!(r["aggregates"][0]["label"], "W00");
+}
+
+#[test]
+fn comtrade_result_at_the_row_cap_is_truncated() {
+    let s = serve("/get", vec![ok(200, &[], &fixture("tur-2019.json"))]);
+    let w = Workdir::empty();
+    comtrade_pipeline(&w, &s.url, "max_records = 5");
+    let o = w.command(&["run"]).env("TRADEFLOW_TEST_COMTRADE_KEY", "k").output().unwrap();
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("5 rows, exactly the row cap (max_records = 5): the result is truncated"), "{}", stderr(&o));
+}
+
+#[test]
+fn comtrade_empty_result_is_a_warning_naming_the_query() {
+    let s = serve("/get", vec![ok(200, &[], &fixture("empty.json"))]);
+    let w = Workdir::empty();
+    comtrade_pipeline(&w, &s.url, "");
+    let o = w.command(&["run"]).env("TRADEFLOW_TEST_COMTRADE_KEY", "k").output().unwrap();
+    assert!(stderr(&o).contains("the query returned no rows: reporter TUR partners AZE,KAZ flows X,M years 2019 commodity TOTAL"), "{}", stderr(&o));
+}
+
+#[test]
+fn comtrade_key_missing_from_the_environment() {
+    let w = Workdir::empty();
+    comtrade_pipeline(&w, "http://127.0.0.1:9/get", "");
+    let o = w.command(&["run"]).env_remove("TRADEFLOW_TEST_COMTRADE_KEY").output().unwrap();
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("the environment variable TRADEFLOW_TEST_COMTRADE_KEY (key_env) is not set"), "{}", stderr(&o));
+}

@@ -155,6 +155,25 @@ struct SourceConfig {
     encoding: Option<Spanned<String>>,
     /// For `url` sources: the sha256 the download must have.
     sha256: Option<Spanned<String>>,
+    /// `"file"` (default) or `"comtrade"`: a query of the UN Comtrade API.
+    #[serde(rename = "type")]
+    kind: Option<Spanned<String>>,
+    /// Comtrade: the partners to ask for (ISO3 or names; `"WLD"` for the world).
+    #[serde(default)]
+    partners: Vec<Spanned<String>>,
+    /// Comtrade: the flows to ask for (default export and import).
+    #[serde(default)]
+    flows: Vec<Spanned<String>>,
+    /// Comtrade: first and last year.
+    years: Option<[i32; 2]>,
+    /// Comtrade: `TOTAL` (default) or HS codes separated by commas.
+    commodity: Option<String>,
+    /// Comtrade: the environment variable holding the subscription key.
+    key_env: Option<String>,
+    /// Comtrade: the API's row cap per request; a result this long is truncated.
+    max_records: Option<usize>,
+    /// Comtrade: requests per second at most.
+    rate_per_sec: Option<f64>,
 }
 
 /// A sheet by name or by 0-based index.
@@ -309,6 +328,8 @@ pub struct Source {
     pub sha256: Option<String>,
     /// A header sent with requests (API keys), never logged or recorded.
     pub auth_header: Option<(String, String)>,
+    /// For `type = "comtrade"`: the query.
+    pub comtrade: Option<ComtradeQuery>,
     /// The pipeline's extra country names.
     pub aliases: std::sync::Arc<Aliases>,
 }
@@ -329,10 +350,29 @@ impl Source {
             encoding: None,
             sha256: None,
             auth_header: None,
+            comtrade: None,
             aliases: Default::default(),
         }
     }
 }
+
+/// A query of the UN Comtrade API (`type = "comtrade"`).
+#[derive(Debug, Clone)]
+pub struct ComtradeQuery {
+    pub reporter: String,
+    pub partners: Vec<String>,
+    pub flows: Vec<Flow>,
+    pub years: (i32, i32),
+    pub commodity: String,
+    /// The environment variable holding the subscription key (its value is read at fetch
+    /// time and never written anywhere).
+    pub key_env: Option<String>,
+    pub max_records: usize,
+    pub rate_per_sec: f64,
+}
+
+/// The Comtrade API's endpoint for annual goods data.
+pub const COMTRADE_URL: &str = "https://comtradeapi.un.org/data/v1/get/C/A/HS";
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -543,7 +583,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 None
             }
             (None, None) => {
-                c.errors.push(format!("{file}:{}: sources[{n}]: needs `path` or `url`", source_line(text, n)));
+                if s.kind.as_ref().map(|k| k.get_ref().as_str()) != Some("comtrade") {
+                    c.errors.push(format!("{file}:{}: sources[{n}]: needs `path` or `url`", source_line(text, n)));
+                }
                 None
             }
         };
@@ -566,6 +608,48 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 None
             }
         });
+        let comtrade = match s.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("file") => {
+                let extra = [("partners", !s.partners.is_empty()), ("flows", !s.flows.is_empty()), ("years", s.years.is_some()), ("commodity", s.commodity.is_some()), ("key_env", s.key_env.is_some()), ("max_records", s.max_records.is_some()), ("rate_per_sec", s.rate_per_sec.is_some())];
+                for (k, set) in extra {
+                    if set {
+                        c.errors.push(format!("{file}:{}: sources[{n}].{k} is for `type = \"comtrade\"` sources only", source_line(text, n)));
+                    }
+                }
+                None
+            }
+            Some("comtrade") => {
+                let partners: Vec<String> = s.partners.iter().filter_map(|p| {
+                    if p.get_ref().eq_ignore_ascii_case("WLD") || p.get_ref().eq_ignore_ascii_case("world") { Some("WLD".to_string()) } else { c.country(p, &key("partners")) }
+                }).collect();
+                let flows: Vec<Flow> = if s.flows.is_empty() { vec![Flow::Export, Flow::Import] } else { s.flows.iter().filter_map(|f| c.flow(f, &key("flows"))).collect() };
+                match (&reporter, s.years) {
+                    (Some(r), Some([a, b])) if a <= b && !partners.is_empty() => Some(ComtradeQuery {
+                        reporter: r.clone(),
+                        partners,
+                        flows,
+                        years: (a, b),
+                        commodity: s.commodity.clone().unwrap_or_else(|| "TOTAL".into()),
+                        key_env: s.key_env.clone(),
+                        max_records: s.max_records.unwrap_or(100_000).max(1),
+                        rate_per_sec: s.rate_per_sec.unwrap_or(1.0).max(0.01),
+                    }),
+                    _ => {
+                        c.errors.push(format!("{file}:{}: sources[{n}]: a comtrade source needs `reporter`, `partners` and `years = [first, last]`", source_line(text, n)));
+                        None
+                    }
+                }
+            }
+            Some(other) => {
+                let span = s.kind.as_ref().map(|k| k.span()).unwrap_or_default();
+                c.err(&span, format!("{}: unknown source type {other:?} (\"file\", \"comtrade\")", key("type")));
+                None
+            }
+        };
+        let location = match (&comtrade, location) {
+            (Some(_), None) => Some((Location::Url(COMTRADE_URL.to_string()), COMTRADE_URL.to_string(), "comtrade".to_string())),
+            (_, l) => l,
+        };
         let sha256 = s.sha256.as_ref().and_then(|h| {
             let v = h.get_ref().trim().to_lowercase();
             if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -595,6 +679,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 encoding,
                 sha256,
                 auth_header: None,
+                comtrade,
                 aliases: aliases.clone(),
             });
         }

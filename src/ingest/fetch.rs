@@ -48,7 +48,8 @@ pub fn cache_path(src: &Source, url: &str, cache_dir: &Path) -> PathBuf {
     cache_dir.join(format!("{}.{ext}", src.id))
 }
 
-fn record_path(data: &Path) -> PathBuf {
+/// The sidecar that records a download.
+pub fn record_path(data: &Path) -> PathBuf {
     let mut p = data.as_os_str().to_owned();
     p.push(".fetch.json");
     PathBuf::from(p)
@@ -118,8 +119,17 @@ fn check_format(ext: &str, content_type: Option<&str>, bytes: &[u8]) -> std::res
 /// [`Error::Source`] naming the URL and why: status, timeout, size, format, checksum,
 /// offline without a cache. A good cached copy is never replaced by a bad download.
 pub fn fetch(src: &Source, url: &str, cache_dir: &Path, offline: bool, http: &HttpOptions) -> Result<PathBuf> {
+    fetch_to(src, url, &cache_path(src, url, cache_dir), offline, http)
+}
+
+/// [`fetch`] into a given cache file.
+///
+/// # Errors
+/// As [`fetch`].
+pub fn fetch_to(src: &Source, url: &str, dest: &Path, offline: bool, http: &HttpOptions) -> Result<PathBuf> {
     let fail = |reason: String| Error::source(&src.id, url, reason);
-    let dest = cache_path(src, url, cache_dir);
+    let dest = dest.to_path_buf();
+    let cache_dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
     let cached = record(&dest).filter(|r| r.url == url && dest.exists());
     if offline {
         return match cached {
@@ -131,7 +141,7 @@ pub fn fetch(src: &Source, url: &str, cache_dir: &Path, offline: bool, http: &Ht
             None => Err(fail(format!("--offline and no cached copy at {}", dest.display()))),
         };
     }
-    std::fs::create_dir_all(cache_dir).map_err(|e| fail(format!("cannot create {}: {e}", cache_dir.display())))?;
+    std::fs::create_dir_all(&cache_dir).map_err(|e| fail(format!("cannot create {}: {e}", cache_dir.display())))?;
     let client = reqwest::blocking::Client::builder()
         .user_agent(concat!("tradeflow/", env!("CARGO_PKG_VERSION"), " (+https://crates.io/crates/tradeflow)"))
         .connect_timeout(http.connect_timeout)

@@ -5,6 +5,7 @@
 //! grids (`grid`), and one layout reader (`layout`) shared by every format, so a table
 //! means the same whether it arrived as xlsx, CSV or Markdown.
 
+pub mod comtrade;
 pub mod delimited;
 pub mod fetch;
 pub mod grid;
@@ -180,8 +181,9 @@ fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<Vec<Table>> {
 
 /// The local file a source reads: its path, or its cached download.
 pub fn local_path(src: &Source, cache_dir: &Path, offline: bool, http: &crate::config::HttpOptions) -> Result<std::path::PathBuf> {
-    match &src.location {
-        Location::File(p) => Ok(p.clone()),
-        Location::Url(u) => fetch::fetch(src, u, cache_dir, offline, http),
+    match (&src.location, &src.comtrade) {
+        (Location::File(p), _) => Ok(p.clone()),
+        (Location::Url(u), Some(q)) => comtrade::fetch(src, q, u, cache_dir, offline, http),
+        (Location::Url(u), None) => fetch::fetch(src, u, cache_dir, offline, http),
     }
 }

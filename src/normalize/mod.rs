@@ -331,7 +331,8 @@ impl Context<'_> {
             return Err(("bad_year", format!("year {:?} is not a calendar year", text(raw.year[i]).unwrap_or(""))));
         };
         let month = match text(raw.month[i]) {
-            None => None,
+            // Comtrade writes 52 (and some agencies 0) for an annual figure
+            None | Some("52") | Some("0") | Some("00") => None,
             Some(m) => Some(parse_month(m).ok_or_else(|| ("bad_month", format!("month {m:?} is not 1 to 12")))?),
         };
         let id = raw.commodity[i];

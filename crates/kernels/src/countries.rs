@@ -169,6 +169,45 @@ pub fn suggestions(name: &str) -> Vec<String> {
     out
 }
 
+const M49: &str = include_str!("m49.tsv");
+
+/// Numeric codes by ISO3: (M49, UN Comtrade's where it differs).
+fn numeric_codes() -> &'static HashMap<&'static str, (u16, Option<u16>)> {
+    static N: OnceLock<HashMap<&'static str, (u16, Option<u16>)>> = OnceLock::new();
+    N.get_or_init(|| {
+        M49.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let mut p = l.split('\t');
+                let iso = p.next()?;
+                let m49 = p.next()?.trim().parse().ok()?;
+                let ct = p.next().and_then(|c| c.trim().parse().ok());
+                Some((iso, (m49, ct)))
+            })
+            .collect()
+    })
+}
+
+/// The UN M49 (ISO 3166-1 numeric) code of a country.
+pub fn m49(iso3: &str) -> Option<u16> {
+    numeric_codes().get(iso3).map(|c| c.0)
+}
+
+/// The code UN Comtrade uses for a country: its own where it differs from M49 (the United
+/// States are 842, France 251, India 699, Switzerland 757, ...), else M49.
+pub fn comtrade_code(iso3: &str) -> Option<u16> {
+    numeric_codes().get(iso3).map(|c| c.1.unwrap_or(c.0))
+}
+
+/// The country of a UN Comtrade or M49 numeric code; 0 is the World.
+pub fn from_comtrade_code(code: u16) -> Option<Place> {
+    if code == 0 {
+        return Some(Place::Aggregate);
+    }
+    let iso = numeric_codes().iter().find(|(_, c)| c.1 == Some(code) || (c.0 == code && c.1.is_none())).map(|(i, _)| *i)?;
+    country(iso).map(Place::Country)
+}
+
 /// A country named inside a longer text, with the words that named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mention {
@@ -272,6 +311,17 @@ mod tests {
         let m = find_in_text("Table 4: TURKEY – KYRGYZSTAN TRADE RELATIONSHIP");
         let isos: Vec<_> = m.iter().map(|m| m.country.iso3).collect();
         assert_eq!(isos, ["TUR", "KGZ"]);
+    }
+
+    #[test]
+    fn numeric_codes_both_ways() {
+        assert_eq!(m49("TUR"), Some(792));
+        assert_eq!(comtrade_code("TUR"), Some(792));
+        assert_eq!(m49("USA"), Some(840));
+        assert_eq!(comtrade_code("USA"), Some(842));
+        assert_eq!(from_comtrade_code(842).and_then(|p| if let Place::Country(c) = p { Some(c.iso3) } else { None }), Some("USA"));
+        assert_eq!(from_comtrade_code(0), Some(Place::Aggregate));
+        assert_eq!(from_comtrade_code(398).map(|p| matches!(p, Place::Country(c) if c.iso3 == "KAZ")), Some(true));
     }
 
     #[test]
