@@ -69,6 +69,9 @@ pub enum Command {
         /// Whose trade it is, when the file does not say.
         #[arg(long)]
         reporter: Option<String>,
+        /// Print the same as one JSON document.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -91,7 +94,7 @@ pub fn main_with(cli: Cli) -> u8 {
             finish(pipeline::run(&config, Mode::Run, &Options { offline, full_refresh, dry_run }), false)
         }
         Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline, ..Default::default() }), true),
-        Command::Inspect { path, reporter } => match pipeline::inspect(&path, reporter) {
+        Command::Inspect { path, reporter, json } => match pipeline::inspect(&path, reporter, json) {
             Ok(text) => {
                 print!("{text}");
                 0

@@ -352,7 +352,7 @@ fn report(p: &Pipeline, read: &Read, norm: &Normalized, v: &Verdict, run_id: &st
 ///
 /// # Errors
 /// [`Error::Source`] when the file cannot be read.
-pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
+pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<String> {
     let mut src = Source::for_file(path);
     if let Some(r) = reporter {
         let c = normalize::countries::country(&r).ok_or_else(|| Error::Config(vec![format!("--reporter: unknown country {r:?}")]))?;
@@ -363,6 +363,9 @@ pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
     let read = ingest::read_source(&src, path, &mut prov, &mut raw)?;
     let sref = |pl| prov.source_ref(pl);
     let norm = normalize::normalize(&raw, &normalize::Options::default(), &sref);
+    if as_json {
+        return Ok(inspect_json(path, &read, &prov, &raw, &norm));
+    }
     let mut o = String::new();
     let _ = writeln!(o, "{}: {} bytes, sha256 {}", path.display(), read.bytes, read.sha256);
     let _ = writeln!(o, "{} table(s)", read.tables.len());
@@ -427,6 +430,45 @@ pub fn inspect(path: &Path, reporter: Option<String>) -> Result<String> {
         }
     }
     Ok(o)
+}
+
+/// `inspect --json`: the same as the text, as one JSON document.
+fn inspect_json(path: &Path, read: &SourceRead, prov: &Provenance, raw: &RawFigures, norm: &Normalized) -> String {
+    let in_table = |r: usize, t: &crate::ingest::layout::TableReading| r >= t.first_figure && r < t.first_figure + t.figures;
+    let tables: Vec<serde_json::Value> = read
+        .tables
+        .iter()
+        .map(|t| {
+            let mut v = serde_json::to_value(t).unwrap_or_default();
+            v["units"] = norm
+                .column_units
+                .iter()
+                .filter(|u| u.table == t.table)
+                .map(|u| json!({"column": u.col + 1, "unit": u.unit.map(|x| x.describe()), "from": u.origin.as_str()}))
+                .collect();
+            let f = &norm.figures;
+            v["figures"] = (0..f.len())
+                .filter(|&i| in_table(f.raw[i] as usize, t))
+                .map(|i| {
+                    let r = f.raw[i] as usize;
+                    json!({
+                        "reporter": f.reporter[i], "partner": f.partner[i], "flow": f.flow[i], "year": f.year[i], "month": f.month[i],
+                        "commodity": f.commodity_str(i), "value_usd": f.value[i].map(|x| x.normalize().to_string()),
+                        "raw": raw.value_text(r), "source_ref": prov.source_ref(raw.place[r]), "flags": flags::names(f.flags[i]),
+                    })
+                })
+                .collect();
+            v["rejected"] = norm
+                .rejects
+                .iter()
+                .filter(|rj| in_table(rj.raw as usize, t))
+                .map(|rj| json!({"raw": raw.value_text(rj.raw as usize), "source_ref": prov.source_ref(raw.place[rj.raw as usize]), "rule": rj.rule, "message": rj.message}))
+                .collect();
+            v
+        })
+        .collect();
+    let doc = json!({"file": path.display().to_string(), "bytes": read.bytes, "sha256": read.sha256, "tables": tables, "aggregates": norm.aggregates});
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
 /// The default config path.

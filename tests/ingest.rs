@@ -164,3 +164,62 @@ fn inspect_reads_every_format() {
         assert!(stdout(&o).contains("figures (10)"), "{f}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn inspect_json_says_the_same_as_the_text() {
+    let w = fixture_workdir();
+    let o = w.run(&["inspect", "raw/basic.md", "--reporter", "TUR", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let t = &v["tables"][0];
+    assert_eq!(t["layout"], "years down, flows across");
+    let unit_of = |col: u64| t["units"].as_array().unwrap().iter().find(|u| u["column"] == col).unwrap().clone();
+    assert_eq!(unit_of(2)["unit"], "USD million");
+    assert_eq!(unit_of(3)["unit"], "USD billion");
+    assert_eq!(unit_of(3)["from"], "column header");
+    assert_eq!(t["figures"].as_array().unwrap().len(), 10);
+    assert_eq!(t["figures"][1]["value_usd"], "1334000000");
+    assert_eq!(t["figures"][1]["flags"][0], "decimal_from_column", "1.47 and 1.18 in the same column show the dot is decimal");
+}
+
+#[test]
+fn a_sheet_whose_cells_span_the_whole_grid_is_read_in_bounded_memory() {
+    // A1 and XFD1048576: a dense grid would need 17 billion cells
+    let w = Workdir::empty();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "corner").unwrap();
+    ws.write_string(1_048_575, 16_383, "far corner").unwrap();
+    std::fs::create_dir_all(w.path().join("raw")).unwrap();
+    wb.save(w.path().join("raw/huge.xlsx")).unwrap();
+    let t0 = std::time::Instant::now();
+    fails(&w, "raw/huge.xlsx", "no table found");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn a_zip_bomb_is_refused_before_it_is_opened() {
+    use std::io::Write;
+    let w = Workdir::empty();
+    std::fs::create_dir_all(w.path().join("raw")).unwrap();
+    let file = std::fs::File::create(w.path().join("raw/bomb.xlsx")).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
+    zip.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..160 {
+        zip.write_all(&zeros).unwrap();
+    }
+    zip.finish().unwrap();
+    fails(&w, "raw/bomb.xlsx", "refused as a zip bomb");
+}
+
+#[test]
+fn two_level_headers_flows_spanning_years() {
+    let w = Workdir::empty();
+    w.write("raw/t.csv", "Turkey's trade by partner (USD million)\n,Exports,,Imports,\nPartner,2019,2020,2019,2020\nKazakhstan,900,985.68,3004,1180\nUzbekistan,1135,1150,1076,969.98\n");
+    let f = figures(&w, "raw/t.csv");
+    assert_eq!(f.len(), 8, "{f:?}");
+    assert!(f.contains(&("KAZ".into(), "import".into(), "2020".into(), "1180000000".into())), "{f:?}");
+    assert!(f.contains(&("UZB".into(), "export".into(), "2019".into(), "1135000000".into())), "{f:?}");
+}

@@ -54,6 +54,8 @@ fn is_header(rows: &[Row], i: usize) -> bool {
 pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -> Vec<Table> {
     let mut out: Vec<Table> = Vec::new();
     let mut titles: Vec<String> = Vec::new();
+    // the last text-only row, which may turn out to be a group header (`Exports` over years)
+    let mut group: Option<(Row, usize)> = None;
     let mut i = 0;
     while i < rows.len() {
         let r = &rows[i];
@@ -73,6 +75,7 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
             let texts: Vec<String> = r.cells.iter().filter(|c| !c.is_empty()).map(Cell::text).collect();
             let text_only = r.cells.iter().all(|c| !matches!(c, Cell::Number(_))) && texts.iter().all(|t| parse_year(t).is_none());
             if text_only && texts.len() <= 3 {
+                group = Some((r.clone(), titles.len()));
                 titles.push(texts.join(", "));
                 if titles.len() > 3 {
                     titles.remove(0);
@@ -81,7 +84,26 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
             i += 1;
             continue;
         }
-        let header = r.clone();
+        let mut header = r.clone();
+        if let Some((g, at)) = group.take() {
+            // a row right above the header with labels over its columns (not its first):
+            // spread each label over the blank cells after it, and prefix the header cells
+            let over_columns = g.cells.iter().enumerate().filter(|(c, x)| *c > 0 && !x.is_empty()).count();
+            if g.pos + 1 == header.pos && over_columns >= 2 && at == titles.len() - 1 {
+                titles.pop();
+                let mut label = String::new();
+                for (c, cell) in header.cells.iter_mut().enumerate() {
+                    match g.cells.get(c) {
+                        Some(x) if !x.is_empty() => label = x.text(),
+                        _ if c == 0 => label.clear(),
+                        _ => {}
+                    }
+                    if !label.is_empty() && c > 0 {
+                        *cell = Cell::Text(format!("{label} {}", cell.text()).trim().to_string());
+                    }
+                }
+            }
+        }
         let mut data = Vec::new();
         let mut continued = Vec::new();
         i += 1;

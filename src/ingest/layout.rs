@@ -139,7 +139,7 @@ pub fn read_table(t: &Table, src: &Source, table_ix: u32, out: &mut RawFigures) 
     };
     let roles: Vec<Option<LongRole>> = headers.iter().map(|h| long_role(h)).collect();
     let has = |r: LongRole| roles.contains(&Some(r));
-    let year_cols: Vec<usize> = headers.iter().enumerate().filter(|(_, h)| parse_year(h).is_some()).map(|(i, _)| i).collect();
+    let year_cols: Vec<usize> = headers.iter().enumerate().filter(|(_, h)| year_in(h).is_some()).map(|(i, _)| i).collect();
     if has(LongRole::Value) && has(LongRole::Year) && (has(LongRole::Partner) || has(LongRole::Flow)) {
         reading.layout = "long: one row per figure";
         read_long(t, src, table_ix, &headers, &roles, out, &mut reading);
@@ -152,6 +152,15 @@ pub fn read_table(t: &Table, src: &Source, table_ix: u32, out: &mut RawFigures) 
     }
     reading.figures = out.len() - reading.first_figure;
     reading
+}
+
+/// The year a header names: the whole text (`2019`, `2020*`) or a word of it
+/// (`Exports 2019`, `2019 İhracat`).
+fn year_in(h: &str) -> Option<String> {
+    if parse_year(h).is_some() {
+        return Some(h.to_string());
+    }
+    h.split(|c: char| c.is_whitespace() || c == '|' || c == '/').find(|w| parse_year(w).is_some()).map(str::to_string)
 }
 
 fn title_text(t: &Table) -> String {
@@ -268,7 +277,8 @@ fn read_years_across(
     let label_col = (0..headers.len()).find(|c| !year_cols.contains(c)).unwrap_or(0);
     for (c, h) in headers.iter().enumerate() {
         let role = if year_cols.contains(&c) {
-            format!("values of year {}", parse_year(h).unwrap_or_default())
+            let flow = parse_flow(h).map(|f| format!(", flow {f} (from column header)")).unwrap_or_default();
+            format!("values of year {}{flow}", year_in(h).and_then(|y| parse_year(&y)).unwrap_or_default())
         } else if c == label_col {
             "row labels: flow or partner".into()
         } else {
@@ -295,11 +305,13 @@ fn read_years_across(
         for &c in year_cols {
             let cell = row.cells.get(c).cloned().unwrap_or(Cell::Empty);
             let value = value_of(&cell, out);
+            let year = year_in(&headers[c]);
+            let col_flow = if src.flow.is_none() { parse_flow(&headers[c]).map(|f| f.as_str().to_string()) } else { None };
             let f = RawFigureRef {
                 reporter: split(&p.reporter),
                 partner: split(&p.partner),
-                flow: flow.as_deref(),
-                year: Some(&headers[c]),
+                flow: col_flow.as_deref().or(flow.as_deref()),
+                year: year.as_deref(),
                 month: None,
                 commodity: None,
                 unit_column: Some(&label),
