@@ -6,13 +6,10 @@
 //! Reads the previous `trade.csv` of the output folder, if any; writes nothing.
 
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 use crate::publish::CleanTable;
-
-/// A figure's key, as text.
-pub type Key = (String, String, String, String, String, String);
 
 /// One revised figure.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,13 +33,19 @@ pub struct Changes {
     pub revised: Vec<Revision>,
 }
 
-fn key_text(k: &Key) -> String {
-    let m = if k.4.is_empty() { String::new() } else { format!("-{:0>2}", k.4) };
-    format!("{} {} {} {}{m} {}", k.0, k.1, k.2, k.3, k.5)
+
+fn key_of(rep: &str, par: &str, flow: &str, year: &str, month: &str, cmd: &str) -> String {
+    format!("{rep}\t{par}\t{flow}\t{year}\t{month}\t{cmd}")
+}
+
+fn key_text(k: &str) -> String {
+    let p: Vec<&str> = k.split('\t').collect();
+    let m = if p[4].is_empty() { String::new() } else { format!("-{:0>2}", p[4]) };
+    format!("{} {} {} {}{m} {}", p[0], p[1], p[2], p[3], p[5])
 }
 
 /// Values of a published `trade.csv` by key.
-fn previous(path: &Path) -> Option<BTreeMap<Key, String>> {
+fn previous(path: &Path) -> Option<HashMap<String, String>> {
     let bytes = std::fs::read(path).ok()?;
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let delim = if text.split(|b| *b == b'\n').next().is_some_and(|h| h.contains(&b';')) { b';' } else { b',' };
@@ -50,38 +53,30 @@ fn previous(path: &Path) -> Option<BTreeMap<Key, String>> {
     let h = r.headers().ok()?.clone();
     let col = |n: &str| h.iter().position(|x| x == n);
     let (rep, par, flow, year, month, cmd, val) = (col("reporter")?, col("partner")?, col("flow")?, col("year")?, col("month")?, col("commodity")?, col("value_usd")?);
-    let mut out = BTreeMap::new();
-    for rec in r.records().flatten() {
-        let g = |i: usize| rec.get(i).unwrap_or("").to_string();
-        out.insert((g(rep), g(par), g(flow), g(year), g(month), g(cmd)), g(val));
+    let mut out = HashMap::default();
+    let mut rec = csv::StringRecord::new();
+    while r.read_record(&mut rec).ok()? {
+        let g = |i: usize| rec.get(i).unwrap_or("");
+        out.insert(key_of(g(rep), g(par), g(flow), g(year), g(month), g(cmd)), g(val).to_string());
     }
     Some(out)
 }
 
 /// Compares the clean table with the previous publication in `dir`.
 pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
-    let Some(old) = previous(&dir.join("trade.csv")) else { return Changes::default() };
+    let Some(mut old) = previous(&dir.join("trade.csv")) else { return Changes::default() };
     let previous_run_id = std::fs::read_to_string(dir.join("manifest.json"))
         .ok()
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
         .and_then(|m| m["run_id"].as_str().map(str::to_string));
-    let mut new: BTreeMap<Key, String> = BTreeMap::new();
-    for i in 0..t.len() {
-        let k = (
-            t.reporter[i].to_string(),
-            t.partner[i].to_string(),
-            t.flow[i].to_string(),
-            t.year[i].to_string(),
-            t.month[i].map(|m| m.to_string()).unwrap_or_default(),
-            t.commodity[i].clone(),
-        );
-        new.insert(k, t.value_text[i].clone());
-    }
     let mut c = Changes { compared: true, previous_run_id, ..Default::default() };
-    for (k, v) in &new {
-        match old.get(k) {
-            None => c.added.push(format!("{} = {v}", key_text(k))),
-            Some(o) if o != v => {
+    for i in 0..t.len() {
+        let month = t.month[i].map(|m| m.to_string()).unwrap_or_default();
+        let k = key_of(t.reporter[i], t.partner[i], t.flow[i], &t.year[i].to_string(), &month, &t.commodity[i]);
+        let v = &t.value_text[i];
+        match old.remove(&k) {
+            None => c.added.push(format!("{} = {v}", key_text(&k))),
+            Some(o) if &o != v => {
                 let (od, nd) = (o.parse::<Decimal>().ok(), v.parse::<Decimal>().ok());
                 let change = match (od, nd) {
                     (Some(a), Some(b)) => (b - a).normalize().to_string(),
@@ -91,15 +86,15 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
                     (Some(a), Some(b)) if !a.is_zero() => rust_decimal::prelude::ToPrimitive::to_f64(&(b / a - Decimal::ONE)),
                     _ => None,
                 };
-                c.revised.push(Revision { key: key_text(k), old: o.clone(), new: v.clone(), change, change_share });
+                c.revised.push(Revision { key: key_text(&k), old: o, new: v.clone(), change, change_share });
             }
             _ => {}
         }
     }
-    for (k, v) in &old {
-        if !new.contains_key(k) {
-            c.removed.push(format!("{} = {v}", key_text(k)));
-        }
-    }
+    let mut removed: Vec<(String, String)> = old.into_iter().collect();
+    removed.sort();
+    c.removed = removed.into_iter().map(|(k, v)| format!("{} = {v}", key_text(&k))).collect();
+    c.added.sort();
+    c.revised.sort_by(|a, b| a.key.cmp(&b.key));
     c
 }

@@ -10,7 +10,7 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 pub use crate::config::Severity;
 use crate::config::{ExpectKind, Rules};
@@ -184,6 +184,13 @@ impl V<'_> {
     }
 }
 
+/// Each distinct text's rank in sorted order.
+fn rank_of<'a>(mut texts: Vec<&'a str>) -> HashMap<&'a str, u32> {
+    texts.sort_unstable();
+    texts.dedup();
+    texts.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect()
+}
+
 /// Validates normalised figures.
 pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdict {
     let f = &norm.figures;
@@ -252,22 +259,28 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         });
     }
 
+    // sort by key with integer ranks of the texts: no string comparison per pair
     let mut clean = v.clean();
-    clean.sort_by(|&a, &b| {
-        let (ka, kb) = (key(f, a), key(f, b));
-        (ka.0, ka.1, ka.2, ka.3, ka.4, f.commodity_str(a)).cmp(&(kb.0, kb.1, kb.2, kb.3, kb.4, f.commodity_str(b)))
+    let countries_rank = rank_of(clean.iter().flat_map(|&i| [f.reporter[i], f.partner[i]]).collect());
+    let commodity_rank = rank_of((0..f.commodities.len() as u32).filter_map(|c| f.commodities.get(c)).collect());
+    let crank: Vec<u32> = (0..f.commodities.len() as u32).map(|c| f.commodities.get(c).map_or(0, |s| commodity_rank[s])).collect();
+    clean.sort_by_cached_key(|&i| {
+        (countries_rank[f.reporter[i]], countries_rank[f.partner[i]], f.flow[i], f.year[i], f.month[i], crank[f.commodity[i] as usize], f.raw[i])
     });
 
     // time series, per reporter x partner x flow x month x commodity
     let mut jumps = v.check("yoy_jump");
     let mut repeated = v.check("repeated_value");
     let mut gaps = v.check("series_gap");
-    let mut series: BTreeMap<(&str, &str, Flow, Option<u8>, &str), Vec<usize>> = BTreeMap::new();
+    // (clean is sorted by key, so each series' figures arrive in year order)
+    let mut series: HashMap<(&str, &str, Flow, Option<u8>, &str), Vec<usize>> = HashMap::default();
     for &i in &clean {
         series.entry((f.reporter[i], f.partner[i], f.flow[i], f.month[i], f.commodity_str(i))).or_default().push(i);
     }
     let all_years: BTreeSet<i32> = clean.iter().map(|&i| f.year[i]).collect();
     let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
+    let mut series: Vec<(_, Vec<usize>)> = series.into_iter().collect();
+    series.sort_unstable_by_key(|(_, idx)| idx[0]);
     for (k, idx) in &series {
         for w in idx.windows(2) {
             let (a, b) = (w[0], w[1]);
@@ -324,7 +337,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // the two flows of a period are equal: often a copy error
     let mut equal = v.check("equal_flows");
-    let mut by_period: BTreeMap<(&str, &str, i32, Option<u8>, &str), (Option<usize>, Option<usize>)> = BTreeMap::new();
+    let mut by_period: HashMap<(&str, &str, i32, Option<u8>, &str), (Option<usize>, Option<usize>)> = HashMap::default();
     for &i in &clean {
         let e = by_period.entry((f.reporter[i], f.partner[i], f.year[i], f.month[i], f.commodity_str(i))).or_default();
         match f.flow[i] {
@@ -333,8 +346,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             _ => {}
         }
     }
+    let mut by_period: Vec<(Option<usize>, Option<usize>)> = by_period.into_values().collect();
+    by_period.sort_unstable_by_key(|(e, m)| e.unwrap_or(usize::MAX).min(m.unwrap_or(usize::MAX)));
     if equal.severity != Severity::Off {
-        for (_, (ex, im)) in &by_period {
+        for (ex, im) in &by_period {
             if let (Some(e), Some(m)) = (*ex, *im) {
                 if f.value[e].is_some() && f.value[e] == f.value[m] && !f.value[e].unwrap_or_default().is_zero() {
                     equal.findings.push(Finding {
