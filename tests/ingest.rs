@@ -223,3 +223,23 @@ fn two_level_headers_flows_spanning_years() {
     assert!(f.contains(&("KAZ".into(), "import".into(), "2020".into(), "1180000000".into())), "{f:?}");
     assert!(f.contains(&("UZB".into(), "export".into(), "2019".into(), "1135000000".into())), "{f:?}");
 }
+
+#[test]
+fn years_down_with_month_and_hs_code_key_columns() {
+    let w = Workdir::empty();
+    w.write(
+        "raw/t.csv",
+        "TURKEY - KAZAKHSTAN TRADE BY MONTH AND HS CODE\n\nYEARS,MONTHS,HS CODE,TURKEY'S EXPORT TO KAZAKHSTAN (Thousand dollars),TURKEY'S IMPORT FROM KAZAKHSTAN (Thousand dollars)\n2019,1,010121,12.5,3\n2019,2,10121,14,..\n",
+    );
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["commodity"] == "010121"), "leading zero kept or restored: {rows:?}");
+    let feb_import = rows.iter().find(|r| r["month"] == "2" && r["flow"] == "import").unwrap();
+    assert_eq!(feb_import["value_usd"], "", "missing is null, never zero");
+    assert_eq!(feb_import["flags"], "missing_value");
+    let jan_export = rows.iter().find(|r| r["month"] == "1" && r["flow"] == "export").unwrap();
+    assert_eq!(jan_export["value_usd"], "12500");
+}

@@ -107,12 +107,12 @@ pub fn long_role(header: &str) -> Option<LongRole> {
         return Some(Year);
     }
     Some(match k.as_str() {
-        "month" | "months" | "ay" | "aylar" | "месяц" | "refmonth" | "ref_month" => Month,
+        "month" | "months" | "ay" | "aylar" | "месяц" | "месяцы" | "refmonth" | "ref_month" => Month,
         "reporter" | "reporter_iso3" | "reporteriso" | "reporter_iso" | "reporterdesc" | "reporter_country" | "raportor" => Reporter,
         "partner" | "partner_iso3" | "partneriso" | "partner_iso" | "partnerdesc" | "partner_country" | "country" | "ulke"
         | "ulkeler" | "страна" | "страны" | "mamlakat" | "ulke_adi" => Partner,
         "flow" | "flowcode" | "flow_code" | "flowdesc" | "trade_flow" | "akis" | "yon" | "направление" | "поток" | "rejim" | "tip" | "тип" => Flow,
-        "commodity" | "hs" | "hs_code" | "hscode" | "cmdcode" | "cmd_code" | "gtip" | "commodity_code" | "тн_вэд" => Commodity,
+        "commodity" | "hs" | "hs_code" | "hscode" | "cmdcode" | "cmd_code" | "gtip" | "gtip_kodu" | "commodity_code" | "тн_вэд" | "код_тн_вэд" => Commodity,
         "value" | "value_usd" | "primaryvalue" | "primary_value" | "tradevalue" | "trade_value" | "deger" | "стоимость"
         | "amount" | "value_(usd)" | "tutar" => Value,
         "unit" | "units" | "birim" | "единица" | "ед._изм." | "currency_unit" => Unit,
@@ -203,9 +203,21 @@ fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], o
         parties: Parties,
     }
     let mut cols = Vec::new();
+    // other key columns: month, HS code, partner (a header naming them, not a flow)
+    let dim = |r: LongRole| headers.iter().enumerate().position(|(c, h)| c != key && parse_flow(h).is_none() && long_role(h) == Some(r));
+    let (month_col, cmd_col, partner_col) = (dim(LongRole::Month), dim(LongRole::Commodity), dim(LongRole::Partner));
     for (c, h) in headers.iter().enumerate() {
         if c == key {
             reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role: "year (key column)".into() });
+            continue;
+        }
+        if [month_col, cmd_col, partner_col].contains(&Some(c)) {
+            let role = match long_role(h) {
+                Some(LongRole::Month) => "month (key column)",
+                Some(LongRole::Commodity) => "commodity (key column)",
+                _ => "partner (key column)",
+            };
+            reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role: role.into() });
             continue;
         }
         let flow = match &src.flow {
@@ -243,16 +255,22 @@ fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], o
                 continue;
             }
         }
+        let at = |c: Option<usize>| c.and_then(|c| row.cells.get(c)).map(Cell::text).filter(|s| !s.is_empty());
+        let (month, commodity, row_partner) = (at(month_col), at(cmd_col), at(partner_col));
         for vc in &cols {
             let cell = row.cells.get(vc.col).cloned().unwrap_or(Cell::Empty);
             let value = value_of(&cell, out);
+            let partner = match (&src.partner, &row_partner) {
+                (None, Some(p)) => (Some(p.as_str()), Origin::Cell),
+                _ => split(&vc.parties.partner),
+            };
             let f = RawFigureRef {
                 reporter: split(&vc.parties.reporter),
-                partner: split(&vc.parties.partner),
+                partner,
                 flow: vc.flow.as_deref(),
                 year: Some(&year_text),
-                month: None,
-                commodity: None,
+                month: month.as_deref(),
+                commodity: commodity.as_deref(),
                 unit_column: Some(&headers[vc.col]),
                 unit_title: Some(&title),
                 unit_config: src.unit.as_deref(),
