@@ -89,11 +89,13 @@ pub fn main_with(cli: Cli) -> u8 {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).without_time().try_init(),
     };
+    // a spinner only for a person at a terminal: never in logs, pipes or CI
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()) && cli.log_format == LogFormat::Text && !cli.quiet && std::env::var_os("CI").is_none();
     match cli.command {
         Command::Run { config, offline, full_refresh, dry_run } => {
-            finish(pipeline::run(&config, Mode::Run, &Options { offline, full_refresh, dry_run }), false)
+            finish(pipeline::run(&config, Mode::Run, &Options { offline, full_refresh, dry_run, progress }), false)
         }
-        Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline, ..Default::default() }), true),
+        Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline, progress, ..Default::default() }), true),
         Command::Inspect { path, reporter, json } => match pipeline::inspect(&path, reporter, json) {
             Ok(text) => {
                 print!("{text}");

@@ -32,6 +32,35 @@ pub struct Options {
     pub full_refresh: bool,
     /// Show what would be read and published; change nothing.
     pub dry_run: bool,
+    /// Show a progress spinner on stderr (only for a person at a terminal).
+    pub progress: bool,
+}
+
+/// A spinner that says which stage is running; hidden unless asked for.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(on: bool) -> Progress {
+        Progress(on.then(|| {
+            let p = indicatif::ProgressBar::new_spinner();
+            p.enable_steady_tick(std::time::Duration::from_millis(120));
+            p
+        }))
+    }
+
+    fn stage(&self, msg: impl Into<std::borrow::Cow<'static, str>>) {
+        if let Some(p) = &self.0 {
+            p.set_message(msg);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            p.finish_and_clear();
+        }
+    }
 }
 
 /// The result of a run that got as far as a verdict.
@@ -56,7 +85,7 @@ struct Read {
     fetches: Vec<Option<crate::ingest::fetch::FetchRecord>>,
 }
 
-fn read_all(p: &Pipeline, opts: &Options) -> Result<Read> {
+fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
     let base = p.config_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let cache = base.join("raw").join(".cache");
     let mut raw = RawFigures::default();
@@ -64,6 +93,7 @@ fn read_all(p: &Pipeline, opts: &Options) -> Result<Read> {
     let mut inputs = Vec::new();
     let mut fetches = Vec::new();
     for src in &p.sources {
+        progress.stage(format!("reading {}", src.display));
         let local = ingest::local_path(src, &cache, opts.offline, &p.http)?;
         let read = ingest::read_source(src, &local, &mut prov, &mut raw)?;
         fetches.push(match &src.location {
@@ -101,7 +131,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             return Ok(Outcome { report: json!({"status": "unchanged", "previous_run_id": prev}), summary, failure: None, unchanged_since: Some(prev), plan });
         }
     }
-    let read = read_all(&p, opts)?;
+    let progress = Progress::new(opts.progress);
+    let read = read_all(&p, opts, &progress)?;
+    progress.stage("normalising");
     let sref = |pl| read.prov.source_ref(pl);
     let nopts = normalize::Options {
         default_unit: p.default_unit.clone(),
@@ -110,6 +142,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     };
     let norm = normalize::normalize(&read.raw, &nopts, &sref);
     let places = validate::Places { place: &read.raw.place, source_ref: &sref, precedence: &|pl| read.prov.source_of(pl) };
+    progress.stage("validating");
     let verdict = validate::validate(&norm, &p.rules, &places);
     let clean = clean_table(&norm, &verdict, &read);
     let rejects = reject_rows(&verdict, &read);
@@ -172,6 +205,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             summary: &derived,
             title: "Trade figures published by tradeflow".into(),
         };
+        progress.stage(format!("publishing into {}", p.output_dir.display()));
         publish::publish(&p.output_dir, &publication)?;
         report["published_to"] = json!(p.output_dir.display().to_string());
         let _ = write!(summary, "; published to {}", p.output_dir.display());

@@ -205,3 +205,39 @@ fn accounting_holds_on_a_failing_run() {
     assert_eq!(n("figures_read"), 4);
     assert_eq!(n("figures_read"), n("figures_clean") + n("figures_rejected") + n("figures_superseded"));
 }
+
+#[test]
+fn schema_rules_flow_month_commodity_country() {
+    let csv = "reporter,partner,flow,year,month,commodity,value,unit\n\
+               TUR,KAZ,sideways,2019,,TOTAL,5,USD\n\
+               TUR,KAZ,export,2019,13,TOTAL,5,USD\n\
+               TUR,KAZ,export,2019,,12AB,5,USD\n\
+               TUR,Atlantis,export,2019,,TOTAL,5,USD\n\
+               TUR,KAZ,import,2019,12,0101,5,USD\n";
+    let (_, r) = validate(csv, LENIENT);
+    let by_rule = &r["rejected_by_rule"];
+    for rule in ["bad_flow", "bad_month", "bad_commodity", "unknown_country"] {
+        assert_eq!(by_rule[rule], 1, "{rule}: {by_rule}");
+    }
+    assert_eq!(r["figures_clean"], 1, "the good row passes every schema rule");
+    let parse = findings(&r, "parse");
+    assert!(parse.iter().any(|m| m.starts_with("unknown_country: unknown partner \"Atlantis\"")), "{parse:?}");
+}
+
+#[test]
+fn on_the_shipped_data_a_false_expectation_fails_the_run() {
+    let w = crate::util::Workdir::with_default_pipeline();
+    let wrong = "\n[[expect]]\nname = \"UZB volume 2019 is 3 billion\"\nkind = \"volume\"\nreporter = \"TUR\"\npartner = \"UZB\"\nyear = 2019\nequals = \"3 billion\"\nwithin = 0.05\n";
+    w.write("pipeline.toml", w.read("pipeline.toml") + wrong);
+    let o = w.run(&["validate"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let ex = r["expectations"].as_array().unwrap();
+    assert_eq!(ex.len(), 3);
+    assert_eq!(ex[0]["passed"], true, "the 2.2 billion one passes");
+    assert_eq!(ex[2]["passed"], false, "the 3 billion one fails");
+    assert_eq!(r["status"], "failed");
+    let cov = findings(&r, "coverage");
+    assert_eq!(cov, ["TUR TKM: no figures at all for 2016-2020"]);
+    assert_eq!(findings(&r, "equal_flows"), ["TUR AZE 2016: exports and imports are both 1,180,000,000"]);
+}
