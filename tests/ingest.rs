@@ -243,3 +243,23 @@ fn years_down_with_month_and_hs_code_key_columns() {
     let jan_export = rows.iter().find(|r| r["month"] == "1" && r["flow"] == "export").unwrap();
     assert_eq!(jan_export["value_usd"], "12500");
 }
+
+#[test]
+fn a_long_csv_past_the_head_is_streamed_with_the_right_places() {
+    let w = Workdir::empty();
+    let mut csv = String::from("Comtrade-like extract\n\npartner,flow,year,month,value,unit\n");
+    for i in 0..600 {
+        csv.push_str(&format!("Kazakhstan,{},{},{},{}.5,USD thousand\n", if i % 2 == 0 { "X" } else { "M" }, 2000 + i / 24, 1 + (i / 2) % 12, i));
+    }
+    csv.push_str("\nSource: generated for this test\n");
+    w.write("raw/long.csv", &csv);
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/long.csv\"\nreporter = \"TUR\"\ndecimal = \".\"\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert_eq!(rows.len(), 600, "every record, none of the footer");
+    let r = rows.iter().find(|r| r["value_usd"] == "599500").unwrap();
+    assert_eq!(r["source_ref"], "raw/long.csv [long.csv] line 603, column 5", "record 600 sits on line 603");
+    let r = rows.iter().find(|r| r["value_usd"] == "300500").unwrap();
+    assert_eq!(r["source_ref"], "raw/long.csv [long.csv] line 304, column 5");
+}

@@ -71,23 +71,104 @@ pub fn sniff(text: &str) -> u8 {
     best.0
 }
 
-/// The tables of a delimited text.
+/// Records read before deciding whether the rest of a file can be streamed.
+pub const HEAD_RECORDS: usize = 256;
+
+/// Where the rest of a long table starts, to be streamed record by record.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    /// Index of the table (in the returned list) the records continue.
+    pub table: usize,
+    /// Byte offset and line of the first record not read yet.
+    pub byte: usize,
+    pub line: u64,
+    pub delimiter: u8,
+}
+
+fn reader(text: &str, delim: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new().delimiter(delim).has_headers(false).flexible(true).from_reader(text.as_bytes())
+}
+
+fn row_of(rec: &csv::StringRecord, pos: u32) -> Row {
+    Row { pos, cells: rec.iter().map(|s| if s.trim().is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) }).collect() }
+}
+
+/// The tables of a delimited text. A file whose first records make one long table that
+/// runs on past them is not held cell by cell: its tables are returned from the head,
+/// with a [`Tail`] saying where the rest of the table's records start.
 ///
 /// # Errors
 /// [`Error::Source`] when a record cannot be read.
-pub fn tables(src: &Source, text: &str) -> Result<Vec<Table>> {
+pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
     let delim = sniff(text);
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let label = std::path::Path::new(&src.display).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let fail = |e: csv::Error| {
+        let line = e.position().map(|p| p.line()).unwrap_or(0);
+        Error::source(&src.id, format!("{} line {line}", src.display), e)
+    };
+    let mut rdr = reader(text, delim);
     let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let mut rec = csv::StringRecord::new();
+    let mut next_byte = 0usize;
+    let mut next_line = 0u64;
+    let mut at_end = false;
+    while rows.len() < HEAD_RECORDS {
+        if !rdr.read_record(&mut rec).map_err(fail)? {
+            at_end = true;
+            break;
+        }
+        let pos = rec.position().map(|p| p.line().saturating_sub(1) as u32).unwrap_or(rows.len() as u32);
+        rows.push(row_of(&rec, pos));
+    }
+    if !at_end {
+        next_byte = rdr.position().byte() as usize;
+        next_line = rdr.position().line();
+    }
+    let tables = grid::tables(&rows, &label, None, RefStyle::Line);
+    if at_end {
+        return Ok((tables, None));
+    }
+    // stream only a long table that runs to the end of the head
+    let last_pos = rows.last().map(|r| r.pos);
+    let streamable = tables.len() == 1
+        && tables[0].rows.last().map(|r| r.pos) == last_pos
+        && super::layout::is_long(&tables[0].header.cells.iter().map(Cell::text).collect::<Vec<_>>());
+    if streamable {
+        return Ok((tables, Some(Tail { table: 0, byte: next_byte, line: next_line, delimiter: delim })));
+    }
+    // anything else: read the whole file into the grid
+    while rdr.read_record(&mut rec).map_err(fail)? {
+        let pos = rec.position().map(|p| p.line().saturating_sub(1) as u32).unwrap_or(rows.len() as u32);
+        rows.push(row_of(&rec, pos));
+    }
+    Ok((grid::tables(&rows, &label, None, RefStyle::Line), None))
+}
+
+/// Streams the records of a [`Tail`] to `each` with their 0-based line, stopping at the
+/// first blank or footer record (the end of the table).
+///
+/// # Errors
+/// [`Error::Source`] when a record cannot be read.
+pub fn stream(src: &Source, text: &str, tail: &Tail, mut each: impl FnMut(&csv::StringRecord, u32)) -> Result<usize> {
+    let rest = &text[tail.byte.min(text.len())..];
+    let mut rdr = reader(rest, tail.delimiter);
+    let mut rec = csv::StringRecord::new();
+    let mut n = 0;
+    loop {
+        let more = rdr.read_record(&mut rec).map_err(|e| {
+            let line = e.position().map(|p| p.line() + tail.line - 1).unwrap_or(0);
             Error::source(&src.id, format!("{} line {line}", src.display), e)
         })?;
-        let pos = rec.position().map(|p| p.line().saturating_sub(1) as u32).unwrap_or(rows.len() as u32);
-        let cells = rec.iter().map(|s| if s.trim().is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) }).collect();
-        rows.push(Row { pos, cells });
+        if !more {
+            break;
+        }
+        let first = rec.iter().find(|f| !f.trim().is_empty());
+        if first.is_none_or(|f| super::markdown::is_footer(f) && rec.iter().filter(|f| !f.trim().is_empty()).count() == 1) {
+            break;
+        }
+        let line = rec.position().map(|p| p.line() + tail.line - 2).unwrap_or(0) as u32;
+        each(&rec, line);
+        n += 1;
     }
-    let label = std::path::Path::new(&src.display).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(grid::tables(&rows, &label, None, RefStyle::Line))
+    Ok(n)
 }

@@ -138,9 +138,8 @@ pub fn read_table(t: &Table, src: &Source, table_ix: u32, out: &mut RawFigures) 
         first_figure: out.len(),
     };
     let roles: Vec<Option<LongRole>> = headers.iter().map(|h| long_role(h)).collect();
-    let has = |r: LongRole| roles.contains(&Some(r));
     let year_cols: Vec<usize> = headers.iter().enumerate().filter(|(_, h)| year_in(h).is_some()).map(|(i, _)| i).collect();
-    if has(LongRole::Value) && has(LongRole::Year) && (has(LongRole::Partner) || has(LongRole::Flow)) {
+    if is_long(&headers) {
         reading.layout = "long: one row per figure";
         read_long(t, src, table_ix, &headers, &roles, out, &mut reading);
     } else if year_cols.len() >= 2 {
@@ -342,6 +341,94 @@ fn read_years_across(
     }
 }
 
+/// Reads the rows of a long table one at a time: built from the header once, then fed
+/// rows from a table or, for large CSV files, records streamed straight from the file.
+pub struct LongReader {
+    year: Option<usize>,
+    month: Option<usize>,
+    rep: Option<usize>,
+    par: Option<usize>,
+    flow: Option<usize>,
+    cmd: Option<usize>,
+    val: usize,
+    unit: Option<usize>,
+    title: String,
+    title_p: Parties,
+    value_unit: String,
+    table_ix: u32,
+    col_offset: u32,
+}
+
+impl LongReader {
+    /// `None` when the header names no value column.
+    pub fn new(t: &Table, src: &Source, table_ix: u32, headers: &[String]) -> Option<LongReader> {
+        let roles: Vec<Option<LongRole>> = headers.iter().map(|h| long_role(h)).collect();
+        let col = |r: LongRole| roles.iter().position(|x| *x == Some(r));
+        let val = col(LongRole::Value)?;
+        let title = title_text(t);
+        let title_p = parties(src, &[], &src.aliases.find_in_text(&title), t.sheet.as_deref());
+        Some(LongReader {
+            year: col(LongRole::Year),
+            month: col(LongRole::Month),
+            rep: col(LongRole::Reporter),
+            par: col(LongRole::Partner),
+            flow: col(LongRole::Flow),
+            cmd: col(LongRole::Commodity),
+            val,
+            unit: col(LongRole::Unit),
+            value_unit: value_header_unit(&headers[val]),
+            title,
+            title_p,
+            table_ix,
+            col_offset: t.col_offset,
+        })
+    }
+
+    /// Appends the figure of one row, whose texts `get` gives by column.
+    fn emit<'a>(&self, src: &Source, get: impl Fn(Option<usize>) -> Option<&'a str>, value: RawValue, pos: u32, out: &mut RawFigures) {
+        let reporter = match (&src.reporter, get(self.rep)) {
+            (Some(r), _) => (Some(r.as_str()), Origin::Config),
+            (None, Some(r)) => (Some(r), Origin::Cell),
+            (None, None) => split(&self.title_p.reporter),
+        };
+        let partner = match (&src.partner, get(self.par)) {
+            (Some(p), _) => (Some(p.as_str()), Origin::Config),
+            (None, Some(p)) => (Some(p), Origin::Cell),
+            (None, None) => split(&self.title_p.partner),
+        };
+        let f = RawFigureRef {
+            reporter,
+            partner,
+            flow: src.flow.map(|f| f.as_str()).or_else(|| get(self.flow)),
+            year: get(self.year),
+            month: get(self.month),
+            commodity: get(self.cmd),
+            unit_column: Some(get(self.unit).unwrap_or(&self.value_unit)),
+            unit_title: Some(&self.title),
+            unit_config: src.unit.as_deref(),
+            decimal: src.decimal,
+        };
+        out.push(f, value, Place { table: self.table_ix, row: pos, col: self.col_offset + self.val as u32 });
+    }
+
+    /// A row of a table.
+    pub fn push_row(&self, src: &Source, row: &Row, out: &mut RawFigures) {
+        let texts: Vec<String> = row.cells.iter().map(Cell::text).collect();
+        let value = value_of(row.cells.get(self.val).unwrap_or(&Cell::Empty), out);
+        self.emit(src, |c| c.and_then(|c| texts.get(c)).map(String::as_str).filter(|s| !s.is_empty()), value, row.pos, out);
+    }
+
+    /// A record of a delimited file, without building cells.
+    pub fn push_record(&self, src: &Source, rec: &csv::StringRecord, pos: u32, out: &mut RawFigures) {
+        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).filter(|s| !s.is_empty());
+        let value = match get(Some(self.val)) {
+            Some(v) => RawValue::Text(out.dict.intern(v)),
+            None => RawValue::Empty,
+        };
+        self.emit(src, get, value, pos, out);
+    }
+}
+
 fn read_long(
     t: &Table,
     src: &Source,
@@ -351,59 +438,21 @@ fn read_long(
     out: &mut RawFigures,
     reading: &mut TableReading,
 ) {
-    let title = title_text(t);
-    let col = |r: LongRole| roles.iter().position(|x| *x == Some(r));
     for (c, h) in headers.iter().enumerate() {
         let role = roles[c].map(|r| format!("{r:?}").to_lowercase()).unwrap_or_else(|| "ignored".into());
         reading.columns.push(ColumnReading { col: c as u32, header: h.clone(), role });
     }
-    let (year, month, rep, par, flow, cmd, val, unit) = (
-        col(LongRole::Year),
-        col(LongRole::Month),
-        col(LongRole::Reporter),
-        col(LongRole::Partner),
-        col(LongRole::Flow),
-        col(LongRole::Commodity),
-        col(LongRole::Value),
-        col(LongRole::Unit),
-    );
-    let Some(val) = val else { return };
-    let title_p = parties(src, &[], &src.aliases.find_in_text(&title), t.sheet.as_deref());
-    let text_at = |row: &Row, c: Option<usize>| -> Option<String> {
-        c.and_then(|c| row.cells.get(c)).map(Cell::text).filter(|s| !s.is_empty())
-    };
+    let Some(reader) = LongReader::new(t, src, table_ix, headers) else { return };
     for row in &t.rows {
-        let reporter = match (&src.reporter, text_at(row, rep)) {
-            (Some(r), _) => Some((r.clone(), Origin::Config)),
-            (None, Some(r)) => Some((r, Origin::Cell)),
-            (None, None) => title_p.reporter.clone(),
-        };
-        let partner = match (&src.partner, text_at(row, par)) {
-            (Some(p), _) => Some((p.clone(), Origin::Config)),
-            (None, Some(p)) => Some((p, Origin::Cell)),
-            (None, None) => title_p.partner.clone(),
-        };
-        let flow_text = src.flow.map(|f| f.as_str().to_string()).or_else(|| text_at(row, flow));
-        let year_text = text_at(row, year);
-        let unit_text = text_at(row, unit).unwrap_or_else(|| value_header_unit(&headers[val]));
-        let cell = row.cells.get(val).cloned().unwrap_or(Cell::Empty);
-        let value = value_of(&cell, out);
-        let month_text = text_at(row, month);
-        let cmd_text = text_at(row, cmd);
-        let f = RawFigureRef {
-            reporter: split(&reporter),
-            partner: split(&partner),
-            flow: flow_text.as_deref(),
-            year: year_text.as_deref(),
-            month: month_text.as_deref(),
-            commodity: cmd_text.as_deref(),
-            unit_column: Some(&unit_text),
-            unit_title: Some(&title),
-            unit_config: src.unit.as_deref(),
-            decimal: src.decimal,
-        };
-        out.push(f, value, place(t, table_ix, row, val));
+        reader.push_row(src, row, out);
     }
+}
+
+/// True when a header makes a long table (one row per figure).
+pub fn is_long(headers: &[String]) -> bool {
+    let roles: Vec<Option<LongRole>> = headers.iter().map(|h| long_role(h)).collect();
+    let has = |r: LongRole| roles.contains(&Some(r));
+    has(LongRole::Value) && has(LongRole::Year) && (has(LongRole::Partner) || has(LongRole::Flow))
 }
 
 /// The unit a long table's value header implies: agency names for values in dollars

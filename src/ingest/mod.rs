@@ -95,14 +95,41 @@ pub fn read_source(src: &Source, local: &Path, prov: &mut Provenance, out: &mut 
         return Err(fail("the file is empty (0 bytes)".into()));
     }
     let sha256 = crate::config::hex(&Sha256::digest(&bytes));
-    let tables = read_tables(src, local, &bytes)?;
     let source_ix = prov.sources.len() as u16;
-    prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
     let mut readings = Vec::new();
-    for t in &tables {
+    let register = |t: &Table, prov: &mut Provenance, out: &mut RawFigures| -> (u32, layout::TableReading) {
         let table_ix = prov.tables.len() as u32;
         prov.tables.push(TableInfo { source: source_ix, label: t.label.clone(), style: t.style });
-        readings.push(layout::read_table(t, src, table_ix, out));
+        (table_ix, layout::read_table(t, src, table_ix, out))
+    };
+    if kind_of(src, local, &bytes)? == Kind::Delimited {
+        let text = delimited::decode_with(&bytes, src.encoding).map(|(t, _)| t).map_err(fail)?;
+        let nbytes = bytes.len() as u64;
+        drop(bytes);
+        let (tables, tail) = delimited::tables(src, &text)?;
+        if tables.is_empty() {
+            return Err(fail("no table found: no header row followed by rows of figures".into()));
+        }
+        prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
+        for (k, t) in tables.iter().enumerate() {
+            let (table_ix, mut reading) = register(t, prov, out);
+            if let Some(tail) = tail.as_ref().filter(|tl| tl.table == k) {
+                // the rest of a long table: record by record, never held as cells
+                let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
+                if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
+                    let n = delimited::stream(src, &text, tail, |rec, line| reader.push_record(src, rec, line, out))?;
+                    reading.data_rows += n;
+                    reading.figures += n;
+                }
+            }
+            readings.push(reading);
+        }
+        return Ok(SourceRead { sha256, bytes: nbytes, tables: readings });
+    }
+    let tables = read_tables(src, local, &bytes)?;
+    prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
+    for t in &tables {
+        readings.push(register(t, prov, out).1);
     }
     Ok(SourceRead { sha256, bytes: bytes.len() as u64, tables: readings })
 }
@@ -169,7 +196,7 @@ fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<Vec<Table>> {
     let tables = match kind_of(src, path, bytes)? {
         Kind::Markdown => markdown::tables(&text()?),
         Kind::Spreadsheet => spreadsheet::tables(src, path)?,
-        Kind::Delimited => delimited::tables(src, &text()?)?,
+        Kind::Delimited => delimited::tables(src, &text()?)?.0,
         Kind::Html => html::tables(&text()?),
         Kind::Json => json::tables(&text()?, &label).map_err(fail)?,
     };
