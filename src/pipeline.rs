@@ -132,8 +132,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         }
     }
     let progress = Progress::new(opts.progress);
+    let t = std::time::Instant::now();
     let read = read_all(&p, opts, &progress)?;
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), figures = read.raw.len(), "stage ingest");
     progress.stage("normalising");
+    let t = std::time::Instant::now();
     let sref = |pl| read.prov.source_ref(pl);
     let nopts = normalize::Options {
         default_unit: p.default_unit.clone(),
@@ -142,8 +145,12 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     };
     let norm = normalize::normalize(&read.raw, &nopts, &sref);
     let places = validate::Places { place: &read.raw.place, source_ref: &sref, precedence: &|pl| read.prov.source_of(pl) };
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage normalise");
     progress.stage("validating");
+    let t = std::time::Instant::now();
     let verdict = validate::validate(&norm, &p.rules, &places);
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage validate");
+    let t = std::time::Instant::now();
     let clean = clean_table(&norm, &verdict, &read);
     let rejects = reject_rows(&verdict, &read);
     let mut report = report(&p, &read, &norm, &verdict, &run_id);
@@ -158,7 +165,10 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         norm.aggregates.len(),
         verdict.checks.iter().filter(|c| c.severity == validate::Severity::Warn).map(|c| c.findings.len()).sum::<usize>()
     );
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage tables and report");
+    let t = std::time::Instant::now();
     let changes = crate::changes::compare(&p.output_dir, &clean);
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage change report");
     report["changes"] = serde_json::to_value(&changes).unwrap_or_default();
     if changes.compared {
         let _ = write!(summary, "; since the last publication: {} added, {} removed, {} revised", changes.added.len(), changes.removed.len(), changes.revised.len());
@@ -206,7 +216,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             title: "Trade figures published by tradeflow".into(),
         };
         progress.stage(format!("publishing into {}", p.output_dir.display()));
+        let t = std::time::Instant::now();
         publish::publish(&p.output_dir, &publication)?;
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage publish");
         report["published_to"] = json!(p.output_dir.display().to_string());
         let _ = write!(summary, "; published to {}", p.output_dir.display());
     }

@@ -108,12 +108,6 @@ pub struct Verdict {
     pub failure: Option<String>,
 }
 
-type Key = (&'static str, &'static str, Flow, i32, Option<u8>, u32);
-
-fn key(f: &Figures, i: usize) -> Key {
-    (f.reporter[i], f.partner[i], f.flow[i], f.year[i], f.month[i], f.commodity[i])
-}
-
 fn key_text(f: &Figures, i: usize) -> String {
     let m = f.month[i].map(|m| format!("-{m:02}")).unwrap_or_default();
     format!("{} {} {} {}{m} {}", f.reporter[i], f.partner[i], f.flow[i], f.year[i], f.commodity_str(i))
@@ -185,10 +179,11 @@ impl V<'_> {
 }
 
 /// Each distinct text's rank in sorted order.
-fn rank_of<'a>(mut texts: Vec<&'a str>) -> HashMap<&'a str, u32> {
-    texts.sort_unstable();
-    texts.dedup();
-    texts.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect()
+fn rank_of<'a>(texts: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u32> {
+    let set: rustc_hash::FxHashSet<&str> = texts.collect();
+    let mut t: Vec<&str> = set.into_iter().collect();
+    t.sort_unstable();
+    t.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect()
 }
 
 /// Validates normalised figures.
@@ -221,16 +216,26 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         }
     }
 
+    // every figure's key as integer ranks of its texts: grouping and sorting without
+    // hashing or comparing strings
+    let countries_rank = rank_of((0..n).filter(|&i| v.alive[i]).flat_map(|i| [f.reporter[i], f.partner[i]]));
+    let commodity_rank = rank_of((0..f.commodities.len() as u32).filter_map(|c| f.commodities.get(c)));
+    let crank: Vec<u32> = (0..f.commodities.len() as u32).map(|c| f.commodities.get(c).map_or(0, |s| commodity_rank[s])).collect();
+    let mut kx: Vec<(u32, u32, u8, i32, u8, u32)> = vec![(0, 0, 0, 0, 0, 0); n];
+    for i in (0..n).filter(|&i| v.alive[i]) {
+        kx[i] = (countries_rank[f.reporter[i]], countries_rank[f.partner[i]], f.flow[i] as u8, f.year[i], f.month[i].unwrap_or(0), crank[f.commodity[i] as usize]);
+    }
+
     // uniqueness: the highest-precedence figure of a key wins
     let mut order: Vec<usize> = v.clean();
     order.sort_by_key(|&i| ((places.precedence)(places.place[f.raw[i] as usize]), f.raw[i]));
-    let mut first: HashMap<Key, usize> = HashMap::default();
+    let mut first: HashMap<(u32, u32, u8, i32, u8, u32), usize> = HashMap::default();
     let mut dups = Check { id: "duplicates", severity: Severity::Info, description: "the same figure from more than one source: one is kept, the others superseded", findings: vec![] };
     let mut conflicts = v.check("conflict");
     for &i in &order {
-        match first.get(&key(f, i)) {
+        match first.get(&kx[i]) {
             None => {
-                first.insert(key(f, i), i);
+                first.insert(kx[i], i);
             }
             Some(&k) if f.value[k] == f.value[i] => {
                 v.verdict.superseded.push(Superseded {
@@ -261,27 +266,34 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // sort by key with integer ranks of the texts: no string comparison per pair
     let mut clean = v.clean();
-    let countries_rank = rank_of(clean.iter().flat_map(|&i| [f.reporter[i], f.partner[i]]).collect());
-    let commodity_rank = rank_of((0..f.commodities.len() as u32).filter_map(|c| f.commodities.get(c)).collect());
-    let crank: Vec<u32> = (0..f.commodities.len() as u32).map(|c| f.commodities.get(c).map_or(0, |s| commodity_rank[s])).collect();
-    clean.sort_by_cached_key(|&i| {
-        (countries_rank[f.reporter[i]], countries_rank[f.partner[i]], f.flow[i], f.year[i], f.month[i], crank[f.commodity[i] as usize], f.raw[i])
-    });
+    clean.sort_unstable_by_key(|&i| (kx[i], f.raw[i]));
 
-    // time series, per reporter x partner x flow x month x commodity
+    // time series, per reporter x partner x flow x month x commodity: contiguous runs once
+    // the clean figures are ordered by series, then year
     let mut jumps = v.check("yoy_jump");
     let mut repeated = v.check("repeated_value");
     let mut gaps = v.check("series_gap");
-    // (clean is sorted by key, so each series' figures arrive in year order)
-    let mut series: HashMap<(&str, &str, Flow, Option<u8>, &str), Vec<usize>> = HashMap::default();
-    for &i in &clean {
-        series.entry((f.reporter[i], f.partner[i], f.flow[i], f.month[i], f.commodity_str(i))).or_default().push(i);
-    }
+    let mut by_series = clean.clone();
+    by_series.sort_unstable_by_key(|&i| {
+        let k = kx[i];
+        (k.0, k.1, k.2, k.4, k.5, k.3)
+    });
     let all_years: BTreeSet<i32> = clean.iter().map(|&i| f.year[i]).collect();
     let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
-    let mut series: Vec<(_, Vec<usize>)> = series.into_iter().collect();
-    series.sort_unstable_by_key(|(_, idx)| idx[0]);
-    for (k, idx) in &series {
+    let same_series = |a: usize, b: usize| {
+        let (x, y) = (kx[a], kx[b]);
+        (x.0, x.1, x.2, x.4, x.5) == (y.0, y.1, y.2, y.4, y.5)
+    };
+    let mut start = 0;
+    while start < by_series.len() {
+        let mut end = start + 1;
+        while end < by_series.len() && same_series(by_series[start], by_series[end]) {
+            end += 1;
+        }
+        let idx = &by_series[start..end];
+        start = end;
+        let first = idx[0];
+        let k = (f.reporter[first], f.partner[first], f.flow[first], f.month[first]);
         for w in idx.windows(2) {
             let (a, b) = (w[0], w[1]);
             let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else { continue };
@@ -334,43 +346,43 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             }
         }
     }
+    drop(by_series);
 
-    // the two flows of a period are equal: often a copy error
+    // the two flows of a period are equal: often a copy error. Ordered by period, the
+    // export and the import of one period are neighbours
     let mut equal = v.check("equal_flows");
-    let mut by_period: HashMap<(&str, &str, i32, Option<u8>, &str), (Option<usize>, Option<usize>)> = HashMap::default();
-    for &i in &clean {
-        let e = by_period.entry((f.reporter[i], f.partner[i], f.year[i], f.month[i], f.commodity_str(i))).or_default();
-        match f.flow[i] {
-            Flow::Export => e.0 = Some(i),
-            Flow::Import => e.1 = Some(i),
-            _ => {}
-        }
-    }
-    let mut by_period: Vec<(Option<usize>, Option<usize>)> = by_period.into_values().collect();
-    by_period.sort_unstable_by_key(|(e, m)| e.unwrap_or(usize::MAX).min(m.unwrap_or(usize::MAX)));
     if equal.severity != Severity::Off {
-        for (ex, im) in &by_period {
-            if let (Some(e), Some(m)) = (*ex, *im) {
-                if f.value[e].is_some() && f.value[e] == f.value[m] && !f.value[e].unwrap_or_default().is_zero() {
-                    equal.findings.push(Finding {
-                        message: format!("{} {} {}: exports and imports are both {}", f.reporter[e], f.partner[e], f.year[e], show(f.value[e])),
-                        refs: vec![v.r(e), v.r(m)],
-                    });
-                    v.verdict.flags[e] |= flags::EQUAL_FLOWS;
-                    v.verdict.flags[m] |= flags::EQUAL_FLOWS;
-                }
+        let mut by_period = clean.clone();
+        by_period.sort_unstable_by_key(|&i| {
+            let k = kx[i];
+            (k.0, k.1, k.3, k.4, k.5, k.2)
+        });
+        for w in by_period.windows(2) {
+            let (e, m) = (w[0], w[1]);
+            let (x, y) = (kx[e], kx[m]);
+            if (x.0, x.1, x.3, x.4, x.5) != (y.0, y.1, y.3, y.4, y.5) || f.flow[e] != Flow::Export || f.flow[m] != Flow::Import {
+                continue;
+            }
+            if f.value[e].is_some() && f.value[e] == f.value[m] && !f.value[e].unwrap_or_default().is_zero() {
+                equal.findings.push(Finding {
+                    message: format!("{} {} {}: exports and imports are both {}", f.reporter[e], f.partner[e], f.year[e], show(f.value[e])),
+                    refs: vec![v.r(e), v.r(m)],
+                });
+                v.verdict.flags[e] |= flags::EQUAL_FLOWS;
+                v.verdict.flags[m] |= flags::EQUAL_FLOWS;
             }
         }
     }
 
     // mirror statistics: A's exports to B against B's imports from A
     let mut mirror = v.check("mirror");
-    let index: HashMap<Key, usize> = clean.iter().map(|&i| (key(f, i), i)).collect();
+    let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> = clean.iter().map(|&i| (kx[i], i)).collect();
     for &i in &clean {
         if f.flow[i] != Flow::Export {
             continue;
         }
-        let (Some(&j), Some(x)) = (index.get(&(f.partner[i], f.reporter[i], Flow::Import, f.year[i], f.month[i], f.commodity[i])), f.value[i]) else {
+        let k = kx[i];
+        let (Some(&j), Some(x)) = (index.get(&(k.1, k.0, Flow::Import as u8, k.3, k.4, k.5)), f.value[i]) else {
             continue;
         };
         let Some(m) = f.value[j] else { continue };
