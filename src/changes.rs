@@ -34,30 +34,42 @@ pub struct Changes {
 }
 
 
-fn key_of(rep: &str, par: &str, flow: &str, year: &str, month: &str, cmd: &str) -> String {
-    format!("{rep}\t{par}\t{flow}\t{year}\t{month}\t{cmd}")
+/// A key as 128 bits: two independent 64-bit hashes of its six fields. Keys of a table
+/// are compared by it without building a text per key (a collision among a million keys
+/// has a chance near 10^-26).
+fn key_hash(fields: [&[u8]; 6]) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let mut a = rustc_hash::FxHasher::default();
+    #[allow(deprecated)]
+    let mut b = std::hash::SipHasher::new_with_keys(0x7472_6164_6566_6c6f, 0x7763_6861_6e67_6573);
+    for f in fields {
+        f.hash(&mut a);
+        f.hash(&mut b);
+    }
+    ((a.finish() as u128) << 64) | b.finish() as u128
 }
 
-fn key_text(k: &str) -> String {
-    let p: Vec<&str> = k.split('\t').collect();
-    let m = if p[4].is_empty() { String::new() } else { format!("-{:0>2}", p[4]) };
-    format!("{} {} {} {}{m} {}", p[0], p[1], p[2], p[3], p[5])
+fn key_text(f: [&str; 6]) -> String {
+    let m = if f[4].is_empty() { String::new() } else { format!("-{:0>2}", f[4]) };
+    format!("{} {} {} {}{m} {}", f[0], f[1], f[2], f[3], f[5])
 }
 
-/// Values of a published `trade.csv` by key.
-fn previous(path: &Path) -> Option<HashMap<String, String>> {
+/// Values of a published `trade.csv` by key hash, with the key's text.
+fn previous(path: &Path) -> Option<HashMap<u128, (Box<str>, Box<str>)>> {
     let bytes = std::fs::read(path).ok()?;
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let delim = if text.split(|b| *b == b'\n').next().is_some_and(|h| h.contains(&b';')) { b';' } else { b',' };
     let mut r = csv::ReaderBuilder::new().delimiter(delim).from_reader(text);
     let h = r.headers().ok()?.clone();
     let col = |n: &str| h.iter().position(|x| x == n);
-    let (rep, par, flow, year, month, cmd, val) = (col("reporter")?, col("partner")?, col("flow")?, col("year")?, col("month")?, col("commodity")?, col("value_usd")?);
+    let cols = [col("reporter")?, col("partner")?, col("flow")?, col("year")?, col("month")?, col("commodity")?];
+    let val = col("value_usd")?;
     let mut out = HashMap::default();
     let mut rec = csv::StringRecord::new();
     while r.read_record(&mut rec).ok()? {
         let g = |i: usize| rec.get(i).unwrap_or("");
-        out.insert(key_of(g(rep), g(par), g(flow), g(year), g(month), g(cmd)), g(val).to_string());
+        let f = cols.map(g);
+        out.insert(key_hash(f.map(str::as_bytes)), (key_text(f).into_boxed_str(), g(val).into()));
     }
     Some(out)
 }
@@ -70,13 +82,21 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
         .and_then(|m| m["run_id"].as_str().map(str::to_string));
     let mut c = Changes { compared: true, previous_run_id, ..Default::default() };
+    let mut year = String::new();
+    let mut month = String::new();
     for i in 0..t.len() {
-        let month = t.month[i].map(|m| m.to_string()).unwrap_or_default();
-        let k = key_of(t.reporter[i], t.partner[i], t.flow[i], &t.year[i].to_string(), &month, &t.commodity[i]);
+        use std::fmt::Write;
+        year.clear();
+        let _ = write!(year, "{}", t.year[i]);
+        month.clear();
+        if let Some(m) = t.month[i] {
+            let _ = write!(month, "{m}");
+        }
+        let f = [t.reporter[i], t.partner[i], t.flow[i], year.as_str(), month.as_str(), t.commodity[i].as_str()];
         let v = &t.value_text[i];
-        match old.remove(&k) {
-            None => c.added.push(format!("{} = {v}", key_text(&k))),
-            Some(o) if &o != v => {
+        match old.remove(&key_hash(f.map(str::as_bytes))) {
+            None => c.added.push(format!("{} = {v}", key_text(f))),
+            Some((_, o)) if &*o != v.as_str() => {
                 let (od, nd) = (o.parse::<Decimal>().ok(), v.parse::<Decimal>().ok());
                 let change = match (od, nd) {
                     (Some(a), Some(b)) => (b - a).normalize().to_string(),
@@ -86,14 +106,14 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
                     (Some(a), Some(b)) if !a.is_zero() => rust_decimal::prelude::ToPrimitive::to_f64(&(b / a - Decimal::ONE)),
                     _ => None,
                 };
-                c.revised.push(Revision { key: key_text(&k), old: o, new: v.clone(), change, change_share });
+                c.revised.push(Revision { key: key_text(f), old: o.into(), new: v.clone(), change, change_share });
             }
             _ => {}
         }
     }
-    let mut removed: Vec<(String, String)> = old.into_iter().collect();
+    let mut removed: Vec<String> = old.into_values().map(|(k, v)| format!("{k} = {v}")).collect();
     removed.sort();
-    c.removed = removed.into_iter().map(|(k, v)| format!("{} = {v}", key_text(&k))).collect();
+    c.removed = removed;
     c.added.sort();
     c.revised.sort_by(|a, b| a.key.cmp(&b.key));
     c
