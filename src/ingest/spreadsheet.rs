@@ -7,7 +7,7 @@
 //! streamed cell by cell into sparse rows (never a dense grid sized by the farthest cell),
 //! with a cap on the cells of a sheet.
 
-use calamine::{open_workbook, open_workbook_auto, Data, DataRef, Reader, SheetVisible, Xlsx};
+use calamine::{open_workbook, open_workbook_auto, DataType, Reader, SheetVisible, Xlsx};
 use std::path::Path;
 
 use super::{grid, Cell, Row, Table};
@@ -15,16 +15,22 @@ use crate::config::{SheetSel, Source};
 use crate::error::{Error, Result};
 use crate::model::RefStyle;
 
-fn cell(d: &Data) -> Cell {
-    match d {
-        Data::Empty => Cell::Empty,
-        Data::Int(i) => Cell::Number(*i as f64),
-        Data::Float(f) => Cell::Number(*f),
-        Data::String(s) => Cell::Text(s.clone()),
-        Data::Bool(b) => Cell::Text(b.to_string()),
-        Data::DateTime(dt) => Cell::Number(dt.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
-        Data::Error(e) => Cell::Text(format!("{e}")),
+/// A calamine cell (owned or borrowed) as ours.
+fn cell(d: &impl DataType) -> Cell {
+    if let Some(i) = d.get_int() {
+        Cell::Number(i as f64)
+    } else if let Some(f) = d.get_float() {
+        Cell::Number(f)
+    } else if let Some(s) = d.get_string().or(d.get_datetime_iso()).or(d.get_duration_iso()) {
+        Cell::Text(s.to_string())
+    } else if let Some(b) = d.get_bool() {
+        Cell::Text(b.to_string())
+    } else if let Some(dt) = d.get_datetime() {
+        Cell::Number(dt.as_f64())
+    } else if let Some(e) = d.get_error() {
+        Cell::Text(format!("{e}"))
+    } else {
+        Cell::Empty
     }
 }
 
@@ -51,20 +57,6 @@ fn check_archive(path: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn cell_ref(d: &DataRef<'_>) -> Cell {
-    match d {
-        DataRef::Empty => Cell::Empty,
-        DataRef::Int(i) => Cell::Number(*i as f64),
-        DataRef::Float(f) => Cell::Number(*f),
-        DataRef::String(s) => Cell::Text(s.clone()),
-        DataRef::SharedString(s) => Cell::Text(s.to_string()),
-        DataRef::Bool(b) => Cell::Text(b.to_string()),
-        DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.clone()),
-        DataRef::Error(e) => Cell::Text(format!("{e}")),
-    }
-}
-
 /// An xlsx sheet, streamed into sparse rows; a gap between rows becomes one blank row.
 fn stream_sheet<RS: std::io::Read + std::io::Seek>(wb: &mut Xlsx<RS>, name: &str) -> std::result::Result<Vec<Row>, String> {
     let mut reader = wb.worksheet_cells_reader(name).map_err(|e| format!("sheet {name:?}: {e}"))?;
@@ -72,7 +64,7 @@ fn stream_sheet<RS: std::io::Read + std::io::Seek>(wb: &mut Xlsx<RS>, name: &str
     let mut cells = 0usize;
     while let Some(c) = reader.next_cell().map_err(|e| format!("sheet {name:?}: {e}"))? {
         let (r, col) = c.get_position();
-        let v = cell_ref(c.get_value());
+        let v = cell(c.get_value());
         if v.is_empty() {
             continue;
         }
