@@ -102,34 +102,20 @@ pub fn read_source(src: &Source, local: &Path, prov: &mut Provenance, out: &mut 
         prov.tables.push(TableInfo { source: source_ix, label: t.label.clone(), style: t.style });
         (table_ix, layout::read_table(t, src, table_ix, out))
     };
-    if kind_of(src, local, &bytes)? == Kind::Delimited {
-        let text = delimited::decode_with(&bytes, src.encoding).map(|(t, _)| t).map_err(fail)?;
-        let nbytes = bytes.len() as u64;
-        drop(bytes);
-        let (tables, tail) = delimited::tables(src, &text)?;
-        if tables.is_empty() {
-            return Err(fail("no table found: no header row followed by rows of figures".into()));
-        }
-        prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
-        for (k, t) in tables.iter().enumerate() {
-            let (table_ix, mut reading) = register(t, prov, out);
-            if let Some(tail) = tail.as_ref().filter(|tl| tl.table == k) {
-                // the rest of a long table: record by record, never held as cells
-                let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
-                if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
-                    let n = delimited::stream(src, &text, tail, |rec, line| reader.push_record(src, rec, line, out))?;
-                    reading.data_rows += n;
-                    reading.figures += n;
-                }
-            }
-            readings.push(reading);
-        }
-        return Ok(SourceRead { sha256, bytes: nbytes, tables: readings });
-    }
-    let tables = read_tables(src, local, &bytes)?;
+    let (tables, stream) = read_tables(src, local, &bytes)?;
     prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
-    for t in &tables {
-        readings.push(register(t, prov, out).1);
+    for (k, t) in tables.iter().enumerate() {
+        let (table_ix, mut reading) = register(t, prov, out);
+        if let Some((text, tail)) = stream.as_ref().filter(|(_, tl)| tl.table == k) {
+            // the rest of a long table: record by record, never held as cells
+            let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
+            if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
+                let n = delimited::stream(src, text, tail, |rec, line| reader.push_record(src, rec, line, out))?;
+                reading.data_rows += n;
+                reading.figures += n;
+            }
+        }
+        readings.push(reading);
     }
     Ok(SourceRead { sha256, bytes: bytes.len() as u64, tables: readings })
 }
@@ -189,21 +175,29 @@ fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
     }
 }
 
-fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<Vec<Table>> {
+/// A delimited file's text and where the rest of its long table starts.
+type Stream = (String, delimited::Tail);
+
+/// The tables of a file; for a long CSV table, also the part still to be streamed.
+fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<(Vec<Table>, Option<Stream>)> {
     let fail = |reason: String| Error::source(&src.id, &src.display, reason);
     let text = || delimited::decode_with(bytes, src.encoding).map(|(t, _)| t).map_err(fail);
     let label = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let tables = match kind_of(src, path, bytes)? {
-        Kind::Markdown => markdown::tables(&text()?),
-        Kind::Spreadsheet => spreadsheet::tables(src, path)?,
-        Kind::Delimited => delimited::tables(src, &text()?)?.0,
-        Kind::Html => html::tables(&text()?),
-        Kind::Json => json::tables(&text()?, &label).map_err(fail)?,
+    let (tables, stream) = match kind_of(src, path, bytes)? {
+        Kind::Markdown => (markdown::tables(&text()?), None),
+        Kind::Spreadsheet => (spreadsheet::tables(src, path)?, None),
+        Kind::Delimited => {
+            let text = text()?;
+            let (tables, tail) = delimited::tables(src, &text)?;
+            (tables, tail.map(|t| (text, t)))
+        }
+        Kind::Html => (html::tables(&text()?), None),
+        Kind::Json => (json::tables(&text()?, &label).map_err(fail)?, None),
     };
     if tables.is_empty() {
         return Err(fail("no table found: no header row followed by rows of figures".into()));
     }
-    Ok(tables)
+    Ok((tables, stream))
 }
 
 /// The local file a source reads: its path, or its cached download.
