@@ -92,8 +92,8 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
         if let Some(m) = t.month[i] {
             let _ = write!(month, "{m}");
         }
-        let f = [t.reporter[i], t.partner[i], t.flow[i], year.as_str(), month.as_str(), t.commodity[i].as_str()];
-        let v = &t.value_text[i];
+        let f = [t.reporter[i], t.partner[i], t.flow[i], year.as_str(), month.as_str(), t.commodity(i)];
+        let v = &t.value_text(i);
         match old.remove(&key_hash(f.map(str::as_bytes))) {
             None => c.added.push(format!("{} = {v}", key_text(f))),
             Some((_, o)) if &*o != v.as_str() => {

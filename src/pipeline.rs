@@ -317,21 +317,23 @@ fn counts(read: &Read, norm: &Normalized, v: &Verdict) -> (usize, usize, usize, 
 
 fn clean_table(norm: &Normalized, v: &Verdict, read: &Read) -> CleanTable {
     let f = &norm.figures;
-    let mut t = CleanTable::default();
+    let n = v.clean.len();
+    let mut t = CleanTable {
+        commodities: (0..f.commodities.len() as u32).map(|c| f.commodities.get(c).unwrap_or("TOTAL").to_string()).collect(),
+        provenance: read.prov.clone(),
+        ..Default::default()
+    };
+    t.reporter.reserve(n);
     for &i in &v.clean {
-        let place = read.raw.place[f.raw[i] as usize];
         t.reporter.push(f.reporter[i]);
         t.partner.push(f.partner[i]);
         t.flow.push(f.flow[i].as_str());
         t.year.push(f.year[i]);
         t.month.push(f.month[i]);
-        t.commodity.push(f.commodity_str(i).to_string());
-        let value = f.value[i];
-        t.value_usd.push(value.and_then(|v| rust_decimal::prelude::ToPrimitive::to_f64(&v)));
-        t.value_text.push(value.map(|v| v.normalize().to_string()).unwrap_or_default());
-        t.source.push(read.prov.source_id(place).to_string());
-        t.source_ref.push(read.prov.source_ref(place));
-        t.flags.push(flags::names(f.flags[i] | v.flags[i]).join(" "));
+        t.commodity.push(f.commodity[i]);
+        t.value.push(f.value[i]);
+        t.place.push(read.raw.place[f.raw[i] as usize]);
+        t.flags.push(f.flags[i] | v.flags[i]);
     }
     t
 }

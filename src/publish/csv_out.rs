@@ -41,17 +41,18 @@ pub fn write_clean(path: &Path, t: &CleanTable, o: &OutputOptions) -> Result<(),
         let month = t.month[i].map(|m| m.to_string()).unwrap_or_default();
         let year = t.year[i].to_string();
         let millions = t.millions(i).map(plain).unwrap_or_default();
+        let (value, source_ref, flags) = (t.value_text(i), t.source_ref(i), t.flags_text(i));
         w.write_record([
             t.reporter[i],
             t.partner[i],
             t.flow[i],
             year.as_str(),
             month.as_str(),
-            &safe_text(&t.commodity[i]),
-            t.value_text[i].as_str(),
-            &safe_text(&t.source[i]),
-            &safe_text(&t.source_ref[i]),
-            t.flags[i].as_str(),
+            &safe_text(t.commodity(i)),
+            value.as_str(),
+            &safe_text(t.source(i)),
+            &safe_text(&source_ref),
+            flags.as_str(),
             millions.as_str(),
         ])?;
     }

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{hex, Format};
 use crate::error::{Error, Result};
 
-/// The clean table, column-wise, in the contract's column order.
+/// The clean table, column-wise: typed values and indices, with the texts of each row
+/// (`source_ref`, the exact value, the flags) formatted only when a writer asks for them.
 #[derive(Debug, Default, Clone)]
 pub struct CleanTable {
     pub reporter: Vec<&'static str>,
@@ -28,31 +29,57 @@ pub struct CleanTable {
     pub flow: Vec<&'static str>,
     pub year: Vec<i32>,
     pub month: Vec<Option<u8>>,
-    pub commodity: Vec<String>,
-    /// Null where the file marks the value missing.
-    pub value_usd: Vec<Option<f64>>,
-    /// The exact value as decimal text (what the CSV holds); empty for null.
-    pub value_text: Vec<String>,
-    pub source: Vec<String>,
-    pub source_ref: Vec<String>,
-    pub flags: Vec<String>,
+    /// Index into `commodities`.
+    pub commodity: Vec<u32>,
+    pub commodities: Vec<String>,
+    /// Exact value in US dollars; `None` where the file marks it missing.
+    pub value: Vec<Option<rust_decimal::Decimal>>,
+    /// Where each figure was read, in `provenance`.
+    pub place: Vec<crate::model::Place>,
+    pub provenance: crate::model::Provenance,
+    pub flags: Vec<u32>,
 }
 
 impl CleanTable {
     pub fn len(&self) -> usize {
-        self.value_usd.len()
+        self.value.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.value_usd.is_empty()
+        self.value.is_empty()
     }
-}
 
-/// The contract's columns, then ours.
-pub const COLUMNS: [&str; 11] =
-    ["reporter", "partner", "flow", "year", "month", "commodity", "value_usd", "source", "source_ref", "flags", "value_usd_millions"];
+    pub fn commodity(&self, i: usize) -> &str {
+        self.commodities.get(self.commodity[i] as usize).map_or("TOTAL", String::as_str)
+    }
 
-impl CleanTable {
+    /// The value as Float64 (whole dollars up to 2^53 are exact).
+    pub fn value_usd(&self, i: usize) -> Option<f64> {
+        self.value[i].and_then(|v| rust_decimal::prelude::ToPrimitive::to_f64(&v))
+    }
+
+    /// The exact value as decimal text; empty for null.
+    pub fn value_text(&self, i: usize) -> String {
+        self.value[i].map(|v| v.normalize().to_string()).unwrap_or_default()
+    }
+
+    /// The value in millions, for reading.
+    pub fn millions(&self, i: usize) -> Option<f64> {
+        self.value_usd(i).map(|v| v / 1e6)
+    }
+
+    pub fn source(&self, i: usize) -> &str {
+        self.provenance.source_id(self.place[i])
+    }
+
+    pub fn source_ref(&self, i: usize) -> String {
+        self.provenance.source_ref(self.place[i])
+    }
+
+    pub fn flags_text(&self, i: usize) -> String {
+        crate::model::flags::names(self.flags[i]).join(" ")
+    }
+
     /// The rows at `idx`, in that order.
     pub fn take(&self, idx: &[usize]) -> CleanTable {
         fn pick<T: Clone>(v: &[T], idx: &[usize]) -> Vec<T> {
@@ -65,19 +92,18 @@ impl CleanTable {
             year: pick(&self.year, idx),
             month: pick(&self.month, idx),
             commodity: pick(&self.commodity, idx),
-            value_usd: pick(&self.value_usd, idx),
-            value_text: pick(&self.value_text, idx),
-            source: pick(&self.source, idx),
-            source_ref: pick(&self.source_ref, idx),
+            commodities: self.commodities.clone(),
+            value: pick(&self.value, idx),
+            place: pick(&self.place, idx),
+            provenance: self.provenance.clone(),
             flags: pick(&self.flags, idx),
         }
     }
-
-    /// The value in millions, for reading (exact decimal text shifted six places).
-    pub fn millions(&self, i: usize) -> Option<f64> {
-        self.value_usd[i].map(|v| v / 1e6)
-    }
 }
+
+/// The contract's columns, then ours.
+pub const COLUMNS: [&str; 11] =
+    ["reporter", "partner", "flow", "year", "month", "commodity", "value_usd", "source", "source_ref", "flags", "value_usd_millions"];
 
 /// Columns of `trade_summary`.
 pub const SUMMARY_COLUMNS: [&str; 8] =

@@ -10,26 +10,35 @@ use std::path::Path;
 use super::{CleanTable, COLUMNS, SUMMARY_COLUMNS};
 use crate::summarize::SummaryRow;
 
-/// The clean table as a polars DataFrame, in the contract's column order, without the
-/// columns named in `drop` (a partition's columns live in its path).
-pub fn frame(t: &CleanTable, drop: &[&str]) -> PolarsResult<DataFrame> {
-    let month: Vec<Option<i8>> = t.month.iter().map(|m| m.map(|m| m as i8)).collect();
-    let millions: Vec<Option<f64>> = (0..t.len()).map(|i| t.millions(i)).collect();
+/// Rows `lo..hi` of the clean table as a polars DataFrame, in the contract's column
+/// order, without the columns named in `drop` (a partition's columns live in its path).
+pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResult<DataFrame> {
+    let r = lo..hi;
+    let month: Vec<Option<i8>> = t.month[r.clone()].iter().map(|m| m.map(|m| m as i8)).collect();
+    let commodity: Vec<&str> = r.clone().map(|i| t.commodity(i)).collect();
+    let value: Vec<Option<f64>> = r.clone().map(|i| t.value_usd(i)).collect();
+    let source: Vec<&str> = r.clone().map(|i| t.source(i)).collect();
+    let source_ref: Vec<String> = r.clone().map(|i| t.source_ref(i)).collect();
+    let flags: Vec<String> = r.clone().map(|i| t.flags_text(i)).collect();
+    let millions: Vec<Option<f64>> = r.clone().map(|i| t.millions(i)).collect();
     let cols = vec![
-        Column::new(COLUMNS[0].into(), &t.reporter),
-        Column::new(COLUMNS[1].into(), &t.partner),
-        Column::new(COLUMNS[2].into(), &t.flow),
-        Column::new(COLUMNS[3].into(), &t.year),
+        Column::new(COLUMNS[0].into(), &t.reporter[r.clone()]),
+        Column::new(COLUMNS[1].into(), &t.partner[r.clone()]),
+        Column::new(COLUMNS[2].into(), &t.flow[r.clone()]),
+        Column::new(COLUMNS[3].into(), &t.year[r.clone()]),
         Column::new(COLUMNS[4].into(), &month),
-        Column::new(COLUMNS[5].into(), &t.commodity),
-        Column::new(COLUMNS[6].into(), &t.value_usd),
-        Column::new(COLUMNS[7].into(), &t.source),
-        Column::new(COLUMNS[8].into(), &t.source_ref),
-        Column::new(COLUMNS[9].into(), &t.flags),
+        Column::new(COLUMNS[5].into(), &commodity),
+        Column::new(COLUMNS[6].into(), &value),
+        Column::new(COLUMNS[7].into(), &source),
+        Column::new(COLUMNS[8].into(), &source_ref),
+        Column::new(COLUMNS[9].into(), &flags),
         Column::new(COLUMNS[10].into(), &millions),
     ];
-    DataFrame::new(t.len(), cols.into_iter().filter(|c| !drop.contains(&c.name().as_str())).collect())
+    DataFrame::new(hi - lo, cols.into_iter().filter(|c| !drop.contains(&c.name().as_str())).collect())
 }
+
+/// Rows per batch written: the texts of one batch are built at a time.
+const BATCH: usize = 262_144;
 
 fn metadata(manifest: &serde_json::Value) -> Option<KeyValueMetadata> {
     let meta: Vec<(String, String)> = ["tool_version", "config_sha256", "inputs_sha256"]
@@ -50,7 +59,29 @@ fn write_frame(path: &Path, df: &mut DataFrame, meta: Option<KeyValueMetadata>) 
 }
 
 pub fn write(path: &Path, t: &CleanTable, manifest: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
-    write_frame(path, &mut frame(t, &[])?, metadata(manifest))
+    write_table(path, t, &[], manifest)
+}
+
+/// The table in batches of [`BATCH`] rows (each a row group), so the texts of only one
+/// batch exist at a time.
+fn write_table(path: &Path, t: &CleanTable, without: &[&str], manifest: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+    let first = frame(t, 0, t.len().min(BATCH), without)?;
+    let file = std::fs::File::create(path)?;
+    let mut w = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_key_value_metadata(metadata(manifest))
+        .batched(&first.schema())?;
+    w.write_batch(&first)?;
+    drop(first);
+    let mut lo = BATCH;
+    while lo < t.len() {
+        let hi = (lo + BATCH).min(t.len());
+        w.write_batch(&frame(t, lo, hi, without)?)?;
+        lo = hi;
+    }
+    w.finish()?;
+    Ok(())
 }
 
 /// Writes `<dir>/<name>/col=value/.../part-0.parquet` for each partition; returns each
@@ -88,7 +119,7 @@ pub fn write_partitioned(
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        write_frame(&path, &mut frame(&t.take(&idx), by)?, metadata(manifest))?;
+        write_table(&path, &t.take(&idx), by, manifest)?;
         out.push((rel, idx.len()));
     }
     Ok(out)

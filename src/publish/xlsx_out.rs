@@ -155,13 +155,13 @@ fn data_sheets(wb: &mut Workbook, p: &Publication<'_>, money: &Format, millions:
             if let Some(m) = t.month[i] {
                 ws.write_number(r, 4, m)?;
             }
-            ws.write_string(r, 5, safe_text(&t.commodity[i]))?;
-            if let Some(v) = t.value_usd[i] {
+            ws.write_string(r, 5, safe_text(t.commodity(i)))?;
+            if let Some(v) = t.value_usd(i) {
                 ws.write_number_with_format(r, 6, v, money)?;
             }
-            ws.write_string(r, 7, safe_text(&t.source[i]))?;
-            ws.write_string(r, 8, safe_text(&t.source_ref[i]))?;
-            ws.write_string(r, 9, &t.flags[i])?;
+            ws.write_string(r, 7, safe_text(t.source(i)))?;
+            ws.write_string(r, 8, safe_text(&t.source_ref(i)))?;
+            ws.write_string(r, 9, t.flags_text(i))?;
             if let Some(m) = t.millions(i) {
                 ws.write_number_with_format(r, 10, m, millions)?;
             }
