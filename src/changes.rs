@@ -54,29 +54,56 @@ fn key_text(f: [&str; 6]) -> String {
     format!("{} {} {} {}{m} {}", f[0], f[1], f[2], f[3], f[5])
 }
 
-/// Values of a published `trade.csv` by key hash, with the key's text.
-fn previous(path: &Path) -> Option<HashMap<u128, (Box<str>, Box<str>)>> {
-    let bytes = std::fs::read(path).ok()?;
-    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let delim = if text.split(|b| *b == b'\n').next().is_some_and(|h| h.contains(&b';')) { b';' } else { b',' };
-    let mut r = csv::ReaderBuilder::new().delimiter(delim).from_reader(text);
-    let h = r.headers().ok()?.clone();
-    let col = |n: &str| h.iter().position(|x| x == n);
-    let cols = [col("reporter")?, col("partner")?, col("flow")?, col("year")?, col("month")?, col("commodity")?];
-    let val = col("value_usd")?;
-    let mut out = HashMap::default();
-    let mut rec = csv::StringRecord::new();
-    while r.read_record(&mut rec).ok()? {
-        let g = |i: usize| rec.get(i).unwrap_or("");
-        let f = cols.map(g);
-        out.insert(key_hash(f.map(str::as_bytes)), (key_text(f).into_boxed_str(), g(val).into()));
+/// A published `trade.csv`: its bytes, and each key's hash with the value and the byte
+/// offset of its record (the key's text is made only for a figure that was removed).
+struct Previous {
+    text: Vec<u8>,
+    delimiter: u8,
+    cols: [usize; 6],
+    by_key: HashMap<u128, (u64, Box<str>)>,
+}
+
+impl Previous {
+    fn read(path: &Path) -> Option<Previous> {
+        let mut text = std::fs::read(path).ok()?;
+        if text.starts_with(b"\xEF\xBB\xBF") {
+            text.drain(..3);
+        }
+        let delimiter = if text.split(|b| *b == b'\n').next().is_some_and(|h| h.contains(&b';')) { b';' } else { b',' };
+        let mut r = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(&text[..]);
+        let h = r.headers().ok()?.clone();
+        let col = |n: &str| h.iter().position(|x| x == n);
+        let cols = [col("reporter")?, col("partner")?, col("flow")?, col("year")?, col("month")?, col("commodity")?];
+        let val = col("value_usd")?;
+        let mut by_key = HashMap::default();
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            let at = r.position().byte();
+            if !r.read_byte_record(&mut rec).ok()? {
+                break;
+            }
+            let f = cols.map(|i| rec.get(i).unwrap_or(b""));
+            let value = std::str::from_utf8(rec.get(val).unwrap_or(b"")).unwrap_or("");
+            by_key.insert(key_hash(f), (at, value.into()));
+        }
+        Some(Previous { text, delimiter, cols, by_key })
     }
-    Some(out)
+
+    /// The key text of the record at a byte offset.
+    fn key_at(&self, at: u64) -> String {
+        let mut r = csv::ReaderBuilder::new().delimiter(self.delimiter).has_headers(false).from_reader(&self.text[at as usize..]);
+        let mut rec = csv::StringRecord::new();
+        match r.read_record(&mut rec) {
+            Ok(true) => key_text(self.cols.map(|i| rec.get(i).unwrap_or(""))),
+            _ => format!("(record at byte {at})"),
+        }
+    }
 }
 
 /// Compares the clean table with the previous publication in `dir`.
 pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
-    let Some(mut old) = previous(&dir.join("trade.csv")) else { return Changes::default() };
+    let Some(mut prev) = Previous::read(&dir.join("trade.csv")) else { return Changes::default() };
+    let mut old = std::mem::take(&mut prev.by_key);
     let previous_run_id = std::fs::read_to_string(dir.join("manifest.json"))
         .ok()
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
@@ -111,7 +138,7 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
             _ => {}
         }
     }
-    let mut removed: Vec<String> = old.into_values().map(|(k, v)| format!("{k} = {v}")).collect();
+    let mut removed: Vec<String> = old.into_values().map(|(at, v)| format!("{} = {v}", prev.key_at(at))).collect();
     removed.sort();
     c.removed = removed;
     c.added.sort();

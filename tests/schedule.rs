@@ -182,3 +182,18 @@ fn deploy_units_parse_and_name_what_they_must() {
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert!(fields.len() > 5 && fields[..5].iter().all(|f| f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c))), "{line}");
 }
+
+#[test]
+fn added_and_removed_figures_are_named() {
+    let w = Workdir::empty();
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n");
+    w.write("raw/t.csv", "partner,flow,year,value,unit\nKazakhstan,export,2019,900,USD million\nKazakhstan,import,2019,3004,USD million\n");
+    assert_eq!(code(&w.run(&["run"])), 0);
+    w.write("raw/t.csv", "partner,flow,year,value,unit\nKazakhstan,export,2019,900,USD million\nKazakhstan,export,2020,985.68,USD million\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    assert_eq!(r["changes"]["added"][0], "TUR KAZ export 2020 TOTAL = 985680000");
+    assert_eq!(r["changes"]["removed"][0], "TUR KAZ import 2019 TOTAL = 3004000000");
+    assert_eq!(r["changes"]["revised"].as_array().unwrap().len(), 0);
+}
