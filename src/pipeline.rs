@@ -396,6 +396,9 @@ fn report(p: &Pipeline, read: &Read, norm: &Normalized, v: &Verdict, run_id: &st
     })
 }
 
+/// Figures and rejects `inspect` prints per table; the rest are counted.
+pub const INSPECT_SHOWN: usize = 50;
+
 /// Explains what tradeflow finds in one file, with no config.
 ///
 /// # Errors
@@ -445,9 +448,14 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
         }
         let _ = writeln!(o, "  figures ({}):", t.figures);
         let f = &norm.figures;
+        let mut shown = 0;
         for i in 0..f.len() {
             let r = f.raw[i] as usize;
             if r < t.first_figure || r >= t.first_figure + t.figures {
+                continue;
+            }
+            shown += 1;
+            if shown > INSPECT_SHOWN {
                 continue;
             }
             let fl = flags::names(f.flags[i]);
@@ -464,17 +472,29 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
                 if fl.is_empty() { String::new() } else { format!("  [{}]", fl.join(", ")) }
             );
         }
+        if shown > INSPECT_SHOWN {
+            let _ = writeln!(o, "    ... and {} more figures (`inspect --json` lists the first 1000)", shown - INSPECT_SHOWN);
+        }
+        let mut rejected = 0;
         for rj in &norm.rejects {
             let r = rj.raw as usize;
             if r >= t.first_figure && r < t.first_figure + t.figures {
-                let _ = writeln!(o, "    rejected {:?} at {}: {}: {}", raw.value_text(r), prov.source_ref(raw.place[r]), rj.rule, rj.message);
+                rejected += 1;
+                if rejected <= INSPECT_SHOWN {
+                    let _ = writeln!(o, "    rejected {:?} at {}: {}: {}", raw.value_text(r), prov.source_ref(raw.place[r]), rj.rule, rj.message);
+                }
             }
         }
-        for a in &norm.aggregates {
-            let r = a.raw as usize;
-            if r >= t.first_figure && r < t.first_figure + t.figures {
-                let _ = writeln!(o, "    aggregate {:?} = {:?} at {} (kept out of the clean table)", a.label, a.raw_value, a.source_ref);
-            }
+        if rejected > INSPECT_SHOWN {
+            let _ = writeln!(o, "    ... and {} more rejected", rejected - INSPECT_SHOWN);
+        }
+        let in_this = |r: usize| r >= t.first_figure && r < t.first_figure + t.figures;
+        let aggregates: Vec<_> = norm.aggregates.iter().filter(|a| in_this(a.raw as usize)).collect();
+        for a in aggregates.iter().take(INSPECT_SHOWN) {
+            let _ = writeln!(o, "    aggregate {:?} = {:?} at {} (kept out of the clean table)", a.label, a.raw_value, a.source_ref);
+        }
+        if aggregates.len() > INSPECT_SHOWN {
+            let _ = writeln!(o, "    ... and {} more aggregate rows", aggregates.len() - INSPECT_SHOWN);
         }
     }
     Ok(o)
@@ -497,6 +517,7 @@ fn inspect_json(path: &Path, read: &SourceRead, prov: &Provenance, raw: &RawFigu
             let f = &norm.figures;
             v["figures"] = (0..f.len())
                 .filter(|&i| in_table(f.raw[i] as usize, t))
+                .take(1000)
                 .map(|i| {
                     let r = f.raw[i] as usize;
                     json!({
@@ -510,6 +531,7 @@ fn inspect_json(path: &Path, read: &SourceRead, prov: &Provenance, raw: &RawFigu
                 .rejects
                 .iter()
                 .filter(|rj| in_table(rj.raw as usize, t))
+                .take(1000)
                 .map(|rj| json!({"raw": raw.value_text(rj.raw as usize), "source_ref": prov.source_ref(raw.place[rj.raw as usize]), "rule": rj.rule, "message": rj.message}))
                 .collect();
             v
