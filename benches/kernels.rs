@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
-use tradeflow::model::{Origin, Place, RawFigureRef, RawFigures, RawValue};
+use tradeflow::model::{Origin, Place, RawFigureRef, RawFigures};
 use tradeflow::normalize::{self, countries, number, units};
 
 /// A million value texts in every style the parser reads, deterministic.
@@ -67,7 +67,7 @@ fn raw_figures(n: usize) -> RawFigures {
     let partners = ["Kazakhstan", "Özbekistan", "Azerbaycan", "Кыргызстан", "World", "Atlantis"];
     let mut raw = RawFigures::default();
     for (i, v) in values.iter().enumerate() {
-        let value = RawValue::Text(raw.dict.intern(v));
+        let value = raw.text_value(v);
         let year = (2000 + i % 20).to_string();
         let f = RawFigureRef {
             reporter: (Some("TUR"), Origin::Config),

@@ -183,7 +183,7 @@ pub enum RawValue {
     Empty,
     /// A numeric spreadsheet cell.
     Number(f64),
-    /// Text, by its index in the figures' [`Dict`].
+    /// Text, by its index among the figures' value texts (see [`RawFigures::text_value`]).
     Text(u32),
 }
 
@@ -233,6 +233,10 @@ pub struct RawFigures {
     /// Declared decimal separator for text numbers (from config), if any.
     pub decimal: Vec<Option<char>>,
     pub place: Vec<Place>,
+    /// Value texts, one after another (nearly every one is distinct: not interned).
+    value_buf: String,
+    /// End of each value text in `value_buf`.
+    value_ends: Vec<u64>,
 }
 
 /// The texts of one raw figure, borrowed for pushing.
@@ -278,29 +282,19 @@ impl RawFigures {
         self.place.push(place);
     }
 
-    /// Appends every figure of `other`, re-interning its texts.
-    pub fn extend(&mut self, other: &RawFigures) {
-        let map = |d: &mut Dict, i: u32| d.intern_opt(other.dict.get(i));
-        for i in 0..other.len() {
-            let d = &mut self.dict;
-            self.reporter.push(map(d, other.reporter[i]));
-            self.partner.push(map(d, other.partner[i]));
-            self.flow.push(map(d, other.flow[i]));
-            self.year.push(map(d, other.year[i]));
-            self.month.push(map(d, other.month[i]));
-            self.commodity.push(map(d, other.commodity[i]));
-            self.unit_column.push(map(d, other.unit_column[i]));
-            self.unit_title.push(map(d, other.unit_title[i]));
-            self.unit_config.push(map(d, other.unit_config[i]));
-            self.value.push(match &other.value[i] {
-                RawValue::Text(t) => RawValue::Text(map(d, *t)),
-                v => v.clone(),
-            });
-        }
-        self.reporter_origin.extend_from_slice(&other.reporter_origin);
-        self.partner_origin.extend_from_slice(&other.partner_origin);
-        self.decimal.extend_from_slice(&other.decimal);
-        self.place.extend_from_slice(&other.place);
+    /// Stores a value text and returns the value that refers to it.
+    pub fn text_value(&mut self, s: &str) -> RawValue {
+        self.value_buf.push_str(s);
+        self.value_ends.push(self.value_buf.len() as u64);
+        RawValue::Text(self.value_ends.len() as u32 - 1)
+    }
+
+    /// The text of a [`RawValue::Text`].
+    pub fn value_str(&self, t: u32) -> &str {
+        let t = t as usize;
+        let start = if t == 0 { 0 } else { self.value_ends[t - 1] as usize };
+        let end = self.value_ends.get(t).map_or(start, |e| *e as usize);
+        &self.value_buf[start..end]
     }
 
     /// The value as a person would read it in the file.
@@ -308,7 +302,7 @@ impl RawFigures {
         match &self.value[i] {
             RawValue::Empty => String::new(),
             RawValue::Number(x) => format!("{x}"),
-            RawValue::Text(t) => self.dict.get(*t).unwrap_or_default().to_string(),
+            RawValue::Text(t) => self.value_str(*t).to_string(),
         }
     }
 }

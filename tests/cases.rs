@@ -26,7 +26,7 @@ fn value_cases() {
     assert!(cases.len() >= 150);
     let mut raw = RawFigures::default();
     for (k, c) in cases.iter().enumerate() {
-        let value = if c[0].is_empty() { RawValue::Empty } else { RawValue::Text(raw.dict.intern(&c[0])) };
+        let value = if c[0].is_empty() { RawValue::Empty } else { raw.text_value(&c[0]) };
         let f = RawFigureRef {
             reporter: (Some("TUR"), Origin::Config),
             partner: (Some("KAZ"), Origin::Config),

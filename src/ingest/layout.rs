@@ -171,7 +171,7 @@ fn value_of(c: &Cell, out: &mut RawFigures) -> RawValue {
         Cell::Empty => RawValue::Empty,
         Cell::Number(x) => RawValue::Number(*x),
         Cell::Text(s) if s.trim().is_empty() => RawValue::Empty,
-        Cell::Text(s) => RawValue::Text(out.dict.intern(s.trim())),
+        Cell::Text(s) => out.text_value(s.trim()),
     }
 }
 
@@ -422,7 +422,7 @@ impl LongReader {
     pub fn push_record(&self, src: &Source, rec: &csv::StringRecord, pos: u32, out: &mut RawFigures) {
         let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).filter(|s| !s.is_empty());
         let value = match get(Some(self.val)) {
-            Some(v) => RawValue::Text(out.dict.intern(v)),
+            Some(v) => out.text_value(v),
             None => RawValue::Empty,
         };
         self.emit(src, get, value, pos, out);

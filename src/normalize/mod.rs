@@ -182,7 +182,7 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
     for i in 0..n {
         let p = match &raw.value[i] {
             RawValue::Text(t) => {
-                let p = number::parse(raw.dict.get(*t).unwrap_or(""), raw.decimal[i]);
+                let p = number::parse(raw.value_str(*t), raw.decimal[i]);
                 if let Parsed::Number(Reading { evidence: Some(Evidence::DecimalIs(c)), .. }) = &p {
                     let e = evidence.entry((raw.place[i].table, raw.place[i].col)).or_default();
                     if *c == '.' {
