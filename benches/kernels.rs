@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
-use tradeflow::model::{Origin, Place, RawFigureRef, RawFigures};
+use tradeflow::model::{Place, RawFigureRef, RawFigures};
 use tradeflow::normalize::{self, countries, number, units};
 
 /// A million value texts in every style the parser reads, deterministic.
@@ -70,8 +70,8 @@ fn raw_figures(n: usize) -> RawFigures {
         let value = raw.text_value(v);
         let year = (2000 + i % 20).to_string();
         let f = RawFigureRef {
-            reporter: (Some("TUR"), Origin::Config),
-            partner: (Some(partners[i % partners.len()]), Origin::Cell),
+            reporter: Some("TUR"),
+            partner: Some(partners[i % partners.len()]),
             flow: Some(if i % 2 == 0 { "export" } else { "import" }),
             year: Some(&year),
             month: None,

@@ -76,16 +76,6 @@ impl Flow {
             Flow::ReImport => "re_import",
         }
     }
-
-    /// The flow seen from the partner's side (exports of one are imports of the other).
-    pub fn mirror(self) -> Flow {
-        match self {
-            Flow::Export => Flow::Import,
-            Flow::Import => Flow::Export,
-            Flow::ReExport => Flow::ReImport,
-            Flow::ReImport => Flow::ReExport,
-        }
-    }
 }
 
 impl fmt::Display for Flow {
@@ -187,7 +177,7 @@ pub enum RawValue {
     Text(u32),
 }
 
-/// Where a dimension of a raw figure was read; `inspect` and the flags say it.
+/// Where a dimension of a table was read (reporter, partner, unit); `inspect` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
@@ -218,9 +208,7 @@ impl Origin {
 pub struct RawFigures {
     pub dict: Dict,
     pub reporter: Vec<u32>,
-    pub reporter_origin: Vec<Origin>,
     pub partner: Vec<u32>,
-    pub partner_origin: Vec<Origin>,
     pub flow: Vec<u32>,
     pub year: Vec<u32>,
     pub month: Vec<u32>,
@@ -242,8 +230,8 @@ pub struct RawFigures {
 /// The texts of one raw figure, borrowed for pushing.
 #[derive(Debug, Clone, Copy)]
 pub struct RawFigureRef<'a> {
-    pub reporter: (Option<&'a str>, Origin),
-    pub partner: (Option<&'a str>, Origin),
+    pub reporter: Option<&'a str>,
+    pub partner: Option<&'a str>,
     pub flow: Option<&'a str>,
     pub year: Option<&'a str>,
     pub month: Option<&'a str>,
@@ -266,10 +254,8 @@ impl RawFigures {
     /// Appends one figure.
     pub fn push(&mut self, f: RawFigureRef<'_>, value: RawValue, place: Place) {
         let d = &mut self.dict;
-        self.reporter.push(d.intern_opt(f.reporter.0));
-        self.reporter_origin.push(f.reporter.1);
-        self.partner.push(d.intern_opt(f.partner.0));
-        self.partner_origin.push(f.partner.1);
+        self.reporter.push(d.intern_opt(f.reporter));
+        self.partner.push(d.intern_opt(f.partner));
         self.flow.push(d.intern_opt(f.flow));
         self.year.push(d.intern_opt(f.year));
         self.month.push(d.intern_opt(f.month));

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::{self, Pipeline, Source};
 use crate::error::{Error, Result};
@@ -539,9 +539,4 @@ fn inspect_json(path: &Path, read: &SourceRead, prov: &Provenance, raw: &RawFigu
         .collect();
     let doc = json!({"file": path.display().to_string(), "bytes": read.bytes, "sha256": read.sha256, "tables": tables, "aggregates": norm.aggregates});
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
-}
-
-/// The default config path.
-pub fn default_config() -> PathBuf {
-    PathBuf::from("pipeline.toml")
 }

@@ -3,7 +3,7 @@
 //! kernels the pipeline runs. All failures are listed at once.
 
 use std::path::PathBuf;
-use tradeflow::model::{Origin, Place, RawFigureRef, RawFigures, RawValue};
+use tradeflow::model::{Place, RawFigureRef, RawFigures, RawValue};
 use tradeflow::normalize::{self, countries, units};
 
 fn table(name: &str) -> Vec<Vec<String>> {
@@ -28,8 +28,8 @@ fn value_cases() {
     for (k, c) in cases.iter().enumerate() {
         let value = if c[0].is_empty() { RawValue::Empty } else { raw.text_value(&c[0]) };
         let f = RawFigureRef {
-            reporter: (Some("TUR"), Origin::Config),
-            partner: (Some("KAZ"), Origin::Config),
+            reporter: Some("TUR"),
+            partner: Some("KAZ"),
             flow: Some("export"),
             year: Some("2019"),
             month: None,

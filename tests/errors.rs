@@ -1,7 +1,7 @@
 //! Bad configs exit 2 naming the key and line; unreadable sources exit 3 naming the
 //! source and why; neither publishes anything.
 
-use crate::util::{code, stderr, Workdir};
+use crate::util::{code, fails, stderr, Workdir};
 
 fn with_config(cfg: &str) -> Workdir {
     let w = Workdir::with_default_pipeline();
@@ -55,20 +55,16 @@ fn missing_source_file_exits_3_naming_it() {
 
 #[test]
 fn zero_byte_file_exits_3() {
-    let w = with_config("[[sources]]\npath = \"raw/empty.xlsx\"\nreporter = \"TUR\"\n");
+    let w = Workdir::empty();
     w.write("raw/empty.xlsx", "");
-    let o = w.run(&["run"]);
-    assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("the file is empty (0 bytes)"), "{}", stderr(&o));
+    fails(&w, "raw/empty.xlsx", "the file is empty (0 bytes)");
 }
 
 #[test]
 fn html_page_saved_as_xlsx_exits_3_saying_so() {
-    let w = with_config("[[sources]]\npath = \"raw/page.xlsx\"\nreporter = \"TUR\"\n");
+    let w = Workdir::empty();
     w.write("raw/page.xlsx", "<!DOCTYPE html><html><body>Service unavailable</body></html>");
-    let o = w.run(&["run"]);
-    assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("the extension says .xlsx but the content is an HTML page"), "{}", stderr(&o));
+    fails(&w, "raw/page.xlsx", "the extension says .xlsx but the content is an HTML page");
 }
 
 #[test]

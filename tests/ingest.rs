@@ -1,7 +1,7 @@
 //! Ingest: the same table in every format gives the same figures; layouts; encodings;
 //! bad inputs end with exit 3 and a message that names the file and the reason.
 
-use crate::util::{code, csv_rows, repo, stderr, stdout, Workdir};
+use crate::util::{code, csv_rows, fails, repo, stderr, stdout, Workdir};
 use std::collections::BTreeSet;
 
 fn figures(w: &Workdir, file: &str) -> BTreeSet<(String, String, String, String)> {
@@ -105,15 +105,6 @@ fn legacy_encodings_are_detected() {
     }
     w.write("raw/u16.csv", &utf16);
     assert_eq!(figures(&w, "raw/u16.csv").len(), 2);
-}
-
-fn fails(w: &Workdir, file: &str, want: &str) {
-    w.write("pipeline.toml", format!("[[sources]]\npath = \"{file}\"\nreporter = \"TUR\"\n"));
-    let o = w.run(&["run"]);
-    assert_eq!(code(&o), 3, "{file}: {}", stderr(&o));
-    let e = stderr(&o);
-    assert!(e.contains(file) && e.contains(want), "{file}: expected {want:?} in: {e}");
-    assert!(!w.path().join("processed").exists(), "nothing published");
 }
 
 #[test]

@@ -75,6 +75,17 @@ impl Workdir {
     }
 }
 
+/// Runs a one-source pipeline on `file` and checks that it ends with exit 3, a message
+/// naming the file and `want`, and nothing published.
+pub fn fails(w: &Workdir, file: &str, want: &str) {
+    w.write("pipeline.toml", format!("[[sources]]\npath = \"{file}\"\nreporter = \"TUR\"\n"));
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 3, "{file}: {}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(file) && e.contains(want), "{file}: expected {want:?} in: {e}");
+    assert!(!w.path().join("processed").exists(), "nothing published");
+}
+
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }

@@ -47,14 +47,6 @@ pub fn decode_with(bytes: &[u8], declared: Option<&'static encoding_rs::Encoding
     Ok((text.into_owned(), enc.name()))
 }
 
-/// [`decode_with`] with nothing declared, without the encoding's name.
-///
-/// # Errors
-/// As [`decode_with`].
-pub fn decode(bytes: &[u8]) -> std::result::Result<String, String> {
-    decode_with(bytes, None).map(|(t, _)| t)
-}
-
 /// The delimiter that splits the first lines most consistently.
 pub fn sniff(text: &str) -> u8 {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(20).collect();

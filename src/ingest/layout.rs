@@ -260,11 +260,11 @@ fn read_years_down(t: &Table, src: &Source, table_ix: u32, headers: &[String], o
             let cell = row.cells.get(vc.col).cloned().unwrap_or(Cell::Empty);
             let value = value_of(&cell, out);
             let partner = match (&src.partner, &row_partner) {
-                (None, Some(p)) => (Some(p.as_str()), Origin::Cell),
-                _ => split(&vc.parties.partner),
+                (None, Some(p)) => Some(p.as_str()),
+                _ => text(&vc.parties.partner),
             };
             let f = RawFigureRef {
-                reporter: split(&vc.parties.reporter),
+                reporter: text(&vc.parties.reporter),
                 partner,
                 flow: vc.flow.as_deref(),
                 year: Some(&year_text),
@@ -325,8 +325,8 @@ fn read_years_across(
             let year = year_in(&headers[c]);
             let col_flow = if src.flow.is_none() { parse_flow(&headers[c]).map(|f| f.as_str().to_string()) } else { None };
             let f = RawFigureRef {
-                reporter: split(&p.reporter),
-                partner: split(&p.partner),
+                reporter: text(&p.reporter),
+                partner: text(&p.partner),
                 flow: col_flow.as_deref().or(flow.as_deref()),
                 year: year.as_deref(),
                 month: None,
@@ -386,16 +386,9 @@ impl LongReader {
 
     /// Appends the figure of one row, whose texts `get` gives by column.
     fn emit<'a>(&self, src: &Source, get: impl Fn(Option<usize>) -> Option<&'a str>, value: RawValue, pos: u32, out: &mut RawFigures) {
-        let reporter = match (&src.reporter, get(self.rep)) {
-            (Some(r), _) => (Some(r.as_str()), Origin::Config),
-            (None, Some(r)) => (Some(r), Origin::Cell),
-            (None, None) => split(&self.title_p.reporter),
-        };
-        let partner = match (&src.partner, get(self.par)) {
-            (Some(p), _) => (Some(p.as_str()), Origin::Config),
-            (None, Some(p)) => (Some(p), Origin::Cell),
-            (None, None) => split(&self.title_p.partner),
-        };
+        // a declared reporter or partner overrides the file; the row's own next; the title's last
+        let reporter = src.reporter.as_deref().or_else(|| get(self.rep)).or_else(|| text(&self.title_p.reporter));
+        let partner = src.partner.as_deref().or_else(|| get(self.par)).or_else(|| text(&self.title_p.partner));
         let f = RawFigureRef {
             reporter,
             partner,
@@ -466,11 +459,9 @@ fn value_header_unit(header: &str) -> String {
     }
 }
 
-fn split(p: &Option<(String, Origin)>) -> (Option<&str>, Origin) {
-    match p {
-        Some((s, o)) => (Some(s.as_str()), *o),
-        None => (None, Origin::Default),
-    }
+/// The text of a reporter or partner found in a table.
+fn text(p: &Option<(String, Origin)>) -> Option<&str> {
+    p.as_ref().map(|(s, _)| s.as_str())
 }
 
 fn describe(p: &Option<(String, Origin)>) -> String {
