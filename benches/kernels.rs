@@ -55,16 +55,52 @@ fn bench_parse(c: &mut Criterion) {
 }
 
 fn bench_units_countries(c: &mut Criterion) {
-    let headers = ["TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)", "Bin ABD Doları", "млн долл. США", "Value (USD thousand)", "YEARS"];
-    c.bench_function("unit of a header", |b| b.iter(|| headers.iter().map(|h| units::read_unit(black_box(h))).count()));
-    let names = ["Kazakhstan", "TÜRKİYE", "Кыргызстан", "O‘zbekiston", "World", "Atlantis", "Azərbaycan", "United States of America"];
+    let headers = [
+        "TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)",
+        "Bin ABD Doları",
+        "млн долл. США",
+        "Value (USD thousand)",
+        "YEARS",
+    ];
+    c.bench_function("unit of a header", |b| {
+        b.iter(|| {
+            headers
+                .iter()
+                .map(|h| units::read_unit(black_box(h)))
+                .count()
+        })
+    });
+    let names = [
+        "Kazakhstan",
+        "TÜRKİYE",
+        "Кыргызстан",
+        "O‘zbekiston",
+        "World",
+        "Atlantis",
+        "Azərbaycan",
+        "United States of America",
+    ];
     let _ = countries::lookup("warm up the table");
-    c.bench_function("country lookup", |b| b.iter(|| names.iter().filter_map(|n| countries::lookup(black_box(n))).count()));
+    c.bench_function("country lookup", |b| {
+        b.iter(|| {
+            names
+                .iter()
+                .filter_map(|n| countries::lookup(black_box(n)))
+                .count()
+        })
+    });
 }
 
 fn raw_figures(n: usize) -> RawFigures {
     let values = mixed_values(n);
-    let partners = ["Kazakhstan", "Özbekistan", "Azerbaycan", "Кыргызстан", "World", "Atlantis"];
+    let partners = [
+        "Kazakhstan",
+        "Özbekistan",
+        "Azerbaycan",
+        "Кыргызстан",
+        "World",
+        "Atlantis",
+    ];
     let mut raw = RawFigures::default();
     for (i, v) in values.iter().enumerate() {
         let value = raw.text_value(v);
@@ -81,14 +117,25 @@ fn raw_figures(n: usize) -> RawFigures {
             unit_config: None,
             decimal: Some('.'),
         };
-        raw.push(f, value, Place { table: 0, row: i as u32, col: 3 });
+        raw.push(
+            f,
+            value,
+            Place {
+                table: 0,
+                row: i as u32,
+                col: 3,
+            },
+        );
     }
     raw
 }
 
 fn bench_accounting(c: &mut Criterion) {
     let raw = raw_figures(1_000_000);
-    let rules = tradeflow::config::Rules { max_rejected_share: 1.0, ..Default::default() };
+    let rules = tradeflow::config::Rules {
+        max_rejected_share: 1.0,
+        ..Default::default()
+    };
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10);
     g.throughput(Throughput::Elements(raw.len() as u64));
@@ -98,7 +145,11 @@ fn bench_accounting(c: &mut Criterion) {
             |_| {
                 let sref = |p: Place| format!("row {}", p.row);
                 let norm = normalize::normalize(&raw, &normalize::Options::default(), &sref);
-                let places = tradeflow::validate::Places { place: &raw.place, source_ref: &sref, precedence: &|_| 0 };
+                let places = tradeflow::validate::Places {
+                    place: &raw.place,
+                    source_ref: &sref,
+                    precedence: &|_| 0,
+                };
                 let v = tradeflow::validate::validate(&norm, &rules, &places);
                 v.clean.len() + v.rejects.len() + v.superseded.len()
             },
@@ -108,5 +159,10 @@ fn bench_accounting(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_units_countries, bench_accounting);
+criterion_group!(
+    benches,
+    bench_parse,
+    bench_units_countries,
+    bench_accounting
+);
 criterion_main!(benches);

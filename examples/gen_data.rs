@@ -26,21 +26,49 @@ impl Rng {
     }
 }
 
-const TUR: [&str; 6] = ["Turkey", "Türkiye", "TURKIYE", "Turkiye", "TÜRKİYE", "Republic of Türkiye"];
+const TUR: [&str; 6] = [
+    "Turkey",
+    "Türkiye",
+    "TURKIYE",
+    "Turkiye",
+    "TÜRKİYE",
+    "Republic of Türkiye",
+];
 const PARTNERS: [(&str, &str); 24] = [
-    ("Azerbaijan", "Azerbaycan"), ("Kazakhstan", "Kazakistan"), ("Kyrgyz Republic", "Kırgızistan"), ("Uzbekistan", "Özbekistan"),
-    ("Turkmenistan", "Türkmenistan"), ("Germany", "Almanya"), ("Russian Federation", "Rusya"), ("China", "Çin"),
-    ("United States", "ABD"), ("Italy", "İtalya"), ("France", "Fransa"), ("United Kingdom", "Birleşik Krallık"),
-    ("Iraq", "Irak"), ("Iran", "İran"), ("Spain", "İspanya"), ("Netherlands", "Hollanda"),
-    ("Israel", "İsrail"), ("Romania", "Romanya"), ("Poland", "Polonya"), ("Belgium", "Belçika"),
-    ("Georgia", "Gürcistan"), ("Ukraine", "Ukrayna"), ("Greece", "Yunanistan"), ("Egypt", "Mısır"),
+    ("Azerbaijan", "Azerbaycan"),
+    ("Kazakhstan", "Kazakistan"),
+    ("Kyrgyz Republic", "Kırgızistan"),
+    ("Uzbekistan", "Özbekistan"),
+    ("Turkmenistan", "Türkmenistan"),
+    ("Germany", "Almanya"),
+    ("Russian Federation", "Rusya"),
+    ("China", "Çin"),
+    ("United States", "ABD"),
+    ("Italy", "İtalya"),
+    ("France", "Fransa"),
+    ("United Kingdom", "Birleşik Krallık"),
+    ("Iraq", "Irak"),
+    ("Iran", "İran"),
+    ("Spain", "İspanya"),
+    ("Netherlands", "Hollanda"),
+    ("Israel", "İsrail"),
+    ("Romania", "Romanya"),
+    ("Poland", "Polonya"),
+    ("Belgium", "Belçika"),
+    ("Georgia", "Gürcistan"),
+    ("Ukraine", "Ukrayna"),
+    ("Greece", "Yunanistan"),
+    ("Egypt", "Mısır"),
 ];
 const UNITS: [(&str, f64); 3] = [("USD", 1.0), ("USD thousand", 1e3), ("USD million", 1e6)];
 
 fn value_text(r: &mut Rng, usd: f64, unit: usize) -> String {
     let x = usd / UNITS[unit].1;
     match r.below(10) {
-        0..=4 => format!("{x:.2}").trim_end_matches('0').trim_end_matches('.').to_string(),
+        0..=4 => format!("{x:.2}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
         5 if x >= 1000.0 => {
             let s = format!("{:.2}", x);
             let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
@@ -54,10 +82,19 @@ fn value_text(r: &mut Rng, usd: f64, unit: usize) -> String {
             format!("{g}.{frac}")
         }
         6..=8 if usd >= 1e6 => {
-            let (v, w) = if usd >= 1e9 { (usd / 1e9, ["Billion", "bn", "bln"]) } else { (usd / 1e6, ["million", "mn", "mio"]) };
+            let (v, w) = if usd >= 1e9 {
+                (usd / 1e9, ["Billion", "bn", "bln"])
+            } else {
+                (usd / 1e6, ["million", "mn", "mio"])
+            };
             format!("{v:.3} {}", w[r.below(3) as usize])
         }
-        _ => format!(" {} ", format!("{x:.3}").trim_end_matches('0').trim_end_matches('.')),
+        _ => format!(
+            " {} ",
+            format!("{x:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+        ),
     }
 }
 
@@ -88,15 +125,26 @@ fn long_csv(path: &std::path::Path, rows: usize, seed: u64) -> std::io::Result<(
             2 => value = format!("-{value}").replace("- ", "-"),
             _ => {}
         }
-        let quoted = if value.contains(',') { format!("\"{value}\"") } else { value };
-        let line = format!("{reporter},{partner},{year},{month},{hs:06},{flow},{quoted},{}", UNITS[unit].0);
+        let quoted = if value.contains(',') {
+            format!("\"{value}\"")
+        } else {
+            value
+        };
+        let line = format!(
+            "{reporter},{partner},{year},{month},{hs:06},{flow},{quoted},{}",
+            UNITS[unit].0
+        );
         writeln!(w, "{line}")?;
         last = Some(line);
     }
     w.flush()
 }
 
-fn workbook(path: &std::path::Path, rows: usize, seed: u64) -> Result<(), rust_xlsxwriter::XlsxError> {
+fn workbook(
+    path: &std::path::Path,
+    rows: usize,
+    seed: u64,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
     let mut r = Rng(seed.rotate_left(17) | 1);
     let mut wb = rust_xlsxwriter::Workbook::new();
     let sheets = 20usize;
@@ -105,8 +153,27 @@ fn workbook(path: &std::path::Path, rows: usize, seed: u64) -> Result<(), rust_x
         let (en, _) = PARTNERS[s % PARTNERS.len()];
         let ws = wb.add_worksheet_with_constant_memory()?;
         ws.set_name(format!("{} {}", en.split(' ').next().unwrap_or(en), s + 1))?;
-        ws.write_string(0, 0, format!("TURKEY - {} TRADE BY MONTH AND HS CODE", en.to_uppercase()))?;
-        for (c, h) in ["YEARS", "MONTHS", "HS CODE", &format!("TURKEY'S EXPORT TO {} (Thousand dollars)", en.to_uppercase()), &format!("TURKEY'S IMPORT FROM {} (Thousand dollars)", en.to_uppercase())].iter().enumerate() {
+        ws.write_string(
+            0,
+            0,
+            format!("TURKEY - {} TRADE BY MONTH AND HS CODE", en.to_uppercase()),
+        )?;
+        for (c, h) in [
+            "YEARS",
+            "MONTHS",
+            "HS CODE",
+            &format!(
+                "TURKEY'S EXPORT TO {} (Thousand dollars)",
+                en.to_uppercase()
+            ),
+            &format!(
+                "TURKEY'S IMPORT FROM {} (Thousand dollars)",
+                en.to_uppercase()
+            ),
+        ]
+        .iter()
+        .enumerate()
+        {
             ws.write_string(2, c as u16, *h)?;
         }
         for i in 0..per {
@@ -123,7 +190,12 @@ fn workbook(path: &std::path::Path, rows: usize, seed: u64) -> Result<(), rust_x
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut out, mut rows, mut xrows, mut seed) = (std::path::PathBuf::from("/tmp/tf-bench"), 1_000_000usize, 200_000usize, 20240601u64);
+    let (mut out, mut rows, mut xrows, mut seed) = (
+        std::path::PathBuf::from("/tmp/tf-bench"),
+        1_000_000usize,
+        200_000usize,
+        20240601u64,
+    );
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
         match a.as_str() {
@@ -139,5 +211,8 @@ fn main() {
     if xrows > 0 {
         workbook(&out.join("wide_big.xlsx"), xrows, seed).expect("wide_big.xlsx");
     }
-    eprintln!("wrote {} (rows {rows}, workbook rows {xrows}, seed {seed})", out.display());
+    eprintln!(
+        "wrote {} (rows {rows}, workbook rows {xrows}, seed {seed})",
+        out.display()
+    );
 }

@@ -33,7 +33,6 @@ pub struct Changes {
     pub revised: Vec<Revision>,
 }
 
-
 /// A key as 128 bits: two independent 64-bit hashes of its six fields. Keys of a table
 /// are compared by it without building a text per key (a collision among a million keys
 /// has a chance near 10^-26).
@@ -50,7 +49,11 @@ fn key_hash(fields: [&[u8]; 6]) -> u128 {
 }
 
 fn key_text(f: [&str; 6]) -> String {
-    let m = if f[4].is_empty() { String::new() } else { format!("-{:0>2}", f[4]) };
+    let m = if f[4].is_empty() {
+        String::new()
+    } else {
+        format!("-{:0>2}", f[4])
+    };
     format!("{} {} {} {}{m} {}", f[0], f[1], f[2], f[3], f[5])
 }
 
@@ -69,11 +72,28 @@ impl Previous {
         if text.starts_with(b"\xEF\xBB\xBF") {
             text.drain(..3);
         }
-        let delimiter = if text.split(|b| *b == b'\n').next().is_some_and(|h| h.contains(&b';')) { b';' } else { b',' };
-        let mut r = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(&text[..]);
+        let delimiter = if text
+            .split(|b| *b == b'\n')
+            .next()
+            .is_some_and(|h| h.contains(&b';'))
+        {
+            b';'
+        } else {
+            b','
+        };
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(&text[..]);
         let h = r.headers().ok()?.clone();
         let col = |n: &str| h.iter().position(|x| x == n);
-        let cols = [col("reporter")?, col("partner")?, col("flow")?, col("year")?, col("month")?, col("commodity")?];
+        let cols = [
+            col("reporter")?,
+            col("partner")?,
+            col("flow")?,
+            col("year")?,
+            col("month")?,
+            col("commodity")?,
+        ];
         let val = col("value_usd")?;
         let mut by_key = HashMap::default();
         let mut rec = csv::ByteRecord::new();
@@ -86,12 +106,20 @@ impl Previous {
             let value = std::str::from_utf8(rec.get(val).unwrap_or(b"")).unwrap_or("");
             by_key.insert(key_hash(f), (at, value.into()));
         }
-        Some(Previous { text, delimiter, cols, by_key })
+        Some(Previous {
+            text,
+            delimiter,
+            cols,
+            by_key,
+        })
     }
 
     /// The key text of the record at a byte offset.
     fn key_at(&self, at: u64) -> String {
-        let mut r = csv::ReaderBuilder::new().delimiter(self.delimiter).has_headers(false).from_reader(&self.text[at as usize..]);
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .from_reader(&self.text[at as usize..]);
         let mut rec = csv::StringRecord::new();
         match r.read_record(&mut rec) {
             Ok(true) => key_text(self.cols.map(|i| rec.get(i).unwrap_or(""))),
@@ -102,13 +130,19 @@ impl Previous {
 
 /// Compares the clean table with the previous publication in `dir`.
 pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
-    let Some(mut prev) = Previous::read(&dir.join("trade.csv")) else { return Changes::default() };
+    let Some(mut prev) = Previous::read(&dir.join("trade.csv")) else {
+        return Changes::default();
+    };
     let mut old = std::mem::take(&mut prev.by_key);
     let previous_run_id = std::fs::read_to_string(dir.join("manifest.json"))
         .ok()
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
         .and_then(|m| m["run_id"].as_str().map(str::to_string));
-    let mut c = Changes { compared: true, previous_run_id, ..Default::default() };
+    let mut c = Changes {
+        compared: true,
+        previous_run_id,
+        ..Default::default()
+    };
     let mut year = String::new();
     let mut month = String::new();
     for i in 0..t.len() {
@@ -119,7 +153,14 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
         if let Some(m) = t.month[i] {
             let _ = write!(month, "{m}");
         }
-        let f = [t.reporter[i], t.partner[i], t.flow[i], year.as_str(), month.as_str(), t.commodity(i)];
+        let f = [
+            t.reporter[i],
+            t.partner[i],
+            t.flow[i],
+            year.as_str(),
+            month.as_str(),
+            t.commodity(i),
+        ];
         let v = &t.value_text(i);
         match old.remove(&key_hash(f.map(str::as_bytes))) {
             None => c.added.push(format!("{} = {v}", key_text(f))),
@@ -130,15 +171,26 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
                     _ => String::new(),
                 };
                 let change_share = match (od, nd) {
-                    (Some(a), Some(b)) if !a.is_zero() => rust_decimal::prelude::ToPrimitive::to_f64(&(b / a - Decimal::ONE)),
+                    (Some(a), Some(b)) if !a.is_zero() => {
+                        rust_decimal::prelude::ToPrimitive::to_f64(&(b / a - Decimal::ONE))
+                    }
                     _ => None,
                 };
-                c.revised.push(Revision { key: key_text(f), old: o.into(), new: v.clone(), change, change_share });
+                c.revised.push(Revision {
+                    key: key_text(f),
+                    old: o.into(),
+                    new: v.clone(),
+                    change,
+                    change_share,
+                });
             }
             _ => {}
         }
     }
-    let mut removed: Vec<String> = old.into_values().map(|(at, v)| format!("{} = {v}", prev.key_at(at))).collect();
+    let mut removed: Vec<String> = old
+        .into_values()
+        .map(|(at, v)| format!("{} = {v}", prev.key_at(at)))
+        .collect();
     removed.sort();
     c.removed = removed;
     c.added.sort();

@@ -83,20 +83,60 @@ pub fn main_with(cli: Cli) -> u8 {
         (false, 1) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADEFLOW_LOG").unwrap_or_else(|_| level.into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADEFLOW_LOG")
+        .unwrap_or_else(|_| level.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).without_time().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .without_time()
+            .try_init(),
     };
     // a spinner only for a person at a terminal: never in logs, pipes or CI
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()) && cli.log_format == LogFormat::Text && !cli.quiet && std::env::var_os("CI").is_none();
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && cli.log_format == LogFormat::Text
+        && !cli.quiet
+        && std::env::var_os("CI").is_none();
     match cli.command {
-        Command::Run { config, offline, full_refresh, dry_run } => {
-            finish(pipeline::run(&config, Mode::Run, &Options { offline, full_refresh, dry_run, progress }), false)
-        }
-        Command::Validate { config, offline } => finish(pipeline::run(&config, Mode::Validate, &Options { offline, progress, ..Default::default() }), true),
-        Command::Inspect { path, reporter, json } => match pipeline::inspect(&path, reporter, json) {
+        Command::Run {
+            config,
+            offline,
+            full_refresh,
+            dry_run,
+        } => finish(
+            pipeline::run(
+                &config,
+                Mode::Run,
+                &Options {
+                    offline,
+                    full_refresh,
+                    dry_run,
+                    progress,
+                },
+            ),
+            false,
+        ),
+        Command::Validate { config, offline } => finish(
+            pipeline::run(
+                &config,
+                Mode::Validate,
+                &Options {
+                    offline,
+                    progress,
+                    ..Default::default()
+                },
+            ),
+            true,
+        ),
+        Command::Inspect {
+            path,
+            reporter,
+            json,
+        } => match pipeline::inspect(&path, reporter, json) {
             Ok(text) => {
                 print!("{text}");
                 0
@@ -117,12 +157,19 @@ fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
                 return 0;
             }
             if print_report {
-                println!("{}", serde_json::to_string_pretty(&o.report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&o.report).unwrap_or_default()
+                );
             }
             for c in o.report["checks"].as_array().into_iter().flatten() {
                 if c["severity"] == "warn" {
                     for f in c["findings"].as_array().into_iter().flatten() {
-                        tracing::warn!("{}: {}", c["id"].as_str().unwrap_or(""), f["message"].as_str().unwrap_or(""));
+                        tracing::warn!(
+                            "{}: {}",
+                            c["id"].as_str().unwrap_or(""),
+                            f["message"].as_str().unwrap_or("")
+                        );
                     }
                 }
             }
@@ -132,7 +179,11 @@ fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
                     for c in o.report["checks"].as_array().into_iter().flatten() {
                         if c["severity"] == "error" {
                             for f in c["findings"].as_array().into_iter().flatten().take(20) {
-                                tracing::error!("{}: {}", c["id"].as_str().unwrap_or(""), f["message"].as_str().unwrap_or(""));
+                                tracing::error!(
+                                    "{}: {}",
+                                    c["id"].as_str().unwrap_or(""),
+                                    f["message"].as_str().unwrap_or("")
+                                );
                             }
                         }
                     }

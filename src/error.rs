@@ -16,7 +16,11 @@ pub enum Error {
 
     /// A source could not be read or fetched.
     #[error("source {source_id} ({location}): {reason}")]
-    Source { source_id: String, location: String, reason: String },
+    Source {
+        source_id: String,
+        location: String,
+        reason: String,
+    },
 
     /// The data failed validation beyond the configured tolerance.
     #[error("validation failed: {0}; nothing was published")]
@@ -44,8 +48,16 @@ impl Error {
     }
 
     /// A source error.
-    pub fn source(id: &str, location: impl std::fmt::Display, reason: impl std::fmt::Display) -> Error {
-        Error::Source { source_id: id.to_string(), location: location.to_string(), reason: reason.to_string() }
+    pub fn source(
+        id: &str,
+        location: impl std::fmt::Display,
+        reason: impl std::fmt::Display,
+    ) -> Error {
+        Error::Source {
+            source_id: id.to_string(),
+            location: location.to_string(),
+            reason: reason.to_string(),
+        }
     }
 }
 

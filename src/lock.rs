@@ -25,7 +25,10 @@ impl Drop for Lock {
 
 /// The lock file of an output folder: `.processed.lock` beside `processed/`.
 pub fn path_for(dir: &Path) -> PathBuf {
-    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "processed".into());
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "processed".into());
     dir.with_file_name(format!(".{name}.lock"))
 }
 
@@ -37,7 +40,10 @@ pub fn path_for(dir: &Path) -> PathBuf {
 pub fn acquire(dir: &Path) -> Result<Lock> {
     let path = path_for(dir);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Publish { dir: dir.to_path_buf(), reason: format!("cannot create {}: {e}", parent.display()) })?;
+        std::fs::create_dir_all(parent).map_err(|e| Error::Publish {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot create {}: {e}", parent.display()),
+        })?;
     }
     let mut file = OpenOptions::new()
         .read(true)
@@ -45,17 +51,31 @@ pub fn acquire(dir: &Path) -> Result<Lock> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| Error::Publish { dir: dir.to_path_buf(), reason: format!("cannot open the lock {}: {e}", path.display()) })?;
+        .map_err(|e| Error::Publish {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot open the lock {}: {e}", path.display()),
+        })?;
     let mut previous = String::new();
     let _ = file.read_to_string(&mut previous);
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = if previous.trim().is_empty() { "another run".to_string() } else { format!("another run ({})", previous.trim()) };
-            return Err(Error::Locked(format!("{holder} is publishing into {}; try again when it has finished (lock: {})", dir.display(), path.display())));
+            let holder = if previous.trim().is_empty() {
+                "another run".to_string()
+            } else {
+                format!("another run ({})", previous.trim())
+            };
+            return Err(Error::Locked(format!(
+                "{holder} is publishing into {}; try again when it has finished (lock: {})",
+                dir.display(),
+                path.display()
+            )));
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::Publish { dir: dir.to_path_buf(), reason: format!("cannot lock {}: {e}", path.display()) });
+            return Err(Error::Publish {
+                dir: dir.to_path_buf(),
+                reason: format!("cannot lock {}: {e}", path.display()),
+            });
         }
     }
     if !previous.trim().is_empty() {
@@ -64,7 +84,12 @@ pub fn acquire(dir: &Path) -> Result<Lock> {
     }
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = write!(file, "pid {} since {}", std::process::id(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let _ = write!(
+        file,
+        "pid {} since {}",
+        std::process::id(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
     let _ = file.flush();
     Ok(Lock { file, path })
 }

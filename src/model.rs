@@ -147,7 +147,12 @@ impl Provenance {
         let file = &self.sources[t.source as usize].display;
         match t.style {
             RefStyle::Cell => format!("{file} [{}] {}", t.label, cell_name(p.row, p.col)),
-            RefStyle::Line => format!("{file} [{}] line {}, column {}", t.label, p.row + 1, p.col + 1),
+            RefStyle::Line => format!(
+                "{file} [{}] line {}, column {}",
+                t.label,
+                p.row + 1,
+                p.col + 1
+            ),
             RefStyle::Record => format!("{file} [{}] row {}, column {}", t.label, p.row, p.col + 1),
         }
     }
@@ -163,7 +168,11 @@ pub fn cell_name(row: u32, col: u32) -> String {
         c = (c - 1) / 26;
     }
     letters.reverse();
-    format!("{}{}", String::from_utf8(letters).unwrap_or_default(), row + 1)
+    format!(
+        "{}{}",
+        String::from_utf8(letters).unwrap_or_default(),
+        row + 1
+    )
 }
 
 /// A value as found in the file, before any interpretation.
@@ -278,7 +287,11 @@ impl RawFigures {
     /// The text of a [`RawValue::Text`].
     pub fn value_str(&self, t: u32) -> &str {
         let t = t as usize;
-        let start = if t == 0 { 0 } else { self.value_ends[t - 1] as usize };
+        let start = if t == 0 {
+            0
+        } else {
+            self.value_ends[t - 1] as usize
+        };
         let end = self.value_ends.get(t).map_or(start, |e| *e as usize);
         &self.value_buf[start..end]
     }
@@ -339,7 +352,10 @@ pub mod flags {
             (NEGATIVE, "negative_value"),
             (OUT_OF_RANGE, "out_of_range"),
         ];
-        ALL.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect()
+        ALL.iter()
+            .filter(|(b, _)| bits & b != 0)
+            .map(|(_, n)| *n)
+            .collect()
     }
 }
 

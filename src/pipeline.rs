@@ -86,7 +86,11 @@ struct Read {
 }
 
 fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
-    let base = p.config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = p
+        .config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let cache = base.join("raw").join(".cache");
     let mut raw = RawFigures::default();
     let mut prov = Provenance::default();
@@ -103,11 +107,20 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
         tracing::info!(source = %src.id, tables = read.tables.len(), figures = read.tables.iter().map(|t| t.figures).sum::<usize>(), "read");
         inputs.push((src.clone(), read));
     }
-    Ok(Read { raw, prov, inputs, fetches })
+    Ok(Read {
+        raw,
+        prov,
+        inputs,
+        fetches,
+    })
 }
 
 fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!("{}-{:05}", now.format("%Y%m%dT%H%M%SZ"), std::process::id() % 100_000)
+    format!(
+        "{}-{:05}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        std::process::id() % 100_000
+    )
 }
 
 /// Runs the pipeline of a config file.
@@ -120,7 +133,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let p = config::load(config_path)?;
     let run_id = run_id(started);
     let publishing = mode == Mode::Run && !opts.dry_run;
-    let _lock = if publishing { Some(crate::lock::acquire(&p.output_dir)?) } else { None };
+    let _lock = if publishing {
+        Some(crate::lock::acquire(&p.output_dir)?)
+    } else {
+        None
+    };
     if publishing {
         publish::recover(&p.output_dir)?;
     }
@@ -128,23 +145,38 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         if let Some(prev) = unchanged(&p, opts)? {
             let summary = format!("nothing changed since run {prev} (same config, inputs and tool version): {} left as it is; --full-refresh rebuilds", p.output_dir.display());
             let plan = opts.dry_run.then(|| format!("{summary}\n"));
-            return Ok(Outcome { report: json!({"status": "unchanged", "previous_run_id": prev}), summary, failure: None, unchanged_since: Some(prev), plan });
+            return Ok(Outcome {
+                report: json!({"status": "unchanged", "previous_run_id": prev}),
+                summary,
+                failure: None,
+                unchanged_since: Some(prev),
+                plan,
+            });
         }
     }
     let progress = Progress::new(opts.progress);
     let t = std::time::Instant::now();
     let read = read_all(&p, opts, &progress)?;
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), figures = read.raw.len(), "stage ingest");
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        figures = read.raw.len(),
+        "stage ingest"
+    );
     progress.stage("normalising");
     let t = std::time::Instant::now();
     let sref = |pl| read.prov.source_ref(pl);
     let nopts = normalize::Options {
         default_unit: p.default_unit.clone(),
         aliases: p.aliases.clone(),
-        plausible_max_usd: rust_decimal::Decimal::try_from(p.rules.plausible_max_usd).unwrap_or(rust_decimal::Decimal::MAX),
+        plausible_max_usd: rust_decimal::Decimal::try_from(p.rules.plausible_max_usd)
+            .unwrap_or(rust_decimal::Decimal::MAX),
     };
     let norm = normalize::normalize(&read.raw, &nopts, &sref);
-    let places = validate::Places { place: &read.raw.place, source_ref: &sref, precedence: &|pl| read.prov.source_of(pl) };
+    let places = validate::Places {
+        place: &read.raw.place,
+        source_ref: &sref,
+        precedence: &|pl| read.prov.source_of(pl),
+    };
     tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage normalise");
     progress.stage("validating");
     let t = std::time::Instant::now();
@@ -165,20 +197,41 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         norm.aggregates.len(),
         verdict.checks.iter().filter(|c| c.severity == validate::Severity::Warn).map(|c| c.findings.len()).sum::<usize>()
     );
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage tables and report");
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "stage tables and report"
+    );
     let t = std::time::Instant::now();
     let changes = crate::changes::compare(&p.output_dir, &clean);
     tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage change report");
     report["changes"] = serde_json::to_value(&changes).unwrap_or_default();
     if changes.compared {
-        let _ = write!(summary, "; since the last publication: {} added, {} removed, {} revised", changes.added.len(), changes.removed.len(), changes.revised.len());
+        let _ = write!(
+            summary,
+            "; since the last publication: {} added, {} removed, {} revised",
+            changes.added.len(),
+            changes.removed.len(),
+            changes.revised.len()
+        );
     }
     if let Some(f) = &verdict.failure {
-        return Ok(Outcome { report, summary, failure: Some(f.clone()), unchanged_since: None, plan: None });
+        return Ok(Outcome {
+            report,
+            summary,
+            failure: Some(f.clone()),
+            unchanged_since: None,
+            plan: None,
+        });
     }
     if mode == Mode::Run && opts.dry_run {
         let plan = dry_run_plan(&p, &read, &clean, &rejects, &changes);
-        return Ok(Outcome { report, summary, failure: None, unchanged_since: None, plan: Some(plan) });
+        return Ok(Outcome {
+            report,
+            summary,
+            failure: None,
+            unchanged_since: None,
+            plan: Some(plan),
+        });
     }
     if mode == Mode::Run {
         let finished = chrono::Utc::now();
@@ -222,17 +275,28 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         report["published_to"] = json!(p.output_dir.display().to_string());
         let _ = write!(summary, "; published to {}", p.output_dir.display());
     }
-    Ok(Outcome { report, summary, failure: None, unchanged_since: None, plan: None })
+    Ok(Outcome {
+        report,
+        summary,
+        failure: None,
+        unchanged_since: None,
+        plan: None,
+    })
 }
 
 /// The sha256 of every input, fetching URL sources (or using the cache offline).
 fn fingerprints(p: &Pipeline, opts: &Options) -> Result<Vec<(String, String)>> {
-    let base = p.config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = p
+        .config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let cache = base.join("raw").join(".cache");
     let mut out = Vec::new();
     for src in &p.sources {
         let local = ingest::local_path(src, &cache, opts.offline, &p.http)?;
-        let bytes = std::fs::read(&local).map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(&local)
+            .map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
         use sha2::Digest;
         out.push((src.id.clone(), config::hex(&sha2::Sha256::digest(&bytes))));
     }
@@ -242,9 +306,15 @@ fn fingerprints(p: &Pipeline, opts: &Options) -> Result<Vec<(String, String)>> {
 /// The previous publication's run id when it was made from the same config, inputs and
 /// tool version and its outputs are all still as it wrote them.
 fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
-    let Ok(text) = std::fs::read_to_string(p.output_dir.join("manifest.json")) else { return Ok(None) };
-    let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
-    if m["config_sha256"] != p.config_hash.as_str() || m["tool_version"] != env!("CARGO_PKG_VERSION") {
+    let Ok(text) = std::fs::read_to_string(p.output_dir.join("manifest.json")) else {
+        return Ok(None);
+    };
+    let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
+    if m["config_sha256"] != p.config_hash.as_str()
+        || m["tool_version"] != env!("CARGO_PKG_VERSION")
+    {
         return Ok(None);
     }
     let now = fingerprints(p, opts)?;
@@ -252,7 +322,12 @@ fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|i| (i["id"].as_str().unwrap_or("").to_string(), i["sha256"].as_str().unwrap_or("").to_string()))
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap_or("").to_string(),
+                i["sha256"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     if now != before {
         return Ok(None);
@@ -260,7 +335,9 @@ fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
     for o in m["outputs"].as_array().into_iter().flatten() {
         let path = p.output_dir.join(o["file"].as_str().unwrap_or(""));
         use sha2::Digest;
-        let same = std::fs::read(&path).is_ok_and(|b| config::hex(&sha2::Sha256::digest(&b)) == o["sha256"].as_str().unwrap_or(""));
+        let same = std::fs::read(&path).is_ok_and(|b| {
+            config::hex(&sha2::Sha256::digest(&b)) == o["sha256"].as_str().unwrap_or("")
+        });
         if !same {
             return Ok(None);
         }
@@ -269,11 +346,28 @@ fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
 }
 
 /// What `run` would do, for `--dry-run`.
-fn dry_run_plan(p: &Pipeline, read: &Read, clean: &CleanTable, rejects: &[RejectRow], changes: &crate::changes::Changes) -> String {
+fn dry_run_plan(
+    p: &Pipeline,
+    read: &Read,
+    clean: &CleanTable,
+    rejects: &[RejectRow],
+    changes: &crate::changes::Changes,
+) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "dry run: nothing is fetched beyond the cache, written or moved");
+    let _ = writeln!(
+        o,
+        "dry run: nothing is fetched beyond the cache, written or moved"
+    );
     for (s, r) in &read.inputs {
-        let _ = writeln!(o, "read    {} ({}): {} tables, {} bytes, sha256 {}", s.id, s.display, r.tables.len(), r.bytes, &r.sha256[..12]);
+        let _ = writeln!(
+            o,
+            "read    {} ({}): {} tables, {} bytes, sha256 {}",
+            s.id,
+            s.display,
+            r.tables.len(),
+            r.bytes,
+            &r.sha256[..12]
+        );
     }
     let formats: Vec<&str> = p
         .formats
@@ -284,10 +378,26 @@ fn dry_run_plan(p: &Pipeline, read: &Read, clean: &CleanTable, rejects: &[Reject
             config::Format::Xlsx => "trade.xlsx",
         })
         .collect();
-    let _ = writeln!(o, "publish {}: {}, rejects.csv, report.json, report.md, manifest.json", p.output_dir.display(), formats.join(", "));
-    let _ = writeln!(o, "        {} clean figures, {} rejected", clean.len(), rejects.len());
+    let _ = writeln!(
+        o,
+        "publish {}: {}, rejects.csv, report.json, report.md, manifest.json",
+        p.output_dir.display(),
+        formats.join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "        {} clean figures, {} rejected",
+        clean.len(),
+        rejects.len()
+    );
     if changes.compared {
-        let _ = writeln!(o, "changes {} added, {} removed, {} revised", changes.added.len(), changes.removed.len(), changes.revised.len());
+        let _ = writeln!(
+            o,
+            "changes {} added, {} removed, {} revised",
+            changes.added.len(),
+            changes.removed.len(),
+            changes.revised.len()
+        );
         for r in changes.revised.iter().take(20) {
             let _ = writeln!(o, "        revised {}: {} -> {}", r.key, r.old, r.new);
         }
@@ -312,14 +422,21 @@ fn inputs_hash(read: &Read) -> String {
 
 /// (read, clean, rejected, superseded). Aggregate rows are not figures.
 fn counts(read: &Read, norm: &Normalized, v: &Verdict) -> (usize, usize, usize, usize) {
-    (read.raw.len() - norm.aggregates.len(), v.clean.len(), v.rejects.len(), v.superseded.len())
+    (
+        read.raw.len() - norm.aggregates.len(),
+        v.clean.len(),
+        v.rejects.len(),
+        v.superseded.len(),
+    )
 }
 
 fn clean_table(norm: &Normalized, v: &Verdict, read: &Read) -> CleanTable {
     let f = &norm.figures;
     let n = v.clean.len();
     let mut t = CleanTable {
-        commodities: (0..f.commodities.len() as u32).map(|c| f.commodities.get(c).unwrap_or("TOTAL").to_string()).collect(),
+        commodities: (0..f.commodities.len() as u32)
+            .map(|c| f.commodities.get(c).unwrap_or("TOTAL").to_string())
+            .collect(),
         provenance: read.prov.clone(),
         ..Default::default()
     };
@@ -362,7 +479,13 @@ fn reject_rows(v: &Verdict, read: &Read) -> Vec<RejectRow> {
         .collect()
 }
 
-fn report(p: &Pipeline, read: &Read, norm: &Normalized, v: &Verdict, run_id: &str) -> serde_json::Value {
+fn report(
+    p: &Pipeline,
+    read: &Read,
+    norm: &Normalized,
+    v: &Verdict,
+    run_id: &str,
+) -> serde_json::Value {
     let (figures_read, clean, rejected, superseded) = counts(read, norm, v);
     let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in &v.rejects {
@@ -406,7 +529,8 @@ pub const INSPECT_SHOWN: usize = 50;
 pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<String> {
     let mut src = Source::for_file(path);
     if let Some(r) = reporter {
-        let c = normalize::countries::country(&r).ok_or_else(|| Error::Config(vec![format!("--reporter: unknown country {r:?}")]))?;
+        let c = normalize::countries::country(&r)
+            .ok_or_else(|| Error::Config(vec![format!("--reporter: unknown country {r:?}")]))?;
         src.reporter = Some(c.iso3.to_string());
     }
     let mut prov = Provenance::default();
@@ -418,14 +542,24 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
         return Ok(inspect_json(path, &read, &prov, &raw, &norm));
     }
     let mut o = String::new();
-    let _ = writeln!(o, "{}: {} bytes, sha256 {}", path.display(), read.bytes, read.sha256);
+    let _ = writeln!(
+        o,
+        "{}: {} bytes, sha256 {}",
+        path.display(),
+        read.bytes,
+        read.sha256
+    );
     let _ = writeln!(o, "{} table(s)", read.tables.len());
     for t in &read.tables {
         let _ = writeln!(o, "\n== {} ==", t.label);
         for title in &t.titles {
             let _ = writeln!(o, "  title: {title}");
         }
-        let row_word = if prov.tables[t.table as usize].style == crate::model::RefStyle::Line { "line" } else { "row" };
+        let row_word = if prov.tables[t.table as usize].style == crate::model::RefStyle::Line {
+            "line"
+        } else {
+            "row"
+        };
         let _ = writeln!(o, "  header: {row_word} {}", t.header_row + 1);
         let _ = writeln!(o, "  layout: {}", t.layout);
         let _ = writeln!(o, "  data rows: {}", t.data_rows);
@@ -435,8 +569,15 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
         let _ = writeln!(o, "  columns:");
         for c in &t.columns {
             let _ = writeln!(o, "    [{}] {:?}: {}", c.col + 1, c.header, c.role);
-            if let Some(u) = norm.column_units.iter().find(|u| u.table == t.table && u.col == c.col) {
-                let unit = u.unit.map(|u| u.describe()).unwrap_or_else(|| "none found".into());
+            if let Some(u) = norm
+                .column_units
+                .iter()
+                .find(|u| u.table == t.table && u.col == c.col)
+            {
+                let unit = u
+                    .unit
+                    .map(|u| u.describe())
+                    .unwrap_or_else(|| "none found".into());
                 let _ = writeln!(o, "        unit: {unit} (from {})", u.origin.as_str());
             }
         }
@@ -469,11 +610,19 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
                 f.value[i].map_or_else(|| "null".to_string(), validate::grouped),
                 raw.value_text(r),
                 prov.source_ref(raw.place[r]),
-                if fl.is_empty() { String::new() } else { format!("  [{}]", fl.join(", ")) }
+                if fl.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", fl.join(", "))
+                }
             );
         }
         if shown > INSPECT_SHOWN {
-            let _ = writeln!(o, "    ... and {} more figures (`inspect --json` lists the first 1000)", shown - INSPECT_SHOWN);
+            let _ = writeln!(
+                o,
+                "    ... and {} more figures (`inspect --json` lists the first 1000)",
+                shown - INSPECT_SHOWN
+            );
         }
         let mut rejected = 0;
         for rj in &norm.rejects {
@@ -481,7 +630,14 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
             if r >= t.first_figure && r < t.first_figure + t.figures {
                 rejected += 1;
                 if rejected <= INSPECT_SHOWN {
-                    let _ = writeln!(o, "    rejected {:?} at {}: {}: {}", raw.value_text(r), prov.source_ref(raw.place[r]), rj.rule, rj.message);
+                    let _ = writeln!(
+                        o,
+                        "    rejected {:?} at {}: {}: {}",
+                        raw.value_text(r),
+                        prov.source_ref(raw.place[r]),
+                        rj.rule,
+                        rj.message
+                    );
                 }
             }
         }
@@ -489,20 +645,40 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
             let _ = writeln!(o, "    ... and {} more rejected", rejected - INSPECT_SHOWN);
         }
         let in_this = |r: usize| r >= t.first_figure && r < t.first_figure + t.figures;
-        let aggregates: Vec<_> = norm.aggregates.iter().filter(|a| in_this(a.raw as usize)).collect();
+        let aggregates: Vec<_> = norm
+            .aggregates
+            .iter()
+            .filter(|a| in_this(a.raw as usize))
+            .collect();
         for a in aggregates.iter().take(INSPECT_SHOWN) {
-            let _ = writeln!(o, "    aggregate {:?} = {:?} at {} (kept out of the clean table)", a.label, a.raw_value, a.source_ref);
+            let _ = writeln!(
+                o,
+                "    aggregate {:?} = {:?} at {} (kept out of the clean table)",
+                a.label, a.raw_value, a.source_ref
+            );
         }
         if aggregates.len() > INSPECT_SHOWN {
-            let _ = writeln!(o, "    ... and {} more aggregate rows", aggregates.len() - INSPECT_SHOWN);
+            let _ = writeln!(
+                o,
+                "    ... and {} more aggregate rows",
+                aggregates.len() - INSPECT_SHOWN
+            );
         }
     }
     Ok(o)
 }
 
 /// `inspect --json`: the same as the text, as one JSON document.
-fn inspect_json(path: &Path, read: &SourceRead, prov: &Provenance, raw: &RawFigures, norm: &Normalized) -> String {
-    let in_table = |r: usize, t: &crate::ingest::layout::TableReading| r >= t.first_figure && r < t.first_figure + t.figures;
+fn inspect_json(
+    path: &Path,
+    read: &SourceRead,
+    prov: &Provenance,
+    raw: &RawFigures,
+    norm: &Normalized,
+) -> String {
+    let in_table = |r: usize, t: &crate::ingest::layout::TableReading| {
+        r >= t.first_figure && r < t.first_figure + t.figures
+    };
     let tables: Vec<serde_json::Value> = read
         .tables
         .iter()

@@ -28,12 +28,15 @@ pub struct SummaryRow {
 
 /// Summarises the clean figures (`clean` indexes into `f`), sorted by reporter, partner, year.
 pub fn summarize(f: &Figures, clean: &[usize]) -> Vec<SummaryRow> {
-    let mut by: BTreeMap<(&'static str, &'static str, i32), (Option<Decimal>, Option<Decimal>)> = BTreeMap::new();
+    let mut by: BTreeMap<(&'static str, &'static str, i32), (Option<Decimal>, Option<Decimal>)> =
+        BTreeMap::new();
     for &i in clean {
         if f.month[i].is_some() || f.commodity_str(i) != "TOTAL" {
             continue;
         }
-        let e = by.entry((f.reporter[i], f.partner[i], f.year[i])).or_default();
+        let e = by
+            .entry((f.reporter[i], f.partner[i], f.year[i]))
+            .or_default();
         match f.flow[i] {
             Flow::Export => e.0 = f.value[i],
             Flow::Import => e.1 = f.value[i],
@@ -53,7 +56,16 @@ pub fn summarize(f: &Figures, clean: &[usize]) -> Vec<SummaryRow> {
             .zip(volume)
             .filter(|(prev, _)| !prev.is_zero())
             .and_then(|(prev, now)| (now / prev - Decimal::ONE).to_f64());
-        out.push(SummaryRow { reporter, partner, year, exports, imports, volume, balance, growth });
+        out.push(SummaryRow {
+            reporter,
+            partner,
+            year,
+            exports,
+            imports,
+            volume,
+            balance,
+            growth,
+        });
     }
     out
 }
@@ -66,7 +78,12 @@ mod tests {
     fn volume_balance_growth() {
         let mut f = Figures::default();
         let t = f.commodities.intern("TOTAL");
-        for (flow, year, v) in [(Flow::Export, 2018, 377), (Flow::Import, 2018, 47), (Flow::Export, 2019, 442), (Flow::Import, 2019, 77)] {
+        for (flow, year, v) in [
+            (Flow::Export, 2018, 377),
+            (Flow::Import, 2018, 47),
+            (Flow::Export, 2019, 442),
+            (Flow::Import, 2019, 77),
+        ] {
             f.reporter.push("TUR");
             f.partner.push("KGZ");
             f.flow.push(flow);

@@ -7,7 +7,9 @@ use tradeflow::model::{Place, RawFigureRef, RawFigures, RawValue};
 use tradeflow::normalize::{self, countries, units};
 
 fn table(name: &str) -> Vec<Vec<String>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases")
+        .join(name);
     std::fs::read_to_string(&path)
         .unwrap()
         .lines()
@@ -17,7 +19,12 @@ fn table(name: &str) -> Vec<Vec<String>> {
 }
 
 fn report(kind: &str, total: usize, failures: Vec<String>) {
-    assert!(failures.is_empty(), "{} of {total} {kind} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} {kind} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -26,7 +33,11 @@ fn value_cases() {
     assert!(cases.len() >= 150);
     let mut raw = RawFigures::default();
     for (k, c) in cases.iter().enumerate() {
-        let value = if c[0].is_empty() { RawValue::Empty } else { raw.text_value(&c[0]) };
+        let value = if c[0].is_empty() {
+            RawValue::Empty
+        } else {
+            raw.text_value(&c[0])
+        };
         let f = RawFigureRef {
             reporter: Some("TUR"),
             partner: Some("KAZ"),
@@ -40,9 +51,19 @@ fn value_cases() {
             decimal: c[1].chars().next().filter(|d| *d != '-'),
         };
         // each case its own table, so no case is evidence for another
-        raw.push(f, value, Place { table: k as u32, row: 0, col: 0 });
+        raw.push(
+            f,
+            value,
+            Place {
+                table: k as u32,
+                row: 0,
+                col: 0,
+            },
+        );
     }
-    let n = normalize::normalize(&raw, &normalize::Options::default(), &|p| format!("case {}", p.table));
+    let n = normalize::normalize(&raw, &normalize::Options::default(), &|p| {
+        format!("case {}", p.table)
+    });
     let mut failures = Vec::new();
     for (k, c) in cases.iter().enumerate() {
         let got = if let Some(i) = n.figures.raw.iter().position(|&r| r as usize == k) {
@@ -60,7 +81,10 @@ fn value_cases() {
             "LOST".into()
         };
         if got != c[3] {
-            failures.push(format!("  {:?} (decimal {}, header {:?}): expected {}, got {got}", c[0], c[1], c[2], c[3]));
+            failures.push(format!(
+                "  {:?} (decimal {}, header {:?}): expected {}, got {got}",
+                c[0], c[1], c[2], c[3]
+            ));
         }
     }
     report("value", cases.len(), failures);
@@ -72,7 +96,9 @@ fn unit_cases() {
     let mut failures = Vec::new();
     for c in &cases {
         let got = match units::read_unit(&c[0]) {
-            units::UnitRead::Unit(u) if u.currency == Some(units::Currency::Other) => "OTHER".to_string(),
+            units::UnitRead::Unit(u) if u.currency == Some(units::Currency::Other) => {
+                "OTHER".to_string()
+            }
             units::UnitRead::Unit(u) => u.exp.to_string(),
             units::UnitRead::None => "NONE".into(),
             units::UnitRead::Conflict(_) => "CONFLICT".into(),
@@ -103,5 +129,7 @@ fn country_cases() {
 
 #[test]
 fn at_least_300_cases_in_all() {
-    assert!(table("values.tsv").len() + table("units.tsv").len() + table("countries.tsv").len() >= 300);
+    assert!(
+        table("values.tsv").len() + table("units.tsv").len() + table("countries.tsv").len() >= 300
+    );
 }

@@ -15,7 +15,10 @@ fn unknown_key_exits_2_with_file_and_line() {
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 2);
     let e = stderr(&o);
-    assert!(e.contains("pipeline.toml:3: unknown field `reportr`"), "{e}");
+    assert!(
+        e.contains("pipeline.toml:3: unknown field `reportr`"),
+        "{e}"
+    );
     assert!(e.contains("reporter"), "lists the keys that are valid: {e}");
     assert!(!w.path().join("processed").exists());
 }
@@ -28,7 +31,10 @@ fn every_config_error_is_reported_at_once() {
     let e = stderr(&o);
     assert!(e.contains("pipeline.toml:3: sources[0].reporter: unknown country \"Turkiyeh\" (closest: turkiye (TUR)"), "{e}");
     assert!(e.contains("pipeline.toml:4: sources[0].decimal"), "{e}");
-    assert!(e.contains("pipeline.toml:7: output.formats: unknown format \"pdf\""), "{e}");
+    assert!(
+        e.contains("pipeline.toml:7: output.formats: unknown format \"pdf\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -36,7 +42,11 @@ fn missing_config_exits_2() {
     let w = Workdir::empty();
     let o = w.run(&["run", "--config", "nope.toml"]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("nope.toml: cannot read the config"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nope.toml: cannot read the config"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -50,7 +60,11 @@ fn missing_source_file_exits_3_naming_it() {
     let w = with_config("[[sources]]\npath = \"raw/absent.xlsx\"\nreporter = \"TUR\"\n");
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("source absent (raw/absent.xlsx): cannot read"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("source absent (raw/absent.xlsx): cannot read"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -63,8 +77,15 @@ fn zero_byte_file_exits_3() {
 #[test]
 fn html_page_saved_as_xlsx_exits_3_saying_so() {
     let w = Workdir::empty();
-    w.write("raw/page.xlsx", "<!DOCTYPE html><html><body>Service unavailable</body></html>");
-    fails(&w, "raw/page.xlsx", "the extension says .xlsx but the content is an HTML page");
+    w.write(
+        "raw/page.xlsx",
+        "<!DOCTYPE html><html><body>Service unavailable</body></html>",
+    );
+    fails(
+        &w,
+        "raw/page.xlsx",
+        "the extension says .xlsx but the content is an HTML page",
+    );
 }
 
 #[test]
@@ -74,7 +95,11 @@ fn truncated_xlsx_exits_3() {
     w.write("raw/cut.xlsx", &bytes[..bytes.len() / 2]);
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("source cut (raw/cut.xlsx): cannot open the workbook"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("source cut (raw/cut.xlsx): cannot open the workbook"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 enum Reply {
-    Ok { status: u16, headers: Vec<(&'static str, String)>, body: Vec<u8> },
+    Ok {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
     /// Declares a longer body than it sends, then closes.
     Reset { body: Vec<u8> },
     /// Waits before answering.
@@ -20,7 +24,11 @@ enum Reply {
 }
 
 fn ok(status: u16, headers: &[(&'static str, &str)], body: &[u8]) -> Reply {
-    Reply::Ok { status, headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(), body: body.to_vec() }
+    Reply::Ok {
+        status,
+        headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        body: body.to_vec(),
+    }
 }
 
 struct Server {
@@ -53,11 +61,19 @@ fn serve(path: &str, script: Vec<Reply>) -> Server {
                     Ok(n) => head.extend_from_slice(&buf[..n]),
                 }
             }
-            seen.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
             let reply = script[i].clone();
             i += 1;
-            let write = |s: &mut std::net::TcpStream, status: u16, headers: &[(&str, String)], body: &[u8], len: usize| {
-                let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n");
+            let write = |s: &mut std::net::TcpStream,
+                         status: u16,
+                         headers: &[(&str, String)],
+                         body: &[u8],
+                         len: usize| {
+                let mut out = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n"
+                );
                 for (k, v) in headers {
                     out.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -67,7 +83,11 @@ fn serve(path: &str, script: Vec<Reply>) -> Server {
                 let _ = s.flush();
             };
             match reply {
-                Reply::Ok { status, headers, body } => write(&mut s, status, &headers, &body, body.len()),
+                Reply::Ok {
+                    status,
+                    headers,
+                    body,
+                } => write(&mut s, status, &headers, &body, body.len()),
                 Reply::Reset { body } => write(&mut s, 200, &[], &body, body.len() * 100),
                 Reply::Slow { delay } => {
                     std::thread::sleep(delay);
@@ -95,7 +115,18 @@ fn manifest_fetch(w: &Workdir) -> serde_json::Value {
 
 #[test]
 fn ok_then_not_modified_uses_the_cache() {
-    let s = serve("/trade.csv", vec![ok(200, &[("ETag", "\"v1\""), ("Content-Type", "text/csv")], CSV), ok(304, &[], b""), ok(304, &[], b"")]);
+    let s = serve(
+        "/trade.csv",
+        vec![
+            ok(
+                200,
+                &[("ETag", "\"v1\""), ("Content-Type", "text/csv")],
+                CSV,
+            ),
+            ok(304, &[], b""),
+            ok(304, &[], b""),
+        ],
+    );
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
     let o = w.run(&["run"]);
@@ -110,8 +141,16 @@ fn ok_then_not_modified_uses_the_cache() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let reqs = s.requests.lock().unwrap().clone();
     assert!(reqs.len() >= 2);
-    assert!(reqs[1].to_lowercase().contains("if-none-match: \"v1\""), "{}", reqs[1]);
-    assert!(reqs[0].to_lowercase().contains("user-agent: tradeflow/"), "{}", reqs[0]);
+    assert!(
+        reqs[1].to_lowercase().contains("if-none-match: \"v1\""),
+        "{}",
+        reqs[1]
+    );
+    assert!(
+        reqs[0].to_lowercase().contains("user-agent: tradeflow/"),
+        "{}",
+        reqs[0]
+    );
     let f = manifest_fetch(&w);
     assert_eq!(f["status"], 304);
     assert_eq!(f["from_cache"], true);
@@ -119,19 +158,36 @@ fn ok_then_not_modified_uses_the_cache() {
 
 #[test]
 fn too_many_requests_honours_retry_after() {
-    let s = serve("/t.csv", vec![ok(429, &[("Retry-After", "1")], b"slow down"), ok(200, &[], CSV)]);
+    let s = serve(
+        "/t.csv",
+        vec![
+            ok(429, &[("Retry-After", "1")], b"slow down"),
+            ok(200, &[], CSV),
+        ],
+    );
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
     let t0 = Instant::now();
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(t0.elapsed() >= Duration::from_millis(950), "waited for Retry-After: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(950),
+        "waited for Retry-After: {:?}",
+        t0.elapsed()
+    );
     assert_eq!(manifest_fetch(&w)["attempts"], 2);
 }
 
 #[test]
 fn server_errors_are_retried() {
-    let s = serve("/t.csv", vec![ok(500, &[], b"oops"), ok(503, &[], b"oops"), ok(200, &[], CSV)]);
+    let s = serve(
+        "/t.csv",
+        vec![
+            ok(500, &[], b"oops"),
+            ok(503, &[], b"oops"),
+            ok(200, &[], CSV),
+        ],
+    );
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
     let o = w.run(&["run"]);
@@ -142,26 +198,59 @@ fn server_errors_are_retried() {
 
 #[test]
 fn a_reset_mid_body_keeps_the_good_cached_copy() {
-    let s = serve("/t.csv", vec![ok(200, &[("ETag", "\"v1\"")], CSV), Reply::Reset { body: b"partner,fl".to_vec() }, Reply::Reset { body: b"partner,fl".to_vec() }]);
+    let s = serve(
+        "/t.csv",
+        vec![
+            ok(200, &[("ETag", "\"v1\"")], CSV),
+            Reply::Reset {
+                body: b"partner,fl".to_vec(),
+            },
+            Reply::Reset {
+                body: b"partner,fl".to_vec(),
+            },
+        ],
+    );
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
     assert_eq!(code(&w.run(&["run"])), 0);
     let cached = std::fs::read(w.path().join("raw/.cache/ministry.csv")).unwrap();
     let before = w.snapshot("processed");
-    w.write("pipeline.toml", w.read("pipeline.toml").replace("max_attempts = 4", "max_attempts = 2"));
+    w.write(
+        "pipeline.toml",
+        w.read("pipeline.toml")
+            .replace("max_attempts = 4", "max_attempts = 2"),
+    );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(stderr(&o).contains("gave up after 2 attempts"), "{}", stderr(&o));
-    assert_eq!(std::fs::read(w.path().join("raw/.cache/ministry.csv")).unwrap(), cached, "the cached copy is intact");
+    assert!(
+        stderr(&o).contains("gave up after 2 attempts"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(w.path().join("raw/.cache/ministry.csv")).unwrap(),
+        cached,
+        "the cached copy is intact"
+    );
     assert_eq!(w.snapshot("processed"), before);
 }
 
 #[test]
 fn a_slow_server_times_out() {
-    let s = serve("/t.csv", vec![Reply::Slow { delay: Duration::from_secs(3) }]);
+    let s = serve(
+        "/t.csv",
+        vec![Reply::Slow {
+            delay: Duration::from_secs(3),
+        }],
+    );
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
-    w.write("pipeline.toml", w.read("pipeline.toml").replace("max_attempts = 4", "max_attempts = 1").replace("timeout_secs = 2", "timeout_secs = 0.5"));
+    w.write(
+        "pipeline.toml",
+        w.read("pipeline.toml")
+            .replace("max_attempts = 4", "max_attempts = 1")
+            .replace("timeout_secs = 2", "timeout_secs = 0.5"),
+    );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
@@ -169,12 +258,25 @@ fn a_slow_server_times_out() {
 
 #[test]
 fn an_html_page_served_for_a_workbook_says_so() {
-    let s = serve("/report.xlsx", vec![ok(200, &[("Content-Type", "text/html")], b"<!DOCTYPE html><html><body>Please log in</body></html>")]);
+    let s = serve(
+        "/report.xlsx",
+        vec![ok(
+            200,
+            &[("Content-Type", "text/html")],
+            b"<!DOCTYPE html><html><body>Please log in</body></html>",
+        )],
+    );
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("the server sent an HTML page (content type text/html) where a .xlsx file was expected"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "the server sent an HTML page (content type text/html) where a .xlsx file was expected"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -182,10 +284,17 @@ fn a_body_over_the_limit_is_refused() {
     let s = serve("/t.csv", vec![ok(200, &[], &CSV.repeat(50))]);
     let w = Workdir::empty();
     pipeline(&w, &s.url, "");
-    w.write("pipeline.toml", w.read("pipeline.toml") + "max_bytes = 1000\n");
+    w.write(
+        "pipeline.toml",
+        w.read("pipeline.toml") + "max_bytes = 1000\n",
+    );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("larger than the limit of 1000 bytes"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("larger than the limit of 1000 bytes"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -196,7 +305,10 @@ fn a_pinned_sha256_must_match() {
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3);
     assert!(stderr(&o).contains("sha256 mismatch"), "{}", stderr(&o));
-    assert!(!w.path().join("raw/.cache/ministry.csv").exists(), "a mismatching body is not cached");
+    assert!(
+        !w.path().join("raw/.cache/ministry.csv").exists(),
+        "a mismatching body is not cached"
+    );
 }
 
 #[test]
@@ -205,7 +317,11 @@ fn offline_uses_the_cache_or_fails_clearly() {
     pipeline(&w, "http://127.0.0.1:9/t.csv", "");
     let o = w.run(&["run", "--offline"]);
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("--offline and no cached copy"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--offline and no cached copy"),
+        "{}",
+        stderr(&o)
+    );
     let s = serve("/t.csv", vec![ok(200, &[], CSV)]);
     pipeline(&w, &s.url, "");
     assert_eq!(code(&w.run(&["run"])), 0);
@@ -218,12 +334,22 @@ fn offline_uses_the_cache_or_fails_clearly() {
 fn one_http_source_and_one_file_source_end_to_end() {
     let s = serve("/t.csv", vec![ok(200, &[], CSV)]);
     let w = Workdir::with_default_pipeline();
-    let cfg = w.read("pipeline.toml").replace("[validate]", &format!("[[sources]]\nid = \"ministry\"\nurl = \"{}\"\nreporter = \"TUR\"\n\n[validate]", s.url));
+    let cfg = w.read("pipeline.toml").replace(
+        "[validate]",
+        &format!(
+            "[[sources]]\nid = \"ministry\"\nurl = \"{}\"\nreporter = \"TUR\"\n\n[validate]",
+            s.url
+        ),
+    );
     w.write("pipeline.toml", cfg);
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let rows = csv_rows(&w.read("processed/trade.csv"));
-    assert_eq!(rows.len(), 40, "the URL's two figures equal the report's: superseded");
+    assert_eq!(
+        rows.len(),
+        40,
+        "the URL's two figures equal the report's: superseded"
+    );
     let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
     assert_eq!(r["figures_superseded"], 42);
     let m: serde_json::Value = serde_json::from_str(&w.read("processed/manifest.json")).unwrap();
@@ -241,24 +367,50 @@ fn comtrade_pipeline(w: &Workdir, url: &str, extra: &str) {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(crate::util::repo().join("tests/fixtures/comtrade").join(name)).unwrap()
+    std::fs::read(
+        crate::util::repo()
+            .join("tests/fixtures/comtrade")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
 fn comtrade_answer_is_read_into_figures_and_the_key_stays_secret() {
-    let s = serve("/data/v1/get/C/A/HS", vec![ok(200, &[("Content-Type", "application/json")], &fixture("tur-2019.json"))]);
+    let s = serve(
+        "/data/v1/get/C/A/HS",
+        vec![ok(
+            200,
+            &[("Content-Type", "application/json")],
+            &fixture("tur-2019.json"),
+        )],
+    );
     let w = Workdir::empty();
     comtrade_pipeline(&w, &s.url, "");
-    let o = w.command(&["run"]).env("TRADEFLOW_TEST_COMTRADE_KEY", "s3cr3t-key-123").output().unwrap();
+    let o = w
+        .command(&["run"])
+        .env("TRADEFLOW_TEST_COMTRADE_KEY", "s3cr3t-key-123")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let rows = csv_rows(&w.read("processed/trade.csv"));
     assert_eq!(rows.len(), 4, "the World row is an aggregate");
-    let kaz = rows.iter().find(|r| r["partner"] == "KAZ" && r["flow"] == "import").unwrap();
+    let kaz = rows
+        .iter()
+        .find(|r| r["partner"] == "KAZ" && r["flow"] == "import")
+        .unwrap();
     assert_eq!(kaz["value_usd"], "3004000000");
     let req = s.requests.lock().unwrap()[0].clone();
     assert!(req.starts_with("GET /data/v1/get/C/A/HS?reporterCode=792&partnerCode=31,398&flowCode=X,M&period=2019&cmdCode=TOTAL"), "{req}");
-    assert!(req.contains("s3cr3t-key-123"), "the key is sent as a header");
-    for f in ["processed/manifest.json", "processed/report.json", "processed/report.md"] {
+    assert!(
+        req.contains("s3cr3t-key-123"),
+        "the key is sent as a header"
+    );
+    for f in [
+        "processed/manifest.json",
+        "processed/report.json",
+        "processed/report.md",
+    ] {
         assert!(!w.read(f).contains("s3cr3t"), "{f} must not hold the key");
     }
     assert!(!stderr(&o).contains("s3cr3t"), "nor the logs");
@@ -271,9 +423,18 @@ fn comtrade_result_at_the_row_cap_is_truncated() {
     let s = serve("/get", vec![ok(200, &[], &fixture("tur-2019.json"))]);
     let w = Workdir::empty();
     comtrade_pipeline(&w, &s.url, "max_records = 5");
-    let o = w.command(&["run"]).env("TRADEFLOW_TEST_COMTRADE_KEY", "k").output().unwrap();
+    let o = w
+        .command(&["run"])
+        .env("TRADEFLOW_TEST_COMTRADE_KEY", "k")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(stderr(&o).contains("5 rows, exactly the row cap (max_records = 5): the result is truncated"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("5 rows, exactly the row cap (max_records = 5): the result is truncated"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -281,7 +442,11 @@ fn comtrade_empty_result_is_a_warning_naming_the_query() {
     let s = serve("/get", vec![ok(200, &[], &fixture("empty.json"))]);
     let w = Workdir::empty();
     comtrade_pipeline(&w, &s.url, "");
-    let o = w.command(&["run"]).env("TRADEFLOW_TEST_COMTRADE_KEY", "k").output().unwrap();
+    let o = w
+        .command(&["run"])
+        .env("TRADEFLOW_TEST_COMTRADE_KEY", "k")
+        .output()
+        .unwrap();
     assert!(stderr(&o).contains("the query returned no rows: reporter TUR partners AZE,KAZ flows X,M years 2019 commodity TOTAL"), "{}", stderr(&o));
 }
 
@@ -289,7 +454,16 @@ fn comtrade_empty_result_is_a_warning_naming_the_query() {
 fn comtrade_key_missing_from_the_environment() {
     let w = Workdir::empty();
     comtrade_pipeline(&w, "http://127.0.0.1:9/get", "");
-    let o = w.command(&["run"]).env_remove("TRADEFLOW_TEST_COMTRADE_KEY").output().unwrap();
+    let o = w
+        .command(&["run"])
+        .env_remove("TRADEFLOW_TEST_COMTRADE_KEY")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains("the environment variable TRADEFLOW_TEST_COMTRADE_KEY (key_env) is not set"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("the environment variable TRADEFLOW_TEST_COMTRADE_KEY (key_env) is not set"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -6,13 +6,19 @@ use crate::util::{code, csv_rows, stderr, Workdir};
 use calamine::{open_workbook, Data, Reader, Xlsx};
 
 fn run(w: &Workdir) {
-    let o = w.command(&["run"]).env("SOURCE_DATE_EPOCH", "1700000000").output().unwrap();
+    let o = w
+        .command(&["run"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 fn with_output(extra: &str) -> Workdir {
     let w = Workdir::with_default_pipeline();
-    let cfg = w.read("pipeline.toml").replace("[output]\n", &format!("[output]\n{extra}\n"));
+    let cfg = w
+        .read("pipeline.toml")
+        .replace("[output]\n", &format!("[output]\n{extra}\n"));
     w.write("pipeline.toml", cfg);
     w
 }
@@ -25,7 +31,14 @@ fn same_inputs_give_identical_bytes() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     run(&w);
     let second = w.snapshot("processed");
-    for name in ["trade.csv", "trade.parquet", "trade.xlsx", "trade_summary.csv", "trade_summary.parquet", "rejects.csv"] {
+    for name in [
+        "trade.csv",
+        "trade.parquet",
+        "trade.xlsx",
+        "trade_summary.csv",
+        "trade_summary.parquet",
+        "rejects.csv",
+    ] {
         let a = first.iter().find(|(n, _)| n == name).unwrap();
         let b = second.iter().find(|(n, _)| n == name).unwrap();
         assert!(a.1 == b.1, "{name} differs between two runs");
@@ -37,15 +50,25 @@ fn previous_publication_is_kept_once() {
     let w = Workdir::with_default_pipeline();
     run(&w);
     let first_csv = w.read("processed/trade.csv");
-    w.write("raw/turkic-trade-report.md", w.read("raw/turkic-trade-report.md").replace("| 2016  | 625   |", "| 2016  | 626   |"));
+    w.write(
+        "raw/turkic-trade-report.md",
+        w.read("raw/turkic-trade-report.md")
+            .replace("| 2016  | 625   |", "| 2016  | 626   |"),
+    );
     // the workbook still says 625: a conflict, rejected, within a tolerance set for the test
-    let cfg = w.read("pipeline.toml").replace("max_rejected = 0", "max_rejected = 1\nmax_rejected_share = 0.5");
+    let cfg = w.read("pipeline.toml").replace(
+        "max_rejected = 0",
+        "max_rejected = 1\nmax_rejected_share = 0.5",
+    );
     w.write("pipeline.toml", cfg);
     run(&w);
     assert_eq!(w.read("processed/.previous/trade.csv"), first_csv);
     assert!(w.read("processed/trade.csv").contains(",626000000,"));
     run(&w);
-    assert!(!w.path().join("processed/.previous/.previous").exists(), "kept once, not nested");
+    assert!(
+        !w.path().join("processed/.previous/.previous").exists(),
+        "kept once, not nested"
+    );
 }
 
 #[test]
@@ -53,16 +76,38 @@ fn workbook_has_every_sheet_and_the_data_matches() {
     let w = Workdir::with_default_pipeline();
     run(&w);
     let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
-    assert_eq!(wb.sheet_names(), ["Data", "Summary", "Validation", "Rejects", "Changes", "Sources"]);
+    assert_eq!(
+        wb.sheet_names(),
+        [
+            "Data",
+            "Summary",
+            "Validation",
+            "Rejects",
+            "Changes",
+            "Sources"
+        ]
+    );
     let summary = wb.worksheet_range("Summary").unwrap();
-    let row = summary.rows().find(|r| r.get(1) == Some(&Data::String("UZB".into())) && r.get(2) == Some(&Data::Float(2019.0))).expect("UZB 2019");
+    let row = summary
+        .rows()
+        .find(|r| {
+            r.get(1) == Some(&Data::String("UZB".into())) && r.get(2) == Some(&Data::Float(2019.0))
+        })
+        .expect("UZB 2019");
     assert_eq!(row[5], Data::Float(2_211_000_000.0), "volume");
     assert_eq!(row[6], Data::Float(59_000_000.0), "balance");
     let validation = wb.worksheet_range("Validation").unwrap();
     let first = validation.rows().nth(1).unwrap();
-    assert_eq!(first[1], Data::String("warn".into()), "no errors on the shipped data: warnings first");
+    assert_eq!(
+        first[1],
+        Data::String("warn".into()),
+        "no errors on the shipped data: warnings first"
+    );
     let sources = wb.worksheet_range("Sources").unwrap();
-    assert_eq!(sources.rows().nth(1).unwrap()[0], Data::String("report-tables".into()));
+    assert_eq!(
+        sources.rows().nth(1).unwrap()[0],
+        Data::String("report-tables".into())
+    );
 }
 
 #[test]
@@ -74,7 +119,11 @@ fn data_continues_on_further_sheets_past_the_row_limit() {
     let mut rows = 0;
     for s in ["Data", "Data (2)", "Data (3)"] {
         let r = wb.worksheet_range(s).unwrap();
-        assert_eq!(r.rows().next().unwrap()[0], Data::String("reporter".into()), "{s} has the header");
+        assert_eq!(
+            r.rows().next().unwrap()[0],
+            Data::String("reporter".into()),
+            "{s} has the header"
+        );
         rows += r.rows().count() - 1;
     }
     assert_eq!(rows, 40, "no row lost or repeated");
@@ -86,7 +135,10 @@ fn trade_summary_holds_volume_balance_and_growth() {
     run(&w);
     let rows = csv_rows(&w.read("processed/trade_summary.csv"));
     assert_eq!(rows.len(), 20);
-    let kaz19 = rows.iter().find(|r| r["partner"] == "KAZ" && r["year"] == "2019").unwrap();
+    let kaz19 = rows
+        .iter()
+        .find(|r| r["partner"] == "KAZ" && r["year"] == "2019")
+        .unwrap();
     assert_eq!(kaz19["exports_usd"], "900000000");
     assert_eq!(kaz19["imports_usd"], "3004000000");
     assert_eq!(kaz19["volume_usd"], "3904000000");
@@ -101,14 +153,25 @@ fn hive_partitions_by_year() {
     run(&w);
     let mut total = 0;
     for y in 2016..=2020 {
-        let p = w.path().join(format!("processed/trade/year={y}/part-0.parquet"));
-        let df = ParquetReader::new(std::fs::File::open(&p).unwrap()).finish().unwrap();
-        assert!(df.column("year").is_err(), "the partition column lives in the path");
+        let p = w
+            .path()
+            .join(format!("processed/trade/year={y}/part-0.parquet"));
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        assert!(
+            df.column("year").is_err(),
+            "the partition column lives in the path"
+        );
         total += df.height();
     }
     assert_eq!(total, 40);
     let m: serde_json::Value = serde_json::from_str(&w.read("processed/manifest.json")).unwrap();
-    assert!(m["outputs"].as_array().unwrap().iter().any(|o| o["file"] == "trade/year=2016/part-0.parquet" && o["rows"] == 8));
+    assert!(m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["file"] == "trade/year=2016/part-0.parquet" && o["rows"] == 8));
 }
 
 #[test]
@@ -131,7 +194,10 @@ fn formula_like_text_is_neutralised_in_text_columns_only() {
     assert_eq!(rows[0]["value_usd"], "-5000000", "numbers untouched");
     let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
     let data = wb.worksheet_range("Data").unwrap();
-    assert_eq!(data.rows().nth(1).unwrap()[7], Data::String("'=HYPERLINK(1)".into()));
+    assert_eq!(
+        data.rows().nth(1).unwrap()[7],
+        Data::String("'=HYPERLINK(1)".into())
+    );
     assert_eq!(data.rows().nth(1).unwrap()[6], Data::Float(-5_000_000.0));
 }
 
@@ -143,7 +209,15 @@ fn report_md_says_what_needs_attention_first() {
     assert!(md.contains(": passed"), "{md}");
     let attention = md.find("## Needs attention").unwrap();
     assert!(attention < md.find("## In").unwrap());
-    assert!(md.contains("TUR TKM: no figures at all for 2016-2020"), "{md}");
+    assert!(
+        md.contains("TUR TKM: no figures at all for 2016-2020"),
+        "{md}"
+    );
     assert!(md.contains("| TKM | -- | -- | -- | -- | -- |"), "{md}");
-    assert!(md.contains("| Turkey-Uzbekistan trade volume 2019 is about 2.2 billion dollars | passed |"), "{md}");
+    assert!(
+        md.contains(
+            "| Turkey-Uzbekistan trade volume 2019 is about 2.2 billion dollars | passed |"
+        ),
+        "{md}"
+    );
 }

@@ -63,13 +63,42 @@ proptest! {
     }
 }
 
-fn accounting_case(rows: &[(usize, usize, u16, usize)], max_share: f64) -> Result<(), TestCaseError> {
-    let partners = ["Kazakhstan", "KAZ", "Özbekistan", "World", "Atlantis", "Toplam", "Кыргызстан", ""];
+fn accounting_case(
+    rows: &[(usize, usize, u16, usize)],
+    max_share: f64,
+) -> Result<(), TestCaseError> {
+    let partners = [
+        "Kazakhstan",
+        "KAZ",
+        "Özbekistan",
+        "World",
+        "Atlantis",
+        "Toplam",
+        "Кыргызстан",
+        "",
+    ];
     let flows = ["export", "import", "İhracat", "sideways"];
-    let values = ["900", "1.135 Billion", "..", "abc", "-5", "1.180", "625", "3,004", "1e9", ""];
+    let values = [
+        "900",
+        "1.135 Billion",
+        "..",
+        "abc",
+        "-5",
+        "1.180",
+        "625",
+        "3,004",
+        "1e9",
+        "",
+    ];
     let mut csv = String::from("partner,flow,year,value,unit\n");
     for &(p, f, y, v) in rows {
-        csv.push_str(&format!("{},{},{},\"{}\",USD million\n", partners[p], flows[f], 2015 + y % 8, values[v]));
+        csv.push_str(&format!(
+            "{},{},{},\"{}\",USD million\n",
+            partners[p],
+            flows[f],
+            2015 + y % 8,
+            values[v]
+        ));
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), &csv).unwrap();
@@ -78,9 +107,19 @@ fn accounting_case(rows: &[(usize, usize, u16, usize)], max_share: f64) -> Resul
         "[[sources]]\npath = \"a.csv\"\nreporter = \"TUR\"\n[[sources]]\npath = \"b.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected_share = {max_share}\n"
     );
     std::fs::write(dir.path().join("pipeline.toml"), cfg).unwrap();
-    let out = tradeflow::pipeline::run(&dir.path().join("pipeline.toml"), tradeflow::pipeline::Mode::Validate, &Default::default()).unwrap();
+    let out = tradeflow::pipeline::run(
+        &dir.path().join("pipeline.toml"),
+        tradeflow::pipeline::Mode::Validate,
+        &Default::default(),
+    )
+    .unwrap();
     let n = |k: &str| out.report[k].as_u64().unwrap();
-    prop_assert_eq!(n("figures_read"), n("figures_clean") + n("figures_rejected") + n("figures_superseded"), "{}", csv);
+    prop_assert_eq!(
+        n("figures_read"),
+        n("figures_clean") + n("figures_rejected") + n("figures_superseded"),
+        "{}",
+        csv
+    );
     let aggregates = out.report["aggregates"].as_array().unwrap().len() as u64;
     prop_assert_eq!(n("figures_read") + aggregates, 2 * rows.len() as u64);
     prop_assert_eq!(out.report["accounting_holds"].as_bool(), Some(true));

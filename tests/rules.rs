@@ -8,15 +8,29 @@ use serde_json::Value;
 fn validate(csv: &str, extra: &str) -> (i32, Value) {
     let w = Workdir::empty();
     w.write("raw/t.csv", csv);
-    w.write("pipeline.toml", format!("[[sources]]\npath = \"raw/t.csv\"\n\n{extra}"));
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\npath = \"raw/t.csv\"\n\n{extra}"),
+    );
     let o = w.run(&["validate"]);
-    let report = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let report =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
     (code(&o), report)
 }
 
 fn findings<'a>(r: &'a Value, id: &str) -> Vec<&'a str> {
-    let c = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no check {id}"));
-    c["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect()
+    let c = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}"));
+    c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect()
 }
 
 const HEAD: &str = "reporter,partner,flow,year,value,unit\n";
@@ -30,11 +44,19 @@ fn rows(rows: &[(&str, &str, i32, &str)]) -> String {
 }
 
 fn series(p: &str, f: &str, values: &[&str]) -> Vec<(String, String, i32, String)> {
-    values.iter().enumerate().map(|(i, v)| (p.to_string(), f.to_string(), 2016 + i as i32, v.to_string())).collect()
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (p.to_string(), f.to_string(), 2016 + i as i32, v.to_string()))
+        .collect()
 }
 
 fn csv_of(v: &[(String, String, i32, String)]) -> String {
-    rows(&v.iter().map(|(p, f, y, x)| (p.as_str(), f.as_str(), *y, x.as_str())).collect::<Vec<_>>())
+    rows(
+        &v.iter()
+            .map(|(p, f, y, x)| (p.as_str(), f.as_str(), *y, x.as_str()))
+            .collect::<Vec<_>>(),
+    )
 }
 
 const LENIENT: &str = "[validate]\nmax_rejected_share = 1.0\n";
@@ -46,7 +68,10 @@ fn missing_value_is_null_with_a_flag_or_rejected() {
     assert_eq!(c, 0);
     assert_eq!(findings(&r, "missing_value").len(), 1);
     assert_eq!(r["figures_clean"], 2, "kept as null");
-    let (_, r) = validate(&csv, "[validate]\nmax_rejected_share = 1.0\n[validate.severity]\nmissing_value = \"error\"\n");
+    let (_, r) = validate(
+        &csv,
+        "[validate]\nmax_rejected_share = 1.0\n[validate.severity]\nmissing_value = \"error\"\n",
+    );
     assert_eq!(r["figures_rejected"], 1);
     let (_, r) = validate(&rows(&[("KAZ", "export", 2019, "5")]), LENIENT);
     assert!(findings(&r, "missing_value").is_empty());
@@ -55,7 +80,10 @@ fn missing_value_is_null_with_a_flag_or_rejected() {
 #[test]
 fn year_range() {
     let (_, r) = validate(&rows(&[("KAZ", "export", 1900, "5")]), LENIENT);
-    assert_eq!(findings(&r, "year_range"), ["TUR KAZ export 1900 TOTAL: year 1900 outside 1950..2100"]);
+    assert_eq!(
+        findings(&r, "year_range"),
+        ["TUR KAZ export 1900 TOTAL: year 1900 outside 1950..2100"]
+    );
     assert_eq!(r["figures_rejected"], 1);
     let (_, r) = validate(&rows(&[("KAZ", "export", 2000, "5")]), LENIENT);
     assert!(findings(&r, "year_range").is_empty());
@@ -75,7 +103,11 @@ fn negative_values_rejected_unless_allowed() {
 #[test]
 fn implausible_value() {
     let (_, r) = validate(&rows(&[("KAZ", "export", 2019, "2000000")]), LENIENT);
-    assert_eq!(findings(&r, "implausible_value").len(), 1, "2 trillion dollars");
+    assert_eq!(
+        findings(&r, "implausible_value").len(),
+        1,
+        "2 trillion dollars"
+    );
     let (_, r) = validate(&rows(&[("KAZ", "export", 2019, "2000")]), LENIENT);
     assert!(findings(&r, "implausible_value").is_empty());
 }
@@ -84,26 +116,56 @@ fn implausible_value() {
 fn yoy_jump() {
     let (c, r) = validate(&csv_of(&series("KAZ", "import", &["1470", "3004"])), "");
     assert_eq!(c, 0, "a warning does not fail the run");
-    assert_eq!(findings(&r, "yoy_jump"), ["TUR KAZ import 2016 -> 2017: 1,470,000,000 -> 3,004,000,000 (x2.04)"]);
+    assert_eq!(
+        findings(&r, "yoy_jump"),
+        ["TUR KAZ import 2016 -> 2017: 1,470,000,000 -> 3,004,000,000 (x2.04)"]
+    );
     let (_, r) = validate(&csv_of(&series("KAZ", "import", &["1470", "2900"])), "");
     assert!(findings(&r, "yoy_jump").is_empty());
-    let (c, _) = validate(&csv_of(&series("KAZ", "import", &["1470", "3004"])), "[validate.severity]\nyoy_jump = \"error\"\n");
+    let (c, _) = validate(
+        &csv_of(&series("KAZ", "import", &["1470", "3004"])),
+        "[validate.severity]\nyoy_jump = \"error\"\n",
+    );
     assert_eq!(c, 1, "as an error it fails the run");
 }
 
 #[test]
 fn equal_flows() {
-    let (_, r) = validate(&rows(&[("AZE", "export", 2016, "1180"), ("AZE", "import", 2016, "1180")]), "");
-    assert_eq!(findings(&r, "equal_flows"), ["TUR AZE 2016: exports and imports are both 1,180,000,000"]);
-    let (_, r) = validate(&rows(&[("AZE", "export", 2016, "1180"), ("AZE", "import", 2016, "1181")]), "");
+    let (_, r) = validate(
+        &rows(&[
+            ("AZE", "export", 2016, "1180"),
+            ("AZE", "import", 2016, "1180"),
+        ]),
+        "",
+    );
+    assert_eq!(
+        findings(&r, "equal_flows"),
+        ["TUR AZE 2016: exports and imports are both 1,180,000,000"]
+    );
+    let (_, r) = validate(
+        &rows(&[
+            ("AZE", "export", 2016, "1180"),
+            ("AZE", "import", 2016, "1181"),
+        ]),
+        "",
+    );
     assert!(findings(&r, "equal_flows").is_empty());
 }
 
 #[test]
 fn repeated_value() {
-    let (_, r) = validate(&csv_of(&series("KGZ", "export", &["300", "300", "300"])), "");
-    assert_eq!(findings(&r, "repeated_value"), ["TUR KGZ export: 300,000,000 in every year 2016-2018"]);
-    let (_, r) = validate(&csv_of(&series("KGZ", "export", &["300", "300", "301"])), "");
+    let (_, r) = validate(
+        &csv_of(&series("KGZ", "export", &["300", "300", "300"])),
+        "",
+    );
+    assert_eq!(
+        findings(&r, "repeated_value"),
+        ["TUR KGZ export: 300,000,000 in every year 2016-2018"]
+    );
+    let (_, r) = validate(
+        &csv_of(&series("KGZ", "export", &["300", "300", "301"])),
+        "",
+    );
     assert!(findings(&r, "repeated_value").is_empty());
 }
 
@@ -113,31 +175,63 @@ fn series_gap() {
     v.remove(1);
     v.extend(series("KAZ", "export", &["1", "2", "3", "4"]));
     let (_, r) = validate(&csv_of(&v), "");
-    assert_eq!(findings(&r, "series_gap"), ["TUR KGZ export: no figure for 2017"]);
+    assert_eq!(
+        findings(&r, "series_gap"),
+        ["TUR KGZ export: no figure for 2017"]
+    );
     let (_, r) = validate(&csv_of(&series("KGZ", "export", &["300", "310"])), "");
     assert!(findings(&r, "series_gap").is_empty());
 }
 
 #[test]
 fn conflict() {
-    let (_, r) = validate(&rows(&[("KAZ", "export", 2019, "900"), ("KAZ", "export", 2019, "901")]), LENIENT);
+    let (_, r) = validate(
+        &rows(&[
+            ("KAZ", "export", 2019, "900"),
+            ("KAZ", "export", 2019, "901"),
+        ]),
+        LENIENT,
+    );
     assert_eq!(findings(&r, "conflict").len(), 1);
     assert_eq!(r["figures_rejected"], 1);
-    let (_, r) = validate(&rows(&[("KAZ", "export", 2019, "900"), ("KAZ", "export", 2019, "900")]), LENIENT);
+    let (_, r) = validate(
+        &rows(&[
+            ("KAZ", "export", 2019, "900"),
+            ("KAZ", "export", 2019, "900"),
+        ]),
+        LENIENT,
+    );
     assert!(findings(&r, "conflict").is_empty());
-    assert_eq!(r["figures_superseded"], 1, "the same value twice is a duplicate, not a conflict");
+    assert_eq!(
+        r["figures_superseded"], 1,
+        "the same value twice is a duplicate, not a conflict"
+    );
 }
 
 #[test]
 fn coverage_matrix_shows_a_missing_partner() {
     let cov = "[validate.coverage]\npartners = [\"KAZ\", \"TKM\"]\nyears = [2019, 2019]\n";
-    let (c, r) = validate(&rows(&[("KAZ", "export", 2019, "1"), ("KAZ", "import", 2019, "1")]), cov);
+    let (c, r) = validate(
+        &rows(&[("KAZ", "export", 2019, "1"), ("KAZ", "import", 2019, "1")]),
+        cov,
+    );
     assert_eq!(c, 0);
-    assert_eq!(findings(&r, "coverage"), ["TUR TKM: no figures at all for 2019-2019"]);
-    let tkm: Vec<&Value> = r["coverage"].as_array().unwrap().iter().filter(|c| c["partner"] == "TKM").collect();
+    assert_eq!(
+        findings(&r, "coverage"),
+        ["TUR TKM: no figures at all for 2019-2019"]
+    );
+    let tkm: Vec<&Value> = r["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["partner"] == "TKM")
+        .collect();
     assert_eq!(tkm.len(), 2);
     assert!(tkm.iter().all(|c| c["present"] == false));
-    let (_, r) = validate(&rows(&[("KAZ", "export", 2019, "1"), ("KAZ", "import", 2019, "1")]), "[validate.coverage]\npartners = [\"KAZ\"]\nyears = [2019, 2019]\n");
+    let (_, r) = validate(
+        &rows(&[("KAZ", "export", 2019, "1"), ("KAZ", "import", 2019, "1")]),
+        "[validate.coverage]\npartners = [\"KAZ\"]\nyears = [2019, 2019]\n",
+    );
     assert!(findings(&r, "coverage").is_empty());
 }
 
@@ -167,7 +261,10 @@ fn mirror_statistics_report_the_gap() {
 
 #[test]
 fn expectations_pass_and_fail() {
-    let csv = rows(&[("UZB", "export", 2019, "1.135 Billion"), ("UZB", "import", 2019, "1.076 Billion")]);
+    let csv = rows(&[
+        ("UZB", "export", 2019, "1.135 Billion"),
+        ("UZB", "import", 2019, "1.076 Billion"),
+    ]);
     let ok = "[[expect]]\nname = \"UZB volume 2019\"\nkind = \"volume\"\npartner = \"UZB\"\nyear = 2019\nequals = \"2.2 billion\"\nwithin = 0.05\n";
     let (c, r) = validate(&csv, ok);
     assert_eq!(c, 0);
@@ -176,34 +273,57 @@ fn expectations_pass_and_fail() {
     let (c, r) = validate(&csv, &wrong);
     assert_eq!(c, 1, "a failed expectation fails the run");
     assert_eq!(r["expectations"][0]["passed"], false);
-    assert!(findings(&r, "expectations")[0].starts_with("UZB volume 2019: actual 2,211,000,000 against expected 3,000,000,000"));
+    assert!(findings(&r, "expectations")[0]
+        .starts_with("UZB volume 2019: actual 2,211,000,000 against expected 3,000,000,000"));
     let complete = "[[expect]]\nname = \"both flows\"\nkind = \"complete\"\npartners = [\"UZB\", \"TKM\"]\nyears = [2019, 2019]\nseverity = \"warn\"\n";
     let (c, r) = validate(&csv, complete);
     assert_eq!(c, 0, "severity warn");
-    assert_eq!(r["expectations"][0]["detail"], "2 missing: TKM export 2019, TKM import 2019");
+    assert_eq!(
+        r["expectations"][0]["detail"],
+        "2 missing: TKM export 2019, TKM import 2019"
+    );
 }
 
 #[test]
 fn tolerance_count_and_share() {
-    let csv = rows(&[("KAZ", "export", 2019, "abc"), ("KAZ", "import", 2019, "5"), ("UZB", "import", 2019, "5")]);
+    let csv = rows(&[
+        ("KAZ", "export", 2019, "abc"),
+        ("KAZ", "import", 2019, "5"),
+        ("UZB", "import", 2019, "5"),
+    ]);
     let (c, r) = validate(&csv, "");
     assert_eq!(c, 1, "1 of 3 rejected is over the default 5%");
-    assert!(findings(&r, "tolerance")[0].contains("1 of 3 figures rejected (33.3%)"), "{:?}", findings(&r, "tolerance"));
+    assert!(
+        findings(&r, "tolerance")[0].contains("1 of 3 figures rejected (33.3%)"),
+        "{:?}",
+        findings(&r, "tolerance")
+    );
     assert_eq!(r["status"], "failed");
     let (c, _) = validate(&csv, "[validate]\nmax_rejected_share = 0.5\n");
     assert_eq!(c, 0);
-    let (c, _) = validate(&csv, "[validate]\nmax_rejected_share = 0.5\nmax_rejected = 0\n");
+    let (c, _) = validate(
+        &csv,
+        "[validate]\nmax_rejected_share = 0.5\nmax_rejected = 0\n",
+    );
     assert_eq!(c, 1);
 }
 
 #[test]
 fn accounting_holds_on_a_failing_run() {
-    let csv = rows(&[("KAZ", "export", 2019, "abc"), ("KAZ", "export", 2019, "5"), ("KAZ", "export", 2019, "5"), ("Atlantis", "import", 2019, "5")]);
+    let csv = rows(&[
+        ("KAZ", "export", 2019, "abc"),
+        ("KAZ", "export", 2019, "5"),
+        ("KAZ", "export", 2019, "5"),
+        ("Atlantis", "import", 2019, "5"),
+    ]);
     let (c, r) = validate(&csv, "");
     assert_eq!(c, 1);
     let n = |k: &str| r[k].as_u64().unwrap();
     assert_eq!(n("figures_read"), 4);
-    assert_eq!(n("figures_read"), n("figures_clean") + n("figures_rejected") + n("figures_superseded"));
+    assert_eq!(
+        n("figures_read"),
+        n("figures_clean") + n("figures_rejected") + n("figures_superseded")
+    );
 }
 
 #[test]
@@ -219,9 +339,17 @@ fn schema_rules_flow_month_commodity_country() {
     for rule in ["bad_flow", "bad_month", "bad_commodity", "unknown_country"] {
         assert_eq!(by_rule[rule], 1, "{rule}: {by_rule}");
     }
-    assert_eq!(r["figures_clean"], 1, "the good row passes every schema rule");
+    assert_eq!(
+        r["figures_clean"], 1,
+        "the good row passes every schema rule"
+    );
     let parse = findings(&r, "parse");
-    assert!(parse.iter().any(|m| m.starts_with("unknown_country: unknown partner \"Atlantis\"")), "{parse:?}");
+    assert!(
+        parse
+            .iter()
+            .any(|m| m.starts_with("unknown_country: unknown partner \"Atlantis\"")),
+        "{parse:?}"
+    );
 }
 
 #[test]
@@ -239,5 +367,8 @@ fn on_the_shipped_data_a_false_expectation_fails_the_run() {
     assert_eq!(r["status"], "failed");
     let cov = findings(&r, "coverage");
     assert_eq!(cov, ["TUR TKM: no figures at all for 2016-2020"]);
-    assert_eq!(findings(&r, "equal_flows"), ["TUR AZE 2016: exports and imports are both 1,180,000,000"]);
+    assert_eq!(
+        findings(&r, "equal_flows"),
+        ["TUR AZE 2016: exports and imports are both 1,180,000,000"]
+    );
 }

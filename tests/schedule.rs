@@ -9,7 +9,12 @@ fn mtimes(w: &Workdir) -> Vec<(String, SystemTime)> {
         .unwrap()
         .flatten()
         .filter(|e| e.file_type().unwrap().is_file())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -23,7 +28,11 @@ fn a_second_run_with_no_change_rewrites_nothing() {
     std::thread::sleep(Duration::from_millis(1100));
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0);
-    assert!(stderr(&o).contains("nothing changed since run"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing changed since run"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(w.snapshot("processed"), bytes);
     assert_eq!(mtimes(&w), times, "not even rewritten with the same bytes");
     let o = w.run(&["run", "--full-refresh"]);
@@ -39,14 +48,27 @@ fn a_changed_config_or_a_deleted_output_is_rebuilt() {
     let o = w.run(&["run"]);
     assert!(!stderr(&o).contains("nothing changed"), "{}", stderr(&o));
     assert!(w.path().join("processed/trade.xlsx").exists());
-    w.write("pipeline.toml", w.read("pipeline.toml") + "\n# a comment changes the config's hash\n");
+    w.write(
+        "pipeline.toml",
+        w.read("pipeline.toml") + "\n# a comment changes the config's hash\n",
+    );
     assert!(!stderr(&w.run(&["run"])).contains("nothing changed"));
 }
 
 fn revise_kazakhstan_2016(w: &Workdir) {
-    w.write("raw/turkic-trade-report.md", w.read("raw/turkic-trade-report.md").replace("| 2016  | 625   |", "| 2016  | 626   |"));
+    w.write(
+        "raw/turkic-trade-report.md",
+        w.read("raw/turkic-trade-report.md")
+            .replace("| 2016  | 625   |", "| 2016  | 626   |"),
+    );
     // the workbook still says 625: a conflict the report's table wins, within a tolerance
-    w.write("pipeline.toml", w.read("pipeline.toml").replace("max_rejected = 0", "max_rejected = 1\nmax_rejected_share = 0.5"));
+    w.write(
+        "pipeline.toml",
+        w.read("pipeline.toml").replace(
+            "max_rejected = 0",
+            "max_rejected = 1\nmax_rejected_share = 0.5",
+        ),
+    );
 }
 
 #[test]
@@ -67,7 +89,9 @@ fn one_changed_figure_is_exactly_one_revision() {
     assert_eq!(revised[0]["old"], "625000000");
     assert_eq!(revised[0]["new"], "626000000");
     assert_eq!(revised[0]["change"], "1000000");
-    assert!(w.read("processed/report.md").contains("| TUR KAZ export 2016 TOTAL | 625000000 | 626000000 | 1000000 |"));
+    assert!(w
+        .read("processed/report.md")
+        .contains("| TUR KAZ export 2016 TOTAL | 625000000 | 626000000 | 1000000 |"));
     use calamine::{open_workbook, Reader, Xlsx};
     let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
     let changes = wb.worksheet_range("Changes").unwrap();
@@ -83,16 +107,29 @@ fn dry_run_shows_the_changes_and_writes_nothing() {
     let o = w.run(&["run", "--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("changes 0 added, 0 removed, 1 revised"), "{out}");
-    assert!(out.contains("revised TUR KAZ export 2016 TOTAL: 625000000 -> 626000000"), "{out}");
+    assert!(
+        out.contains("changes 0 added, 0 removed, 1 revised"),
+        "{out}"
+    );
+    assert!(
+        out.contains("revised TUR KAZ export 2016 TOTAL: 625000000 -> 626000000"),
+        "{out}"
+    );
     assert_eq!(w.snapshot("processed"), before);
-    assert_eq!(w.read(".processed.lock"), "", "a dry run takes no lock (the file is the first run's, released)");
+    assert_eq!(
+        w.read(".processed.lock"),
+        "",
+        "a dry run takes no lock (the file is the first run's, released)"
+    );
 }
 
 fn wait_for_staging(w: &Workdir) {
     let t0 = Instant::now();
     while !w.path().join(".processed.staging/manifest.json").exists() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the first run never staged its outputs");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the first run never staged its outputs"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -100,32 +137,58 @@ fn wait_for_staging(w: &Workdir) {
 #[test]
 fn a_second_concurrent_run_fails_clearly_and_the_first_publishes_whole() {
     let w = Workdir::with_default_pipeline();
-    let child = w.command(&["run", "--full-refresh"]).env("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS", "3000").stderr(std::process::Stdio::null()).spawn().unwrap();
+    let child = w
+        .command(&["run", "--full-refresh"])
+        .env("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS", "3000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for_staging(&w);
     let o = w.run(&["run", "--full-refresh"]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
-    assert!(stderr(&o).contains("is publishing into processed; try again when it has finished"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is publishing into processed; try again when it has finished"),
+        "{}",
+        stderr(&o)
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let m: serde_json::Value = serde_json::from_str(&w.read("processed/manifest.json")).unwrap();
     use sha2::Digest;
     for o in m["outputs"].as_array().unwrap() {
-        let bytes = std::fs::read(w.path().join("processed").join(o["file"].as_str().unwrap())).unwrap();
-        assert_eq!(tradeflow::config::hex(&sha2::Sha256::digest(&bytes)), o["sha256"].as_str().unwrap(), "{o}");
+        let bytes =
+            std::fs::read(w.path().join("processed").join(o["file"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            tradeflow::config::hex(&sha2::Sha256::digest(&bytes)),
+            o["sha256"].as_str().unwrap(),
+            "{o}"
+        );
     }
 }
 
 #[test]
 fn a_stale_lock_from_a_killed_run_is_cleared() {
     let w = Workdir::with_default_pipeline();
-    let mut child = w.command(&["run"]).env("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS", "30000").stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = w
+        .command(&["run"])
+        .env("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS", "30000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for_staging(&w);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(w.read(".processed.lock").starts_with("pid "), "the killed run's lock file is left behind");
+    assert!(
+        w.read(".processed.lock").starts_with("pid "),
+        "the killed run's lock file is left behind"
+    );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("cleared a stale lock"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cleared a stale lock"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -156,8 +219,14 @@ fn unit_file(name: &str) -> Vec<(String, String, String)> {
             section = l[1..l.len() - 1].to_string();
             continue;
         }
-        let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("{name}:{}: not key=value: {l}", n + 1));
-        assert!(!section.is_empty(), "{name}:{}: key outside a section", n + 1);
+        let (k, v) = l
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{name}:{}: not key=value: {l}", n + 1));
+        assert!(
+            !section.is_empty(),
+            "{name}:{}: key outside a section",
+            n + 1
+        );
         out.push((section.clone(), k.trim().to_string(), v.trim().to_string()));
     }
     out
@@ -166,34 +235,68 @@ fn unit_file(name: &str) -> Vec<(String, String, String)> {
 #[test]
 fn deploy_units_parse_and_name_what_they_must() {
     let svc = unit_file("tradeflow.service");
-    let get = |u: &[(String, String, String)], s: &str, k: &str| u.iter().find(|(a, b, _)| a == s && b == k).map(|x| x.2.clone());
+    let get = |u: &[(String, String, String)], s: &str, k: &str| {
+        u.iter()
+            .find(|(a, b, _)| a == s && b == k)
+            .map(|x| x.2.clone())
+    };
     assert_eq!(get(&svc, "Service", "Type").as_deref(), Some("oneshot"));
-    assert!(get(&svc, "Service", "ExecStart").unwrap().contains("tradeflow --log-format json run"));
+    assert!(get(&svc, "Service", "ExecStart")
+        .unwrap()
+        .contains("tradeflow --log-format json run"));
     let timer = unit_file("tradeflow.timer");
     let cal = get(&timer, "Timer", "OnCalendar").unwrap();
     assert_eq!(get(&timer, "Timer", "Persistent").as_deref(), Some("true"));
-    assert_eq!(get(&timer, "Install", "WantedBy").as_deref(), Some("timers.target"));
+    assert_eq!(
+        get(&timer, "Install", "WantedBy").as_deref(),
+        Some("timers.target")
+    );
     // where systemd's own checker is installed, it must accept the calendar expression
-    if let Ok(o) = std::process::Command::new("systemd-analyze").args(["calendar", &cal]).output() {
-        assert!(o.status.success(), "systemd-analyze calendar {cal}: {}", String::from_utf8_lossy(&o.stderr));
+    if let Ok(o) = std::process::Command::new("systemd-analyze")
+        .args(["calendar", &cal])
+        .output()
+    {
+        assert!(
+            o.status.success(),
+            "systemd-analyze calendar {cal}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let cron = std::fs::read_to_string(repo().join("deploy/crontab")).unwrap();
-    let line = cron.lines().find(|l| !l.starts_with('#') && !l.trim().is_empty()).unwrap();
+    let line = cron
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap();
     let fields: Vec<&str> = line.split_whitespace().collect();
-    assert!(fields.len() > 5 && fields[..5].iter().all(|f| f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c))), "{line}");
+    assert!(
+        fields.len() > 5
+            && fields[..5]
+                .iter()
+                .all(|f| f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c))),
+        "{line}"
+    );
 }
 
 #[test]
 fn added_and_removed_figures_are_named() {
     let w = Workdir::empty();
-    w.write("pipeline.toml", "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n");
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n",
+    );
     w.write("raw/t.csv", "partner,flow,year,value,unit\nKazakhstan,export,2019,900,USD million\nKazakhstan,import,2019,3004,USD million\n");
     assert_eq!(code(&w.run(&["run"])), 0);
     w.write("raw/t.csv", "partner,flow,year,value,unit\nKazakhstan,export,2019,900,USD million\nKazakhstan,export,2020,985.68,USD million\n");
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
-    assert_eq!(r["changes"]["added"][0], "TUR KAZ export 2020 TOTAL = 985680000");
-    assert_eq!(r["changes"]["removed"][0], "TUR KAZ import 2019 TOTAL = 3004000000");
+    assert_eq!(
+        r["changes"]["added"][0],
+        "TUR KAZ export 2020 TOTAL = 985680000"
+    );
+    assert_eq!(
+        r["changes"]["removed"][0],
+        "TUR KAZ import 2019 TOTAL = 3004000000"
+    );
     assert_eq!(r["changes"]["revised"].as_array().unwrap().len(), 0);
 }

@@ -15,7 +15,9 @@ pub fn repo() -> PathBuf {
 impl Workdir {
     /// An empty folder.
     pub fn empty() -> Workdir {
-        Workdir { dir: tempfile::tempdir().expect("tempdir") }
+        Workdir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     /// A folder holding the default pipeline and what `raw/` ships.
@@ -47,7 +49,10 @@ impl Workdir {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tradeflow"));
-        c.current_dir(self.path()).args(args).env_remove("TRADEFLOW_TEST_FAIL_BEFORE_SWAP").env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS");
+        c.current_dir(self.path())
+            .args(args)
+            .env_remove("TRADEFLOW_TEST_FAIL_BEFORE_SWAP")
+            .env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS");
         c
     }
 
@@ -58,7 +63,9 @@ impl Workdir {
     /// Every file under a folder (recursively) with its bytes, sorted by path.
     pub fn snapshot(&self, dir: &str) -> Vec<(String, Vec<u8>)> {
         fn walk(root: &Path, rel: &str, out: &mut Vec<(String, Vec<u8>)>) {
-            let Ok(entries) = std::fs::read_dir(root.join(rel)) else { return };
+            let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+                return;
+            };
             for e in entries.flatten() {
                 let name = format!("{rel}{}", e.file_name().to_string_lossy());
                 if e.file_type().unwrap().is_dir() {
@@ -78,11 +85,17 @@ impl Workdir {
 /// Runs a one-source pipeline on `file` and checks that it ends with exit 3, a message
 /// naming the file and `want`, and nothing published.
 pub fn fails(w: &Workdir, file: &str, want: &str) {
-    w.write("pipeline.toml", format!("[[sources]]\npath = \"{file}\"\nreporter = \"TUR\"\n"));
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\npath = \"{file}\"\nreporter = \"TUR\"\n"),
+    );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 3, "{file}: {}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains(file) && e.contains(want), "{file}: expected {want:?} in: {e}");
+    assert!(
+        e.contains(file) && e.contains(want),
+        "{file}: expected {want:?} in: {e}"
+    );
     assert!(!w.path().join("processed").exists(), "nothing published");
 }
 
@@ -102,5 +115,13 @@ pub fn stdout(o: &Output) -> String {
 pub fn csv_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let headers = r.headers().unwrap().clone();
-    r.records().map(|rec| headers.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
-use crate::normalize::{countries, parse_flow, units};
 use crate::model::Flow;
+use crate::normalize::{countries, parse_flow, units};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -57,7 +57,14 @@ struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { connect_timeout_secs: 10.0, timeout_secs: 120.0, max_attempts: 5, backoff_ms: 1000, max_total_secs: 600.0, max_bytes: 512 * 1024 * 1024 }
+        HttpConfig {
+            connect_timeout_secs: 10.0,
+            timeout_secs: 120.0,
+            max_attempts: 5,
+            backoff_ms: 1000,
+            max_total_secs: 600.0,
+            max_bytes: 512 * 1024 * 1024,
+        }
     }
 }
 
@@ -227,7 +234,10 @@ struct CoverageConfig {
 }
 
 fn both_flows() -> Vec<Spanned<String>> {
-    ["export", "import"].iter().map(|s| Spanned::new(0..0, s.to_string())).collect()
+    ["export", "import"]
+        .iter()
+        .map(|s| Spanned::new(0..0, s.to_string()))
+        .collect()
 }
 
 impl Default for ValidateConfig {
@@ -275,7 +285,10 @@ impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             dir: "processed".into(),
-            formats: ["parquet", "csv", "xlsx"].iter().map(|s| Spanned::new(0..0, s.to_string())).collect(),
+            formats: ["parquet", "csv", "xlsx"]
+                .iter()
+                .map(|s| Spanned::new(0..0, s.to_string()))
+                .collect(),
             csv_bom: false,
             csv_delimiter: Spanned::new(0..0, ",".into()),
             partition_by: Vec::new(),
@@ -298,7 +311,12 @@ pub struct OutputOptions {
 
 impl Default for OutputOptions {
     fn default() -> Self {
-        OutputOptions { csv_bom: false, csv_delimiter: b',', partition_by: Vec::new(), xlsx_max_rows: XLSX_MAX_ROWS }
+        OutputOptions {
+            csv_bom: false,
+            csv_delimiter: b',',
+            partition_by: Vec::new(),
+            xlsx_max_rows: XLSX_MAX_ROWS,
+        }
     }
 }
 
@@ -426,7 +444,10 @@ pub enum ExpectKind {
     /// Exports minus imports.
     Balance,
     /// Every partner has every flow in every year.
-    Complete { partners: Vec<String>, years: (i32, i32) },
+    Complete {
+        partners: Vec<String>,
+        years: (i32, i32),
+    },
 }
 
 /// A user's assertion about the data.
@@ -488,7 +509,10 @@ impl Rules {
             mirror_band: (v.mirror_band[0], v.mirror_band[1]),
             total_tolerance: v.total_tolerance,
             repeat_run: v.repeat_run.max(2),
-            severity: crate::validate::RULES.iter().map(|(id, s, _)| (*id, *s)).collect(),
+            severity: crate::validate::RULES
+                .iter()
+                .map(|(id, s, _)| (*id, *s))
+                .collect(),
             coverage: None,
             expectations: Vec::new(),
         }
@@ -515,7 +539,9 @@ pub struct Pipeline {
 }
 
 fn stem(p: &Path) -> String {
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "source".into())
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "source".into())
 }
 
 /// 1-based line of a byte offset.
@@ -528,8 +554,12 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// # Errors
 /// [`Error::Config`] with every problem found, each as `file:line: message`.
 pub fn load(path: &Path) -> Result<Pipeline> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(vec![format!("{}: cannot read the config: {e}", path.display())]))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Config(vec![format!(
+            "{}: cannot read the config: {e}",
+            path.display()
+        )])
+    })?;
     parse(path, &text)
 }
 
@@ -541,7 +571,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         Error::Config(vec![format!("{file}:{line}: {}", e.message().trim())])
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut c = Compiler { file: file.to_string(), text, errors: Vec::new(), aliases: Aliases::default() };
+    let mut c = Compiler {
+        file: file.to_string(),
+        text,
+        errors: Vec::new(),
+        aliases: Aliases::default(),
+    };
 
     // aliases first: every country named elsewhere in the file may use them
     for (name, target) in &cfg.normalize.aliases {
@@ -558,10 +593,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
             None => c.err(&target.span(), format!("normalize.aliases.{name:?}: {t:?} is not a known country code or name (or \"AGGREGATE\")")),
         }
     }
-    let default_unit = cfg.normalize.default_unit.as_ref().and_then(|u| c.unit(u, "normalize.default_unit"));
+    let default_unit = cfg
+        .normalize
+        .default_unit
+        .as_ref()
+        .and_then(|u| c.unit(u, "normalize.default_unit"));
 
     if cfg.sources.is_empty() {
-        c.errors.push(format!("{file}:1: no [[sources]]: add at least one with `path` or `url`"));
+        c.errors.push(format!(
+            "{file}:1: no [[sources]]: add at least one with `path` or `url`"
+        ));
     }
     let aliases = std::sync::Arc::new(c.aliases.clone());
     let mut sources = Vec::new();
@@ -569,34 +610,66 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
     for (n, s) in cfg.sources.iter().enumerate() {
         let key = |k: &str| format!("sources[{n}].{k}");
         let location = match (&s.path, &s.url) {
-            (Some(p), None) => Some((Location::File(base.join(p.get_ref())), p.get_ref().clone(), stem(Path::new(p.get_ref())))),
+            (Some(p), None) => Some((
+                Location::File(base.join(p.get_ref())),
+                p.get_ref().clone(),
+                stem(Path::new(p.get_ref())),
+            )),
             (None, Some(u)) => {
                 let url = u.get_ref();
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    c.err(&u.span(), format!("{}: {url:?} is not an http(s) URL", key("url")));
+                    c.err(
+                        &u.span(),
+                        format!("{}: {url:?} is not an http(s) URL", key("url")),
+                    );
                 }
-                let name = url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or("download");
-                Some((Location::Url(url.clone()), url.clone(), stem(Path::new(name))))
+                let name = url
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or(url)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("download");
+                Some((
+                    Location::Url(url.clone()),
+                    url.clone(),
+                    stem(Path::new(name)),
+                ))
             }
             (Some(p), Some(_)) => {
-                c.err(&p.span(), format!("sources[{n}]: give `path` or `url`, not both"));
+                c.err(
+                    &p.span(),
+                    format!("sources[{n}]: give `path` or `url`, not both"),
+                );
                 None
             }
             (None, None) => {
                 if s.kind.as_ref().map(|k| k.get_ref().as_str()) != Some("comtrade") {
-                    c.errors.push(format!("{file}:{}: sources[{n}]: needs `path` or `url`", source_line(text, n)));
+                    c.errors.push(format!(
+                        "{file}:{}: sources[{n}]: needs `path` or `url`",
+                        source_line(text, n)
+                    ));
                 }
                 None
             }
         };
-        let reporter = s.reporter.as_ref().and_then(|v| c.country(v, &key("reporter")));
-        let partner = s.partner.as_ref().and_then(|v| c.country(v, &key("partner")));
+        let reporter = s
+            .reporter
+            .as_ref()
+            .and_then(|v| c.country(v, &key("reporter")));
+        let partner = s
+            .partner
+            .as_ref()
+            .and_then(|v| c.country(v, &key("partner")));
         let unit = s.unit.as_ref().and_then(|u| c.unit(u, &key("unit")));
         let decimal = s.decimal.as_ref().and_then(|d| match d.get_ref().as_str() {
             "." => Some('.'),
             "," => Some(','),
             other => {
-                c.err(&d.span(), format!("{}: {other:?} must be \".\" or \",\"", key("decimal")));
+                c.err(
+                    &d.span(),
+                    format!("{}: {other:?} must be \".\" or \",\"", key("decimal")),
+                );
                 None
             }
         });
@@ -610,30 +683,60 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         });
         let comtrade = match s.kind.as_ref().map(|k| k.get_ref().as_str()) {
             None | Some("file") => {
-                let extra = [("partners", !s.partners.is_empty()), ("flows", !s.flows.is_empty()), ("years", s.years.is_some()), ("commodity", s.commodity.is_some()), ("key_env", s.key_env.is_some()), ("max_records", s.max_records.is_some()), ("rate_per_sec", s.rate_per_sec.is_some())];
+                let extra = [
+                    ("partners", !s.partners.is_empty()),
+                    ("flows", !s.flows.is_empty()),
+                    ("years", s.years.is_some()),
+                    ("commodity", s.commodity.is_some()),
+                    ("key_env", s.key_env.is_some()),
+                    ("max_records", s.max_records.is_some()),
+                    ("rate_per_sec", s.rate_per_sec.is_some()),
+                ];
                 for (k, set) in extra {
                     if set {
-                        c.errors.push(format!("{file}:{}: sources[{n}].{k} is for `type = \"comtrade\"` sources only", source_line(text, n)));
+                        c.errors.push(format!(
+                            "{file}:{}: sources[{n}].{k} is for `type = \"comtrade\"` sources only",
+                            source_line(text, n)
+                        ));
                     }
                 }
                 None
             }
             Some("comtrade") => {
-                let partners: Vec<String> = s.partners.iter().filter_map(|p| {
-                    if p.get_ref().eq_ignore_ascii_case("WLD") || p.get_ref().eq_ignore_ascii_case("world") { Some("WLD".to_string()) } else { c.country(p, &key("partners")) }
-                }).collect();
-                let flows: Vec<Flow> = if s.flows.is_empty() { vec![Flow::Export, Flow::Import] } else { s.flows.iter().filter_map(|f| c.flow(f, &key("flows"))).collect() };
+                let partners: Vec<String> = s
+                    .partners
+                    .iter()
+                    .filter_map(|p| {
+                        if p.get_ref().eq_ignore_ascii_case("WLD")
+                            || p.get_ref().eq_ignore_ascii_case("world")
+                        {
+                            Some("WLD".to_string())
+                        } else {
+                            c.country(p, &key("partners"))
+                        }
+                    })
+                    .collect();
+                let flows: Vec<Flow> = if s.flows.is_empty() {
+                    vec![Flow::Export, Flow::Import]
+                } else {
+                    s.flows
+                        .iter()
+                        .filter_map(|f| c.flow(f, &key("flows")))
+                        .collect()
+                };
                 match (&reporter, s.years) {
-                    (Some(r), Some([a, b])) if a <= b && !partners.is_empty() => Some(ComtradeQuery {
-                        reporter: r.clone(),
-                        partners,
-                        flows,
-                        years: (a, b),
-                        commodity: s.commodity.clone().unwrap_or_else(|| "TOTAL".into()),
-                        key_env: s.key_env.clone(),
-                        max_records: s.max_records.unwrap_or(100_000).max(1),
-                        rate_per_sec: s.rate_per_sec.unwrap_or(1.0).max(0.01),
-                    }),
+                    (Some(r), Some([a, b])) if a <= b && !partners.is_empty() => {
+                        Some(ComtradeQuery {
+                            reporter: r.clone(),
+                            partners,
+                            flows,
+                            years: (a, b),
+                            commodity: s.commodity.clone().unwrap_or_else(|| "TOTAL".into()),
+                            key_env: s.key_env.clone(),
+                            max_records: s.max_records.unwrap_or(100_000).max(1),
+                            rate_per_sec: s.rate_per_sec.unwrap_or(1.0).max(0.01),
+                        })
+                    }
                     _ => {
                         c.errors.push(format!("{file}:{}: sources[{n}]: a comtrade source needs `reporter`, `partners` and `years = [first, last]`", source_line(text, n)));
                         None
@@ -642,12 +745,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
             }
             Some(other) => {
                 let span = s.kind.as_ref().map(|k| k.span()).unwrap_or_default();
-                c.err(&span, format!("{}: unknown source type {other:?} (\"file\", \"comtrade\")", key("type")));
+                c.err(
+                    &span,
+                    format!(
+                        "{}: unknown source type {other:?} (\"file\", \"comtrade\")",
+                        key("type")
+                    ),
+                );
                 None
             }
         };
         let location = match (&comtrade, location) {
-            (Some(_), None) => Some((Location::Url(COMTRADE_URL.to_string()), COMTRADE_URL.to_string(), "comtrade".to_string())),
+            (Some(_), None) => Some((
+                Location::Url(COMTRADE_URL.to_string()),
+                COMTRADE_URL.to_string(),
+                "comtrade".to_string(),
+            )),
             (_, l) => l,
         };
         let sha256 = s.sha256.as_ref().and_then(|h| {
@@ -655,14 +768,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
             if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) {
                 Some(v)
             } else {
-                c.err(&h.span(), format!("{}: {:?} is not a sha256 (64 hex digits)", key("sha256"), h.get_ref()));
+                c.err(
+                    &h.span(),
+                    format!(
+                        "{}: {:?} is not a sha256 (64 hex digits)",
+                        key("sha256"),
+                        h.get_ref()
+                    ),
+                );
                 None
             }
         });
         if let Some((location, display, default_id)) = location {
-            let id = s.id.as_ref().map(|i| i.get_ref().clone()).unwrap_or(default_id);
+            let id =
+                s.id.as_ref()
+                    .map(|i| i.get_ref().clone())
+                    .unwrap_or(default_id);
             if ids.contains(&id) {
-                let line = s.id.as_ref().map(|i| line_of(text, i.span().start)).unwrap_or_else(|| source_line(text, n));
+                let line =
+                    s.id.as_ref()
+                        .map(|i| line_of(text, i.span().start))
+                        .unwrap_or_else(|| source_line(text, n));
                 c.errors.push(format!("{file}:{line}: sources[{n}]: id {id:?} is used twice; give each source its own `id`"));
             }
             ids.push(id.clone());
@@ -700,7 +826,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         ";" => b';',
         "\t" => b'\t',
         other => {
-            c.err(&o.csv_delimiter.span(), format!("output.csv_delimiter: {other:?} must be \",\", \";\" or \"\\t\""));
+            c.err(
+                &o.csv_delimiter.span(),
+                format!("output.csv_delimiter: {other:?} must be \",\", \";\" or \"\\t\""),
+            );
             b','
         }
     };
@@ -708,13 +837,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
     for p in &o.partition_by {
         match PARTITION_COLUMNS.iter().find(|c| **c == p.get_ref()) {
             Some(col) => partition_by.push(*col),
-            None => c.err(&p.span(), format!("output.partition_by: {:?} is not a column to partition by ({})", p.get_ref(), PARTITION_COLUMNS.join(", "))),
+            None => c.err(
+                &p.span(),
+                format!(
+                    "output.partition_by: {:?} is not a column to partition by ({})",
+                    p.get_ref(),
+                    PARTITION_COLUMNS.join(", ")
+                ),
+            ),
         }
     }
     if o.xlsx_max_rows == 0 || o.xlsx_max_rows > XLSX_MAX_ROWS {
-        c.errors.push(format!("{file}: output.xlsx_max_rows must be 1 to {XLSX_MAX_ROWS}"));
+        c.errors.push(format!(
+            "{file}: output.xlsx_max_rows must be 1 to {XLSX_MAX_ROWS}"
+        ));
     }
-    let output = OutputOptions { csv_bom: o.csv_bom, csv_delimiter, partition_by, xlsx_max_rows: o.xlsx_max_rows };
+    let output = OutputOptions {
+        csv_bom: o.csv_bom,
+        csv_delimiter,
+        partition_by,
+        xlsx_max_rows: o.xlsx_max_rows,
+    };
     if !c.errors.is_empty() {
         return Err(Error::Config(c.errors));
     }
@@ -742,21 +885,34 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn err(&mut self, span: &std::ops::Range<usize>, msg: String) {
-        let line = if span.is_empty() && span.start == 0 { 0 } else { line_of(self.text, span.start) };
+        let line = if span.is_empty() && span.start == 0 {
+            0
+        } else {
+            line_of(self.text, span.start)
+        };
         self.errors.push(format!("{}:{line}: {msg}", self.file));
     }
 
     /// A country code or name, through the aliases; its ISO3.
     fn country(&mut self, v: &Spanned<String>, key: &str) -> Option<String> {
-        if let Some(countries::Place::Country(c)) = self.aliases.0.get(&countries::name_key(v.get_ref())) {
+        if let Some(countries::Place::Country(c)) =
+            self.aliases.0.get(&countries::name_key(v.get_ref()))
+        {
             return Some(c.iso3.to_string());
         }
         match countries::country(v.get_ref()) {
             Some(c) => Some(c.iso3.to_string()),
             None => {
                 let sug = countries::suggestions(v.get_ref());
-                let hint = if sug.is_empty() { String::new() } else { format!(" (closest: {})", sug.join(", ")) };
-                self.err(&v.span(), format!("{key}: unknown country {:?}{hint}", v.get_ref()));
+                let hint = if sug.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (closest: {})", sug.join(", "))
+                };
+                self.err(
+                    &v.span(),
+                    format!("{key}: unknown country {:?}{hint}", v.get_ref()),
+                );
                 None
             }
         }
@@ -778,7 +934,13 @@ impl Compiler<'_> {
     fn flow(&mut self, f: &Spanned<String>, key: &str) -> Option<Flow> {
         let parsed = parse_flow(f.get_ref());
         if parsed.is_none() {
-            self.err(&f.span(), format!("{key}: {:?} is not a flow (export, import, re_export, re_import)", f.get_ref()));
+            self.err(
+                &f.span(),
+                format!(
+                    "{key}: {:?} is not a flow (export, import, re_export, re_import)",
+                    f.get_ref()
+                ),
+            );
         }
         parsed
     }
@@ -789,7 +951,10 @@ impl Compiler<'_> {
             "warn" | "warning" => Some(Severity::Warn),
             "off" => Some(Severity::Off),
             other => {
-                self.err(&s.span(), format!("{key}: {other:?} is not a severity (\"error\", \"warn\", \"off\")"));
+                self.err(
+                    &s.span(),
+                    format!("{key}: {other:?} is not a severity (\"error\", \"warn\", \"off\")"),
+                );
                 None
             }
         }
@@ -798,22 +963,43 @@ impl Compiler<'_> {
     fn rules(&mut self, v: &ValidateConfig, expect: &[ExpectConfig]) -> Rules {
         let file = self.file.clone();
         if v.year_min > v.year_max {
-            self.errors.push(format!("{file}: [validate] year_min {} is after year_max {}", v.year_min, v.year_max));
+            self.errors.push(format!(
+                "{file}: [validate] year_min {} is after year_max {}",
+                v.year_min, v.year_max
+            ));
         }
         if !(v.jump_factor > 1.0) {
-            self.errors.push(format!("{file}: [validate] jump_factor must be greater than 1, not {}", v.jump_factor));
+            self.errors.push(format!(
+                "{file}: [validate] jump_factor must be greater than 1, not {}",
+                v.jump_factor
+            ));
         }
         if !(0.0..=1.0).contains(&v.max_rejected_share) {
-            self.errors.push(format!("{file}: [validate] max_rejected_share must be between 0 and 1, not {}", v.max_rejected_share));
+            self.errors.push(format!(
+                "{file}: [validate] max_rejected_share must be between 0 and 1, not {}",
+                v.max_rejected_share
+            ));
         }
         if v.mirror_band[0] > v.mirror_band[1] {
-            self.errors.push(format!("{file}: [validate] mirror_band must be [low, high] with low <= high"));
+            self.errors.push(format!(
+                "{file}: [validate] mirror_band must be [low, high] with low <= high"
+            ));
         }
         let mut rules = Rules::from_config(v);
         for (rule, sev) in &v.severity {
-            let Some((id, _, _)) = crate::validate::RULES.iter().find(|(id, _, _)| id == rule) else {
-                let known: Vec<&str> = crate::validate::RULES.iter().map(|(id, _, _)| *id).collect();
-                self.err(&sev.span(), format!("validate.severity: unknown rule {rule:?} (rules: {})", known.join(", ")));
+            let Some((id, _, _)) = crate::validate::RULES.iter().find(|(id, _, _)| id == rule)
+            else {
+                let known: Vec<&str> = crate::validate::RULES
+                    .iter()
+                    .map(|(id, _, _)| *id)
+                    .collect();
+                self.err(
+                    &sev.span(),
+                    format!(
+                        "validate.severity: unknown rule {rule:?} (rules: {})",
+                        known.join(", ")
+                    ),
+                );
                 continue;
             };
             if let Some(s) = self.severity(sev, &format!("validate.severity.{rule}")) {
@@ -821,10 +1007,26 @@ impl Compiler<'_> {
             }
         }
         if let Some(cv) = &v.coverage {
-            let partners = cv.partners.iter().filter_map(|p| self.country(p, "validate.coverage.partners")).collect();
-            let reporter = cv.reporter.as_ref().and_then(|r| self.country(r, "validate.coverage.reporter"));
-            let flows = cv.flows.iter().filter_map(|f| self.flow(f, "validate.coverage.flows")).collect();
-            rules.coverage = Some(Coverage { reporter, partners, years: (cv.years[0], cv.years[1]), flows });
+            let partners = cv
+                .partners
+                .iter()
+                .filter_map(|p| self.country(p, "validate.coverage.partners"))
+                .collect();
+            let reporter = cv
+                .reporter
+                .as_ref()
+                .and_then(|r| self.country(r, "validate.coverage.reporter"));
+            let flows = cv
+                .flows
+                .iter()
+                .filter_map(|f| self.flow(f, "validate.coverage.flows"))
+                .collect();
+            rules.coverage = Some(Coverage {
+                reporter,
+                partners,
+                years: (cv.years[0], cv.years[1]),
+                flows,
+            });
         }
         for (n, e) in expect.iter().enumerate() {
             let key = |k: &str| format!("expect[{n}].{k}");
@@ -833,16 +1035,26 @@ impl Compiler<'_> {
                 "value" => match flow {
                     Some(f) => Some(ExpectKind::Value(f)),
                     None => {
-                        self.err(&e.kind.span(), format!("{}: kind \"value\" needs a `flow`", key("kind")));
+                        self.err(
+                            &e.kind.span(),
+                            format!("{}: kind \"value\" needs a `flow`", key("kind")),
+                        );
                         None
                     }
                 },
                 "volume" => Some(ExpectKind::Volume),
                 "balance" => Some(ExpectKind::Balance),
                 "complete" => {
-                    let partners: Vec<String> = e.partners.iter().filter_map(|p| self.country(p, &key("partners"))).collect();
+                    let partners: Vec<String> = e
+                        .partners
+                        .iter()
+                        .filter_map(|p| self.country(p, &key("partners")))
+                        .collect();
                     match e.years {
-                        Some([a, b]) if !partners.is_empty() => Some(ExpectKind::Complete { partners, years: (a, b) }),
+                        Some([a, b]) if !partners.is_empty() => Some(ExpectKind::Complete {
+                            partners,
+                            years: (a, b),
+                        }),
                         _ => {
                             self.err(&e.kind.span(), format!("{}: kind \"complete\" needs `partners` and `years = [first, last]`", key("kind")));
                             None
@@ -850,25 +1062,65 @@ impl Compiler<'_> {
                     }
                 }
                 other => {
-                    self.err(&e.kind.span(), format!("{}: unknown kind {other:?} (value, volume, balance, complete)", key("kind")));
+                    self.err(
+                        &e.kind.span(),
+                        format!(
+                            "{}: unknown kind {other:?} (value, volume, balance, complete)",
+                            key("kind")
+                        ),
+                    );
                     None
                 }
             };
-            let equals = e.equals.as_ref().and_then(|q| match crate::normalize::amount(q.get_ref()) {
-                Some(d) => Some(d),
-                None => {
-                    self.err(&q.span(), format!("{}: {:?} is not an amount (e.g. \"2.2 billion\")", key("equals"), q.get_ref()));
-                    None
-                }
-            });
-            if !matches!(kind, Some(ExpectKind::Complete { .. }) | None) && (equals.is_none() || e.year.is_none() || e.partner.is_none()) {
-                self.err(&e.kind.span(), format!("{}: needs `partner`, `year` and `equals`", key("kind")));
+            let equals =
+                e.equals
+                    .as_ref()
+                    .and_then(|q| match crate::normalize::amount(q.get_ref()) {
+                        Some(d) => Some(d),
+                        None => {
+                            self.err(
+                                &q.span(),
+                                format!(
+                                    "{}: {:?} is not an amount (e.g. \"2.2 billion\")",
+                                    key("equals"),
+                                    q.get_ref()
+                                ),
+                            );
+                            None
+                        }
+                    });
+            if !matches!(kind, Some(ExpectKind::Complete { .. }) | None)
+                && (equals.is_none() || e.year.is_none() || e.partner.is_none())
+            {
+                self.err(
+                    &e.kind.span(),
+                    format!("{}: needs `partner`, `year` and `equals`", key("kind")),
+                );
             }
-            let reporter = e.reporter.as_ref().and_then(|r| self.country(r, &key("reporter")));
-            let partner = e.partner.as_ref().and_then(|p| self.country(p, &key("partner")));
-            let severity = e.severity.as_ref().and_then(|s| self.severity(s, &key("severity"))).unwrap_or(Severity::Error);
+            let reporter = e
+                .reporter
+                .as_ref()
+                .and_then(|r| self.country(r, &key("reporter")));
+            let partner = e
+                .partner
+                .as_ref()
+                .and_then(|p| self.country(p, &key("partner")));
+            let severity = e
+                .severity
+                .as_ref()
+                .and_then(|s| self.severity(s, &key("severity")))
+                .unwrap_or(Severity::Error);
             if let Some(kind) = kind {
-                rules.expectations.push(Expectation { name: e.name.clone(), kind, reporter, partner, year: e.year, equals, within: e.within, severity });
+                rules.expectations.push(Expectation {
+                    name: e.name.clone(),
+                    kind,
+                    reporter,
+                    partner,
+                    year: e.year,
+                    equals,
+                    within: e.within,
+                    severity,
+                });
             }
         }
         rules
@@ -903,7 +1155,11 @@ mod tests {
 
     #[test]
     fn smallest_config_compiles() {
-        let p = parse(Path::new("/x/p.toml"), "[[sources]]\npath = \"raw/a.xlsx\"\nreporter = \"TUR\"\n").unwrap();
+        let p = parse(
+            Path::new("/x/p.toml"),
+            "[[sources]]\npath = \"raw/a.xlsx\"\nreporter = \"TUR\"\n",
+        )
+        .unwrap();
         assert_eq!(p.sources[0].id, "a");
         assert_eq!(p.sources[0].reporter.as_deref(), Some("TUR"));
         assert_eq!(p.output_dir, Path::new("/x/processed"));
@@ -913,15 +1169,24 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_line() {
         let e = errors("[[sources]]\npath = \"a.md\"\nreportr = \"TUR\"\n");
-        assert!(e[0].starts_with("p.toml:3: unknown field `reportr`"), "{e:?}");
+        assert!(
+            e[0].starts_with("p.toml:3: unknown field `reportr`"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn every_error_at_once() {
         let e = errors("[[sources]]\npath = \"a.md\"\nreporter = \"Atlantis\"\ndecimal = \";\"\n[output]\nformats = [\"pdf\"]\n");
         assert_eq!(e.len(), 3, "{e:?}");
-        assert!(e[0].starts_with("p.toml:3: sources[0].reporter: unknown country \"Atlantis\""), "{e:?}");
+        assert!(
+            e[0].starts_with("p.toml:3: sources[0].reporter: unknown country \"Atlantis\""),
+            "{e:?}"
+        );
         assert!(e[1].starts_with("p.toml:4: sources[0].decimal"), "{e:?}");
-        assert!(e[2].starts_with("p.toml:6: output.formats: unknown format \"pdf\""), "{e:?}");
+        assert!(
+            e[2].starts_with("p.toml:6: output.formats: unknown format \"pdf\""),
+            "{e:?}"
+        );
     }
 }

@@ -14,18 +14,28 @@ use crate::model::RefStyle;
 ///
 /// # Errors
 /// A message when the bytes are not text in any encoding that can be told.
-pub fn decode_with(bytes: &[u8], declared: Option<&'static encoding_rs::Encoding>) -> std::result::Result<(String, &'static str), String> {
+pub fn decode_with(
+    bytes: &[u8],
+    declared: Option<&'static encoding_rs::Encoding>,
+) -> std::result::Result<(String, &'static str), String> {
     if let Some(enc) = declared {
         let (text, _, bad) = enc.decode(bytes);
         if bad {
-            return Err(format!("not valid {} (the declared `encoding`)", enc.name()));
+            return Err(format!(
+                "not valid {} (the declared `encoding`)",
+                enc.name()
+            ));
         }
         return Ok((text.into_owned(), enc.name()));
     }
     if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
         if bad {
-            return Err(format!("the file starts with a {} byte-order mark but is not valid {}", enc.name(), enc.name()));
+            return Err(format!(
+                "the file starts with a {} byte-order mark but is not valid {}",
+                enc.name(),
+                enc.name()
+            ));
         }
         return Ok((text.into_owned(), enc.name()));
     }
@@ -36,7 +46,10 @@ pub fn decode_with(bytes: &[u8], declared: Option<&'static encoding_rs::Encoding
     det.feed(bytes, true);
     let enc = det.guess(None, chardetng::Utf8Detection::Deny);
     let (text, bad) = enc.decode_without_bom_handling(bytes);
-    let controls = text.chars().filter(|c| (c.is_control() && !matches!(c, '\t' | '\r' | '\n')) || *c == '\u{fffd}').count();
+    let controls = text
+        .chars()
+        .filter(|c| (c.is_control() && !matches!(c, '\t' | '\r' | '\n')) || *c == '\u{fffd}')
+        .count();
     if bad || controls > 0 {
         return Err(format!(
             "cannot tell the text's encoding (the best guess, {}, gives {} control or invalid characters); declare `encoding` in the source",
@@ -49,10 +62,17 @@ pub fn decode_with(bytes: &[u8], declared: Option<&'static encoding_rs::Encoding
 
 /// The delimiter that splits the first lines most consistently.
 pub fn sniff(text: &str) -> u8 {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(20).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(20)
+        .collect();
     let mut best = (b',', 0usize);
     for d in [b',', b';', b'\t', b'|'] {
-        let counts: Vec<usize> = lines.iter().map(|l| l.bytes().filter(|b| *b == d).count()).collect();
+        let counts: Vec<usize> = lines
+            .iter()
+            .map(|l| l.bytes().filter(|b| *b == d).count())
+            .collect();
         let max = counts.iter().copied().max().unwrap_or(0);
         let consistent = counts.iter().filter(|&&c| c == max).count();
         let score = if max == 0 { 0 } else { consistent * 100 + max };
@@ -78,11 +98,27 @@ pub struct Tail {
 }
 
 fn reader(text: &str, delim: u8) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new().delimiter(delim).has_headers(false).flexible(true).from_reader(text.as_bytes())
+    csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
 }
 
 fn row_of(rec: &csv::StringRecord, pos: u32) -> Row {
-    Row { pos, cells: rec.iter().map(|s| if s.trim().is_empty() { Cell::Empty } else { Cell::Text(s.to_string()) }).collect() }
+    Row {
+        pos,
+        cells: rec
+            .iter()
+            .map(|s| {
+                if s.trim().is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(s.to_string())
+                }
+            })
+            .collect(),
+    }
 }
 
 /// The tables of a delimited text. A file whose first records make one long table that
@@ -93,7 +129,10 @@ fn row_of(rec: &csv::StringRecord, pos: u32) -> Row {
 /// [`Error::Source`] when a record cannot be read.
 pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
     let delim = sniff(text);
-    let label = std::path::Path::new(&src.display).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let label = std::path::Path::new(&src.display)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let fail = |e: csv::Error| {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
         Error::source(&src.id, format!("{} line {line}", src.display), e)
@@ -109,7 +148,10 @@ pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
             at_end = true;
             break;
         }
-        let pos = rec.position().map(|p| p.line().saturating_sub(1) as u32).unwrap_or(rows.len() as u32);
+        let pos = rec
+            .position()
+            .map(|p| p.line().saturating_sub(1) as u32)
+            .unwrap_or(rows.len() as u32);
         rows.push(row_of(&rec, pos));
     }
     if !at_end {
@@ -124,13 +166,31 @@ pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
     let last_pos = rows.last().map(|r| r.pos);
     let streamable = tables.len() == 1
         && tables[0].rows.last().map(|r| r.pos) == last_pos
-        && super::layout::is_long(&tables[0].header.cells.iter().map(Cell::text).collect::<Vec<_>>());
+        && super::layout::is_long(
+            &tables[0]
+                .header
+                .cells
+                .iter()
+                .map(Cell::text)
+                .collect::<Vec<_>>(),
+        );
     if streamable {
-        return Ok((tables, Some(Tail { table: 0, byte: next_byte, line: next_line, delimiter: delim })));
+        return Ok((
+            tables,
+            Some(Tail {
+                table: 0,
+                byte: next_byte,
+                line: next_line,
+                delimiter: delim,
+            }),
+        ));
     }
     // anything else: read the whole file into the grid
     while rdr.read_record(&mut rec).map_err(fail)? {
-        let pos = rec.position().map(|p| p.line().saturating_sub(1) as u32).unwrap_or(rows.len() as u32);
+        let pos = rec
+            .position()
+            .map(|p| p.line().saturating_sub(1) as u32)
+            .unwrap_or(rows.len() as u32);
         rows.push(row_of(&rec, pos));
     }
     Ok((grid::tables(&rows, &label, None, RefStyle::Line), None))
@@ -141,7 +201,12 @@ pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
 ///
 /// # Errors
 /// [`Error::Source`] when a record cannot be read.
-pub fn stream(src: &Source, text: &str, tail: &Tail, mut each: impl FnMut(&csv::StringRecord, u32)) -> Result<usize> {
+pub fn stream(
+    src: &Source,
+    text: &str,
+    tail: &Tail,
+    mut each: impl FnMut(&csv::StringRecord, u32),
+) -> Result<usize> {
     let rest = &text[tail.byte.min(text.len())..];
     let mut rdr = reader(rest, tail.delimiter);
     let mut rec = csv::StringRecord::new();
@@ -155,10 +220,16 @@ pub fn stream(src: &Source, text: &str, tail: &Tail, mut each: impl FnMut(&csv::
             break;
         }
         let first = rec.iter().find(|f| !f.trim().is_empty());
-        if first.is_none_or(|f| super::markdown::is_footer(f) && rec.iter().filter(|f| !f.trim().is_empty()).count() == 1) {
+        if first.is_none_or(|f| {
+            super::markdown::is_footer(f)
+                && rec.iter().filter(|f| !f.trim().is_empty()).count() == 1
+        }) {
             break;
         }
-        let line = rec.position().map(|p| p.line() + tail.line - 2).unwrap_or(0) as u32;
+        let line = rec
+            .position()
+            .map(|p| p.line() + tail.line - 2)
+            .unwrap_or(0) as u32;
         each(&rec, line);
         n += 1;
     }

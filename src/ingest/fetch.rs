@@ -43,8 +43,17 @@ pub struct FetchRecord {
 
 /// The cached file for a source's URL: `<cache>/<id>.<ext>`.
 pub fn cache_path(src: &Source, url: &str, cache_dir: &Path) -> PathBuf {
-    let name = url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or("");
-    let ext = Path::new(name).extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "bin".into());
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let ext = Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bin".into());
     cache_dir.join(format!("{}.{ext}", src.id))
 }
 
@@ -66,7 +75,10 @@ fn now_rfc3339() -> String {
 
 /// Why one attempt failed, and whether another may succeed.
 enum Attempt {
-    Retry { why: String, after: Option<Duration> },
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
     Fatal(String),
 }
 
@@ -77,7 +89,10 @@ pub fn retry_after(v: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Full-jitter exponential backoff: a random wait up to base * 2^attempt.
@@ -95,7 +110,11 @@ fn looks_html(bytes: &[u8]) -> bool {
 }
 
 /// Checks a body against the format the URL's extension declares.
-fn check_format(ext: &str, content_type: Option<&str>, bytes: &[u8]) -> std::result::Result<(), String> {
+fn check_format(
+    ext: &str,
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> std::result::Result<(), String> {
     let binary = matches!(ext, "xlsx" | "xlsm" | "xlsb" | "ods" | "xls");
     if binary && looks_html(bytes) {
         return Err(format!(
@@ -106,9 +125,13 @@ fn check_format(ext: &str, content_type: Option<&str>, bytes: &[u8]) -> std::res
     let zip = bytes.starts_with(b"PK\x03\x04");
     let cfb = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
     match ext {
-        "xlsx" | "xlsm" | "xlsb" | "ods" if !zip && !cfb => Err(format!("the body is not a .{ext} file (not a zip archive)")),
+        "xlsx" | "xlsm" | "xlsb" | "ods" if !zip && !cfb => {
+            Err(format!("the body is not a .{ext} file (not a zip archive)"))
+        }
         "xls" if !cfb => Err("the body is not an .xls file".into()),
-        "csv" | "tsv" | "txt" | "json" | "md" if zip || cfb => Err(format!("the body is a binary file, not .{ext} text")),
+        "csv" | "tsv" | "txt" | "json" | "md" if zip || cfb => {
+            Err(format!("the body is a binary file, not .{ext} text"))
+        }
         _ => Ok(()),
     }
 }
@@ -118,7 +141,13 @@ fn check_format(ext: &str, content_type: Option<&str>, bytes: &[u8]) -> std::res
 /// # Errors
 /// [`Error::Source`] naming the URL and why: status, timeout, size, format, checksum,
 /// offline without a cache. A good cached copy is never replaced by a bad download.
-pub fn fetch(src: &Source, url: &str, cache_dir: &Path, offline: bool, http: &HttpOptions) -> Result<PathBuf> {
+pub fn fetch(
+    src: &Source,
+    url: &str,
+    cache_dir: &Path,
+    offline: bool,
+    http: &HttpOptions,
+) -> Result<PathBuf> {
     fetch_to(src, url, &cache_path(src, url, cache_dir), offline, http)
 }
 
@@ -126,7 +155,13 @@ pub fn fetch(src: &Source, url: &str, cache_dir: &Path, offline: bool, http: &Ht
 ///
 /// # Errors
 /// As [`fetch`].
-pub fn fetch_to(src: &Source, url: &str, dest: &Path, offline: bool, http: &HttpOptions) -> Result<PathBuf> {
+pub fn fetch_to(
+    src: &Source,
+    url: &str,
+    dest: &Path,
+    offline: bool,
+    http: &HttpOptions,
+) -> Result<PathBuf> {
     let fail = |reason: String| Error::source(&src.id, url, reason);
     let dest = dest.to_path_buf();
     let cache_dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -135,20 +170,34 @@ pub fn fetch_to(src: &Source, url: &str, dest: &Path, offline: bool, http: &Http
         return match cached {
             Some(mut r) => {
                 r.from_cache = true;
-                let _ = std::fs::write(record_path(&dest), serde_json::to_string_pretty(&r).unwrap_or_default());
+                let _ = std::fs::write(
+                    record_path(&dest),
+                    serde_json::to_string_pretty(&r).unwrap_or_default(),
+                );
                 Ok(dest)
             }
-            None => Err(fail(format!("--offline and no cached copy at {}", dest.display()))),
+            None => Err(fail(format!(
+                "--offline and no cached copy at {}",
+                dest.display()
+            ))),
         };
     }
-    std::fs::create_dir_all(&cache_dir).map_err(|e| fail(format!("cannot create {}: {e}", cache_dir.display())))?;
+    std::fs::create_dir_all(&cache_dir)
+        .map_err(|e| fail(format!("cannot create {}: {e}", cache_dir.display())))?;
     let client = reqwest::blocking::Client::builder()
-        .user_agent(concat!("tradeflow/", env!("CARGO_PKG_VERSION"), " (+https://crates.io/crates/tradeflow)"))
+        .user_agent(concat!(
+            "tradeflow/",
+            env!("CARGO_PKG_VERSION"),
+            " (+https://crates.io/crates/tradeflow)"
+        ))
         .connect_timeout(http.connect_timeout)
         .timeout(http.timeout)
         .build()
         .map_err(|e| fail(format!("cannot start an HTTP client: {e}")))?;
-    let ext = dest.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let ext = dest
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
@@ -157,7 +206,10 @@ pub fn fetch_to(src: &Source, url: &str, dest: &Path, offline: bool, http: &Http
         match outcome {
             Ok(mut rec) => {
                 rec.attempts = attempt;
-                let _ = std::fs::write(record_path(&dest), serde_json::to_string_pretty(&rec).unwrap_or_default());
+                let _ = std::fs::write(
+                    record_path(&dest),
+                    serde_json::to_string_pretty(&rec).unwrap_or_default(),
+                );
                 tracing::info!(source = %src.id, url, status = rec.status, bytes = rec.bytes, attempts = attempt, from_cache = rec.from_cache, "fetched");
                 return Ok(dest);
             }
@@ -166,7 +218,11 @@ pub fn fetch_to(src: &Source, url: &str, dest: &Path, offline: bool, http: &Http
                 let wait = after.unwrap_or_else(|| backoff(http.backoff, attempt - 1));
                 let out_of_time = started.elapsed() + wait > http.max_total;
                 if attempt >= http.max_attempts || out_of_time {
-                    let bound = if out_of_time { format!("the {}s time budget", http.max_total.as_secs()) } else { format!("{attempt} attempts") };
+                    let bound = if out_of_time {
+                        format!("the {}s time budget", http.max_total.as_secs())
+                    } else {
+                        format!("{attempt} attempts")
+                    };
                     return Err(fail(format!("{why}; gave up after {bound}")));
                 }
                 tracing::warn!(source = %src.id, url, attempt, wait_ms = wait.as_millis() as u64, "{why}; retrying");
@@ -198,40 +254,80 @@ fn one_attempt(
         req = req.header(name.as_str(), value.as_str());
     }
     let resp = req.send().map_err(|e| {
-        let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "could not connect" } else { "request failed" };
-        Attempt::Retry { why: format!("{kind}: {e}"), after: None }
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "request failed"
+        };
+        Attempt::Retry {
+            why: format!("{kind}: {e}"),
+            after: None,
+        }
     })?;
     let status = resp.status();
-    let header = |h: reqwest::header::HeaderName| resp.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |h: reqwest::header::HeaderName| {
+        resp.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     if status == reqwest::StatusCode::NOT_MODIFIED {
         if let Some(c) = cached {
-            return Ok(FetchRecord { status: 304, fetched_at: now_rfc3339(), from_cache: true, ..c.clone() });
+            return Ok(FetchRecord {
+                status: 304,
+                fetched_at: now_rfc3339(),
+                from_cache: true,
+                ..c.clone()
+            });
         }
-        return Err(Attempt::Fatal("HTTP 304 Not Modified without a cached copy".into()));
+        return Err(Attempt::Fatal(
+            "HTTP 304 Not Modified without a cached copy".into(),
+        ));
     }
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        let after = header(reqwest::header::RETRY_AFTER).and_then(|v| retry_after(&v)).map(|d| d.min(http.max_total));
-        return Err(Attempt::Retry { why: format!("HTTP {status}"), after });
+        let after = header(reqwest::header::RETRY_AFTER)
+            .and_then(|v| retry_after(&v))
+            .map(|d| d.min(http.max_total));
+        return Err(Attempt::Retry {
+            why: format!("HTTP {status}"),
+            after,
+        });
     }
     if !status.is_success() {
         return Err(Attempt::Fatal(format!("HTTP {status}")));
     }
     if resp.content_length().is_some_and(|n| n > http.max_bytes) {
-        return Err(Attempt::Fatal(format!("the body ({} bytes) is larger than the limit of {} bytes", resp.content_length().unwrap_or(0), http.max_bytes)));
+        return Err(Attempt::Fatal(format!(
+            "the body ({} bytes) is larger than the limit of {} bytes",
+            resp.content_length().unwrap_or(0),
+            http.max_bytes
+        )));
     }
     let content_type = header(reqwest::header::CONTENT_TYPE);
     let etag = header(reqwest::header::ETAG);
     let last_modified = header(reqwest::header::LAST_MODIFIED);
     let mut body = Vec::new();
-    resp.take(http.max_bytes + 1).read_to_end(&mut body).map_err(|e| Attempt::Retry { why: format!("the transfer broke: {e}"), after: None })?;
+    resp.take(http.max_bytes + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Attempt::Retry {
+            why: format!("the transfer broke: {e}"),
+            after: None,
+        })?;
     if body.len() as u64 > http.max_bytes {
-        return Err(Attempt::Fatal(format!("the body is larger than the limit of {} bytes", http.max_bytes)));
+        return Err(Attempt::Fatal(format!(
+            "the body is larger than the limit of {} bytes",
+            http.max_bytes
+        )));
     }
     check_format(ext, content_type.as_deref(), &body).map_err(Attempt::Fatal)?;
     let sha256 = crate::config::hex(&Sha256::digest(&body));
     if let Some(pin) = &src.sha256 {
         if !pin.eq_ignore_ascii_case(&sha256) {
-            return Err(Attempt::Fatal(format!("sha256 mismatch: the body is {sha256}, the config pins {pin}")));
+            return Err(Attempt::Fatal(format!(
+                "sha256 mismatch: the body is {sha256}, the config pins {pin}"
+            )));
         }
     }
     let tmp = dest.with_extension(format!("part-{}", std::process::id()));
@@ -262,8 +358,15 @@ mod tests {
         assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
         let later = SystemTime::now() + Duration::from_secs(120);
         let d = retry_after(&httpdate::fmt_http_date(later)).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
-        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO), "a past date: now");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO),
+            "a past date: now"
+        );
         assert_eq!(retry_after("soon"), None);
     }
 
@@ -278,7 +381,12 @@ mod tests {
 
     #[test]
     fn html_for_a_workbook_is_named() {
-        let e = check_format("xlsx", Some("text/html"), b"<!DOCTYPE html><html>login</html>").unwrap_err();
+        let e = check_format(
+            "xlsx",
+            Some("text/html"),
+            b"<!DOCTYPE html><html>login</html>",
+        )
+        .unwrap_err();
         assert!(e.contains("HTML page"), "{e}");
         assert!(check_format("csv", None, b"a,b\n1,2\n").is_ok());
     }

@@ -2,10 +2,10 @@
 //! data rows, footer rows (`Source:`), several tables on one grid, and a table continued
 //! after blank rows (a page break) when the rows that follow carry on its years.
 
+use super::layout::long_role;
 use super::markdown::is_footer;
 use super::{Cell, Row, Table};
 use crate::model::RefStyle;
-use super::layout::long_role;
 use crate::normalize::{is_year_label, parse_year};
 
 fn non_empty(r: &Row) -> usize {
@@ -39,7 +39,10 @@ fn is_header(rows: &[Row], i: usize) -> bool {
         return false;
     }
     // a row led by a year in its first cell is data; `,2018,2019` (an empty corner) is not
-    let year_first = r.cells.first().is_some_and(|c| parse_year(&c.text()).is_some());
+    let year_first = r
+        .cells
+        .first()
+        .is_some_and(|c| parse_year(&c.text()).is_some());
     if is_strong_header(r) && !year_first {
         return true;
     }
@@ -47,7 +50,10 @@ fn is_header(rows: &[Row], i: usize) -> bool {
         return false;
     }
     // else the next non-empty row holds data, and is not a header itself
-    rows[i + 1..].iter().find(|r| non_empty(r) > 0).is_some_and(|n| non_empty(n) >= 2 && !is_note(n) && !is_strong_header(n))
+    rows[i + 1..]
+        .iter()
+        .find(|r| non_empty(r) > 0)
+        .is_some_and(|n| non_empty(n) >= 2 && !is_note(n) && !is_strong_header(n))
 }
 
 /// Tables in a grid. `rows` carry their positions; `label` names the grid in `source_ref`.
@@ -55,7 +61,7 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
     let mut out: Vec<Table> = Vec::new();
     let mut titles: Vec<String> = Vec::new();
     // the last text-only row, which may turn out to be a group header (`Exports` over years)
-    let mut group: Option<(Row, usize)> = None;
+    let mut group: Option<(Row, Option<usize>)> = None;
     let mut i = 0;
     while i < rows.len() {
         let r = &rows[i];
@@ -72,14 +78,26 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
         }
         if !is_header(rows, i) {
             // a title: text only (a CSV may have split an unquoted title at its commas)
-            let texts: Vec<String> = r.cells.iter().filter(|c| !c.is_empty()).map(Cell::text).collect();
-            let text_only = r.cells.iter().all(|c| !matches!(c, Cell::Number(_))) && texts.iter().all(|t| parse_year(t).is_none());
-            if text_only && texts.len() <= 3 {
-                group = Some((r.clone(), titles.len()));
-                titles.push(texts.join(", "));
-                if titles.len() > 3 {
-                    titles.remove(0);
+            // a label spread over several cells (a merged cell, an HTML colspan) counts once
+            let mut texts: Vec<String> = r
+                .cells
+                .iter()
+                .filter(|c| !c.is_empty())
+                .map(Cell::text)
+                .collect();
+            texts.dedup();
+            let text_only = r.cells.iter().all(|c| !matches!(c, Cell::Number(_)))
+                && texts.iter().all(|t| parse_year(t).is_none());
+            if text_only {
+                // a title (three parts at most), or labels over the header's columns
+                let title = texts.len() <= 3;
+                if title {
+                    titles.push(texts.join(", "));
+                    if titles.len() > 3 {
+                        titles.remove(0);
+                    }
                 }
+                group = Some((r.clone(), title.then(|| titles.len())));
             }
             i += 1;
             continue;
@@ -88,18 +106,35 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
         if let Some((g, at)) = group.take() {
             // a row right above the header with labels over its columns (not its first):
             // spread each label over the blank cells after it, and prefix the header cells
-            let over_columns = g.cells.iter().enumerate().filter(|(c, x)| *c > 0 && !x.is_empty()).count();
-            if g.pos + 1 == header.pos && over_columns >= 2 && at == titles.len() - 1 {
-                titles.pop();
+            let over_columns = g
+                .cells
+                .iter()
+                .enumerate()
+                .filter(|(c, x)| *c > 0 && !x.is_empty())
+                .count();
+            if g.pos + 1 == header.pos && over_columns >= 2 && at.is_none_or(|n| n == titles.len())
+            {
+                if at.is_some() {
+                    titles.pop();
+                }
+                // a label written once is carried over the blank cells after it; a label
+                // already spread (merged cells, colspan) says itself which columns it covers
+                let text_at = |c: usize| g.cells.get(c).filter(|x| !x.is_empty()).map(Cell::text);
                 let mut label = String::new();
+                let mut spread = false;
                 for (c, cell) in header.cells.iter_mut().enumerate() {
-                    match g.cells.get(c) {
-                        Some(x) if !x.is_empty() => label = x.text(),
-                        _ if c == 0 => label.clear(),
-                        _ => {}
+                    match text_at(c) {
+                        Some(t) => {
+                            spread = c > 0 && text_at(c - 1).as_ref() == Some(&t)
+                                || text_at(c + 1).as_ref() == Some(&t);
+                            label = t;
+                        }
+                        None if c == 0 || spread => label.clear(),
+                        None => {}
                     }
-                    if !label.is_empty() && c > 0 {
-                        *cell = Cell::Text(format!("{label} {}", cell.text()).trim().to_string());
+                    let own = cell.text();
+                    if !label.is_empty() && c > 0 && own != label {
+                        *cell = Cell::Text(format!("{label} {own}").trim().to_string());
                     }
                 }
             }
@@ -111,9 +146,16 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
             let r = &rows[i];
             if non_empty(r) == 0 {
                 // a page break: blank rows, then more years under the same columns
-                let next = rows[i..].iter().position(|r| non_empty(r) > 0).map(|k| i + k);
+                let next = rows[i..]
+                    .iter()
+                    .position(|r| non_empty(r) > 0)
+                    .map(|k| i + k);
                 match next {
-                    Some(n) if starts_with_year(&rows[n]) && !is_header(rows, n) && !data.is_empty() => {
+                    Some(n)
+                        if starts_with_year(&rows[n])
+                            && !is_header(rows, n)
+                            && !data.is_empty() =>
+                    {
                         continued.push(rows[n].pos);
                         i = n;
                         continue;
@@ -122,7 +164,11 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
                 }
             }
             // a footer, or a lone text (the next table's title) ends the table
-            if is_note(r) || (non_empty(r) == 1 && !starts_with_year(r) && matches!(r.cells.iter().find(|c| !c.is_empty()), Some(Cell::Text(_)))) {
+            if is_note(r)
+                || (non_empty(r) == 1
+                    && !starts_with_year(r)
+                    && matches!(r.cells.iter().find(|c| !c.is_empty()), Some(Cell::Text(_))))
+            {
                 break;
             }
             data.push(r.clone());

@@ -38,10 +38,19 @@ pub fn tables(text: &str, label: &str) -> Result<Vec<Table>, String> {
         Some(Value::Bool(b)) => Cell::Text(b.to_string()),
         Some(other) => Cell::Text(other.to_string()),
     };
-    let mut rows = vec![Row { pos: 0, cells: keys.iter().map(|k| Cell::Text(k.clone())).collect() }];
+    let mut rows = vec![Row {
+        pos: 0,
+        cells: keys.iter().map(|k| Cell::Text(k.clone())).collect(),
+    }];
     for (i, r) in records.iter().enumerate() {
         let o = r.as_object();
-        rows.push(Row { pos: i as u32 + 1, cells: keys.iter().map(|k| cell(o.and_then(|o| o.get(k)))).collect() });
+        rows.push(Row {
+            pos: i as u32 + 1,
+            cells: keys
+                .iter()
+                .map(|k| cell(o.and_then(|o| o.get(k))))
+                .collect(),
+        });
     }
     Ok(grid::tables(&rows, label, None, RefStyle::Record))
 }

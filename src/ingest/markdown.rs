@@ -6,18 +6,35 @@ use super::{Cell, Row, Table};
 use crate::model::RefStyle;
 
 /// Footer words that end a table and are kept as its notes.
-pub const FOOTER_PREFIXES: &[&str] = &["source", "sources", "note", "notes", "kaynak", "not:", "источник", "примечание", "manba", "дереккөз"];
+pub const FOOTER_PREFIXES: &[&str] = &[
+    "source",
+    "sources",
+    "note",
+    "notes",
+    "kaynak",
+    "not:",
+    "источник",
+    "примечание",
+    "manba",
+    "дереккөз",
+];
 
 /// True when a line is a table footer such as `Source: Ministry of Trade`.
 pub fn is_footer(line: &str) -> bool {
     let l = line.trim().trim_start_matches(['*', '_']).to_lowercase();
-    FOOTER_PREFIXES.iter().any(|p| l.starts_with(p) && l[p.len()..].trim_start().starts_with([':', '.', ' ']))
-        || FOOTER_PREFIXES.iter().any(|p| l.starts_with(p) && l.len() == p.len())
+    FOOTER_PREFIXES
+        .iter()
+        .any(|p| l.starts_with(p) && l[p.len()..].trim_start().starts_with([':', '.', ' ']))
+        || FOOTER_PREFIXES
+            .iter()
+            .any(|p| l.starts_with(p) && l.len() == p.len())
 }
 
 fn is_separator(cells: &[String]) -> bool {
     cells.iter().any(|c| c.contains('-'))
-        && cells.iter().all(|c| c.is_empty() || c.trim_matches(':').chars().all(|x| x == '-'))
+        && cells
+            .iter()
+            .all(|c| c.is_empty() || c.trim_matches(':').chars().all(|x| x == '-'))
 }
 
 fn split_row(line: &str) -> Vec<String> {
@@ -28,7 +45,12 @@ fn split_row(line: &str) -> Vec<String> {
 }
 
 fn clean_caption(line: &str) -> String {
-    line.trim().trim_start_matches('#').trim().trim_matches(['*', '_']).trim().to_string()
+    line.trim()
+        .trim_start_matches('#')
+        .trim()
+        .trim_matches(['*', '_'])
+        .trim()
+        .to_string()
 }
 
 /// Every table in a Markdown text, page-break continuations merged.
@@ -64,9 +86,15 @@ pub fn tables(text: &str) -> Vec<Table> {
         let (hpos, header) = rows.remove(0);
         let header_empty = header.iter().all(String::is_empty);
         if header_empty {
-            if let Some(prev) = out.last_mut().filter(|p| p.header.cells.len() == header.len()) {
+            if let Some(prev) = out
+                .last_mut()
+                .filter(|p| p.header.cells.len() == header.len())
+            {
                 prev.continued_at.push(rows.first().map_or(hpos, |r| r.0));
-                prev.rows.extend(rows.into_iter().map(|(pos, cells)| Row { pos, cells: cells.into_iter().map(text_cell).collect() }));
+                prev.rows.extend(rows.into_iter().map(|(pos, cells)| Row {
+                    pos,
+                    cells: cells.into_iter().map(text_cell).collect(),
+                }));
                 prev.notes.extend(notes);
                 last_end = i;
                 continue;
@@ -81,7 +109,11 @@ pub fn tables(text: &str) -> Vec<Table> {
             .map(|l| clean_caption(l));
         let label = caption
             .as_deref()
-            .and_then(|c| c.split(':').next().filter(|p| p.len() < c.len() && p.len() <= 20))
+            .and_then(|c| {
+                c.split(':')
+                    .next()
+                    .filter(|p| p.len() < c.len() && p.len() <= 20)
+            })
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|| format!("table {}", out.len() + 1));
         out.push(Table {
@@ -89,8 +121,17 @@ pub fn tables(text: &str) -> Vec<Table> {
             style: RefStyle::Line,
             sheet: None,
             titles: caption.into_iter().collect(),
-            header: Row { pos: hpos, cells: header.into_iter().map(text_cell).collect() },
-            rows: rows.into_iter().map(|(pos, cells)| Row { pos, cells: cells.into_iter().map(text_cell).collect() }).collect(),
+            header: Row {
+                pos: hpos,
+                cells: header.into_iter().map(text_cell).collect(),
+            },
+            rows: rows
+                .into_iter()
+                .map(|(pos, cells)| Row {
+                    pos,
+                    cells: cells.into_iter().map(text_cell).collect(),
+                })
+                .collect(),
             notes,
             col_offset: 0,
             continued_at: Vec::new(),

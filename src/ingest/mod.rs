@@ -88,7 +88,12 @@ pub struct SourceRead {
 ///
 /// # Errors
 /// [`Error::Source`] naming the source and why it could not be read.
-pub fn read_source(src: &Source, local: &Path, prov: &mut Provenance, out: &mut RawFigures) -> Result<SourceRead> {
+pub fn read_source(
+    src: &Source,
+    local: &Path,
+    prov: &mut Provenance,
+    out: &mut RawFigures,
+) -> Result<SourceRead> {
     let fail = |reason: String| Error::source(&src.id, &src.display, reason);
     let bytes = std::fs::read(local).map_err(|e| fail(format!("cannot read: {e}")))?;
     if bytes.is_empty() {
@@ -97,27 +102,41 @@ pub fn read_source(src: &Source, local: &Path, prov: &mut Provenance, out: &mut 
     let sha256 = crate::config::hex(&Sha256::digest(&bytes));
     let source_ix = prov.sources.len() as u16;
     let mut readings = Vec::new();
-    let register = |t: &Table, prov: &mut Provenance, out: &mut RawFigures| -> (u32, layout::TableReading) {
-        let table_ix = prov.tables.len() as u32;
-        prov.tables.push(TableInfo { source: source_ix, label: t.label.clone(), style: t.style });
-        (table_ix, layout::read_table(t, src, table_ix, out))
-    };
+    let register =
+        |t: &Table, prov: &mut Provenance, out: &mut RawFigures| -> (u32, layout::TableReading) {
+            let table_ix = prov.tables.len() as u32;
+            prov.tables.push(TableInfo {
+                source: source_ix,
+                label: t.label.clone(),
+                style: t.style,
+            });
+            (table_ix, layout::read_table(t, src, table_ix, out))
+        };
     let (tables, stream) = read_tables(src, local, &bytes)?;
-    prov.sources.push(SourceInfo { id: src.id.clone(), display: src.display.clone() });
+    prov.sources.push(SourceInfo {
+        id: src.id.clone(),
+        display: src.display.clone(),
+    });
     for (k, t) in tables.iter().enumerate() {
         let (table_ix, mut reading) = register(t, prov, out);
         if let Some((text, tail)) = stream.as_ref().filter(|(_, tl)| tl.table == k) {
             // the rest of a long table: record by record, never held as cells
             let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
             if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
-                let n = delimited::stream(src, text, tail, |rec, line| reader.push_record(src, rec, line, out))?;
+                let n = delimited::stream(src, text, tail, |rec, line| {
+                    reader.push_record(src, rec, line, out)
+                })?;
                 reading.data_rows += n;
                 reading.figures += n;
             }
         }
         readings.push(reading);
     }
-    Ok(SourceRead { sha256, bytes: bytes.len() as u64, tables: readings })
+    Ok(SourceRead {
+        sha256,
+        bytes: bytes.len() as u64,
+        tables: readings,
+    })
 }
 
 /// The format a file holds, from its extension, checked against its first bytes.
@@ -131,7 +150,10 @@ pub enum Kind {
 }
 
 fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     let zip = bytes.starts_with(b"PK\x03\x04");
     let cfb = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
     let fail = |reason: String| Error::source(&src.id, &src.display, reason);
@@ -181,8 +203,15 @@ type Stream = (String, delimited::Tail);
 /// The tables of a file; for a long CSV table, also the part still to be streamed.
 fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<(Vec<Table>, Option<Stream>)> {
     let fail = |reason: String| Error::source(&src.id, &src.display, reason);
-    let text = || delimited::decode_with(bytes, src.encoding).map(|(t, _)| t).map_err(fail);
-    let label = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = || {
+        delimited::decode_with(bytes, src.encoding)
+            .map(|(t, _)| t)
+            .map_err(fail)
+    };
+    let label = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (tables, stream) = match kind_of(src, path, bytes)? {
         Kind::Markdown => (markdown::tables(&text()?), None),
         Kind::Spreadsheet => (spreadsheet::tables(src, path)?, None),
@@ -195,13 +224,20 @@ fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<(Vec<Table>, O
         Kind::Json => (json::tables(&text()?, &label).map_err(fail)?, None),
     };
     if tables.is_empty() {
-        return Err(fail("no table found: no header row followed by rows of figures".into()));
+        return Err(fail(
+            "no table found: no header row followed by rows of figures".into(),
+        ));
     }
     Ok((tables, stream))
 }
 
 /// The local file a source reads: its path, or its cached download.
-pub fn local_path(src: &Source, cache_dir: &Path, offline: bool, http: &crate::config::HttpOptions) -> Result<std::path::PathBuf> {
+pub fn local_path(
+    src: &Source,
+    cache_dir: &Path,
+    offline: bool,
+    http: &crate::config::HttpOptions,
+) -> Result<std::path::PathBuf> {
     match (&src.location, &src.comtrade) {
         (Location::File(p), _) => Ok(p.clone()),
         (Location::Url(u), Some(q)) => comtrade::fetch(src, q, u, cache_dir, offline, http),

@@ -60,14 +60,20 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { default_unit: None, aliases: Default::default(), plausible_max_usd: Decimal::from(PLAUSIBLE_MAX_USD) }
+        Options {
+            default_unit: None,
+            aliases: Default::default(),
+            plausible_max_usd: Decimal::from(PLAUSIBLE_MAX_USD),
+        }
     }
 }
 
 /// A decimal amount with its unit words, for config values: `"2.2 billion"` is 2200000000.
 pub fn amount(text: &str) -> Option<Decimal> {
     match number::parse(text, Some('.')) {
-        Parsed::Number(r) if r.alt.is_none() && !r.foreign_currency => r.value.checked_mul(number::pow10(r.scale.unwrap_or(0))),
+        Parsed::Number(r) if r.alt.is_none() && !r.foreign_currency => {
+            r.value.checked_mul(number::pow10(r.scale.unwrap_or(0)))
+        }
         _ => None,
     }
 }
@@ -93,12 +99,41 @@ pub struct Normalized {
 /// `export`, `Exports`, `İhracat`, `Экспорт`, `X`, `re-export`, `RX` to a flow.
 pub fn parse_flow(text: &str) -> Option<Flow> {
     let key = countries::name_key(text);
-    let words: Vec<&str> = key.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = key
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     let has = |pre: &[&str]| words.iter().any(|w| pre.iter().any(|p| w.starts_with(p)));
     let re = has(&["reexport", "reimport", "реэкспорт", "реимпорт"])
-        || words.windows(2).any(|w| matches!(w[0], "re" | "yeniden") && (w[1].starts_with("ex") || w[1].starts_with("im") || w[1].starts_with("ihr") || w[1].starts_with("ith")));
-    let export = has(&["export", "ihracat", "ihrac", "экспорт", "reexport", "реэкспорт", "eksport", "экспорт", "ixrac", "eksport"]);
-    let import = has(&["import", "ithalat", "ithal", "импорт", "reimport", "реимпорт", "idxal", "импорт"]);
+        || words.windows(2).any(|w| {
+            matches!(w[0], "re" | "yeniden")
+                && (w[1].starts_with("ex")
+                    || w[1].starts_with("im")
+                    || w[1].starts_with("ihr")
+                    || w[1].starts_with("ith"))
+        });
+    let export = has(&[
+        "export",
+        "ihracat",
+        "ihrac",
+        "экспорт",
+        "reexport",
+        "реэкспорт",
+        "eksport",
+        "экспорт",
+        "ixrac",
+        "eksport",
+    ]);
+    let import = has(&[
+        "import",
+        "ithalat",
+        "ithal",
+        "импорт",
+        "reimport",
+        "реимпорт",
+        "idxal",
+        "импорт",
+    ]);
     match (export, import) {
         (true, false) => Some(if re { Flow::ReExport } else { Flow::Export }),
         (false, true) => Some(if re { Flow::ReImport } else { Flow::Import }),
@@ -113,13 +148,35 @@ pub fn parse_flow(text: &str) -> Option<Flow> {
     }
 }
 
+/// Whether a header names a measure derived from the flows (trade balance, trade volume,
+/// turnover: `Balance`, `Denge`, `Hacim`, `Сальдо`, `Товарооборот`), not a flow's value.
+pub fn is_derived_measure(text: &str) -> bool {
+    let key = countries::name_key(text);
+    key.split(|c: char| !c.is_alphanumeric()).any(|w| {
+        [
+            "balance",
+            "denge",
+            "hacim",
+            "сальдо",
+            "оборот",
+            "товарооборот",
+            "turnover",
+            "volume",
+        ]
+        .iter()
+        .any(|p| w.starts_with(p))
+    })
+}
+
 /// A year from `2016`, `2016.0`, `2016*`, `2020 (p)`.
 pub fn parse_year(text: &str) -> Option<i32> {
     let t = text.trim();
     let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
     let rest = t[digits.len()..].trim();
     let rest_ok = rest.is_empty()
-        || rest.chars().all(|c| matches!(c, '*' | '†' | '¹' | '²' | '³'))
+        || rest
+            .chars()
+            .all(|c| matches!(c, '*' | '†' | '¹' | '²' | '³'))
         || rest.trim_start_matches('.').chars().all(|c| c == '0')
         || (rest.starts_with('(') && rest.ends_with(')') && rest.len() <= 16);
     if digits.len() == 4 && rest_ok {
@@ -133,7 +190,20 @@ pub fn parse_year(text: &str) -> Option<i32> {
 pub fn is_year_label(text: &str) -> bool {
     matches!(
         countries::name_key(text).trim_end_matches(['.', ':']),
-        "year" | "years" | "yil" | "yillar" | "год" | "годы" | "il" | "illar" | "jil" | "жыл" | "жылдар" | "yillar/years" | "period" | "donem"
+        "year"
+            | "years"
+            | "yil"
+            | "yillar"
+            | "год"
+            | "годы"
+            | "il"
+            | "illar"
+            | "jil"
+            | "жыл"
+            | "жылдар"
+            | "yillar/years"
+            | "period"
+            | "donem"
     )
 }
 
@@ -147,9 +217,14 @@ fn parse_commodity(text: Option<&str>) -> Result<std::rc::Rc<str>, String> {
 }
 
 fn parse_commodity_text(text: Option<&str>) -> Result<String, String> {
-    let Some(t) = text.map(str::trim) else { return Ok("TOTAL".into()) };
+    let Some(t) = text.map(str::trim) else {
+        return Ok("TOTAL".into());
+    };
     let key = countries::name_key(t);
-    if matches!(key.as_str(), "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities") {
+    if matches!(
+        key.as_str(),
+        "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities"
+    ) {
         return Ok("TOTAL".into());
     }
     let t = t.strip_suffix(".0").unwrap_or(t);
@@ -174,7 +249,11 @@ struct Dims {
 }
 
 /// Turns raw figures into typed figures, rejects and aggregates.
-pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) -> String) -> Normalized {
+pub fn normalize(
+    raw: &RawFigures,
+    opts: &Options,
+    source_ref: &dyn Fn(Place) -> String,
+) -> Normalized {
     let n = raw.len();
     // pass 1: parse every value once; gather what each column proves about its decimal mark
     let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(n);
@@ -183,8 +262,14 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
         let p = match &raw.value[i] {
             RawValue::Text(t) => {
                 let p = number::parse(raw.value_str(*t), raw.decimal[i]);
-                if let Parsed::Number(Reading { evidence: Some(Evidence::DecimalIs(c)), .. }) = &p {
-                    let e = evidence.entry((raw.place[i].table, raw.place[i].col)).or_default();
+                if let Parsed::Number(Reading {
+                    evidence: Some(Evidence::DecimalIs(c)),
+                    ..
+                }) = &p
+                {
+                    let e = evidence
+                        .entry((raw.place[i].table, raw.place[i].col))
+                        .or_default();
                     if *c == '.' {
                         e.0 += 1
                     } else {
@@ -202,19 +287,34 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
         raw,
         opts,
         units: HashMap::new(),
-        default_unit: opts.default_unit.as_deref().map_or(UnitRead::None, units::read_unit),
+        default_unit: opts
+            .default_unit
+            .as_deref()
+            .map_or(UnitRead::None, units::read_unit),
         evidence,
         parsed,
         seen_columns: HashMap::new(),
         unknown: HashMap::new(),
-        memo: Memo { place: vec![None; raw.dict.len()], flow: vec![None; raw.dict.len()], year: vec![None; raw.dict.len()], commodity: HashMap::new() },
+        memo: Memo {
+            place: vec![None; raw.dict.len()],
+            flow: vec![None; raw.dict.len()],
+            year: vec![None; raw.dict.len()],
+            commodity: HashMap::new(),
+        },
         out: Normalized::default(),
     };
     for i in 0..n {
         let place = raw.place[i];
         let text = |id: u32| raw.dict.get(id);
         let partner_text = text(raw.partner[i]);
-        let partner = partner_text.map(|p| (p, memo(&mut cx.memo.place, raw.partner[i], || opts.aliases.lookup(p))));
+        let partner = partner_text.map(|p| {
+            (
+                p,
+                memo(&mut cx.memo.place, raw.partner[i], || {
+                    opts.aliases.lookup(p)
+                }),
+            )
+        });
         if let Some((label, Some(countries::Place::Aggregate))) = partner {
             // a sum row: read what can be read, keep it aside
             let dims = cx.dims(i).ok();
@@ -227,23 +327,26 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
                 flow: dims.as_ref().map(|d| d.flow),
                 year: dims.as_ref().map(|d| d.year),
                 month: dims.as_ref().and_then(|d| d.month),
-                commodity: dims.as_ref().map_or_else(|| "TOTAL".to_string(), |d| d.commodity.to_string()),
+                commodity: dims
+                    .as_ref()
+                    .map_or_else(|| "TOTAL".to_string(), |d| d.commodity.to_string()),
                 value_usd: value,
                 raw_value: raw.value_text(i),
                 source_ref: source_ref(place),
             });
             continue;
         }
-        let result = (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), (&'static str, String)> {
-            let partner = match partner {
+        let result =
+            (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), (&'static str, String)> {
+                let partner = match partner {
                 None => return Err(("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into())),
                 Some((_, Some(countries::Place::Country(c)))) => c.iso3,
                 Some((p, _)) => return Err(("unknown_country", cx.unknown("partner", p))),
             };
-            let dims = cx.dims(i)?;
-            let (value, flag) = cx.value(i)?;
-            Ok((partner, dims, value, flag))
-        })();
+                let dims = cx.dims(i)?;
+                let (value, flag) = cx.value(i)?;
+                Ok((partner, dims, value, flag))
+            })();
         match result {
             Ok((partner, d, value, flag)) => {
                 let f = &mut cx.out.figures;
@@ -258,7 +361,11 @@ pub fn normalize(raw: &RawFigures, opts: &Options, source_ref: &dyn Fn(Place) ->
                 f.flags.push(flag);
                 f.raw.push(i as u32);
             }
-            Err((rule, message)) => cx.out.rejects.push(Reject { raw: i as u32, rule, message }),
+            Err((rule, message)) => cx.out.rejects.push(Reject {
+                raw: i as u32,
+                rule,
+                message,
+            }),
         }
     }
     cx.out
@@ -287,7 +394,11 @@ struct Memo {
     commodity: HashMap<u32, Result<std::rc::Rc<str>, String>>,
 }
 
-fn memo<T: Copy>(slot: &mut [Option<Option<T>>], id: u32, f: impl FnOnce() -> Option<T>) -> Option<T> {
+fn memo<T: Copy>(
+    slot: &mut [Option<Option<T>>],
+    id: u32,
+    f: impl FnOnce() -> Option<T>,
+) -> Option<T> {
     match slot.get_mut(id as usize) {
         Some(Some(v)) => *v,
         Some(s) => *s.insert(f()),
@@ -299,12 +410,19 @@ type Rejection = (&'static str, String);
 
 impl Context<'_> {
     fn unknown(&mut self, role: &'static str, name: &str) -> String {
-        self.unknown.entry((role, name.to_string())).or_insert_with(|| unknown_country(role, name)).clone()
+        self.unknown
+            .entry((role, name.to_string()))
+            .or_insert_with(|| unknown_country(role, name))
+            .clone()
     }
 
     fn unit(&mut self, id: u32) -> Option<Unit> {
         let raw = self.raw;
-        unit_of(self.units.entry(id).or_insert_with(|| raw.dict.get(id).map_or(UnitRead::None, units::read_unit)))
+        unit_of(
+            self.units
+                .entry(id)
+                .or_insert_with(|| raw.dict.get(id).map_or(UnitRead::None, units::read_unit)),
+        )
     }
 
     /// Reporter, flow, year, month and commodity.
@@ -312,13 +430,23 @@ impl Context<'_> {
         let raw = self.raw;
         let text = |id: u32| raw.dict.get(id);
         let reporter = match text(raw.reporter[i]) {
-            None => return Err(("missing_reporter", "the file does not say whose trade this is: set `reporter` in the source".into())),
-            Some(r) => match memo(&mut self.memo.place, raw.reporter[i], || self.opts.aliases.lookup(r)) {
+            None => {
+                return Err((
+                    "missing_reporter",
+                    "the file does not say whose trade this is: set `reporter` in the source"
+                        .into(),
+                ))
+            }
+            Some(r) => match memo(&mut self.memo.place, raw.reporter[i], || {
+                self.opts.aliases.lookup(r)
+            }) {
                 Some(countries::Place::Country(c)) => c.iso3,
                 _ => return Err(("unknown_country", self.unknown("reporter", r))),
             },
         };
-        let Some(flow) = memo(&mut self.memo.flow, raw.flow[i], || text(raw.flow[i]).and_then(parse_flow)) else {
+        let Some(flow) = memo(&mut self.memo.flow, raw.flow[i], || {
+            text(raw.flow[i]).and_then(parse_flow)
+        }) else {
             return Err((
                 "bad_flow",
                 match text(raw.flow[i]) {
@@ -327,13 +455,24 @@ impl Context<'_> {
                 },
             ));
         };
-        let Some(year) = memo(&mut self.memo.year, raw.year[i], || text(raw.year[i]).and_then(parse_year)) else {
-            return Err(("bad_year", format!("year {:?} is not a calendar year", text(raw.year[i]).unwrap_or(""))));
+        let Some(year) = memo(&mut self.memo.year, raw.year[i], || {
+            text(raw.year[i]).and_then(parse_year)
+        }) else {
+            return Err((
+                "bad_year",
+                format!(
+                    "year {:?} is not a calendar year",
+                    text(raw.year[i]).unwrap_or("")
+                ),
+            ));
         };
         let month = match text(raw.month[i]) {
             // Comtrade writes 52 (and some agencies 0) for an annual figure
             None | Some("52") | Some("0") | Some("00") => None,
-            Some(m) => Some(parse_month(m).ok_or_else(|| ("bad_month", format!("month {m:?} is not 1 to 12")))?),
+            Some(m) => Some(
+                parse_month(m)
+                    .ok_or_else(|| ("bad_month", format!("month {m:?} is not 1 to 12")))?,
+            ),
         };
         let id = raw.commodity[i];
         let commodity = match self.memo.commodity.get(&id) {
@@ -345,7 +484,13 @@ impl Context<'_> {
             }
         }
         .map_err(|e| ("bad_commodity", e))?;
-        Ok(Dims { reporter, flow, year, month, commodity })
+        Ok(Dims {
+            reporter,
+            flow,
+            year,
+            month,
+            commodity,
+        })
     }
 
     /// The exact value in dollars (`None` for a missing-value marker) and its flags.
@@ -358,7 +503,12 @@ impl Context<'_> {
         let title_unit = self.unit(raw.unit_title[i]);
         let config_unit = self.unit(raw.unit_config[i]);
         let default_unit = unit_of(&self.default_unit);
-        let levels = [(column_unit, Origin::Column), (title_unit, Origin::Title), (config_unit, Origin::Config), (default_unit, Origin::Default)];
+        let levels = [
+            (column_unit, Origin::Column),
+            (title_unit, Origin::Title),
+            (config_unit, Origin::Config),
+            (default_unit, Origin::Default),
+        ];
         let mut base: Option<(Unit, Origin)> = None;
         for (u, origin) in levels {
             let Some(u) = u else { continue };
@@ -377,7 +527,12 @@ impl Context<'_> {
         let key = (place.table, place.col);
         if let std::collections::hash_map::Entry::Vacant(e) = self.seen_columns.entry(key) {
             e.insert(self.out.column_units.len());
-            self.out.column_units.push(ColumnUnit { table: place.table, col: place.col, unit: base.map(|b| b.0), origin: base.map_or(Origin::Default, |b| b.1) });
+            self.out.column_units.push(ColumnUnit {
+                table: place.table,
+                col: place.col,
+                unit: base.map(|b| b.0),
+                origin: base.map_or(Origin::Default, |b| b.1),
+            });
         }
         let base_unit = base.map(|b| b.0);
 
@@ -397,14 +552,24 @@ impl Context<'_> {
                 Parsed::Invalid(why) => return Err(("unparseable_value", why)),
                 Parsed::Number(r) => {
                     if r.foreign_currency {
-                        return Err(("not_usd", format!("{:?} is not in US dollars", raw.value_text(i))));
+                        return Err((
+                            "not_usd",
+                            format!("{:?} is not in US dollars", raw.value_text(i)),
+                        ));
                     }
                     let exp = r.scale.or(base_unit.map(|u| u.exp));
                     match r.alt {
                         None => (r.value, r.scale),
                         Some((alt, mark)) => {
-                            let (v, f) = decide(r.value, alt, mark, exp, self.evidence.get(&key).copied(), self.opts.plausible_max_usd)
-                                .map_err(|why| ("ambiguous_number", why))?;
+                            let (v, f) = decide(
+                                r.value,
+                                alt,
+                                mark,
+                                exp,
+                                self.evidence.get(&key).copied(),
+                                self.opts.plausible_max_usd,
+                            )
+                            .map_err(|why| ("ambiguous_number", why))?;
                             flag |= f;
                             (v, r.scale)
                         }
@@ -434,7 +599,12 @@ impl Context<'_> {
         if base_unit.is_some_and(|u| u.currency == Some(Currency::Other)) && cell_scale.is_none() {
             return Err(("not_usd", "the column's unit is not US dollars".into()));
         }
-        let value = mantissa.checked_mul(number::pow10(exp)).ok_or_else(|| ("unparseable_value", format!("{:?} overflows", raw.value_text(i))))?;
+        let value = mantissa.checked_mul(number::pow10(exp)).ok_or_else(|| {
+            (
+                "unparseable_value",
+                format!("{:?} overflows", raw.value_text(i)),
+            )
+        })?;
         Ok((Some(value), flag))
     }
 }
@@ -456,7 +626,14 @@ fn unknown_country(role: &str, name: &str) -> String {
 }
 
 /// Decides `1.180` (decimal reading `dec`, thousands reading `alt`).
-fn decide(dec: Decimal, alt: Decimal, mark: char, exp: Option<u32>, column: Option<(usize, usize)>, max: Decimal) -> Result<(Decimal, u32), String> {
+fn decide(
+    dec: Decimal,
+    alt: Decimal,
+    mark: char,
+    exp: Option<u32>,
+    column: Option<(usize, usize)>,
+    max: Decimal,
+) -> Result<(Decimal, u32), String> {
     if let Some((dots, commas)) = column {
         let says = match (dots > 0, commas > 0) {
             (true, false) => Some('.'),
@@ -464,11 +641,19 @@ fn decide(dec: Decimal, alt: Decimal, mark: char, exp: Option<u32>, column: Opti
             _ => None,
         };
         if let Some(d) = says {
-            return Ok(if d == mark { (dec, flags::DECIMAL_FROM_COLUMN) } else { (alt, flags::DECIMAL_FROM_COLUMN) });
+            return Ok(if d == mark {
+                (dec, flags::DECIMAL_FROM_COLUMN)
+            } else {
+                (alt, flags::DECIMAL_FROM_COLUMN)
+            });
         }
     }
     if let Some(e) = exp {
-        let scaled = |v: Decimal| v.abs().checked_mul(number::pow10(e)).unwrap_or(Decimal::MAX);
+        let scaled = |v: Decimal| {
+            v.abs()
+                .checked_mul(number::pow10(e))
+                .unwrap_or(Decimal::MAX)
+        };
         if scaled(alt) > max && scaled(dec) <= max {
             return Ok((dec, flags::DECIMAL_FROM_PLAUSIBILITY));
         }
@@ -492,7 +677,10 @@ mod tests {
     #[rstest]
     #[case("export", Some(Flow::Export))]
     #[case("TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)", Some(Flow::Export))]
-    #[case("TURKEY'S IMPORT FROM KAZAKHSTAN (Billion dollars)", Some(Flow::Import))]
+    #[case(
+        "TURKEY'S IMPORT FROM KAZAKHSTAN (Billion dollars)",
+        Some(Flow::Import)
+    )]
     #[case("İhracat", Some(Flow::Export))]
     #[case("İTHALAT", Some(Flow::Import))]
     #[case("Экспорт", Some(Flow::Export))]

@@ -26,7 +26,10 @@ fn writer(path: &Path, o: &OutputOptions) -> Result<Writer, Box<dyn std::error::
     if o.csv_bom {
         file.write_all(b"\xEF\xBB\xBF")?;
     }
-    Ok(csv::WriterBuilder::new().delimiter(o.csv_delimiter).terminator(csv::Terminator::Any(b'\n')).from_writer(file))
+    Ok(csv::WriterBuilder::new()
+        .delimiter(o.csv_delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(file))
 }
 
 /// A float for a CSV cell: Rust's shortest round-trip form, which never uses an exponent.
@@ -34,7 +37,11 @@ fn plain(x: f64) -> String {
     format!("{x}")
 }
 
-pub fn write_clean(path: &Path, t: &CleanTable, o: &OutputOptions) -> Result<(), Box<dyn std::error::Error>> {
+pub fn write_clean(
+    path: &Path,
+    t: &CleanTable,
+    o: &OutputOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut w = writer(path, o)?;
     w.write_record(COLUMNS)?;
     for i in 0..t.len() {
@@ -60,10 +67,15 @@ pub fn write_clean(path: &Path, t: &CleanTable, o: &OutputOptions) -> Result<(),
     Ok(())
 }
 
-pub fn write_summary(path: &Path, rows: &[SummaryRow], o: &OutputOptions) -> Result<(), Box<dyn std::error::Error>> {
+pub fn write_summary(
+    path: &Path,
+    rows: &[SummaryRow],
+    o: &OutputOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut w = writer(path, o)?;
     w.write_record(SUMMARY_COLUMNS)?;
-    let d = |v: Option<rust_decimal::Decimal>| v.map(|x| x.normalize().to_string()).unwrap_or_default();
+    let d =
+        |v: Option<rust_decimal::Decimal>| v.map(|x| x.normalize().to_string()).unwrap_or_default();
     for r in rows {
         w.write_record([
             r.reporter.to_string(),
@@ -80,15 +92,41 @@ pub fn write_summary(path: &Path, rows: &[SummaryRow], o: &OutputOptions) -> Res
     Ok(())
 }
 
-pub fn write_rejects(path: &Path, rows: &[RejectRow], o: &OutputOptions) -> Result<(), Box<dyn std::error::Error>> {
+pub fn write_rejects(
+    path: &Path,
+    rows: &[RejectRow],
+    o: &OutputOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut w = writer(path, o)?;
-    w.write_record(["source", "source_ref", "reporter", "partner", "flow", "year", "raw_value", "rule", "severity", "message"])?;
+    w.write_record([
+        "source",
+        "source_ref",
+        "reporter",
+        "partner",
+        "flow",
+        "year",
+        "raw_value",
+        "rule",
+        "severity",
+        "message",
+    ])?;
     for r in rows {
         w.write_record(
-            [&r.source, &r.source_ref, &r.reporter, &r.partner, &r.flow, &r.year, &r.raw_value, &r.rule, &r.severity, &r.message]
-                .map(|s| safe_text(s))
-                .iter()
-                .map(|c| c.as_ref()),
+            [
+                &r.source,
+                &r.source_ref,
+                &r.reporter,
+                &r.partner,
+                &r.flow,
+                &r.year,
+                &r.raw_value,
+                &r.rule,
+                &r.severity,
+                &r.message,
+            ]
+            .map(|s| safe_text(s))
+            .iter()
+            .map(|c| c.as_ref()),
         )?;
     }
     w.flush()?;

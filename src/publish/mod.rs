@@ -50,7 +50,9 @@ impl CleanTable {
     }
 
     pub fn commodity(&self, i: usize) -> &str {
-        self.commodities.get(self.commodity[i] as usize).map_or("TOTAL", String::as_str)
+        self.commodities
+            .get(self.commodity[i] as usize)
+            .map_or("TOTAL", String::as_str)
     }
 
     /// The value as Float64 (whole dollars up to 2^53 are exact).
@@ -60,7 +62,9 @@ impl CleanTable {
 
     /// The exact value as decimal text; empty for null.
     pub fn value_text(&self, i: usize) -> String {
-        self.value[i].map(|v| v.normalize().to_string()).unwrap_or_default()
+        self.value[i]
+            .map(|v| v.normalize().to_string())
+            .unwrap_or_default()
     }
 
     /// The value in millions, for reading.
@@ -102,12 +106,31 @@ impl CleanTable {
 }
 
 /// The contract's columns, then ours.
-pub const COLUMNS: [&str; 11] =
-    ["reporter", "partner", "flow", "year", "month", "commodity", "value_usd", "source", "source_ref", "flags", "value_usd_millions"];
+pub const COLUMNS: [&str; 11] = [
+    "reporter",
+    "partner",
+    "flow",
+    "year",
+    "month",
+    "commodity",
+    "value_usd",
+    "source",
+    "source_ref",
+    "flags",
+    "value_usd_millions",
+];
 
 /// Columns of `trade_summary`.
-pub const SUMMARY_COLUMNS: [&str; 8] =
-    ["reporter", "partner", "year", "exports_usd", "imports_usd", "volume_usd", "balance_usd", "volume_growth"];
+pub const SUMMARY_COLUMNS: [&str; 8] = [
+    "reporter",
+    "partner",
+    "year",
+    "exports_usd",
+    "imports_usd",
+    "volume_usd",
+    "balance_usd",
+    "volume_growth",
+];
 
 /// One row of `rejects.csv`.
 #[derive(Debug, Clone, Serialize)]
@@ -165,14 +188,20 @@ const OWNED: &[&str] = &[
 pub const PREVIOUS: &str = ".previous";
 
 fn aside_name(dir: &Path, what: &str) -> PathBuf {
-    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "processed".into());
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "processed".into());
     dir.with_file_name(format!(".{name}.{what}"))
 }
 
 /// Puts back a publication left aside by a run killed mid-swap, and clears stale staging.
 pub fn recover(dir: &Path) -> Result<()> {
     let old = aside_name(dir, "old");
-    let fail = |e: std::io::Error| Error::Publish { dir: dir.to_path_buf(), reason: format!("recovering a killed run: {e}") };
+    let fail = |e: std::io::Error| Error::Publish {
+        dir: dir.to_path_buf(),
+        reason: format!("recovering a killed run: {e}"),
+    };
     if old.exists() {
         if dir.exists() {
             std::fs::remove_dir_all(&old).map_err(fail)?;
@@ -201,18 +230,35 @@ pub fn publish(dir: &Path, p: &Publication<'_>) -> Result<Vec<OutputFile>> {
         Ok(files) => Ok(files),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
-            Err(Error::Publish { dir: dir.to_path_buf(), reason: e })
+            Err(Error::Publish {
+                dir: dir.to_path_buf(),
+                reason: e,
+            })
         }
     }
 }
 
-fn file_entry(dir: &Path, name: &str, rows: Option<usize>) -> std::result::Result<OutputFile, String> {
+fn file_entry(
+    dir: &Path,
+    name: &str,
+    rows: Option<usize>,
+) -> std::result::Result<OutputFile, String> {
     let bytes = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
-    Ok(OutputFile { file: name.to_string(), sha256: hex(&Sha256::digest(&bytes)), bytes: bytes.len() as u64, rows })
+    Ok(OutputFile {
+        file: name.to_string(),
+        sha256: hex(&Sha256::digest(&bytes)),
+        bytes: bytes.len() as u64,
+        rows,
+    })
 }
 
-fn write_all(dir: &Path, staging: &Path, p: &Publication<'_>) -> std::result::Result<Vec<OutputFile>, String> {
-    std::fs::create_dir_all(staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+fn write_all(
+    dir: &Path,
+    staging: &Path,
+    p: &Publication<'_>,
+) -> std::result::Result<Vec<OutputFile>, String> {
+    std::fs::create_dir_all(staging)
+        .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
     let mut files = Vec::new();
     let n = p.clean.len();
     let s = p.summary.len();
@@ -220,27 +266,41 @@ fn write_all(dir: &Path, staging: &Path, p: &Publication<'_>) -> std::result::Re
     for f in p.formats {
         match f {
             Format::Parquet => {
-                parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest).map_err(|e| format!("trade.parquet: {e}"))?;
+                parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest)
+                    .map_err(|e| format!("trade.parquet: {e}"))?;
                 files.push(file_entry(staging, "trade.parquet", Some(n))?);
-                for (rel, rows) in parquet_out::write_partitioned(staging, "trade", p.clean, &o.partition_by, &p.manifest).map_err(|e| format!("trade/: {e}"))? {
+                for (rel, rows) in parquet_out::write_partitioned(
+                    staging,
+                    "trade",
+                    p.clean,
+                    &o.partition_by,
+                    &p.manifest,
+                )
+                .map_err(|e| format!("trade/: {e}"))?
+                {
                     files.push(file_entry(staging, &rel, Some(rows))?);
                 }
-                parquet_out::write_summary(&staging.join("trade_summary.parquet"), p.summary).map_err(|e| format!("trade_summary.parquet: {e}"))?;
+                parquet_out::write_summary(&staging.join("trade_summary.parquet"), p.summary)
+                    .map_err(|e| format!("trade_summary.parquet: {e}"))?;
                 files.push(file_entry(staging, "trade_summary.parquet", Some(s))?);
             }
             Format::Csv => {
-                csv_out::write_clean(&staging.join("trade.csv"), p.clean, o).map_err(|e| format!("trade.csv: {e}"))?;
+                csv_out::write_clean(&staging.join("trade.csv"), p.clean, o)
+                    .map_err(|e| format!("trade.csv: {e}"))?;
                 files.push(file_entry(staging, "trade.csv", Some(n))?);
-                csv_out::write_summary(&staging.join("trade_summary.csv"), p.summary, o).map_err(|e| format!("trade_summary.csv: {e}"))?;
+                csv_out::write_summary(&staging.join("trade_summary.csv"), p.summary, o)
+                    .map_err(|e| format!("trade_summary.csv: {e}"))?;
                 files.push(file_entry(staging, "trade_summary.csv", Some(s))?);
             }
             Format::Xlsx => {
-                xlsx_out::write(&staging.join("trade.xlsx"), p).map_err(|e| format!("trade.xlsx: {e}"))?;
+                xlsx_out::write(&staging.join("trade.xlsx"), p)
+                    .map_err(|e| format!("trade.xlsx: {e}"))?;
                 files.push(file_entry(staging, "trade.xlsx", Some(n))?);
             }
         }
     }
-    csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o).map_err(|e| format!("rejects.csv: {e}"))?;
+    csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o)
+        .map_err(|e| format!("rejects.csv: {e}"))?;
     files.push(file_entry(staging, "rejects.csv", Some(p.rejects.len()))?);
     write_json(&staging.join("report.json"), p.report)?;
     files.push(file_entry(staging, "report.json", None)?);
@@ -256,7 +316,8 @@ fn write_all(dir: &Path, staging: &Path, p: &Publication<'_>) -> std::result::Re
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !OWNED.contains(&name.as_str()) && e.file_type().is_ok_and(|t| t.is_file()) {
-                std::fs::copy(e.path(), staging.join(&name)).map_err(|err| format!("carrying over {name}: {err}"))?;
+                std::fs::copy(e.path(), staging.join(&name))
+                    .map_err(|err| format!("carrying over {name}: {err}"))?;
             }
         }
     }
@@ -279,10 +340,12 @@ fn test_hooks() -> std::result::Result<(), String> {
 fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
     let old = aside_name(dir, "old");
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     if dir.exists() {
-        std::fs::rename(dir, &old).map_err(|e| format!("cannot move the previous outputs aside: {e}"))?;
+        std::fs::rename(dir, &old)
+            .map_err(|e| format!("cannot move the previous outputs aside: {e}"))?;
     }
     if let Err(e) = std::fs::rename(staging, dir) {
         let _ = std::fs::rename(&old, dir);

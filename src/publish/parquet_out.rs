@@ -14,7 +14,10 @@ use crate::summarize::SummaryRow;
 /// order, without the columns named in `drop` (a partition's columns live in its path).
 pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResult<DataFrame> {
     let r = lo..hi;
-    let month: Vec<Option<i8>> = t.month[r.clone()].iter().map(|m| m.map(|m| m as i8)).collect();
+    let month: Vec<Option<i8>> = t.month[r.clone()]
+        .iter()
+        .map(|m| m.map(|m| m as i8))
+        .collect();
     let commodity: Vec<&str> = r.clone().map(|i| t.commodity(i)).collect();
     let value: Vec<Option<f64>> = r.clone().map(|i| t.value_usd(i)).collect();
     let source: Vec<&str> = r.clone().map(|i| t.source(i)).collect();
@@ -34,7 +37,12 @@ pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResul
         Column::new(COLUMNS[9].into(), &flags),
         Column::new(COLUMNS[10].into(), &millions),
     ];
-    DataFrame::new(hi - lo, cols.into_iter().filter(|c| !drop.contains(&c.name().as_str())).collect())
+    DataFrame::new(
+        hi - lo,
+        cols.into_iter()
+            .filter(|c| !drop.contains(&c.name().as_str()))
+            .collect(),
+    )
 }
 
 /// Rows per batch written: the texts of one batch are built at a time.
@@ -43,12 +51,21 @@ const BATCH: usize = 262_144;
 fn metadata(manifest: &serde_json::Value) -> Option<KeyValueMetadata> {
     let meta: Vec<(String, String)> = ["tool_version", "config_sha256", "inputs_sha256"]
         .iter()
-        .filter_map(|k| manifest.get(*k).and_then(|v| v.as_str()).map(|v| (format!("tradeflow.{k}"), v.to_string())))
+        .filter_map(|k| {
+            manifest
+                .get(*k)
+                .and_then(|v| v.as_str())
+                .map(|v| (format!("tradeflow.{k}"), v.to_string()))
+        })
         .collect();
     Some(KeyValueMetadata::from_static(meta))
 }
 
-fn write_frame(path: &Path, df: &mut DataFrame, meta: Option<KeyValueMetadata>) -> Result<(), Box<dyn std::error::Error>> {
+fn write_frame(
+    path: &Path,
+    df: &mut DataFrame,
+    meta: Option<KeyValueMetadata>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::create(path)?;
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
@@ -58,13 +75,22 @@ fn write_frame(path: &Path, df: &mut DataFrame, meta: Option<KeyValueMetadata>) 
     Ok(())
 }
 
-pub fn write(path: &Path, t: &CleanTable, manifest: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+pub fn write(
+    path: &Path,
+    t: &CleanTable,
+    manifest: &serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
     write_table(path, t, &[], manifest)
 }
 
 /// The table in batches of [`BATCH`] rows (each a row group), so the texts of only one
 /// batch exist at a time.
-fn write_table(path: &Path, t: &CleanTable, without: &[&str], manifest: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+fn write_table(
+    path: &Path,
+    t: &CleanTable,
+    without: &[&str],
+    manifest: &serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
     let first = frame(t, 0, t.len().min(BATCH), without)?;
     let file = std::fs::File::create(path)?;
     let mut w = ParquetWriter::new(file)
@@ -106,7 +132,10 @@ pub fn write_partitioned(
     };
     let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
     for i in 0..t.len() {
-        groups.entry(by.iter().map(|c| value(c, i)).collect()).or_default().push(i);
+        groups
+            .entry(by.iter().map(|c| value(c, i)).collect())
+            .or_default()
+            .push(i);
     }
     let mut out = Vec::new();
     for (key, idx) in groups {
@@ -127,18 +156,32 @@ pub fn write_partitioned(
 
 pub fn write_summary(path: &Path, rows: &[SummaryRow]) -> Result<(), Box<dyn std::error::Error>> {
     use rust_decimal::prelude::ToPrimitive;
-    let f = |g: fn(&SummaryRow) -> Option<rust_decimal::Decimal>| -> Vec<Option<f64>> { rows.iter().map(|r| g(r).and_then(|d| d.to_f64())).collect() };
+    let f = |g: fn(&SummaryRow) -> Option<rust_decimal::Decimal>| -> Vec<Option<f64>> {
+        rows.iter().map(|r| g(r).and_then(|d| d.to_f64())).collect()
+    };
     let mut df = DataFrame::new(
         rows.len(),
         vec![
-            Column::new(SUMMARY_COLUMNS[0].into(), rows.iter().map(|r| r.reporter).collect::<Vec<_>>()),
-            Column::new(SUMMARY_COLUMNS[1].into(), rows.iter().map(|r| r.partner).collect::<Vec<_>>()),
-            Column::new(SUMMARY_COLUMNS[2].into(), rows.iter().map(|r| r.year).collect::<Vec<_>>()),
+            Column::new(
+                SUMMARY_COLUMNS[0].into(),
+                rows.iter().map(|r| r.reporter).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                SUMMARY_COLUMNS[1].into(),
+                rows.iter().map(|r| r.partner).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                SUMMARY_COLUMNS[2].into(),
+                rows.iter().map(|r| r.year).collect::<Vec<_>>(),
+            ),
             Column::new(SUMMARY_COLUMNS[3].into(), f(|r| r.exports)),
             Column::new(SUMMARY_COLUMNS[4].into(), f(|r| r.imports)),
             Column::new(SUMMARY_COLUMNS[5].into(), f(|r| r.volume)),
             Column::new(SUMMARY_COLUMNS[6].into(), f(|r| r.balance)),
-            Column::new(SUMMARY_COLUMNS[7].into(), rows.iter().map(|r| r.growth).collect::<Vec<_>>()),
+            Column::new(
+                SUMMARY_COLUMNS[7].into(),
+                rows.iter().map(|r| r.growth).collect::<Vec<_>>(),
+            ),
         ],
     )?;
     write_frame(path, &mut df, None)

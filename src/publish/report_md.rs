@@ -13,7 +13,16 @@ fn s(v: &Value) -> &str {
 pub fn render(r: &Value) -> String {
     let mut o = String::new();
     let status = s(&r["status"]);
-    let _ = writeln!(o, "# tradeflow run {}: {}\n", s(&r["run_id"]), if status == "passed" { "passed" } else { "FAILED" });
+    let _ = writeln!(
+        o,
+        "# tradeflow run {}: {}\n",
+        s(&r["run_id"]),
+        if status == "passed" {
+            "passed"
+        } else {
+            "FAILED"
+        }
+    );
     if let Some(f) = r["failure"].as_str() {
         let _ = writeln!(o, "**Nothing was published:** {f}\n");
     }
@@ -31,16 +40,37 @@ pub fn render(r: &Value) -> String {
     let _ = writeln!(o, "## Needs attention\n");
     let mut any = false;
     for sev in ["error", "warn"] {
-        for c in r["checks"].as_array().into_iter().flatten().filter(|c| c["severity"] == sev) {
+        for c in r["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["severity"] == sev)
+        {
             let list = c["findings"].as_array().cloned().unwrap_or_default();
             if list.is_empty() {
                 continue;
             }
             any = true;
-            let _ = writeln!(o, "### {} `{}` ({}): {}\n", sev.to_uppercase(), s(&c["id"]), list.len(), s(&c["description"]));
+            let _ = writeln!(
+                o,
+                "### {} `{}` ({}): {}\n",
+                sev.to_uppercase(),
+                s(&c["id"]),
+                list.len(),
+                s(&c["description"])
+            );
             for f in list.iter().take(25) {
-                let refs: Vec<&str> = f["refs"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                let at = if refs.is_empty() { String::new() } else { format!(" ({})", refs.join("; ")) };
+                let refs: Vec<&str> = f["refs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let at = if refs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", refs.join("; "))
+                };
                 let _ = writeln!(o, "- {}{at}", s(&f["message"]));
             }
             if list.len() > 25 {
@@ -69,7 +99,14 @@ pub fn render(r: &Value) -> String {
         if !revised.is_empty() {
             let _ = writeln!(o, "| figure | old | new | change |\n|---|---:|---:|---:|");
             for v in revised.iter().take(50) {
-                let _ = writeln!(o, "| {} | {} | {} | {} |", s(&v["key"]), s(&v["old"]), s(&v["new"]), s(&v["change"]));
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} |",
+                    s(&v["key"]),
+                    s(&v["old"]),
+                    s(&v["new"]),
+                    s(&v["change"])
+                );
             }
             let _ = writeln!(o);
         }
@@ -90,7 +127,13 @@ pub fn render(r: &Value) -> String {
     } else {
         let _ = writeln!(o, "| expectation | result | detail |\n|---|---|---|");
         for e in ex {
-            let res = if e["passed"] == true { "passed" } else if e["severity"] == "error" { "**FAILED**" } else { "failed (warn)" };
+            let res = if e["passed"] == true {
+                "passed"
+            } else if e["severity"] == "error" {
+                "**FAILED**"
+            } else {
+                "failed (warn)"
+            };
             let _ = writeln!(o, "| {} | {res} | {} |", s(&e["name"]), s(&e["detail"]));
         }
         let _ = writeln!(o);
@@ -107,13 +150,34 @@ pub fn render(r: &Value) -> String {
     years.dedup();
     if !partners.is_empty() {
         let _ = writeln!(o, "X = exports, M = imports, - = missing.\n");
-        let _ = writeln!(o, "| partner | {} |", years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            o,
+            "| partner | {} |",
+            years
+                .iter()
+                .map(|y| y.to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
         let _ = writeln!(o, "|---|{}", "---|".repeat(years.len()));
         for p in &partners {
-            let cell = |y: i64, flow: &str| cov.iter().any(|c| s(&c["partner"]) == p && c["year"].as_i64() == Some(y) && s(&c["flow"]) == flow && c["present"] == true);
+            let cell = |y: i64, flow: &str| {
+                cov.iter().any(|c| {
+                    s(&c["partner"]) == p
+                        && c["year"].as_i64() == Some(y)
+                        && s(&c["flow"]) == flow
+                        && c["present"] == true
+                })
+            };
             let cells: Vec<String> = years
                 .iter()
-                .map(|&y| format!("{}{}", if cell(y, "export") { "X" } else { "-" }, if cell(y, "import") { "M" } else { "-" }))
+                .map(|&y| {
+                    format!(
+                        "{}{}",
+                        if cell(y, "export") { "X" } else { "-" },
+                        if cell(y, "import") { "M" } else { "-" }
+                    )
+                })
                 .collect();
             let _ = writeln!(o, "| {p} | {} |", cells.join(" | "));
         }
@@ -133,15 +197,29 @@ pub fn render(r: &Value) -> String {
                 s(&m["exports_usd"]),
                 s(&m["imports_usd"]),
                 m["gap"].as_f64().unwrap_or(0.0) * 100.0,
-                if m["within_band"] == true { "yes" } else { "**no**" }
+                if m["within_band"] == true {
+                    "yes"
+                } else {
+                    "**no**"
+                }
             );
         }
         let _ = writeln!(o);
     }
 
-    let _ = writeln!(o, "## In\n\n| source | location | sha256 | tables |\n|---|---|---|---:|");
+    let _ = writeln!(
+        o,
+        "## In\n\n| source | location | sha256 | tables |\n|---|---|---|---:|"
+    );
     for src in r["sources"].as_array().into_iter().flatten() {
-        let _ = writeln!(o, "| {} | {} | `{}` | {} |", s(&src["id"]), s(&src["location"]), &s(&src["sha256"])[..12.min(s(&src["sha256"]).len())], src["tables"].as_array().map_or(0, Vec::len));
+        let _ = writeln!(
+            o,
+            "| {} | {} | `{}` | {} |",
+            s(&src["id"]),
+            s(&src["location"]),
+            &s(&src["sha256"])[..12.min(s(&src["sha256"]).len())],
+            src["tables"].as_array().map_or(0, Vec::len)
+        );
     }
     let _ = writeln!(o, "\n## Rejected, by rule\n");
     match r["rejected_by_rule"].as_object() {

@@ -6,7 +6,10 @@
 //! time can be pinned with `SOURCE_DATE_EPOCH` so two runs give identical files.
 
 use rust_decimal::prelude::ToPrimitive;
-use rust_xlsxwriter::{Chart, ChartType, DocProperties, ExcelDateTime, Format, Table, TableColumn, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{
+    Chart, ChartType, DocProperties, ExcelDateTime, Format, Table, TableColumn, Workbook,
+    Worksheet, XlsxError,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -31,9 +34,15 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     let mut props = DocProperties::new()
         .set_title(&p.title)
         .set_subject("Clean trade figures, validation findings and provenance")
-        .set_comment(format!("Published by tradeflow {}", env!("CARGO_PKG_VERSION")))
+        .set_comment(format!(
+            "Published by tradeflow {}",
+            env!("CARGO_PKG_VERSION")
+        ))
         .set_author(format!("tradeflow {}", env!("CARGO_PKG_VERSION")));
-    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse::<i64>().ok()) {
+    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+    {
         props = props.set_creation_datetime(&ExcelDateTime::from_timestamp(secs)?);
     }
     wb.set_properties(&props);
@@ -48,7 +57,10 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet().set_name("Validation")?;
     header(ws, 0, &["check", "severity", "finding", "where"], &bold)?;
     ws.set_freeze_panes(1, 0)?;
-    let mut checks: Vec<&serde_json::Value> = p.report["checks"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let mut checks: Vec<&serde_json::Value> = p.report["checks"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let rank = |s: &str| match s {
         "error" => 0,
         "warn" => 1,
@@ -61,7 +73,12 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
             ws.write_string(r, 0, c["id"].as_str().unwrap_or(""))?;
             ws.write_string(r, 1, c["severity"].as_str().unwrap_or(""))?;
             ws.write_string(r, 2, safe_text(f["message"].as_str().unwrap_or("")))?;
-            let refs: Vec<&str> = f["refs"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+            let refs: Vec<&str> = f["refs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .collect();
             ws.write_string(r, 3, safe_text(&refs.join("; ")))?;
             r += 1;
         }
@@ -69,22 +86,52 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     widths(ws, &[16.0, 9.0, 90.0, 70.0])?;
 
     let ws = wb.add_worksheet().set_name("Rejects")?;
-    let names = ["source", "source_ref", "reporter", "partner", "flow", "year", "raw_value", "rule", "severity", "message"];
+    let names = [
+        "source",
+        "source_ref",
+        "reporter",
+        "partner",
+        "flow",
+        "year",
+        "raw_value",
+        "rule",
+        "severity",
+        "message",
+    ];
     header(ws, 0, &names, &bold)?;
     ws.set_freeze_panes(1, 0)?;
     for (i, rj) in p.rejects.iter().enumerate() {
         let r = i as u32 + 1;
-        for (c, v) in [&rj.source, &rj.source_ref, &rj.reporter, &rj.partner, &rj.flow, &rj.year, &rj.raw_value, &rj.rule, &rj.severity, &rj.message]
-            .iter()
-            .enumerate()
+        for (c, v) in [
+            &rj.source,
+            &rj.source_ref,
+            &rj.reporter,
+            &rj.partner,
+            &rj.flow,
+            &rj.year,
+            &rj.raw_value,
+            &rj.rule,
+            &rj.severity,
+            &rj.message,
+        ]
+        .iter()
+        .enumerate()
         {
             ws.write_string(r, c as u16, safe_text(v))?;
         }
     }
-    widths(ws, &[16.0, 48.0, 10.0, 12.0, 10.0, 8.0, 14.0, 18.0, 9.0, 80.0])?;
+    widths(
+        ws,
+        &[16.0, 48.0, 10.0, 12.0, 10.0, 8.0, 14.0, 18.0, 9.0, 80.0],
+    )?;
 
     let ws = wb.add_worksheet().set_name("Changes")?;
-    header(ws, 0, &["change", "figure", "old value", "new value", "difference"], &bold)?;
+    header(
+        ws,
+        0,
+        &["change", "figure", "old value", "new value", "difference"],
+        &bold,
+    )?;
     ws.set_freeze_panes(1, 0)?;
     let ch = &p.report["changes"];
     let mut r = 1u32;
@@ -114,7 +161,12 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
 
     let ws = wb.add_worksheet().set_name("Sources")?;
     header(ws, 0, &["id", "location", "sha256", "bytes"], &bold)?;
-    for (i, s) in p.manifest["inputs"].as_array().into_iter().flatten().enumerate() {
+    for (i, s) in p.manifest["inputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let r = i as u32 + 1;
         ws.write_string(r, 0, safe_text(s["id"].as_str().unwrap_or("")))?;
         ws.write_string(r, 1, safe_text(s["location"].as_str().unwrap_or("")))?;
@@ -122,29 +174,62 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
         ws.write_number(r, 3, s["bytes"].as_f64().unwrap_or(0.0))?;
     }
     let r = p.manifest["inputs"].as_array().map_or(0, Vec::len) as u32 + 2;
-    for (k, (label, key)) in [("tool", "tool_version"), ("config", "config"), ("config sha256", "config_sha256"), ("inputs sha256", "inputs_sha256")].iter().enumerate() {
+    for (k, (label, key)) in [
+        ("tool", "tool_version"),
+        ("config", "config"),
+        ("config sha256", "config_sha256"),
+        ("inputs sha256", "inputs_sha256"),
+    ]
+    .iter()
+    .enumerate()
+    {
         ws.write_string_with_format(r + k as u32, 0, *label, &bold)?;
-        ws.write_string(r + k as u32, 1, safe_text(p.manifest[*key].as_str().unwrap_or("")))?;
+        ws.write_string(
+            r + k as u32,
+            1,
+            safe_text(p.manifest[*key].as_str().unwrap_or("")),
+        )?;
     }
     widths(ws, &[20.0, 48.0, 66.0, 12.0])?;
     wb.save(path)
 }
 
 /// `Data`, `Data (2)`, ...: at most `xlsx_max_rows` rows each, in constant memory.
-fn data_sheets(wb: &mut Workbook, p: &Publication<'_>, money: &Format, millions: &Format) -> Result<(), XlsxError> {
+fn data_sheets(
+    wb: &mut Workbook,
+    p: &Publication<'_>,
+    money: &Format,
+    millions: &Format,
+) -> Result<(), XlsxError> {
     let t = p.clean;
     let per = p.options.xlsx_max_rows.max(1);
     let chunks = t.len().div_ceil(per).max(1);
     for k in 0..chunks {
         let ws = wb.add_worksheet_with_constant_memory()?;
-        ws.set_name(if k == 0 { "Data".to_string() } else { format!("Data ({})", k + 1) })?;
-        widths(ws, &[9.0, 9.0, 10.0, 7.0, 7.0, 11.0, 16.0, 16.0, 52.0, 30.0, 14.0])?;
+        ws.set_name(if k == 0 {
+            "Data".to_string()
+        } else {
+            format!("Data ({})", k + 1)
+        })?;
+        widths(
+            ws,
+            &[9.0, 9.0, 10.0, 7.0, 7.0, 11.0, 16.0, 16.0, 52.0, 30.0, 14.0],
+        )?;
         let lo = k * per;
         let hi = ((k + 1) * per).min(t.len());
-        let cols: Vec<TableColumn> = COLUMNS.iter().map(|h| TableColumn::new().set_header(*h)).collect();
+        let cols: Vec<TableColumn> = COLUMNS
+            .iter()
+            .map(|h| TableColumn::new().set_header(*h))
+            .collect();
         // the table first: in constant memory rows are written in order, the header first
         let last = (hi - lo).max(1) as u32;
-        ws.add_table(0, 0, last, COLUMNS.len() as u16 - 1, &Table::new().set_columns(&cols))?;
+        ws.add_table(
+            0,
+            0,
+            last,
+            COLUMNS.len() as u16 - 1,
+            &Table::new().set_columns(&cols),
+        )?;
         ws.set_freeze_panes(1, 0)?;
         for i in lo..hi {
             let r = (i - lo) as u32 + 1;
@@ -171,14 +256,33 @@ fn data_sheets(wb: &mut Workbook, p: &Publication<'_>, money: &Format, millions:
 }
 
 /// `Summary`: the derived table, totals per year, and the data behind two charts.
-fn summary_sheet(wb: &mut Workbook, p: &Publication<'_>, money: &Format, pct: &Format, bold: &Format) -> Result<(), XlsxError> {
+fn summary_sheet(
+    wb: &mut Workbook,
+    p: &Publication<'_>,
+    money: &Format,
+    pct: &Format,
+    bold: &Format,
+) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet().set_name("Summary")?;
     let f = |d: Option<rust_decimal::Decimal>| d.and_then(|x| x.to_f64());
     ws.write_string_with_format(0, 0, "Trade by partner and year, US dollars", bold)?;
-    let names = ["reporter", "partner", "year", "exports", "imports", "volume", "balance", "volume growth"];
+    let names = [
+        "reporter",
+        "partner",
+        "year",
+        "exports",
+        "imports",
+        "volume",
+        "balance",
+        "volume growth",
+    ];
     header(ws, 2, &names, bold)?;
     let mut r = 3u32;
-    let write_row = |ws: &mut Worksheet, r: u32, vals: [Option<f64>; 4], growth: Option<f64>| -> Result<(), XlsxError> {
+    let write_row = |ws: &mut Worksheet,
+                     r: u32,
+                     vals: [Option<f64>; 4],
+                     growth: Option<f64>|
+     -> Result<(), XlsxError> {
         for (c, v) in vals.iter().enumerate() {
             if let Some(v) = v {
                 ws.write_number_with_format(r, 3 + c as u16, *v, money)?;
@@ -193,14 +297,22 @@ fn summary_sheet(wb: &mut Workbook, p: &Publication<'_>, money: &Format, pct: &F
         ws.write_string(r, 0, s.reporter)?;
         ws.write_string(r, 1, s.partner)?;
         ws.write_number(r, 2, s.year)?;
-        write_row(ws, r, [f(s.exports), f(s.imports), f(s.volume), f(s.balance)], s.growth)?;
+        write_row(
+            ws,
+            r,
+            [f(s.exports), f(s.imports), f(s.volume), f(s.balance)],
+            s.growth,
+        )?;
         r += 1;
     }
     // totals per year over every partner
     let mut totals: BTreeMap<i32, [f64; 4]> = BTreeMap::new();
     for s in p.summary {
         let e = totals.entry(s.year).or_default();
-        for (k, v) in [f(s.exports), f(s.imports), f(s.volume), f(s.balance)].iter().enumerate() {
+        for (k, v) in [f(s.exports), f(s.imports), f(s.volume), f(s.balance)]
+            .iter()
+            .enumerate()
+        {
             e[k] += v.unwrap_or(0.0);
         }
     }
@@ -208,14 +320,37 @@ fn summary_sheet(wb: &mut Workbook, p: &Publication<'_>, money: &Format, pct: &F
         ws.write_string_with_format(r, 0, "all", bold)?;
         ws.write_string_with_format(r, 1, "all partners", bold)?;
         ws.write_number_with_format(r, 2, *y, bold)?;
-        write_row(ws, r, [Some(v[0]), Some(v[1]), Some(v[2]), Some(v[3])], None)?;
+        write_row(
+            ws,
+            r,
+            [Some(v[0]), Some(v[1]), Some(v[2]), Some(v[3])],
+            None,
+        )?;
         r += 1;
     }
-    widths(ws, &[10.0, 13.0, 7.0, 16.0, 16.0, 16.0, 16.0, 14.0, 3.0, 8.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0])?;
+    widths(
+        ws,
+        &[
+            10.0, 13.0, 7.0, 16.0, 16.0, 16.0, 16.0, 14.0, 3.0, 8.0, 16.0, 16.0, 16.0, 16.0, 16.0,
+            16.0,
+        ],
+    )?;
 
     // chart data: volume by year (rows) and partner (columns), from column J
-    let partners: Vec<&str> = p.summary.iter().map(|s| s.partner).collect::<BTreeSet<_>>().into_iter().collect();
-    let years: Vec<i32> = p.summary.iter().map(|s| s.year).collect::<BTreeSet<_>>().into_iter().collect();
+    let partners: Vec<&str> = p
+        .summary
+        .iter()
+        .map(|s| s.partner)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let years: Vec<i32> = p
+        .summary
+        .iter()
+        .map(|s| s.year)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if partners.is_empty() || years.is_empty() {
         return Ok(());
     }
@@ -228,13 +363,19 @@ fn summary_sheet(wb: &mut Workbook, p: &Publication<'_>, money: &Format, pct: &F
         let row = 3 + yi as u32;
         ws.write_number(row, c0, *y)?;
         for (k, par) in partners.iter().enumerate() {
-            let vol: f64 = p.summary.iter().filter(|s| s.partner == *par && s.year == *y).filter_map(|s| f(s.volume)).sum();
+            let vol: f64 = p
+                .summary
+                .iter()
+                .filter(|s| s.partner == *par && s.year == *y)
+                .filter_map(|s| f(s.volume))
+                .sum();
             ws.write_number_with_format(row, c0 + 1 + k as u16, vol, money)?;
         }
     }
     let last_year_row = 3 + years.len() as u32 - 1;
     let mut line = Chart::new(ChartType::Line);
-    line.title().set_name("Trade volume by partner (US dollars)");
+    line.title()
+        .set_name("Trade volume by partner (US dollars)");
     for k in 0..partners.len() {
         let col = c0 + 1 + k as u16;
         line.add_series()
@@ -254,7 +395,11 @@ fn summary_sheet(wb: &mut Workbook, p: &Publication<'_>, money: &Format, pct: &F
     for (k, par) in partners.iter().enumerate() {
         let row = e0 + 1 + k as u32;
         let sum = |g: fn(&crate::summarize::SummaryRow) -> Option<rust_decimal::Decimal>| -> f64 {
-            p.summary.iter().filter(|s| s.partner == *par).filter_map(|s| f(g(s))).sum()
+            p.summary
+                .iter()
+                .filter(|s| s.partner == *par)
+                .filter_map(|s| f(g(s)))
+                .sum()
         };
         ws.write_string(row, c0, *par)?;
         ws.write_number_with_format(row, c0 + 1, sum(|s| s.exports), money)?;
@@ -262,7 +407,9 @@ fn summary_sheet(wb: &mut Workbook, p: &Publication<'_>, money: &Format, pct: &F
     }
     let last = e0 + partners.len() as u32;
     let mut col = Chart::new(ChartType::Column);
-    col.title().set_name(&format!("Exports and imports by partner, {y0}-{y1} (US dollars)"));
+    col.title().set_name(&format!(
+        "Exports and imports by partner, {y0}-{y1} (US dollars)"
+    ));
     for k in 1..=2u16 {
         col.add_series()
             .set_name(("Summary", e0, c0 + k))

@@ -19,19 +19,71 @@ use crate::normalize::Normalized;
 
 /// Every configurable rule: id, default severity, what it checks.
 pub const RULES: &[(&str, Severity, &str)] = &[
-    ("missing_value", Severity::Warn, "a missing-value marker (`..`, `n/a`, empty): kept as null with a flag, or rejected"),
-    ("year_range", Severity::Error, "years within [validate] year_min..year_max"),
-    ("negative_value", Severity::Error, "values are not negative (unless allow_negative)"),
-    ("implausible_value", Severity::Error, "a value above [validate] plausible_max_usd"),
-    ("conflict", Severity::Error, "one key with different values: the source listed first wins, the other is rejected"),
-    ("yoy_jump", Severity::Warn, "a year-on-year change by more than [validate] jump_factor, up or down"),
-    ("equal_flows", Severity::Warn, "exports equal to imports for the same partner and period"),
-    ("repeated_value", Severity::Warn, "the same value [validate] repeat_run years running"),
-    ("series_gap", Severity::Warn, "a series that stops, starts late, or has a hole"),
-    ("coverage", Severity::Warn, "[validate.coverage]: partner x year x flow combinations with no figure"),
-    ("totals", Severity::Warn, "parts that do not add up to their total row within total_tolerance"),
-    ("mirror", Severity::Warn, "our exports against the partner's imports (and back) outside mirror_band"),
-    ("expectations", Severity::Error, "the assertions of [[expect]]"),
+    (
+        "missing_value",
+        Severity::Warn,
+        "a missing-value marker (`..`, `n/a`, empty): kept as null with a flag, or rejected",
+    ),
+    (
+        "year_range",
+        Severity::Error,
+        "years within [validate] year_min..year_max",
+    ),
+    (
+        "negative_value",
+        Severity::Error,
+        "values are not negative (unless allow_negative)",
+    ),
+    (
+        "implausible_value",
+        Severity::Error,
+        "a value above [validate] plausible_max_usd",
+    ),
+    (
+        "conflict",
+        Severity::Error,
+        "one key with different values: the source listed first wins, the other is rejected",
+    ),
+    (
+        "yoy_jump",
+        Severity::Warn,
+        "a year-on-year change by more than [validate] jump_factor, up or down",
+    ),
+    (
+        "equal_flows",
+        Severity::Warn,
+        "exports equal to imports for the same partner and period",
+    ),
+    (
+        "repeated_value",
+        Severity::Warn,
+        "the same value [validate] repeat_run years running",
+    ),
+    (
+        "series_gap",
+        Severity::Warn,
+        "a series that stops, starts late, or has a hole",
+    ),
+    (
+        "coverage",
+        Severity::Warn,
+        "[validate.coverage]: partner x year x flow combinations with no figure",
+    ),
+    (
+        "totals",
+        Severity::Warn,
+        "parts that do not add up to their total row within total_tolerance",
+    ),
+    (
+        "mirror",
+        Severity::Warn,
+        "our exports against the partner's imports (and back) outside mirror_band",
+    ),
+    (
+        "expectations",
+        Severity::Error,
+        "the assertions of [[expect]]",
+    ),
 ];
 
 /// Findings listed per check for the parse and aggregate lists; the rest are counted
@@ -110,13 +162,22 @@ pub struct Verdict {
 
 fn key_text(f: &Figures, i: usize) -> String {
     let m = f.month[i].map(|m| format!("-{m:02}")).unwrap_or_default();
-    format!("{} {} {} {}{m} {}", f.reporter[i], f.partner[i], f.flow[i], f.year[i], f.commodity_str(i))
+    format!(
+        "{} {} {} {}{m} {}",
+        f.reporter[i],
+        f.partner[i],
+        f.flow[i],
+        f.year[i],
+        f.commodity_str(i)
+    )
 }
 
 /// `1470000000` as `1,470,000,000`.
 pub fn grouped(v: Decimal) -> String {
     let s = v.normalize().to_string();
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(a, b)| (a, Some(b)));
+    let (int, frac) = s
+        .split_once('.')
+        .map_or((s.as_str(), None), |(a, b)| (a, Some(b)));
     let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -125,7 +186,10 @@ pub fn grouped(v: Decimal) -> String {
         }
         out.push(c);
     }
-    format!("{sign}{out}{}", frac.map(|f| format!(".{f}")).unwrap_or_default())
+    format!(
+        "{sign}{out}{}",
+        frac.map(|f| format!(".{f}")).unwrap_or_default()
+    )
 }
 
 fn show(v: Option<Decimal>) -> String {
@@ -156,8 +220,18 @@ impl V<'_> {
     }
 
     fn check(&self, id: &'static str) -> Check {
-        let (_, _, description) = RULES.iter().find(|(r, _, _)| *r == id).copied().unwrap_or((id, Severity::Error, ""));
-        Check { id, severity: self.rules.severity(id), description, findings: Vec::new() }
+        let (_, _, description) =
+            RULES
+                .iter()
+                .find(|(r, _, _)| *r == id)
+                .copied()
+                .unwrap_or((id, Severity::Error, ""));
+        Check {
+            id,
+            severity: self.rules.severity(id),
+            description,
+            findings: Vec::new(),
+        }
     }
 
     /// A figure-level finding: `error` rejects the figure, `warn` flags it.
@@ -165,12 +239,19 @@ impl V<'_> {
         match c.severity {
             Severity::Off => return,
             Severity::Error => {
-                self.verdict.rejects.push(Reject { raw: self.f.raw[i], rule: c.id, message: message.clone() });
+                self.verdict.rejects.push(Reject {
+                    raw: self.f.raw[i],
+                    rule: c.id,
+                    message: message.clone(),
+                });
                 self.alive[i] = false;
             }
             _ => self.verdict.flags[i] |= flag,
         }
-        c.findings.push(Finding { message: format!("{}: {message}", key_text(self.f, i)), refs: vec![self.r(i)] });
+        c.findings.push(Finding {
+            message: format!("{}: {message}", key_text(self.f, i)),
+            refs: vec![self.r(i)],
+        });
     }
 
     fn clean(&self) -> Vec<usize> {
@@ -183,14 +264,27 @@ fn rank_of<'a>(texts: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u32> {
     let set: rustc_hash::FxHashSet<&str> = texts.collect();
     let mut t: Vec<&str> = set.into_iter().collect();
     t.sort_unstable();
-    t.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect()
+    t.into_iter()
+        .enumerate()
+        .map(|(i, s)| (s, i as u32))
+        .collect()
 }
 
 /// Validates normalised figures.
 pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdict {
     let f = &norm.figures;
     let n = f.len();
-    let mut v = V { f, rules, places, verdict: Verdict { rejects: norm.rejects.clone(), flags: vec![0; n], ..Default::default() }, alive: vec![true; n] };
+    let mut v = V {
+        f,
+        rules,
+        places,
+        verdict: Verdict {
+            rejects: norm.rejects.clone(),
+            flags: vec![0; n],
+            ..Default::default()
+        },
+        alive: vec![true; n],
+    };
 
     // figure rules
     let mut missing = v.check("missing_value");
@@ -200,37 +294,78 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let max = Decimal::try_from(rules.plausible_max_usd).unwrap_or(Decimal::MAX);
     for i in 0..n {
         if f.year[i] < rules.year_min || f.year[i] > rules.year_max {
-            let msg = format!("year {} outside {}..{}", f.year[i], rules.year_min, rules.year_max);
+            let msg = format!(
+                "year {} outside {}..{}",
+                f.year[i], rules.year_min, rules.year_max
+            );
             v.judge(&mut range, i, flags::OUT_OF_RANGE, msg);
         }
         if !v.alive[i] {
             continue;
         }
         match f.value[i] {
-            None => v.judge(&mut missing, i, flags::MISSING, "the file marks the value missing: null, not zero".into()),
-            Some(x) if x.is_sign_negative() && !x.is_zero() && !rules.allow_negative => {
-                v.judge(&mut negative, i, flags::NEGATIVE, format!("negative value {}", grouped(x)))
-            }
-            Some(x) if x.abs() > max => v.judge(&mut implausible, i, flags::OUT_OF_RANGE, format!("{} is above the plausible {}", grouped(x), grouped(max))),
+            None => v.judge(
+                &mut missing,
+                i,
+                flags::MISSING,
+                "the file marks the value missing: null, not zero".into(),
+            ),
+            Some(x) if x.is_sign_negative() && !x.is_zero() && !rules.allow_negative => v.judge(
+                &mut negative,
+                i,
+                flags::NEGATIVE,
+                format!("negative value {}", grouped(x)),
+            ),
+            Some(x) if x.abs() > max => v.judge(
+                &mut implausible,
+                i,
+                flags::OUT_OF_RANGE,
+                format!("{} is above the plausible {}", grouped(x), grouped(max)),
+            ),
             _ => {}
         }
     }
 
     // every figure's key as integer ranks of its texts: grouping and sorting without
     // hashing or comparing strings
-    let countries_rank = rank_of((0..n).filter(|&i| v.alive[i]).flat_map(|i| [f.reporter[i], f.partner[i]]));
-    let commodity_rank = rank_of((0..f.commodities.len() as u32).filter_map(|c| f.commodities.get(c)));
-    let crank: Vec<u32> = (0..f.commodities.len() as u32).map(|c| f.commodities.get(c).map_or(0, |s| commodity_rank[s])).collect();
+    let countries_rank = rank_of(
+        (0..n)
+            .filter(|&i| v.alive[i])
+            .flat_map(|i| [f.reporter[i], f.partner[i]]),
+    );
+    let commodity_rank =
+        rank_of((0..f.commodities.len() as u32).filter_map(|c| f.commodities.get(c)));
+    let crank: Vec<u32> = (0..f.commodities.len() as u32)
+        .map(|c| f.commodities.get(c).map_or(0, |s| commodity_rank[s]))
+        .collect();
     let mut kx: Vec<(u32, u32, u8, i32, u8, u32)> = vec![(0, 0, 0, 0, 0, 0); n];
     for i in (0..n).filter(|&i| v.alive[i]) {
-        kx[i] = (countries_rank[f.reporter[i]], countries_rank[f.partner[i]], f.flow[i] as u8, f.year[i], f.month[i].unwrap_or(0), crank[f.commodity[i] as usize]);
+        kx[i] = (
+            countries_rank[f.reporter[i]],
+            countries_rank[f.partner[i]],
+            f.flow[i] as u8,
+            f.year[i],
+            f.month[i].unwrap_or(0),
+            crank[f.commodity[i] as usize],
+        );
     }
 
     // uniqueness: the highest-precedence figure of a key wins
     let mut order: Vec<usize> = v.clean();
-    order.sort_by_key(|&i| ((places.precedence)(places.place[f.raw[i] as usize]), f.raw[i]));
+    order.sort_by_key(|&i| {
+        (
+            (places.precedence)(places.place[f.raw[i] as usize]),
+            f.raw[i],
+        )
+    });
     let mut first: HashMap<(u32, u32, u8, i32, u8, u32), usize> = HashMap::default();
-    let mut dups = Check { id: "duplicates", severity: Severity::Info, description: "the same figure from more than one source: one is kept, the others superseded", findings: vec![] };
+    let mut dups = Check {
+        id: "duplicates",
+        severity: Severity::Info,
+        description:
+            "the same figure from more than one source: one is kept, the others superseded",
+        findings: vec![],
+    };
     let mut conflicts = v.check("conflict");
     for &i in &order {
         match first.get(&kx[i]) {
@@ -248,18 +383,33 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 v.alive[i] = false;
             }
             Some(&k) => {
-                let msg = format!("{} here, {} at {} (kept)", show(f.value[i]), show(f.value[k]), v.r(k));
+                let msg = format!(
+                    "{} here, {} at {} (kept)",
+                    show(f.value[i]),
+                    show(f.value[k]),
+                    v.r(k)
+                );
                 // a conflict can't be kept whatever its severity: two values for one key
                 // would break the table's uniqueness
-                v.verdict.rejects.push(Reject { raw: f.raw[i], rule: "conflict", message: msg.clone() });
+                v.verdict.rejects.push(Reject {
+                    raw: f.raw[i],
+                    rule: "conflict",
+                    message: msg.clone(),
+                });
                 v.alive[i] = false;
-                conflicts.findings.push(Finding { message: format!("{}: {msg}", key_text(f, i)), refs: vec![v.r(i), v.r(k)] });
+                conflicts.findings.push(Finding {
+                    message: format!("{}: {msg}", key_text(f, i)),
+                    refs: vec![v.r(i), v.r(k)],
+                });
             }
         }
     }
     if !v.verdict.superseded.is_empty() {
         dups.findings.push(Finding {
-            message: format!("{} figures repeat a figure of a higher-precedence source with the same value", v.verdict.superseded.len()),
+            message: format!(
+                "{} figures repeat a figure of a higher-precedence source with the same value",
+                v.verdict.superseded.len()
+            ),
             refs: vec![],
         });
     }
@@ -293,18 +443,38 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let idx = &by_series[start..end];
         start = end;
         let first = idx[0];
-        let k = (f.reporter[first], f.partner[first], f.flow[first], f.month[first]);
+        let k = (
+            f.reporter[first],
+            f.partner[first],
+            f.flow[first],
+            f.month[first],
+        );
         for w in idx.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else { continue };
-            if f.year[b] != f.year[a] + 1 || va <= Decimal::ZERO || vb <= Decimal::ZERO || jumps.severity == Severity::Off {
+            let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else {
+                continue;
+            };
+            if f.year[b] != f.year[a] + 1
+                || va <= Decimal::ZERO
+                || vb <= Decimal::ZERO
+                || jumps.severity == Severity::Off
+            {
                 continue;
             }
             let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
             if hi > lo * factor {
                 let ratio = (vb / va).round_dp(2);
                 jumps.findings.push(Finding {
-                    message: format!("{} {} {} {} -> {}: {} -> {} (x{ratio})", k.0, k.1, k.2, f.year[a], f.year[b], grouped(va), grouped(vb)),
+                    message: format!(
+                        "{} {} {} {} -> {}: {} -> {} (x{ratio})",
+                        k.0,
+                        k.1,
+                        k.2,
+                        f.year[a],
+                        f.year[b],
+                        grouped(va),
+                        grouped(vb)
+                    ),
                     refs: vec![v.r(a), v.r(b)],
                 });
                 v.verdict.flags[a] |= flags::JUMP;
@@ -315,10 +485,20 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         if repeated.severity != Severity::Off && idx.len() >= run {
             for w in idx.windows(run) {
                 let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
-                let same = w.iter().all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
+                let same = w
+                    .iter()
+                    .all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
                 if consecutive && same {
                     repeated.findings.push(Finding {
-                        message: format!("{} {} {}: {} in every year {}-{}", k.0, k.1, k.2, show(f.value[w[0]]), f.year[w[0]], f.year[w[run - 1]]),
+                        message: format!(
+                            "{} {} {}: {} in every year {}-{}",
+                            k.0,
+                            k.1,
+                            k.2,
+                            show(f.value[w[0]]),
+                            f.year[w[0]],
+                            f.year[w[run - 1]]
+                        ),
                         refs: w.iter().map(|&i| v.r(i)).collect(),
                     });
                     for &i in w {
@@ -330,19 +510,31 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         if gaps.severity != Severity::Off && k.3.is_none() {
             let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
             let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
-            let holes: Vec<String> = (lo..=hi).filter(|y| !years.contains(y)).map(|y| y.to_string()).collect();
+            let holes: Vec<String> = (lo..=hi)
+                .filter(|y| !years.contains(y))
+                .map(|y| y.to_string())
+                .collect();
             let mut what = Vec::new();
             if !holes.is_empty() {
                 what.push(format!("no figure for {}", holes.join(", ")));
             }
             if all_years.last().is_some_and(|&m| hi < m) {
-                what.push(format!("stops in {hi} while the data runs to {}", all_years.last().unwrap_or(&hi)));
+                what.push(format!(
+                    "stops in {hi} while the data runs to {}",
+                    all_years.last().unwrap_or(&hi)
+                ));
             }
             if all_years.first().is_some_and(|&m| lo > m) {
-                what.push(format!("starts in {lo} while the data starts in {}", all_years.first().unwrap_or(&lo)));
+                what.push(format!(
+                    "starts in {lo} while the data starts in {}",
+                    all_years.first().unwrap_or(&lo)
+                ));
             }
             if !what.is_empty() {
-                gaps.findings.push(Finding { message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")), refs: vec![] });
+                gaps.findings.push(Finding {
+                    message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
+                    refs: vec![],
+                });
             }
         }
     }
@@ -360,12 +552,24 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         for w in by_period.windows(2) {
             let (e, m) = (w[0], w[1]);
             let (x, y) = (kx[e], kx[m]);
-            if (x.0, x.1, x.3, x.4, x.5) != (y.0, y.1, y.3, y.4, y.5) || f.flow[e] != Flow::Export || f.flow[m] != Flow::Import {
+            if (x.0, x.1, x.3, x.4, x.5) != (y.0, y.1, y.3, y.4, y.5)
+                || f.flow[e] != Flow::Export
+                || f.flow[m] != Flow::Import
+            {
                 continue;
             }
-            if f.value[e].is_some() && f.value[e] == f.value[m] && !f.value[e].unwrap_or_default().is_zero() {
+            if f.value[e].is_some()
+                && f.value[e] == f.value[m]
+                && !f.value[e].unwrap_or_default().is_zero()
+            {
                 equal.findings.push(Finding {
-                    message: format!("{} {} {}: exports and imports are both {}", f.reporter[e], f.partner[e], f.year[e], show(f.value[e])),
+                    message: format!(
+                        "{} {} {}: exports and imports are both {}",
+                        f.reporter[e],
+                        f.partner[e],
+                        f.year[e],
+                        show(f.value[e])
+                    ),
                     refs: vec![v.r(e), v.r(m)],
                 });
                 v.verdict.flags[e] |= flags::EQUAL_FLOWS;
@@ -376,13 +580,17 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // mirror statistics: A's exports to B against B's imports from A
     let mut mirror = v.check("mirror");
-    let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> = clean.iter().map(|&i| (kx[i], i)).collect();
+    let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> =
+        clean.iter().map(|&i| (kx[i], i)).collect();
     for &i in &clean {
         if f.flow[i] != Flow::Export {
             continue;
         }
         let k = kx[i];
-        let (Some(&j), Some(x)) = (index.get(&(k.1, k.0, Flow::Import as u8, k.3, k.4, k.5)), f.value[i]) else {
+        let (Some(&j), Some(x)) = (
+            index.get(&(k.1, k.0, Flow::Import as u8, k.3, k.4, k.5)),
+            f.value[i],
+        ) else {
             continue;
         };
         let Some(m) = f.value[j] else { continue };
@@ -427,15 +635,24 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut aggregates = Check {
         id: "aggregates",
         severity: Severity::Info,
-        description: "rows that are sums over partners (World, Total): read, kept out of the clean table",
+        description:
+            "rows that are sums over partners (World, Total): read, kept out of the clean table",
         findings: vec![],
     };
     // the parts of each table, summed once: (table, reporter, flow, year, month, commodity)
-    let mut parts: HashMap<(u32, &str, Flow, i32, Option<u8>, &str), (usize, Decimal)> = HashMap::default();
+    let mut parts: HashMap<(u32, &str, Flow, i32, Option<u8>, &str), (usize, Decimal)> =
+        HashMap::default();
     if !norm.aggregates.is_empty() && totals.severity != Severity::Off {
         for &i in &clean {
             let e = parts
-                .entry((places.place[f.raw[i] as usize].table, f.reporter[i], f.flow[i], f.year[i], f.month[i], f.commodity_str(i)))
+                .entry((
+                    places.place[f.raw[i] as usize].table,
+                    f.reporter[i],
+                    f.flow[i],
+                    f.year[i],
+                    f.month[i],
+                    f.commodity_str(i),
+                ))
                 .or_default();
             e.0 += 1;
             e.1 += f.value[i].unwrap_or_default();
@@ -443,14 +660,30 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
     for a in &norm.aggregates {
         if aggregates.findings.len() < MAX_LISTED {
-            aggregates.findings.push(Finding { message: format!("{} = {:?}", a.label, a.raw_value), refs: vec![a.source_ref.clone()] });
+            aggregates.findings.push(Finding {
+                message: format!("{} = {:?}", a.label, a.raw_value),
+                refs: vec![a.source_ref.clone()],
+            });
         }
-        let (Some(total), Some(rep), Some(flow), Some(year)) = (a.value_usd, a.reporter, a.flow, a.year) else { continue };
-        let Some(&(count, sum)) = parts.get(&(a.table, rep, flow, year, a.month, a.commodity.as_str())) else { continue };
+        let (Some(total), Some(rep), Some(flow), Some(year)) =
+            (a.value_usd, a.reporter, a.flow, a.year)
+        else {
+            continue;
+        };
+        let Some(&(count, sum)) =
+            parts.get(&(a.table, rep, flow, year, a.month, a.commodity.as_str()))
+        else {
+            continue;
+        };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
         if (sum - total).abs() > tol {
             totals.findings.push(Finding {
-                message: format!("{rep} {flow} {year}: the {count} partners add up to {}, the {:?} row says {}", grouped(sum), a.label, grouped(total)),
+                message: format!(
+                    "{rep} {flow} {year}: the {count} partners add up to {}, the {:?} row says {}",
+                    grouped(sum),
+                    a.label,
+                    grouped(total)
+                ),
                 refs: vec![a.source_ref.clone()],
             });
         }
@@ -458,28 +691,57 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // coverage: the matrix the config declares, else every partner x year seen
     let mut coverage = v.check("coverage");
-    let present: BTreeSet<(&str, &str, i32, Flow)> = clean.iter().filter(|&&i| f.month[i].is_none()).map(|&i| (f.reporter[i], f.partner[i], f.year[i], f.flow[i])).collect();
-    let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) = match &rules.coverage {
-        Some(c) => {
-            let reps: Vec<&str> = match &c.reporter {
-                Some(r) => vec![present.iter().map(|p| p.0).find(|x| x == r).unwrap_or(r.as_str())],
-                None => present.iter().map(|p| p.0).collect::<BTreeSet<_>>().into_iter().collect(),
-            };
-            (reps, c.partners.clone(), c.years, c.flows.clone())
-        }
-        None => {
-            let reps: Vec<&str> = present.iter().map(|p| p.0).collect::<BTreeSet<_>>().into_iter().collect();
-            let pars: Vec<String> = present.iter().map(|p| p.1.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-            let ys = (present.iter().map(|p| p.2).min().unwrap_or(0), present.iter().map(|p| p.2).max().unwrap_or(-1));
-            (reps, pars, ys, vec![Flow::Export, Flow::Import])
-        }
-    };
+    let present: BTreeSet<(&str, &str, i32, Flow)> = clean
+        .iter()
+        .filter(|&&i| f.month[i].is_none())
+        .map(|&i| (f.reporter[i], f.partner[i], f.year[i], f.flow[i]))
+        .collect();
+    let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) =
+        match &rules.coverage {
+            Some(c) => {
+                let reps: Vec<&str> = match &c.reporter {
+                    Some(r) => vec![present
+                        .iter()
+                        .map(|p| p.0)
+                        .find(|x| x == r)
+                        .unwrap_or(r.as_str())],
+                    None => present
+                        .iter()
+                        .map(|p| p.0)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
+                };
+                (reps, c.partners.clone(), c.years, c.flows.clone())
+            }
+            None => {
+                let reps: Vec<&str> = present
+                    .iter()
+                    .map(|p| p.0)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let pars: Vec<String> = present
+                    .iter()
+                    .map(|p| p.1.to_string())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let ys = (
+                    present.iter().map(|p| p.2).min().unwrap_or(0),
+                    present.iter().map(|p| p.2).max().unwrap_or(-1),
+                );
+                (reps, pars, ys, vec![Flow::Export, Flow::Import])
+            }
+        };
     for rep in &reporters {
         for par in &partners {
             let mut missing_here = Vec::new();
             for y in years.0..=years.1 {
                 for &fl in &flows {
-                    let has = present.iter().any(|p| p.0 == *rep && p.1 == par && p.2 == y && p.3 == fl);
+                    let has = present
+                        .iter()
+                        .any(|p| p.0 == *rep && p.1 == par && p.2 == y && p.3 == fl);
                     v.verdict.coverage.push((par.clone(), y, fl, has));
                     if !has {
                         missing_here.push(format!("{fl} {y}"));
@@ -487,9 +749,17 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 }
             }
             if !missing_here.is_empty() && coverage.severity != Severity::Off {
-                let all = missing_here.len() == flows.len() * (years.1 - years.0 + 1).max(0) as usize;
-                let what = if all { format!("no figures at all for {}-{}", years.0, years.1) } else { format!("missing {}", missing_here.join(", ")) };
-                coverage.findings.push(Finding { message: format!("{rep} {par}: {what}"), refs: vec![] });
+                let all =
+                    missing_here.len() == flows.len() * (years.1 - years.0 + 1).max(0) as usize;
+                let what = if all {
+                    format!("no figures at all for {}-{}", years.0, years.1)
+                } else {
+                    format!("missing {}", missing_here.join(", "))
+                };
+                coverage.findings.push(Finding {
+                    message: format!("{rep} {par}: {what}"),
+                    refs: vec![],
+                });
             }
         }
     }
@@ -499,49 +769,118 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     for e in &rules.expectations {
         let res = expectation(f, &clean, e);
         if !res.passed && e.severity != Severity::Off {
-            expect.findings.push(Finding { message: format!("{}: {}", e.name, res.detail), refs: vec![] });
+            expect.findings.push(Finding {
+                message: format!("{}: {}", e.name, res.detail),
+                refs: vec![],
+            });
         }
         v.verdict.expectations.push(res);
     }
 
     // what normalise rejected, by rule
-    let mut parse = Check { id: "parse", severity: Severity::Error, description: "figures that could not be read: unknown countries, flows, years, units, numbers", findings: vec![] };
+    let mut parse = Check {
+        id: "parse",
+        severity: Severity::Error,
+        description:
+            "figures that could not be read: unknown countries, flows, years, units, numbers",
+        findings: vec![],
+    };
     for rj in norm.rejects.iter().take(MAX_LISTED) {
-        parse.findings.push(Finding { message: format!("{}: {}", rj.rule, rj.message), refs: vec![(places.source_ref)(places.place[rj.raw as usize])] });
+        parse.findings.push(Finding {
+            message: format!("{}: {}", rj.rule, rj.message),
+            refs: vec![(places.source_ref)(places.place[rj.raw as usize])],
+        });
     }
-    for (c, total) in [(&mut parse, norm.rejects.len()), (&mut aggregates, norm.aggregates.len())] {
+    for (c, total) in [
+        (&mut parse, norm.rejects.len()),
+        (&mut aggregates, norm.aggregates.len()),
+    ] {
         if total > MAX_LISTED {
-            c.findings.push(Finding { message: format!("... and {} more (every one is in rejects.csv or report.json's aggregates)", total - MAX_LISTED), refs: vec![] });
+            c.findings.push(Finding {
+                message: format!(
+                    "... and {} more (every one is in rejects.csv or report.json's aggregates)",
+                    total - MAX_LISTED
+                ),
+                refs: vec![],
+            });
         }
     }
 
     // the verdict: the circuit breaker on rejected figures, then failed error-level checks
     let rejected = v.verdict.rejects.len();
     let read = n + norm.rejects.len();
-    let mut tolerance = Check { id: "tolerance", severity: Severity::Error, description: "rejected figures within max_rejected / max_rejected_share", findings: vec![] };
-    let share = if read == 0 { 0.0 } else { rejected as f64 / read as f64 };
+    let mut tolerance = Check {
+        id: "tolerance",
+        severity: Severity::Error,
+        description: "rejected figures within max_rejected / max_rejected_share",
+        findings: vec![],
+    };
+    let share = if read == 0 {
+        0.0
+    } else {
+        rejected as f64 / read as f64
+    };
     let mut failure = None;
     if let Some(m) = rules.max_rejected.filter(|m| rejected > *m) {
-        failure = Some(format!("{rejected} figures rejected, more than max_rejected = {m}"));
+        failure = Some(format!(
+            "{rejected} figures rejected, more than max_rejected = {m}"
+        ));
     } else if share > rules.max_rejected_share {
-        failure = Some(format!("{rejected} of {read} figures rejected ({:.1}%), more than max_rejected_share = {}", share * 100.0, rules.max_rejected_share));
+        failure = Some(format!(
+            "{rejected} of {read} figures rejected ({:.1}%), more than max_rejected_share = {}",
+            share * 100.0,
+            rules.max_rejected_share
+        ));
     }
     // each expectation carries its own severity
-    if let Some(e) = v.verdict.expectations.iter().find(|e| !e.passed && e.severity == Severity::Error) {
+    if let Some(e) = v
+        .verdict
+        .expectations
+        .iter()
+        .find(|e| !e.passed && e.severity == Severity::Error)
+    {
         if failure.is_none() && expect.severity != Severity::Off {
             failure = Some(format!("expectation failed: {}: {}", e.name, e.detail));
         }
     }
-    for c in [&totals, &coverage, &repeated, &gaps, &jumps, &equal, &mirror] {
+    for c in [
+        &totals, &coverage, &repeated, &gaps, &jumps, &equal, &mirror,
+    ] {
         if c.severity == Severity::Error && !c.findings.is_empty() && failure.is_none() {
-            failure = Some(format!("check {} found {} problem(s) and its severity is error: {}", c.id, c.findings.len(), c.findings[0].message));
+            failure = Some(format!(
+                "check {} found {} problem(s) and its severity is error: {}",
+                c.id,
+                c.findings.len(),
+                c.findings[0].message
+            ));
         }
     }
     if let Some(why) = &failure {
-        tolerance.findings.push(Finding { message: why.clone(), refs: vec![] });
+        tolerance.findings.push(Finding {
+            message: why.clone(),
+            refs: vec![],
+        });
     }
     v.verdict.failure = failure;
-    v.verdict.checks = vec![tolerance, parse, missing, range, negative, implausible, conflicts, expect, totals, coverage, mirror, jumps, equal, repeated, gaps, dups, aggregates];
+    v.verdict.checks = vec![
+        tolerance,
+        parse,
+        missing,
+        range,
+        negative,
+        implausible,
+        conflicts,
+        expect,
+        totals,
+        coverage,
+        mirror,
+        jumps,
+        equal,
+        repeated,
+        gaps,
+        dups,
+        aggregates,
+    ];
     v.verdict.clean = clean;
     v.verdict
 }
@@ -555,14 +894,24 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
             && f.commodity_str(i) == "TOTAL"
     };
     let sum = |flow: Flow| -> Option<Decimal> {
-        let vals: Vec<Decimal> = clean.iter().copied().filter(|&i| matches(i) && f.flow[i] == flow).filter_map(|i| f.value[i]).collect();
+        let vals: Vec<Decimal> = clean
+            .iter()
+            .copied()
+            .filter(|&i| matches(i) && f.flow[i] == flow)
+            .filter_map(|i| f.value[i])
+            .collect();
         if vals.is_empty() {
             None
         } else {
             Some(vals.into_iter().sum())
         }
     };
-    let result = |passed: bool, detail: String| ExpectationResult { name: e.name.clone(), severity: e.severity, passed, detail };
+    let result = |passed: bool, detail: String| ExpectationResult {
+        name: e.name.clone(),
+        severity: e.severity,
+        passed,
+        detail,
+    };
     let actual = match &e.kind {
         ExpectKind::Complete { partners, years } => {
             let mut missing = Vec::new();
@@ -570,7 +919,11 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
                 for y in years.0..=years.1 {
                     for fl in [Flow::Export, Flow::Import] {
                         let has = clean.iter().any(|&i| {
-                            f.partner[i] == p && f.year[i] == y && f.flow[i] == fl && f.value[i].is_some() && e.reporter.as_deref().is_none_or(|r| f.reporter[i] == r)
+                            f.partner[i] == p
+                                && f.year[i] == y
+                                && f.flow[i] == fl
+                                && f.value[i].is_some()
+                                && e.reporter.as_deref().is_none_or(|r| f.reporter[i] == r)
                         });
                         if !has {
                             missing.push(format!("{p} {fl} {y}"));
@@ -579,11 +932,26 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
                 }
             }
             return if missing.is_empty() {
-                result(true, format!("all {} partners have both flows in {}-{}", partners.len(), years.0, years.1))
+                result(
+                    true,
+                    format!(
+                        "all {} partners have both flows in {}-{}",
+                        partners.len(),
+                        years.0,
+                        years.1
+                    ),
+                )
             } else {
                 let n = missing.len();
                 let shown: Vec<String> = missing.into_iter().take(12).collect();
-                result(false, format!("{n} missing: {}{}", shown.join(", "), if n > 12 { ", ..." } else { "" }))
+                result(
+                    false,
+                    format!(
+                        "{n} missing: {}{}",
+                        shown.join(", "),
+                        if n > 12 { ", ..." } else { "" }
+                    ),
+                )
             };
         }
         ExpectKind::Value(flow) => sum(*flow),
@@ -596,14 +964,29 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
             _ => None,
         },
     };
-    let Some(expected) = e.equals else { return result(false, "no `equals` to compare with".into()) };
+    let Some(expected) = e.equals else {
+        return result(false, "no `equals` to compare with".into());
+    };
     match actual {
-        None => result(false, format!("no figures to compare with {}", grouped(expected))),
+        None => result(
+            false,
+            format!("no figures to compare with {}", grouped(expected)),
+        ),
         Some(a) => {
             let tol = Decimal::try_from(e.within).unwrap_or_default() * expected.abs();
             let diff = a - expected;
-            let pct = if expected.is_zero() { 0.0 } else { (diff / expected).to_f64().unwrap_or(0.0) * 100.0 };
-            let detail = format!("actual {} against expected {} within {}%: off by {:+.2}%", grouped(a), grouped(expected), e.within * 100.0, pct);
+            let pct = if expected.is_zero() {
+                0.0
+            } else {
+                (diff / expected).to_f64().unwrap_or(0.0) * 100.0
+            };
+            let detail = format!(
+                "actual {} against expected {} within {}%: off by {:+.2}%",
+                grouped(a),
+                grouped(expected),
+                e.within * 100.0,
+                pct
+            );
             result(diff.abs() <= tol, detail)
         }
     }

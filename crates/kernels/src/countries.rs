@@ -14,12 +14,51 @@ const TABLE: &str = include_str!("countries.tsv");
 
 /// Names of sums over partners, not countries (folded at lookup).
 const AGGREGATES: &[&str] = &[
-    "world", "wld", "w00", "total", "totals", "grand total", "all countries", "toplam", "genel toplam",
-    "dunya", "итого", "всего", "мир", "весь мир", "barcha", "jami", "жами", "жалпы", "cemi",
-    "areas, nes", "other", "others", "other countries", "diger", "diger ulkeler", "прочие",
-    "eu", "eu27", "eu-27", "eu28", "european union", "avrupa birligi", "ес", "европейский союз",
-    "asia", "europe", "africa", "america", "oceania", "cis", "снг", "bdt", "turkic states",
-    "organization of turkic states", "türk devletleri teşkilatı",
+    "world",
+    "wld",
+    "w00",
+    "total",
+    "totals",
+    "grand total",
+    "all countries",
+    "toplam",
+    "genel toplam",
+    "dunya",
+    "итого",
+    "всего",
+    "мир",
+    "весь мир",
+    "barcha",
+    "jami",
+    "жами",
+    "жалпы",
+    "cemi",
+    "areas, nes",
+    "other",
+    "others",
+    "other countries",
+    "diger",
+    "diger ulkeler",
+    "прочие",
+    "eu",
+    "eu27",
+    "eu-27",
+    "eu28",
+    "european union",
+    "avrupa birligi",
+    "ес",
+    "европейский союз",
+    "asia",
+    "europe",
+    "africa",
+    "america",
+    "oceania",
+    "cis",
+    "снг",
+    "bdt",
+    "turkic states",
+    "organization of turkic states",
+    "türk devletleri teşkilatı",
 ];
 
 /// A country: its ISO3 code and English name.
@@ -53,11 +92,17 @@ fn lexicon() -> &'static Lexicon {
         let mut codes = HashMap::new();
         let mut keys = Vec::new();
         let mut max_words = 1;
-        for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in TABLE
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let mut parts = line.split('\t');
             let iso3 = parts.next().unwrap_or_default();
             let names: Vec<&'static str> = parts.collect();
-            let c = Country { iso3, name: names.first().copied().unwrap_or(iso3) };
+            let c = Country {
+                iso3,
+                name: names.first().copied().unwrap_or(iso3),
+            };
             codes.insert(name_key(iso3), c);
             for n in names.iter().copied() {
                 let k = name_key(n);
@@ -69,7 +114,12 @@ fn lexicon() -> &'static Lexicon {
         for a in AGGREGATES {
             by_key.insert(name_key(a), Place::Aggregate);
         }
-        Lexicon { by_key, codes, keys, max_words }
+        Lexicon {
+            by_key,
+            codes,
+            keys,
+            max_words,
+        }
     })
 }
 
@@ -85,7 +135,10 @@ pub fn name_key(raw: &str) -> String {
     }
     let mut out = String::with_capacity(s.len());
     let mut space = false;
-    for c in s.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+    for c in s
+        .nfkd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+    {
         if c.is_whitespace() {
             space = !out.is_empty();
         } else {
@@ -204,7 +257,10 @@ pub fn from_comtrade_code(code: u16) -> Option<Place> {
     if code == 0 {
         return Some(Place::Aggregate);
     }
-    let iso = numeric_codes().iter().find(|(_, c)| c.1 == Some(code) || (c.0 == code && c.1.is_none())).map(|(i, _)| *i)?;
+    let iso = numeric_codes()
+        .iter()
+        .find(|(_, c)| c.1 == Some(code) || (c.0 == code && c.1.is_none()))
+        .map(|(i, _)| *i)?;
     country(iso).map(Place::Country)
 }
 
@@ -227,7 +283,10 @@ pub fn find_in_text(text: &str) -> Vec<Mention> {
 fn find_with(text: &str, extra: &HashMap<String, Place>) -> Vec<Mention> {
     let l = lexicon();
     let words: Vec<&str> = text
-        .split(|c: char| c.is_whitespace() || matches!(c, '–' | '—' | '-' | ':' | '(' | ')' | ',' | '/' | '|' | ';'))
+        .split(|c: char| {
+            c.is_whitespace()
+                || matches!(c, '–' | '—' | '-' | ':' | '(' | ')' | ',' | '/' | '|' | ';')
+        })
         .filter(|w| !w.is_empty())
         .collect();
     let mut out = Vec::new();
@@ -248,11 +307,22 @@ fn find_with(text: &str, extra: &HashMap<String, Place>) -> Vec<Mention> {
                 continue;
             }
             // "ABD Doları" is the US dollar, not a mention of the United States
-            if key == "abd" && words.get(i + 1).is_some_and(|w| name_key(w).starts_with("dolar")) {
+            if key == "abd"
+                && words
+                    .get(i + 1)
+                    .is_some_and(|w| name_key(w).starts_with("dolar"))
+            {
                 continue;
             }
             if let Some(Place::Country(c)) = extra.get(&key).or_else(|| l.by_key.get(&key)) {
-                found = Some((n, Mention { country: *c, text: phrase, word: i }));
+                found = Some((
+                    n,
+                    Mention {
+                        country: *c,
+                        text: phrase,
+                        word: i,
+                    },
+                ));
                 break;
             }
         }
@@ -319,9 +389,19 @@ mod tests {
         assert_eq!(comtrade_code("TUR"), Some(792));
         assert_eq!(m49("USA"), Some(840));
         assert_eq!(comtrade_code("USA"), Some(842));
-        assert_eq!(from_comtrade_code(842).and_then(|p| if let Place::Country(c) = p { Some(c.iso3) } else { None }), Some("USA"));
+        assert_eq!(
+            from_comtrade_code(842).and_then(|p| if let Place::Country(c) = p {
+                Some(c.iso3)
+            } else {
+                None
+            }),
+            Some("USA")
+        );
         assert_eq!(from_comtrade_code(0), Some(Place::Aggregate));
-        assert_eq!(from_comtrade_code(398).map(|p| matches!(p, Place::Country(c) if c.iso3 == "KAZ")), Some(true));
+        assert_eq!(
+            from_comtrade_code(398).map(|p| matches!(p, Place::Country(c) if c.iso3 == "KAZ")),
+            Some(true)
+        );
     }
 
     #[test]

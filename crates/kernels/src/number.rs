@@ -12,7 +12,9 @@ use std::str::FromStr;
 use crate::units::{currency_word, scale_word, words, Currency};
 
 /// Texts that mean "no figure": never zero.
-pub const MISSING_MARKERS: &[&str] = &["", "-", "–", "—", "..", "...", "…", "n/a", "na", "n.a.", "x", ":", "nan", "null", "none", "--"];
+pub const MISSING_MARKERS: &[&str] = &[
+    "", "-", "–", "—", "..", "...", "…", "n/a", "na", "n.a.", "x", ":", "nan", "null", "none", "--",
+];
 
 /// What a separator in a number says about the decimal mark, for column evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +61,20 @@ pub enum Parsed {
 pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
     let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     // the common case first: plain digits with at most one separator, no words
-    if !t.is_empty() && t.len() < 30 && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',') && t.as_bytes()[0].is_ascii_digit() {
+    if !t.is_empty()
+        && t.len() < 30
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+        && t.as_bytes()[0].is_ascii_digit()
+    {
         if let Ok((value, alt, evidence)) = read_digits(t, decimal) {
-            return Parsed::Number(Reading { value, scale: None, alt, evidence, foreign_currency: false });
+            return Parsed::Number(Reading {
+                value,
+                scale: None,
+                alt,
+                evidence,
+                foreign_currency: false,
+            });
         }
     }
     if t.len() <= 4 && MISSING_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(t)) {
@@ -70,7 +83,14 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
     // sign: leading -, − (U+2212), +, or parentheses
     let (neg, body) = strip_sign(t);
     // footnote markers at the end: 1.234*, 1.234¹, 1.234†
-    let body = body.trim_end_matches(|c: char| matches!(c, '*' | '†' | '‡' | '¹' | '²' | '³' | '⁴' | '⁵' | '⁶' | '⁷' | '⁸' | '⁹' | '⁰')).trim();
+    let body = body
+        .trim_end_matches(|c: char| {
+            matches!(
+                c,
+                '*' | '†' | '‡' | '¹' | '²' | '³' | '⁴' | '⁵' | '⁶' | '⁷' | '⁸' | '⁹' | '⁰'
+            )
+        })
+        .trim();
     let segments = match split_segments(body) {
         Ok(s) => s,
         Err(e) => return Parsed::Invalid(e),
@@ -105,7 +125,13 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
             }
         }
         if n == 1 {
-            first = Some(Reading { value, scale, alt, evidence, foreign_currency: foreign });
+            first = Some(Reading {
+                value,
+                scale,
+                alt,
+                evidence,
+                foreign_currency: foreign,
+            });
             break;
         }
         if alt.is_some() {
@@ -123,7 +149,13 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
             None => return Parsed::Invalid(format!("too large: {t:?}")),
         }
     }
-    let mut r = first.unwrap_or(Reading { value: total, scale: Some(0), alt: None, evidence: None, foreign_currency: foreign });
+    let mut r = first.unwrap_or(Reading {
+        value: total,
+        scale: Some(0),
+        alt: None,
+        evidence: None,
+        foreign_currency: foreign,
+    });
     if n > 1 {
         r.scale = Some(0);
         r.foreign_currency = foreign;
@@ -173,12 +205,20 @@ fn split_segments(body: &str) -> Result<Vec<Segment>, String> {
     while i < chars.len() {
         let c = chars[i];
         // `'000` is a scale word (thousands), not a number
-        if c == '\'' && chars[i + 1..].starts_with(&['0', '0', '0']) && !chars.get(i + 4).is_some_and(|d| d.is_ascii_digit()) {
+        if c == '\''
+            && chars[i + 1..].starts_with(&['0', '0', '0'])
+            && !chars.get(i + 4).is_some_and(|d| d.is_ascii_digit())
+        {
             pending_words.push_str(" '000 ");
             i += 4;
             continue;
         }
-        let starts_number = c.is_ascii_digit() || (matches!(c, '.' | ',') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) && !pending_words.trim_end().ends_with(|c: char| c.is_alphanumeric()));
+        let starts_number = c.is_ascii_digit()
+            || (matches!(c, '.' | ',')
+                && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())
+                && !pending_words
+                    .trim_end()
+                    .ends_with(|c: char| c.is_alphanumeric()));
         if starts_number {
             let mut digits = String::new();
             while i < chars.len() {
@@ -198,7 +238,10 @@ fn split_segments(body: &str) -> Result<Vec<Segment>, String> {
             if let Some(last) = segs.last_mut() {
                 // words between two numbers belong to the earlier one
                 last.words.extend(words);
-                segs.push(Segment { digits, words: Vec::new() });
+                segs.push(Segment {
+                    digits,
+                    words: Vec::new(),
+                });
             } else {
                 segs.push(Segment { digits, words });
             }
@@ -217,7 +260,10 @@ fn split_segments(body: &str) -> Result<Vec<Segment>, String> {
 
 /// A space is a thousands mark only when exactly three digits follow it.
 fn group_continues(chars: &[char], start: usize) -> bool {
-    let n = chars[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let n = chars[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     n == 3
 }
 
@@ -247,18 +293,29 @@ fn read_digits(s: &str, decimal: Option<char>) -> Result<DigitsRead, String> {
         (d, c) if d > 0 && c > 0 => {
             let last_dot = plain.rfind('.').unwrap_or(0);
             let last_comma = plain.rfind(',').unwrap_or(0);
-            let (dmark, tmark) = if last_dot > last_comma { ('.', ',') } else { (',', '.') };
+            let (dmark, tmark) = if last_dot > last_comma {
+                ('.', ',')
+            } else {
+                (',', '.')
+            };
             if plain.matches(dmark).count() > 1 {
                 return Err("two decimal marks".into());
             }
             if decimal.is_some_and(|d| d != dmark) {
-                return Err(format!("the decimal mark here is {dmark:?}, the declared one {:?}", decimal.unwrap_or('.')));
+                return Err(format!(
+                    "the decimal mark here is {dmark:?}, the declared one {:?}",
+                    decimal.unwrap_or('.')
+                ));
             }
             let (int, frac) = plain.split_once(dmark).unwrap_or((&plain, ""));
             if !grouped_ok(int, tmark) {
                 return Err("badly grouped digits".into());
             }
-            Ok((dec(&format!("{}.{frac}", int.replace(tmark, "")))?, None, Some(Evidence::DecimalIs(dmark))))
+            Ok((
+                dec(&format!("{}.{frac}", int.replace(tmark, "")))?,
+                None,
+                Some(Evidence::DecimalIs(dmark)),
+            ))
         }
         _ => {
             let mark = if dots > 0 { '.' } else { ',' };
@@ -267,15 +324,26 @@ fn read_digits(s: &str, decimal: Option<char>) -> Result<DigitsRead, String> {
             if count > 1 {
                 // 1.234.567: thousands marks
                 if decimal == Some(mark) {
-                    return Err(format!("{mark:?} appears {count} times but is the declared decimal mark"));
+                    return Err(format!(
+                        "{mark:?} appears {count} times but is the declared decimal mark"
+                    ));
                 }
                 if !grouped_ok(&plain, mark) {
                     return Err("badly grouped digits".into());
                 }
-                return Ok((dec(&plain.replace(mark, ""))?, None, Some(Evidence::DecimalIs(other))));
+                return Ok((
+                    dec(&plain.replace(mark, ""))?,
+                    None,
+                    Some(Evidence::DecimalIs(other)),
+                ));
             }
             let (int, frac) = plain.split_once(mark).unwrap_or((&plain, ""));
-            let as_decimal = || dec(&format!("{}.{frac}", if int.is_empty() { "0" } else { int }));
+            let as_decimal = || {
+                dec(&format!(
+                    "{}.{frac}",
+                    if int.is_empty() { "0" } else { int }
+                ))
+            };
             let as_thousands = || dec(&format!("{int}{frac}"));
             if spaced || decimal == Some(mark) {
                 return Ok((as_decimal()?, None, None));
@@ -305,7 +373,9 @@ pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
     }
     let shortest = format!("{x}");
     let exact = Decimal::from_str(&shortest).ok();
-    let snapped = Decimal::from_scientific(&format!("{x:.11e}")).ok()?.normalize();
+    let snapped = Decimal::from_scientific(&format!("{x:.11e}"))
+        .ok()?
+        .normalize();
     match exact {
         Some(e) if e.normalize() == snapped => Some((snapped, false)),
         _ => Some((snapped, true)),
@@ -346,7 +416,12 @@ mod tests {
     #[case("4 billion 181 million dollars", None, "4181000000", Some(0))]
     #[case("1,5 млрд", None, "1.5", Some(9))]
     #[case("3,2 milyar", None, "3.2", Some(9))]
-    fn reads(#[case] text: &str, #[case] decimal: Option<char>, #[case] want: &str, #[case] scale: Option<u32>) {
+    fn reads(
+        #[case] text: &str,
+        #[case] decimal: Option<char>,
+        #[case] want: &str,
+        #[case] scale: Option<u32>,
+    ) {
         match parse(text, decimal) {
             Parsed::Number(r) => {
                 assert_eq!(r.value, d(want), "{text}");
@@ -360,7 +435,9 @@ mod tests {
     #[case("1.180")]
     #[case("3,004")]
     fn ambiguous_keeps_both_readings(#[case] text: &str) {
-        let Parsed::Number(r) = parse(text, None) else { panic!() };
+        let Parsed::Number(r) = parse(text, None) else {
+            panic!()
+        };
         let (alt, _) = r.alt.expect("ambiguous");
         assert!(alt > r.value);
     }
@@ -383,7 +460,11 @@ mod tests {
     #[case("12%")]
     #[case("1,2345.6")]
     fn invalid(#[case] text: &str) {
-        assert!(matches!(parse(text, None), Parsed::Invalid(_)), "{text}: {:?}", parse(text, None));
+        assert!(
+            matches!(parse(text, None), Parsed::Invalid(_)),
+            "{text}: {:?}",
+            parse(text, None)
+        );
     }
 
     #[test]

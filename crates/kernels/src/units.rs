@@ -54,16 +54,32 @@ pub fn scale_word(key: &str) -> Option<(u32, Strength)> {
     use Strength::*;
     let k = key.trim_end_matches('.');
     Some(match k {
-        "thousand" | "thousands" | "bin" | "тыс" | "тысяч" | "тысячи" | "тысяча" | "мың" | "ming" | "'000"
-        | "000s" | "'000s" | "миң" => (3, Strong),
+        "thousand" | "thousands" | "bin" | "тыс" | "тысяч" | "тысячи" | "тысяча" | "мың"
+        | "ming" | "'000" | "000s" | "'000s" | "миң" => (3, Strong),
         "k" | "th" | "min" => (3, Weak),
-        "million" | "millions" | "milyon" | "milyonlar" | "млн" | "миллион" | "миллиона" | "миллионов"
-        | "mln" | "mio" | "mn" | "million's" | "millon" => (6, Strong),
+        "million" | "millions" | "milyon" | "milyonlar" | "млн" | "миллион" | "миллиона"
+        | "миллионов" | "mln" | "mio" | "mn" | "million's" | "millon" => (6, Strong),
         "m" => (6, Weak),
-        "billion" | "billions" | "milyar" | "milyard" | "mlrd" | "млрд" | "миллиард" | "миллиарда"
-        | "миллиардов" | "bn" | "bln" => (9, Strong),
+        "billion"
+        | "billions"
+        | "milyar"
+        | "milyard"
+        | "mlrd"
+        | "млрд"
+        | "миллиард"
+        | "миллиарда"
+        | "миллиардов"
+        | "bn"
+        | "bln" => (9, Strong),
         "b" => (9, Weak),
-        "trillion" | "trillions" | "trilyon" | "trln" | "трлн" | "триллион" | "триллиона" | "триллионов"
+        "trillion"
+        | "trillions"
+        | "trilyon"
+        | "trln"
+        | "трлн"
+        | "триллион"
+        | "триллиона"
+        | "триллионов"
         | "tn" => (12, Strong),
         _ => return None,
     })
@@ -73,11 +89,15 @@ pub fn scale_word(key: &str) -> Option<(u32, Strength)> {
 pub fn currency_word(key: &str) -> Option<Currency> {
     let k = key.trim_end_matches('.');
     Some(match k {
-        "usd" | "us$" | "$" | "us" | "u.s" | "dollar" | "dollars" | "dolar" | "dolari" | "doları" | "dollari"
-        | "dolları" | "dollari'" | "abd" | "доллар" | "долларов" | "доллара" | "долл" | "сша" | "дол"
-        | "aqsh" | "акш" | "ақш" | "доллары" | "dollarы" => Currency::Usd,
-        "tl" | "try" | "eur" | "euro" | "€" | "£" | "gbp" | "руб" | "рублей" | "rub" | "тенге" | "kzt"
-        | "manat" | "azn" | "som" | "сом" | "so'm" | "uzs" | "kgs" | "tmt" => Currency::Other,
+        "usd" | "us$" | "$" | "us" | "u.s" | "dollar" | "dollars" | "dolar" | "dolari"
+        | "doları" | "dollari" | "dolları" | "dollari'" | "abd" | "доллар" | "долларов"
+        | "доллара" | "долл" | "сша" | "дол" | "aqsh" | "акш" | "ақш" | "доллары" | "dollarы" => {
+            Currency::Usd
+        }
+        "tl" | "try" | "eur" | "euro" | "€" | "£" | "gbp" | "руб" | "рублей" | "rub" | "тенге"
+        | "kzt" | "manat" | "azn" | "som" | "сом" | "so'm" | "uzs" | "kgs" | "tmt" => {
+            Currency::Other
+        }
         _ => return None,
     })
 }
@@ -85,7 +105,13 @@ pub fn currency_word(key: &str) -> Option<Currency> {
 /// Splits text into folded words, keeping `$` and `'000` as words of their own.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for raw in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',' | ';' | ':' | '/' | '|' | '–' | '—' | '_')) {
+    for raw in text.split(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '(' | ')' | '[' | ']' | ',' | ';' | ':' | '/' | '|' | '–' | '—' | '_'
+            )
+    }) {
         if raw.is_empty() {
             continue;
         }
@@ -181,6 +207,9 @@ mod tests {
 
     #[test]
     fn two_scales_conflict() {
-        assert!(matches!(read_unit("thousand or million dollars"), UnitRead::Conflict(_)));
+        assert!(matches!(
+            read_unit("thousand or million dollars"),
+            UnitRead::Conflict(_)
+        ));
     }
 }
