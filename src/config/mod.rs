@@ -968,6 +968,8 @@ impl Compiler<'_> {
                 v.year_min, v.year_max
             ));
         }
+        // written so that NaN fails too
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(v.jump_factor > 1.0) {
             self.errors.push(format!(
                 "{file}: [validate] jump_factor must be greater than 1, not {}",

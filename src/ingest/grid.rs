@@ -97,7 +97,7 @@ pub fn tables(rows: &[Row], label: &str, sheet: Option<&str>, style: RefStyle) -
                         titles.remove(0);
                     }
                 }
-                group = Some((r.clone(), title.then(|| titles.len())));
+                group = Some((r.clone(), title.then_some(titles.len())));
             }
             i += 1;
             continue;

@@ -97,7 +97,7 @@ fn write_table(
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_key_value_metadata(metadata(manifest))
-        .batched(&first.schema())?;
+        .batched(first.schema())?;
     w.write_batch(&first)?;
     drop(first);
     let mut lo = BATCH;

@@ -389,7 +389,7 @@ fn summary_sheet(
     // exports and imports per partner over the whole period
     let e0 = last_year_row + 3;
     let (y0, y1) = (years[0], years[years.len() - 1]);
-    ws.write_string_with_format(e0, c0, &format!("{y0}-{y1}"), bold)?;
+    ws.write_string_with_format(e0, c0, format!("{y0}-{y1}"), bold)?;
     ws.write_string_with_format(e0, c0 + 1, "exports", bold)?;
     ws.write_string_with_format(e0, c0 + 2, "imports", bold)?;
     for (k, par) in partners.iter().enumerate() {

@@ -468,6 +468,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the float a spreadsheet stores for 1.18
     fn floats_snap_to_display() {
         assert_eq!(from_float(1.18), Some((d("1.18"), false)));
         assert_eq!(from_float(1.1799999999999999), Some((d("1.18"), false)));
