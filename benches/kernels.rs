@@ -65,7 +65,10 @@ fn bench_units_countries(c: &mut Criterion) {
     c.bench_function("unit of a header", |b| {
         b.iter(|| {
             // every header read (map + count would skip the closure)
-            headers.iter().filter(|h| !matches!(units::read_unit(black_box(h)), units::UnitRead::None)).count()
+            headers
+                .iter()
+                .filter(|h| !matches!(units::read_unit(black_box(h)), units::UnitRead::None))
+                .count()
         })
     });
     let names = [

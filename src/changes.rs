@@ -3,10 +3,11 @@
 //! with old value, new value and change. Revisions are normal in trade statistics; this
 //! is how a data owner sees them.
 //!
-//! Reads the previous `trade.csv` of the output folder, if any; writes nothing.
+//! Reads the previous publication's key file (`.keys.bin`, written with every
+//! publication: each key's hash, value and text, sorted by hash), or, for a folder
+//! published before there was one, its `trade.csv`.
 
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 use crate::publish::CleanTable;
@@ -28,24 +29,51 @@ pub struct Changes {
     /// False when there was no previous publication to compare with.
     pub compared: bool,
     pub previous_run_id: Option<String>,
+    /// How many figures were added, removed and revised (the lists hold the first
+    /// [`MAX_LISTED`] of each, in key order).
+    pub counts: Counts,
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub revised: Vec<Revision>,
 }
 
-/// A key as 128 bits: two independent 64-bit hashes of its six fields. Keys of a table
+/// Sizes of the three lists of changes.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Counts {
+    pub added: usize,
+    pub removed: usize,
+    pub revised: usize,
+}
+
+/// Most changes of each kind listed; a refresh against a very different publication
+/// can change a million figures, and the report stays readable.
+pub const MAX_LISTED: usize = 1000;
+
+/// A key as 128 bits: xxh3-128 of its six fields, each with its length in front. Keys
 /// are compared by it without building a text per key (a collision among a million keys
-/// has a chance near 10^-26).
+/// has a chance near 10^-27). Kept in the key file: changing it means a new magic.
 fn key_hash(fields: [&[u8]; 6]) -> u128 {
-    use std::hash::{Hash, Hasher};
-    let mut a = rustc_hash::FxHasher::default();
-    #[allow(deprecated)]
-    let mut b = std::hash::SipHasher::new_with_keys(0x7472_6164_6566_6c6f, 0x7763_6861_6e67_6573);
+    let mut buf = [0u8; 256];
+    let mut at = 0;
     for f in fields {
-        f.hash(&mut a);
-        f.hash(&mut b);
+        let need = at + 4 + f.len();
+        if need > buf.len() {
+            return long_key_hash(fields);
+        }
+        buf[at..at + 4].copy_from_slice(&(f.len() as u32).to_le_bytes());
+        buf[at + 4..need].copy_from_slice(f);
+        at = need;
     }
-    ((a.finish() as u128) << 64) | b.finish() as u128
+    xxhash_rust::xxh3::xxh3_128(&buf[..at])
+}
+
+fn long_key_hash(fields: [&[u8]; 6]) -> u128 {
+    let mut buf = Vec::new();
+    for f in fields {
+        buf.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        buf.extend_from_slice(f);
+    }
+    xxhash_rust::xxh3::xxh3_128(&buf)
 }
 
 fn key_text(f: [&str; 6]) -> String {
@@ -57,17 +85,135 @@ fn key_text(f: [&str; 6]) -> String {
     format!("{} {} {} {}{m} {}", f[0], f[1], f[2], f[3], f[5])
 }
 
-/// A published `trade.csv`: its bytes, and each key's hash with the value and the byte
-/// offset of its record (the key's text is made only for a figure that was removed).
+/// The file a publication keeps its keys in, for the next run's change report.
+pub const KEYS_FILE: &str = ".keys.bin";
+const MAGIC: &[u8; 8] = b"TFKEYS01";
+/// Bytes of one record: key hash, value, end of the key's text.
+const RECORD: usize = 16 + 16 + 4;
+/// The value bytes of a missing value (a Decimal's flags never have every bit set).
+const NULL: [u8; 16] = [0xFF; 16];
+
+/// The key hash of a row of the clean table; `year` and `month` are left holding the
+/// row's year and month as text.
+fn row_key(t: &CleanTable, i: usize, year: &mut String, month: &mut String) -> u128 {
+    use std::fmt::Write;
+    year.clear();
+    let _ = write!(year, "{}", t.year[i]);
+    month.clear();
+    if let Some(m) = t.month[i] {
+        let _ = write!(month, "{m}");
+    }
+    let f = [
+        t.reporter[i],
+        t.partner[i],
+        t.flow[i],
+        year.as_str(),
+        month.as_str(),
+        t.commodity(i),
+    ];
+    key_hash(f.map(str::as_bytes))
+}
+
+/// The rows of a clean table by key hash: (hash, row), sorted.
+pub struct Keys(Vec<(u128, u32)>);
+
+impl Keys {
+    /// Hashes every row's key (on every core) and sorts.
+    pub fn of(t: &CleanTable) -> Keys {
+        use rayon::prelude::*;
+        let mut keys: Vec<(u128, u32)> = (0..t.len())
+            .into_par_iter()
+            .map_init(
+                || (String::new(), String::new()),
+                |(year, month), i| (row_key(t, i, year, month), i as u32),
+            )
+            .collect();
+        keys.par_sort_unstable();
+        Keys(keys)
+    }
+}
+
+/// Appends a row's key text to `out`.
+fn push_key_text(out: &mut String, t: &CleanTable, i: usize) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "{} {} {} {}",
+        t.reporter[i], t.partner[i], t.flow[i], t.year[i]
+    );
+    if let Some(m) = t.month[i] {
+        let _ = write!(out, "-{m:02}");
+    }
+    let _ = write!(out, " {}", t.commodity(i));
+}
+
+fn row_key_text(t: &CleanTable, i: usize) -> String {
+    let mut s = String::new();
+    push_key_text(&mut s, t, i);
+    s
+}
+
+/// Writes the keys of a clean table: each key's hash, value and text, sorted by hash, so
+/// the next run compares without parsing the published CSV (and with no CSV published).
+pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    w.write_all(MAGIC)?;
+    w.write_all(&(keys.0.len() as u64).to_le_bytes())?;
+    let mut texts = String::with_capacity(keys.0.len() * 32);
+    for &(h, i) in &keys.0 {
+        let i = i as usize;
+        push_key_text(&mut texts, t, i);
+        w.write_all(&h.to_le_bytes())?;
+        w.write_all(&t.value[i].map_or(NULL, |v| v.serialize()))?;
+        w.write_all(
+            &u32::try_from(texts.len())
+                .map_err(|_| std::io::Error::other("key texts over 4 GiB"))?
+                .to_le_bytes(),
+        )?;
+    }
+    w.write_all(texts.as_bytes())?;
+    w.flush()
+}
+
+/// The previous publication's keys, sorted by hash: from its key file, else (a folder
+/// published by an older version) from its `trade.csv`.
 struct Previous {
-    text: Vec<u8>,
-    delimiter: u8,
-    cols: [usize; 6],
-    by_key: HashMap<u128, (u64, Box<str>)>,
+    /// (hash, value, key text)
+    keys: Vec<(u128, Option<Decimal>, Box<str>)>,
 }
 
 impl Previous {
-    fn read(path: &Path) -> Option<Previous> {
+    fn read(dir: &Path) -> Option<Previous> {
+        Self::from_key_file(&dir.join(KEYS_FILE)).or_else(|| Self::from_csv(&dir.join("trade.csv")))
+    }
+
+    fn from_key_file(path: &Path) -> Option<Previous> {
+        let b = std::fs::read(path).ok()?;
+        if b.get(..8)? != MAGIC {
+            return None;
+        }
+        let n = usize::try_from(u64::from_le_bytes(b.get(8..16)?.try_into().ok()?)).ok()?;
+        let records = b.get(16..16 + n.checked_mul(RECORD)?)?;
+        let texts = std::str::from_utf8(&b[16 + n * RECORD..]).ok()?;
+        let mut keys = Vec::with_capacity(n);
+        let mut from = 0usize;
+        for r in records.chunks_exact(RECORD) {
+            let h = u128::from_le_bytes(r[..16].try_into().ok()?);
+            let v: [u8; 16] = r[16..32].try_into().ok()?;
+            let to = u32::from_le_bytes(r[32..36].try_into().ok()?) as usize;
+            let value = if v == NULL {
+                None
+            } else {
+                Some(Decimal::deserialize(v))
+            };
+            keys.push((h, value, texts.get(from..to)?.into()));
+            from = to;
+        }
+        keys.is_sorted_by_key(|k| k.0).then_some(Previous { keys })
+    }
+
+    fn from_csv(path: &Path) -> Option<Previous> {
         let mut text = std::fs::read(path).ok()?;
         if text.starts_with(b"\xEF\xBB\xBF") {
             text.drain(..3);
@@ -95,45 +241,37 @@ impl Previous {
             col("commodity")?,
         ];
         let val = col("value_usd")?;
-        let mut by_key = HashMap::default();
-        let mut rec = csv::ByteRecord::new();
-        loop {
-            let at = r.position().byte();
-            if !r.read_byte_record(&mut rec).ok()? {
-                break;
-            }
-            let f = cols.map(|i| rec.get(i).unwrap_or(b""));
-            let value = std::str::from_utf8(rec.get(val).unwrap_or(b"")).unwrap_or("");
-            by_key.insert(key_hash(f), (at, value.into()));
-        }
-        Some(Previous {
-            text,
-            delimiter,
-            cols,
-            by_key,
-        })
-    }
-
-    /// The key text of the record at a byte offset.
-    fn key_at(&self, at: u64) -> String {
-        let mut r = csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .has_headers(false)
-            .from_reader(&self.text[at as usize..]);
+        let mut keys = Vec::new();
         let mut rec = csv::StringRecord::new();
-        match r.read_record(&mut rec) {
-            Ok(true) => key_text(self.cols.map(|i| rec.get(i).unwrap_or(""))),
-            _ => format!("(record at byte {at})"),
+        while r.read_record(&mut rec).ok()? {
+            let f = cols.map(|i| rec.get(i).unwrap_or(""));
+            let value = rec.get(val).unwrap_or("").parse::<Decimal>().ok();
+            keys.push((key_hash(f.map(str::as_bytes)), value, key_text(f).into()));
         }
+        keys.sort_unstable_by_key(|k| k.0);
+        Some(Previous { keys })
     }
 }
 
-/// Compares the clean table with the previous publication in `dir`.
-pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
-    let Some(mut prev) = Previous::read(&dir.join("trade.csv")) else {
+/// Keeps the first [`MAX_LISTED`] of `v` in the order `cmp`, sorted.
+fn first_sorted<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if v.len() > MAX_LISTED {
+        v.select_nth_unstable_by(MAX_LISTED, &cmp);
+        v.truncate(MAX_LISTED);
+    }
+    v.sort_unstable_by(cmp);
+}
+
+fn value_text(v: Option<Decimal>) -> String {
+    v.map(|v| v.normalize().to_string()).unwrap_or_default()
+}
+
+/// Compares the clean table with the previous publication in `dir`: both sorted by key
+/// hash and walked side by side.
+pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
+    let Some(prev) = Previous::read(dir) else {
         return Changes::default();
     };
-    let mut old = std::mem::take(&mut prev.by_key);
     let previous_run_id = std::fs::read_to_string(dir.join("manifest.json"))
         .ok()
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
@@ -143,57 +281,85 @@ pub fn compare(dir: &Path, t: &CleanTable) -> Changes {
         previous_run_id,
         ..Default::default()
     };
-    let mut year = String::new();
-    let mut month = String::new();
-    for i in 0..t.len() {
-        use std::fmt::Write;
-        year.clear();
-        let _ = write!(year, "{}", t.year[i]);
-        month.clear();
-        if let Some(m) = t.month[i] {
-            let _ = write!(month, "{m}");
-        }
-        let f = [
-            t.reporter[i],
-            t.partner[i],
-            t.flow[i],
-            year.as_str(),
-            month.as_str(),
-            t.commodity(i),
-        ];
-        let v = &t.value_text(i);
-        match old.remove(&key_hash(f.map(str::as_bytes))) {
-            None => c.added.push(format!("{} = {v}", key_text(f))),
-            Some((_, o)) if &*o != v.as_str() => {
-                let (od, nd) = (o.parse::<Decimal>().ok(), v.parse::<Decimal>().ok());
-                let change = match (od, nd) {
-                    (Some(a), Some(b)) => (b - a).normalize().to_string(),
-                    _ => String::new(),
-                };
-                let change_share = match (od, nd) {
-                    (Some(a), Some(b)) if !a.is_zero() => {
-                        rust_decimal::prelude::ToPrimitive::to_f64(&(b / a - Decimal::ONE))
-                    }
-                    _ => None,
-                };
-                c.revised.push(Revision {
-                    key: key_text(f),
-                    old: o.into(),
-                    new: v.clone(),
-                    change,
-                    change_share,
-                });
+    // rows only this table has, rows only the previous one has, rows whose value changed
+    let (mut added, mut removed, mut revised) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a, mut b) = (prev.keys.iter().peekable(), keys.0.iter().peekable());
+    loop {
+        use std::cmp::Ordering::*;
+        // Less: a key only the previous publication has; Greater: only this one
+        let side = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(x), Some(y)) => x.0.cmp(&y.0),
+            (Some(_), None) => Less,
+            (None, Some(_)) => Greater,
+        };
+        match side {
+            Less => removed.push(a.next().expect("peeked")),
+            Greater => added.push(b.next().expect("peeked").1 as usize),
+            Equal => {
+                let ((_, old, _), i) = (
+                    a.next().expect("peeked"),
+                    b.next().expect("peeked").1 as usize,
+                );
+                if *old != t.value[i] {
+                    revised.push((i, *old));
+                }
             }
-            _ => {}
         }
     }
-    let mut removed: Vec<String> = old
-        .into_values()
-        .map(|(at, v)| format!("{} = {v}", prev.key_at(at)))
+    c.counts = Counts {
+        added: added.len(),
+        removed: removed.len(),
+        revised: revised.len(),
+    };
+    // the first MAX_LISTED of each in key order, formatted (not a text per change)
+    let key_order = |&i: &usize, &j: &usize| {
+        let k = |i: usize| {
+            (
+                t.reporter[i],
+                t.partner[i],
+                t.flow[i],
+                t.year[i],
+                t.month[i],
+                t.commodity(i),
+            )
+        };
+        k(i).cmp(&k(j))
+    };
+    first_sorted(&mut added, key_order);
+    c.added = added
+        .iter()
+        .map(|&i| format!("{} = {}", row_key_text(t, i), value_text(t.value[i])))
         .collect();
-    removed.sort();
-    c.removed = removed;
-    c.added.sort();
-    c.revised.sort_by(|a, b| a.key.cmp(&b.key));
+    first_sorted(&mut removed, |x, y| x.2.cmp(&y.2));
+    c.removed = removed
+        .iter()
+        .map(|(_, old, key)| format!("{key} = {}", value_text(*old)))
+        .collect();
+    first_sorted(&mut revised, |x, y| key_order(&x.0, &y.0));
+    c.revised = revised
+        .into_iter()
+        .map(|(i, old)| {
+            let new = t.value[i];
+            let (change, change_share) = match (old, new) {
+                (Some(o), Some(n)) => (
+                    (n - o).normalize().to_string(),
+                    (!o.is_zero())
+                        .then(|| {
+                            rust_decimal::prelude::ToPrimitive::to_f64(&(n / o - Decimal::ONE))
+                        })
+                        .flatten(),
+                ),
+                _ => (String::new(), None),
+            };
+            Revision {
+                key: row_key_text(t, i),
+                old: value_text(old),
+                new: value_text(new),
+                change,
+                change_share,
+            }
+        })
+        .collect();
     c
 }

@@ -202,16 +202,15 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         "stage tables and report"
     );
     let t = std::time::Instant::now();
-    let changes = crate::changes::compare(&p.output_dir, &clean);
+    let keys = crate::changes::Keys::of(&clean);
+    let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
     tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage change report");
     report["changes"] = serde_json::to_value(&changes).unwrap_or_default();
     if changes.compared {
         let _ = write!(
             summary,
             "; since the last publication: {} added, {} removed, {} revised",
-            changes.added.len(),
-            changes.removed.len(),
-            changes.revised.len()
+            changes.counts.added, changes.counts.removed, changes.counts.revised
         );
     }
     if let Some(f) = &verdict.failure {
@@ -260,6 +259,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
         let publication = Publication {
             clean: &clean,
+            keys: &keys,
             rejects: &rejects,
             report: &report,
             manifest,
@@ -394,9 +394,7 @@ fn dry_run_plan(
         let _ = writeln!(
             o,
             "changes {} added, {} removed, {} revised",
-            changes.added.len(),
-            changes.removed.len(),
-            changes.revised.len()
+            changes.counts.added, changes.counts.removed, changes.counts.revised
         );
         for r in changes.revised.iter().take(20) {
             let _ = writeln!(o, "        revised {}: {} -> {}", r.key, r.old, r.new);

@@ -300,3 +300,102 @@ fn added_and_removed_figures_are_named() {
     );
     assert_eq!(r["changes"]["revised"].as_array().unwrap().len(), 0);
 }
+
+/// Monthly exports: 13 years (2000-2012) of each partner in turn, valued 1, 2, 3, ...
+/// times `scale` dollars.
+fn long_csv(rows: usize, scale: u64) -> String {
+    let partners = [
+        "Kazakhstan",
+        "Azerbaijan",
+        "Uzbekistan",
+        "Kyrgyzstan",
+        "Turkmenistan",
+        "Germany",
+        "France",
+        "Italy",
+        "Spain",
+        "Japan",
+    ];
+    let mut s = String::from("partner,flow,year,month,value,unit\n");
+    for i in 0..rows {
+        let (partner, year, month) = (partners[i / 156], 2000 + (i % 156) / 12, i % 12 + 1);
+        s.push_str(&format!(
+            "{partner},export,{year},{month},{},USD\n",
+            (i as u64 + 1) * scale
+        ));
+    }
+    s
+}
+
+#[test]
+fn changes_found_from_the_key_file_with_only_parquet_published() {
+    let w = Workdir::empty();
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n[output]\nformats = [\"parquet\"]\n");
+    w.write("raw/t.csv", long_csv(3, 1));
+    assert_eq!(code(&w.run(&["run"])), 0);
+    assert!(!w.path().join("processed/trade.csv").exists());
+    w.write("raw/t.csv", long_csv(3, 1).replace(",3,USD", ",4,USD"));
+    assert_eq!(code(&w.run(&["run"])), 0);
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    assert_eq!(r["changes"]["compared"], true);
+    assert_eq!(
+        r["changes"]["revised"][0]["key"],
+        "TUR KAZ export 2000-03 TOTAL"
+    );
+    assert_eq!(r["changes"]["revised"][0]["change"], "1");
+    assert_eq!(r["changes"]["counts"]["revised"], 1);
+}
+
+#[test]
+fn changes_against_an_older_publication_read_its_csv() {
+    // a folder published before the key file existed has only trade.csv to compare with
+    let w = Workdir::empty();
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n",
+    );
+    w.write("raw/t.csv", long_csv(3, 1));
+    assert_eq!(code(&w.run(&["run"])), 0);
+    std::fs::remove_file(w.path().join("processed/.keys.bin")).unwrap();
+    w.write(
+        "raw/t.csv",
+        long_csv(2, 1) + "Kazakhstan,import,2000,1,7,USD\n",
+    );
+    assert_eq!(code(&w.run(&["run"])), 0);
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    assert_eq!(r["changes"]["added"][0], "TUR KAZ import 2000-01 TOTAL = 7");
+    assert_eq!(
+        r["changes"]["removed"][0],
+        "TUR KAZ export 2000-03 TOTAL = 3"
+    );
+}
+
+#[test]
+fn a_refresh_that_changes_everything_lists_the_first_thousand_and_counts_all() {
+    let w = Workdir::empty();
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/t.csv\"\nreporter = \"TUR\"\n[validate]\njump_factor = 1000\n",
+    );
+    w.write("raw/t.csv", long_csv(1500, 1));
+    assert_eq!(code(&w.run(&["run"])), 0);
+    w.write("raw/t.csv", long_csv(1200, 2));
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    let ch = &r["changes"];
+    assert_eq!(
+        (
+            ch["counts"]["revised"].as_u64(),
+            ch["counts"]["removed"].as_u64(),
+            ch["counts"]["added"].as_u64()
+        ),
+        (Some(1200), Some(300), Some(0))
+    );
+    assert_eq!(ch["revised"].as_array().unwrap().len(), 1000);
+    assert_eq!(ch["removed"].as_array().unwrap().len(), 300);
+    // the first thousand in key order: AZE before DEU, ...; January 2000, then February
+    assert_eq!(ch["revised"][0]["key"], "TUR AZE export 2000-01 TOTAL");
+    assert_eq!(ch["revised"][1]["key"], "TUR AZE export 2000-02 TOTAL");
+    assert!(w.read("processed/report.md").contains("1200 revised"));
+}

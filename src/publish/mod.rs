@@ -159,6 +159,8 @@ pub struct OutputFile {
 /// Everything a run publishes.
 pub struct Publication<'a> {
     pub clean: &'a CleanTable,
+    /// The clean table's keys, sorted, kept for the next run's change report.
+    pub keys: &'a crate::changes::Keys,
     pub rejects: &'a [RejectRow],
     pub report: &'a serde_json::Value,
     /// The manifest without its `outputs`, which publish fills in.
@@ -182,6 +184,7 @@ const OWNED: &[&str] = &[
     "report.json",
     "report.md",
     "manifest.json",
+    crate::changes::KEYS_FILE,
 ];
 
 /// The folder inside the output folder that keeps the publication before the last.
@@ -259,11 +262,12 @@ fn write_all(
 ) -> std::result::Result<Vec<OutputFile>, String> {
     std::fs::create_dir_all(staging)
         .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
-    let mut files = Vec::new();
     let n = p.clean.len();
     let s = p.summary.len();
     let o = p.options;
-    for f in p.formats {
+    // each format's files on a thread of its own, listed in the order of the config
+    let write_format = |f: &Format| -> std::result::Result<Vec<OutputFile>, String> {
+        let mut files = Vec::new();
         match f {
             Format::Parquet => {
                 parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest)
@@ -298,6 +302,32 @@ fn write_all(
                 files.push(file_entry(staging, "trade.xlsx", Some(n))?);
             }
         }
+        Ok(files)
+    };
+    let written: Vec<std::result::Result<Vec<OutputFile>, String>> = std::thread::scope(|scope| {
+        let keys = scope.spawn(|| {
+            crate::changes::write_keys(&staging.join(crate::changes::KEYS_FILE), p.clean, p.keys)
+                .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE))
+        });
+        let threads: Vec<_> = p
+            .formats
+            .iter()
+            .map(|f| scope.spawn(move || write_format(f)))
+            .collect();
+        let mut written: Vec<_> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err("a writer panicked".into())))
+            .collect();
+        written.push(
+            keys.join()
+                .unwrap_or_else(|_| Err("a writer panicked".into()))
+                .map(|()| Vec::new()),
+        );
+        written
+    });
+    let mut files = Vec::new();
+    for w in written {
+        files.extend(w?);
     }
     csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o)
         .map_err(|e| format!("rejects.csv: {e}"))?;

@@ -92,9 +92,13 @@ pub fn render(r: &Value) -> String {
             o,
             "Against run {}: {} added, {} removed, {} revised.\n",
             ch["previous_run_id"].as_str().unwrap_or("(unknown)"),
-            added.len(),
-            removed.len(),
-            revised.len()
+            ch["counts"]["added"].as_u64().unwrap_or(added.len() as u64),
+            ch["counts"]["removed"]
+                .as_u64()
+                .unwrap_or(removed.len() as u64),
+            ch["counts"]["revised"]
+                .as_u64()
+                .unwrap_or(revised.len() as u64)
         );
         if !revised.is_empty() {
             let _ = writeln!(o, "| figure | old | new | change |\n|---|---:|---:|---:|");

@@ -157,6 +157,20 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     if ch["compared"] != true {
         ws.write_string(1, 0, "no previous publication to compare with")?;
     }
+    let listed = |k: &str| ch[k].as_array().map_or(0, Vec::len) as u64;
+    if ["added", "removed", "revised"]
+        .iter()
+        .any(|k| ch["counts"][k].as_u64().is_some_and(|n| n > listed(k)))
+    {
+        ws.write_string(
+            r + 1,
+            0,
+            format!(
+                "the first {} of each kind are listed; report.json has the counts",
+                crate::changes::MAX_LISTED
+            ),
+        )?;
+    }
     widths(ws, &[10.0, 60.0, 16.0, 16.0, 16.0])?;
 
     let ws = wb.add_worksheet().set_name("Sources")?;
