@@ -350,15 +350,13 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         );
     }
 
-    // uniqueness: the highest-precedence figure of a key wins
+    // uniqueness: the highest-precedence figure of a key wins. Sorted by key, then
+    // precedence: the figures of one key are neighbours, the winner first
+    let precedence: Vec<u32> = (0..n)
+        .map(|i| (places.precedence)(places.place[f.raw[i] as usize]) as u32)
+        .collect();
     let mut order: Vec<usize> = v.clean();
-    order.sort_by_key(|&i| {
-        (
-            (places.precedence)(places.place[f.raw[i] as usize]),
-            f.raw[i],
-        )
-    });
-    let mut first: HashMap<(u32, u32, u8, i32, u8, u32), usize> = HashMap::default();
+    order.sort_unstable_by_key(|&i| (kx[i], precedence[i], f.raw[i]));
     let mut dups = Check {
         id: "duplicates",
         severity: Severity::Info,
@@ -367,41 +365,46 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         findings: vec![],
     };
     let mut conflicts = v.check("conflict");
+    let mut losers: Vec<(usize, usize)> = Vec::new();
+    let mut kept = usize::MAX;
     for &i in &order {
-        match first.get(&kx[i]) {
-            None => {
-                first.insert(kx[i], i);
-            }
-            Some(&k) if f.value[k] == f.value[i] => {
-                v.verdict.superseded.push(Superseded {
-                    key: key_text(f, i),
-                    value_usd: f.value[i].map(|x| x.to_string()),
-                    source_ref: v.r(i),
-                    kept: v.r(k),
-                    raw: f.raw[i],
-                });
-                v.alive[i] = false;
-            }
-            Some(&k) => {
-                let msg = format!(
-                    "{} here, {} at {} (kept)",
-                    show(f.value[i]),
-                    show(f.value[k]),
-                    v.r(k)
-                );
-                // a conflict can't be kept whatever its severity: two values for one key
-                // would break the table's uniqueness
-                v.verdict.rejects.push(Reject {
-                    raw: f.raw[i],
-                    rule: "conflict",
-                    message: msg.clone(),
-                });
-                v.alive[i] = false;
-                conflicts.findings.push(Finding {
-                    message: format!("{}: {msg}", key_text(f, i)),
-                    refs: vec![v.r(i), v.r(k)],
-                });
-            }
+        if kept != usize::MAX && kx[kept] == kx[i] {
+            losers.push((i, kept));
+        } else {
+            kept = i;
+        }
+    }
+    // judged in precedence order, as the figures were read
+    losers.sort_unstable_by_key(|&(i, _)| (precedence[i], f.raw[i]));
+    for (i, k) in losers {
+        if f.value[k] == f.value[i] {
+            v.verdict.superseded.push(Superseded {
+                key: key_text(f, i),
+                value_usd: f.value[i].map(|x| x.to_string()),
+                source_ref: v.r(i),
+                kept: v.r(k),
+                raw: f.raw[i],
+            });
+            v.alive[i] = false;
+        } else {
+            let msg = format!(
+                "{} here, {} at {} (kept)",
+                show(f.value[i]),
+                show(f.value[k]),
+                v.r(k)
+            );
+            // a conflict can't be kept whatever its severity: two values for one key
+            // would break the table's uniqueness
+            v.verdict.rejects.push(Reject {
+                raw: f.raw[i],
+                rule: "conflict",
+                message: msg.clone(),
+            });
+            v.alive[i] = false;
+            conflicts.findings.push(Finding {
+                message: format!("{}: {msg}", key_text(f, i)),
+                refs: vec![v.r(i), v.r(k)],
+            });
         }
     }
     if !v.verdict.superseded.is_empty() {
@@ -414,9 +417,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         });
     }
 
-    // sort by key with integer ranks of the texts: no string comparison per pair
-    let mut clean = v.clean();
-    clean.sort_unstable_by_key(|&i| (kx[i], f.raw[i]));
+    // by key: the survivors of the uniqueness pass, already in key order
+    let clean: Vec<usize> = order.into_iter().filter(|&i| v.alive[i]).collect();
 
     // time series, per reporter x partner x flow x month x commodity: contiguous runs once
     // the clean figures are ordered by series, then year
@@ -580,8 +582,11 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // mirror statistics: A's exports to B against B's imports from A
     let mut mirror = v.check("mirror");
-    let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> =
-        clean.iter().map(|&i| (kx[i], i)).collect();
+    let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> = clean
+        .iter()
+        .filter(|&&i| f.flow[i] == Flow::Import)
+        .map(|&i| (kx[i], i))
+        .collect();
     for &i in &clean {
         if f.flow[i] != Flow::Export {
             continue;
@@ -639,23 +644,38 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             "rows that are sums over partners (World, Total): read, kept out of the clean table",
         findings: vec![],
     };
-    // the parts of each table, summed once: (table, reporter, flow, year, month, commodity)
-    let mut parts: HashMap<(u32, &str, Flow, i32, Option<u8>, &str), (usize, Decimal)> =
-        HashMap::default();
-    if !norm.aggregates.is_empty() && totals.severity != Severity::Off {
+    // the parts of each table, summed once, for the keys a total row names:
+    // (table, reporter, flow, year, month, commodity) with the texts as their ranks
+    let agg_key = |a: &crate::normalize::Aggregate| -> Option<(u32, u32, u8, i32, u8, u32)> {
+        Some((
+            a.table,
+            *countries_rank.get(a.reporter?)?,
+            a.flow? as u8,
+            a.year?,
+            a.month.unwrap_or(0),
+            *commodity_rank.get(a.commodity.as_str())?,
+        ))
+    };
+    let mut parts: HashMap<(u32, u32, u8, i32, u8, u32), (usize, Decimal)> = norm
+        .aggregates
+        .iter()
+        .filter_map(agg_key)
+        .map(|k| (k, (0, Decimal::ZERO)))
+        .collect();
+    if !parts.is_empty() && totals.severity != Severity::Off {
         for &i in &clean {
-            let e = parts
-                .entry((
-                    places.place[f.raw[i] as usize].table,
-                    f.reporter[i],
-                    f.flow[i],
-                    f.year[i],
-                    f.month[i],
-                    f.commodity_str(i),
-                ))
-                .or_default();
-            e.0 += 1;
-            e.1 += f.value[i].unwrap_or_default();
+            let k = kx[i];
+            if let Some(e) = parts.get_mut(&(
+                places.place[f.raw[i] as usize].table,
+                k.0,
+                k.2,
+                k.3,
+                k.4,
+                k.5,
+            )) {
+                e.0 += 1;
+                e.1 += f.value[i].unwrap_or_default();
+            }
         }
     }
     for a in &norm.aggregates {
@@ -670,9 +690,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         else {
             continue;
         };
-        let Some(&(count, sum)) =
-            parts.get(&(a.table, rep, flow, year, a.month, a.commodity.as_str()))
-        else {
+        let Some(&(count, sum)) = agg_key(a).and_then(|k| parts.get(&k)).filter(|p| p.0 > 0) else {
             continue;
         };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
