@@ -10,6 +10,7 @@
 use rust_decimal::Decimal;
 use std::path::Path;
 
+use crate::model::push_int;
 use crate::publish::CleanTable;
 
 /// One revised figure.
@@ -96,12 +97,11 @@ const NULL: [u8; 16] = [0xFF; 16];
 /// The key hash of a row of the clean table; `year` and `month` are left holding the
 /// row's year and month as text.
 fn row_key(t: &CleanTable, i: usize, year: &mut String, month: &mut String) -> u128 {
-    use std::fmt::Write;
     year.clear();
-    let _ = write!(year, "{}", t.year[i]);
+    push_int(year, t.year[i]);
     month.clear();
     if let Some(m) = t.month[i] {
-        let _ = write!(month, "{m}");
+        push_int(month, m);
     }
     let f = [
         t.reporter[i],
@@ -135,16 +135,16 @@ impl Keys {
 
 /// Appends a row's key text to `out`.
 fn push_key_text(out: &mut String, t: &CleanTable, i: usize) {
-    use std::fmt::Write;
-    let _ = write!(
-        out,
-        "{} {} {} {}",
-        t.reporter[i], t.partner[i], t.flow[i], t.year[i]
-    );
-    if let Some(m) = t.month[i] {
-        let _ = write!(out, "-{m:02}");
+    for s in [t.reporter[i], " ", t.partner[i], " ", t.flow[i], " "] {
+        out.push_str(s);
     }
-    let _ = write!(out, " {}", t.commodity(i));
+    push_int(out, t.year[i]);
+    if let Some(m) = t.month[i] {
+        out.push_str(if m < 10 { "-0" } else { "-" });
+        push_int(out, m);
+    }
+    out.push(' ');
+    out.push_str(t.commodity(i));
 }
 
 fn row_key_text(t: &CleanTable, i: usize) -> String {

@@ -143,36 +143,61 @@ impl Provenance {
 
     /// `raw/x.xlsx [Kazakhstan] B7` or `raw/x.md [Table 2] line 57, column 3`.
     pub fn source_ref(&self, p: Place) -> String {
+        let mut s = String::new();
+        self.push_source_ref(&mut s, p);
+        s
+    }
+
+    /// Appends [`Provenance::source_ref`] to `out`, allocating nothing.
+    pub fn push_source_ref(&self, out: &mut String, p: Place) {
         let t = &self.tables[p.table as usize];
-        let file = &self.sources[t.source as usize].display;
-        match t.style {
-            RefStyle::Cell => format!("{file} [{}] {}", t.label, cell_name(p.row, p.col)),
-            RefStyle::Line => format!(
-                "{file} [{}] line {}, column {}",
-                t.label,
-                p.row + 1,
-                p.col + 1
-            ),
-            RefStyle::Record => format!("{file} [{}] row {}, column {}", t.label, p.row, p.col + 1),
+        for s in [
+            &self.sources[t.source as usize].display,
+            " [",
+            &t.label,
+            "] ",
+        ] {
+            out.push_str(s);
         }
+        let (row, word) = match t.style {
+            RefStyle::Cell => {
+                push_column_letters(out, p.col);
+                push_int(out, p.row + 1);
+                return;
+            }
+            RefStyle::Line => (p.row + 1, "line "),
+            RefStyle::Record => (p.row, "row "),
+        };
+        out.push_str(word);
+        push_int(out, row);
+        out.push_str(", column ");
+        push_int(out, p.col + 1);
     }
 }
 
 /// `(0, 0)` is `A1`; `(6, 27)` is `AB7`.
 pub fn cell_name(row: u32, col: u32) -> String {
-    let mut letters = Vec::new();
-    let mut c = col + 1;
+    let mut s = String::new();
+    push_column_letters(&mut s, col);
+    s.push_str(&(row + 1).to_string());
+    s
+}
+
+/// Appends an integer in decimal.
+pub fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// Appends the letters of a 0-based column: `0` is `A`, `27` is `AB`.
+fn push_column_letters(out: &mut String, col: u32) {
+    let mut letters = [0u8; 8];
+    let (mut at, mut c) = (letters.len(), col + 1);
     while c > 0 {
-        let r = (c - 1) % 26;
-        letters.push(b'A' + r as u8);
+        at -= 1;
+        letters[at] = b'A' + ((c - 1) % 26) as u8;
         c = (c - 1) / 26;
     }
-    letters.reverse();
-    format!(
-        "{}{}",
-        String::from_utf8(letters).unwrap_or_default(),
-        row + 1
-    )
+    out.extend(letters[at..].iter().map(|&b| b as char));
 }
 
 /// A value as found in the file, before any interpretation.
@@ -336,6 +361,16 @@ pub mod flags {
     pub const OUT_OF_RANGE: u32 = 1 << 12;
 
     /// Names of the flags set in `bits`, for people.
+    /// Appends the names of the flags set, space-separated.
+    pub fn push_names(out: &mut String, bits: u32) {
+        for (k, n) in names(bits).into_iter().enumerate() {
+            if k > 0 {
+                out.push(' ');
+            }
+            out.push_str(n);
+        }
+    }
+
     pub fn names(bits: u32) -> Vec<&'static str> {
         const ALL: [(u32, &str); 13] = [
             (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),

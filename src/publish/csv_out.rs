@@ -32,23 +32,24 @@ fn writer(path: &Path, o: &OutputOptions) -> Result<Writer, Box<dyn std::error::
         .from_writer(file))
 }
 
-/// A float for a CSV cell: Rust's shortest round-trip form, which never uses an exponent.
-fn plain(x: f64) -> String {
-    format!("{x}")
-}
-
 pub fn write_clean(
     path: &Path,
     t: &CleanTable,
     o: &OutputOptions,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::model::push_int;
     let mut w = writer(path, o)?;
     w.write_record(COLUMNS)?;
+    let mut b = super::RowTexts::default();
+    let (mut year, mut month) = (String::new(), String::new());
     for i in 0..t.len() {
-        let month = t.month[i].map(|m| m.to_string()).unwrap_or_default();
-        let year = t.year[i].to_string();
-        let millions = t.millions(i).map(plain).unwrap_or_default();
-        let (value, source_ref, flags) = (t.value_text(i), t.source_ref(i), t.flags_text(i));
+        t.row_texts(i, &mut b);
+        year.clear();
+        push_int(&mut year, t.year[i]);
+        month.clear();
+        if let Some(m) = t.month[i] {
+            push_int(&mut month, m);
+        }
         w.write_record([
             t.reporter[i],
             t.partner[i],
@@ -56,11 +57,11 @@ pub fn write_clean(
             year.as_str(),
             month.as_str(),
             &safe_text(t.commodity(i)),
-            value.as_str(),
+            b.value.as_str(),
             &safe_text(t.source(i)),
-            &safe_text(&source_ref),
-            flags.as_str(),
-            millions.as_str(),
+            &safe_text(&b.source_ref),
+            b.flags.as_str(),
+            b.millions.as_str(),
         ])?;
     }
     w.flush()?;
@@ -149,6 +150,8 @@ mod tests {
 
     #[test]
     fn floats_never_in_exponent_form() {
+        // value_usd_millions is written with Display: the shortest round-trip form
+        let plain = |x: f64| format!("{x}");
         assert_eq!(plain(1135.0), "1135");
         assert_eq!(plain(0.00001), "0.00001");
         assert_eq!(plain(1e21), "1000000000000000000000");

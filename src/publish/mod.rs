@@ -84,6 +84,36 @@ impl CleanTable {
         crate::model::flags::names(self.flags[i]).join(" ")
     }
 
+    /// Row `i`'s texts, appended to reused buffers (cleared first): the exact value,
+    /// `source_ref`, the flags and the value in millions; nothing is allocated per row.
+    pub fn row_texts(&self, i: usize, b: &mut RowTexts) {
+        use std::fmt::Write;
+        b.value.clear();
+        if let Some(v) = self.value[i] {
+            let _ = write!(b.value, "{}", v.normalize());
+        }
+        b.source_ref.clear();
+        self.provenance
+            .push_source_ref(&mut b.source_ref, self.place[i]);
+        b.flags.clear();
+        crate::model::flags::push_names(&mut b.flags, self.flags[i]);
+        b.millions.clear();
+        if let Some(m) = self.millions(i) {
+            let _ = write!(b.millions, "{m}");
+        }
+    }
+}
+
+/// Buffers for [`CleanTable::row_texts`].
+#[derive(Debug, Default)]
+pub struct RowTexts {
+    pub value: String,
+    pub source_ref: String,
+    pub flags: String,
+    pub millions: String,
+}
+
+impl CleanTable {
     /// The rows at `idx`, in that order.
     pub fn take(&self, idx: &[usize]) -> CleanTable {
         fn pick<T: Clone>(v: &[T], idx: &[usize]) -> Vec<T> {
@@ -267,6 +297,7 @@ fn write_all(
     let o = p.options;
     // each format's files on a thread of its own, listed in the order of the config
     let write_format = |f: &Format| -> std::result::Result<Vec<OutputFile>, String> {
+        let t = std::time::Instant::now();
         let mut files = Vec::new();
         match f {
             Format::Parquet => {
@@ -302,12 +333,20 @@ fn write_all(
                 files.push(file_entry(staging, "trade.xlsx", Some(n))?);
             }
         }
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(), format = ?f, "written");
         Ok(files)
     };
     let written: Vec<std::result::Result<Vec<OutputFile>, String>> = std::thread::scope(|scope| {
         let keys = scope.spawn(|| {
-            crate::changes::write_keys(&staging.join(crate::changes::KEYS_FILE), p.clean, p.keys)
-                .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE))
+            let t = std::time::Instant::now();
+            let r = crate::changes::write_keys(
+                &staging.join(crate::changes::KEYS_FILE),
+                p.clean,
+                p.keys,
+            )
+            .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE));
+            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written keys");
+            r
         });
         let threads: Vec<_> = p
             .formats

@@ -21,8 +21,15 @@ pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResul
     let commodity: Vec<&str> = r.clone().map(|i| t.commodity(i)).collect();
     let value: Vec<Option<f64>> = r.clone().map(|i| t.value_usd(i)).collect();
     let source: Vec<&str> = r.clone().map(|i| t.source(i)).collect();
-    let source_ref: Vec<String> = r.clone().map(|i| t.source_ref(i)).collect();
-    let flags: Vec<String> = r.clone().map(|i| t.flags_text(i)).collect();
+    // the texts of each row made in reused buffers, copied into the columns
+    let mut source_ref = StringChunkedBuilder::new(COLUMNS[8].into(), hi - lo);
+    let mut flags = StringChunkedBuilder::new(COLUMNS[9].into(), hi - lo);
+    let mut b = super::RowTexts::default();
+    for i in r.clone() {
+        t.row_texts(i, &mut b);
+        source_ref.append_value(&b.source_ref);
+        flags.append_value(&b.flags);
+    }
     let millions: Vec<Option<f64>> = r.clone().map(|i| t.millions(i)).collect();
     let cols = vec![
         Column::new(COLUMNS[0].into(), &t.reporter[r.clone()]),
@@ -33,8 +40,8 @@ pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResul
         Column::new(COLUMNS[5].into(), &commodity),
         Column::new(COLUMNS[6].into(), &value),
         Column::new(COLUMNS[7].into(), &source),
-        Column::new(COLUMNS[8].into(), &source_ref),
-        Column::new(COLUMNS[9].into(), &flags),
+        source_ref.finish().into_column(),
+        flags.finish().into_column(),
         Column::new(COLUMNS[10].into(), &millions),
     ];
     DataFrame::new(
