@@ -156,31 +156,23 @@ fn row_key_text(t: &CleanTable, i: usize) -> String {
 /// Writes the keys of a clean table: each key's hash, value and text, sorted by hash, so
 /// the next run compares without parsing the published CSV (and with no CSV published).
 pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    w.write_all(MAGIC)?;
-    w.write_all(&(keys.0.len() as u64).to_le_bytes())?;
+    let mut bytes = Vec::with_capacity(16 + keys.0.len() * RECORD);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&(keys.0.len() as u64).to_le_bytes());
     let mut texts = String::with_capacity(keys.0.len() * 32);
     for &(h, i) in &keys.0 {
-        let i = i as usize;
-        push_key_text(&mut texts, t, i);
-        w.write_all(&h.to_le_bytes())?;
-        w.write_all(&t.value[i].map_or(NULL, |v| v.serialize()))?;
-        w.write_all(
-            &u32::try_from(texts.len())
-                .map_err(|_| std::io::Error::other("key texts over 4 GiB"))?
-                .to_le_bytes(),
-        )?;
+        push_key_text(&mut texts, t, i as usize);
+        push_record(&mut bytes, h, t.value[i as usize], texts.len())?;
     }
-    w.write_all(texts.as_bytes())?;
-    w.flush()
+    bytes.extend_from_slice(texts.as_bytes());
+    std::fs::write(path, bytes)
 }
 
-/// The previous publication's keys, sorted by hash: from its key file, else (a folder
-/// published by an older version) from its `trade.csv`.
+/// The previous publication's keys, sorted by hash: the bytes of its key file, read in
+/// place (else, for a folder published by an older version, made from its `trade.csv`).
 struct Previous {
-    /// (hash, value, key text)
-    keys: Vec<(u128, Option<Decimal>, Box<str>)>,
+    bytes: Vec<u8>,
+    n: usize,
 }
 
 impl Previous {
@@ -188,29 +180,50 @@ impl Previous {
         Self::from_key_file(&dir.join(KEYS_FILE)).or_else(|| Self::from_csv(&dir.join("trade.csv")))
     }
 
-    fn from_key_file(path: &Path) -> Option<Previous> {
-        let b = std::fs::read(path).ok()?;
-        if b.get(..8)? != MAGIC {
+    /// Checks the layout: magic, count, records, text offsets in order and in bounds, the
+    /// texts UTF-8 and the hashes sorted.
+    fn from_bytes(bytes: Vec<u8>) -> Option<Previous> {
+        if bytes.get(..8)? != MAGIC {
             return None;
         }
-        let n = usize::try_from(u64::from_le_bytes(b.get(8..16)?.try_into().ok()?)).ok()?;
-        let records = b.get(16..16 + n.checked_mul(RECORD)?)?;
-        let texts = std::str::from_utf8(&b[16 + n * RECORD..]).ok()?;
-        let mut keys = Vec::with_capacity(n);
-        let mut from = 0usize;
-        for r in records.chunks_exact(RECORD) {
-            let h = u128::from_le_bytes(r[..16].try_into().ok()?);
-            let v: [u8; 16] = r[16..32].try_into().ok()?;
-            let to = u32::from_le_bytes(r[32..36].try_into().ok()?) as usize;
-            let value = if v == NULL {
-                None
-            } else {
-                Some(Decimal::deserialize(v))
-            };
-            keys.push((h, value, texts.get(from..to)?.into()));
-            from = to;
-        }
-        keys.is_sorted_by_key(|k| k.0).then_some(Previous { keys })
+        let n = usize::try_from(u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?)).ok()?;
+        let texts = bytes.get(16 + n.checked_mul(RECORD)?..)?;
+        let texts_ok = std::str::from_utf8(texts).is_ok();
+        let texts_len = texts.len();
+        let p = Previous { bytes, n };
+        let ends_ok = (0..n).try_fold(0usize, |from, k| {
+            let to = p.text_end(k);
+            (from <= to && to <= texts_len).then_some(to)
+        });
+        let sorted = (1..n).all(|k| p.hash(k - 1) <= p.hash(k));
+        (texts_ok && ends_ok.is_some() && sorted).then_some(p)
+    }
+
+    fn record(&self, k: usize) -> &[u8] {
+        &self.bytes[16 + k * RECORD..16 + (k + 1) * RECORD]
+    }
+
+    fn hash(&self, k: usize) -> u128 {
+        u128::from_le_bytes(self.record(k)[..16].try_into().expect("16 bytes"))
+    }
+
+    fn value(&self, k: usize) -> Option<Decimal> {
+        let v: [u8; 16] = self.record(k)[16..32].try_into().expect("16 bytes");
+        (v != NULL).then(|| Decimal::deserialize(v))
+    }
+
+    fn text_end(&self, k: usize) -> usize {
+        u32::from_le_bytes(self.record(k)[32..36].try_into().expect("4 bytes")) as usize
+    }
+
+    fn text(&self, k: usize) -> &str {
+        let texts = &self.bytes[16 + self.n * RECORD..];
+        let from = if k == 0 { 0 } else { self.text_end(k - 1) };
+        std::str::from_utf8(&texts[from..self.text_end(k)]).unwrap_or("")
+    }
+
+    fn from_key_file(path: &Path) -> Option<Previous> {
+        Self::from_bytes(std::fs::read(path).ok()?)
     }
 
     fn from_csv(path: &Path) -> Option<Previous> {
@@ -218,11 +231,8 @@ impl Previous {
         if text.starts_with(b"\xEF\xBB\xBF") {
             text.drain(..3);
         }
-        let delimiter = if text
-            .split(|b| *b == b'\n')
-            .next()
-            .is_some_and(|h| h.contains(&b';'))
-        {
+        let first_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+        let delimiter = if first_line.contains(&b';') {
             b';'
         } else {
             b','
@@ -246,11 +256,34 @@ impl Previous {
         while r.read_record(&mut rec).ok()? {
             let f = cols.map(|i| rec.get(i).unwrap_or(""));
             let value = rec.get(val).unwrap_or("").parse::<Decimal>().ok();
-            keys.push((key_hash(f.map(str::as_bytes)), value, key_text(f).into()));
+            keys.push((key_hash(f.map(str::as_bytes)), value, key_text(f)));
         }
         keys.sort_unstable_by_key(|k| k.0);
-        Some(Previous { keys })
+        let mut bytes = Vec::with_capacity(16 + keys.len() * RECORD);
+        let mut texts = String::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+        for (h, v, t) in keys {
+            texts.push_str(&t);
+            push_record(&mut bytes, h, v, texts.len()).ok()?;
+        }
+        bytes.extend_from_slice(texts.as_bytes());
+        Self::from_bytes(bytes)
     }
+}
+
+/// One record of the key file: the key's hash, its value, the end of its text.
+fn push_record(
+    out: &mut Vec<u8>,
+    hash: u128,
+    value: Option<Decimal>,
+    text_end: usize,
+) -> std::io::Result<()> {
+    out.extend_from_slice(&hash.to_le_bytes());
+    out.extend_from_slice(&value.map_or(NULL, |v| v.serialize()));
+    let end = u32::try_from(text_end).map_err(|_| std::io::Error::other("key texts over 4 GiB"))?;
+    out.extend_from_slice(&end.to_le_bytes());
+    Ok(())
 }
 
 /// Keeps the first [`MAX_LISTED`] of `v` in the order `cmp`, sorted.
@@ -283,29 +316,28 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     };
     // rows only this table has, rows only the previous one has, rows whose value changed
     let (mut added, mut removed, mut revised) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut a, mut b) = (prev.keys.iter().peekable(), keys.0.iter().peekable());
+    let (mut a, mut b) = (0usize, 0usize);
     loop {
         use std::cmp::Ordering::*;
         // Less: a key only the previous publication has; Greater: only this one
-        let side = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(x), Some(y)) => x.0.cmp(&y.0),
-            (Some(_), None) => Less,
-            (None, Some(_)) => Greater,
+        let side = match (a < prev.n, b < keys.0.len()) {
+            (false, false) => break,
+            (true, true) => prev.hash(a).cmp(&keys.0[b].0),
+            (true, false) => Less,
+            (false, true) => Greater,
         };
         match side {
-            Less => removed.push(a.next().expect("peeked")),
-            Greater => added.push(b.next().expect("peeked").1 as usize),
+            Less => removed.push(a),
+            Greater => added.push(keys.0[b].1 as usize),
             Equal => {
-                let ((_, old, _), i) = (
-                    a.next().expect("peeked"),
-                    b.next().expect("peeked").1 as usize,
-                );
-                if *old != t.value[i] {
-                    revised.push((i, *old));
+                let (old, i) = (prev.value(a), keys.0[b].1 as usize);
+                if old != t.value[i] {
+                    revised.push((i, old));
                 }
             }
         }
+        a += usize::from(side != Greater);
+        b += usize::from(side != Less);
     }
     c.counts = Counts {
         added: added.len(),
@@ -331,10 +363,10 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
         .iter()
         .map(|&i| format!("{} = {}", row_key_text(t, i), value_text(t.value[i])))
         .collect();
-    first_sorted(&mut removed, |x, y| x.2.cmp(&y.2));
+    first_sorted(&mut removed, |&x, &y| prev.text(x).cmp(prev.text(y)));
     c.removed = removed
         .iter()
-        .map(|(_, old, key)| format!("{key} = {}", value_text(*old)))
+        .map(|&k| format!("{} = {}", prev.text(k), value_text(prev.value(k))))
         .collect();
     first_sorted(&mut revised, |x, y| key_order(&x.0, &y.0));
     c.revised = revised

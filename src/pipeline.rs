@@ -36,6 +36,18 @@ pub struct Options {
     pub progress: bool,
 }
 
+/// Resident and peak memory of the process in MB, for the stage logs (Linux).
+fn memory_mb() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((kb("VmRSS:")? / 1024, kb("VmHWM:")? / 1024))
+}
+
 /// A spinner that says which stage is running; hidden unless asked for.
 struct Progress(Option<indicatif::ProgressBar>);
 
@@ -156,9 +168,10 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     }
     let progress = Progress::new(opts.progress);
     let t = std::time::Instant::now();
-    let read = read_all(&p, opts, &progress)?;
+    let mut read = read_all(&p, opts, &progress)?;
     tracing::debug!(
         seconds = t.elapsed().as_secs_f64(),
+        rss_mb = ?memory_mb(),
         figures = read.raw.len(),
         "stage ingest"
     );
@@ -177,11 +190,13 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         source_ref: &sref,
         precedence: &|pl| read.prov.source_of(pl),
     };
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage normalise");
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(),
+        rss_mb = ?memory_mb(), "stage normalise");
     progress.stage("validating");
     let t = std::time::Instant::now();
     let verdict = validate::validate(&norm, &p.rules, &places);
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage validate");
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(),
+        rss_mb = ?memory_mb(), "stage validate");
     let t = std::time::Instant::now();
     let clean = clean_table(&norm, &verdict, &read);
     let rejects = reject_rows(&verdict, &read);
@@ -199,12 +214,14 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     );
     tracing::debug!(
         seconds = t.elapsed().as_secs_f64(),
+        rss_mb = ?memory_mb(),
         "stage tables and report"
     );
     let t = std::time::Instant::now();
     let keys = crate::changes::Keys::of(&clean);
     let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage change report");
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(),
+        rss_mb = ?memory_mb(), "stage change report");
     report["changes"] = serde_json::to_value(&changes).unwrap_or_default();
     if changes.compared {
         let _ = write!(
@@ -257,6 +274,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             }).collect::<Vec<_>>(),
         });
         let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
+        // what the writers need is made: the raw and normalised figures go before they run
+        drop(norm);
+        drop(std::mem::take(&mut read.raw));
         let publication = Publication {
             clean: &clean,
             keys: &keys,
@@ -271,7 +291,8 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         progress.stage(format!("publishing into {}", p.output_dir.display()));
         let t = std::time::Instant::now();
         publish::publish(&p.output_dir, &publication)?;
-        tracing::debug!(seconds = t.elapsed().as_secs_f64(), "stage publish");
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(),
+        rss_mb = ?memory_mb(), "stage publish");
         report["published_to"] = json!(p.output_dir.display().to_string());
         let _ = write!(summary, "; published to {}", p.output_dir.display());
     }

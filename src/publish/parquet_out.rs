@@ -53,7 +53,7 @@ pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResul
 }
 
 /// Rows per batch written: the texts of one batch are built at a time.
-const BATCH: usize = 262_144;
+const BATCH: usize = 65_536;
 
 fn metadata(manifest: &serde_json::Value) -> Option<KeyValueMetadata> {
     let meta: Vec<(String, String)> = ["tool_version", "config_sha256", "inputs_sha256"]
