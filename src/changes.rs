@@ -88,9 +88,9 @@ fn key_text(f: [&str; 6]) -> String {
 
 /// The file a publication keeps its keys in, for the next run's change report.
 pub const KEYS_FILE: &str = ".keys.bin";
-const MAGIC: &[u8; 8] = b"TFKEYS01";
-/// Bytes of one record: key hash, value, end of the key's text.
-const RECORD: usize = 16 + 16 + 4;
+const MAGIC: &[u8; 8] = b"TFKEYS02";
+/// Bytes of one record: key hash, value, start and end of the key's text.
+const RECORD: usize = 16 + 16 + 4 + 4;
 /// The value bytes of a missing value (a Decimal's flags never have every bit set).
 const NULL: [u8; 16] = [0xFF; 16];
 
@@ -159,10 +159,16 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     let mut bytes = Vec::with_capacity(16 + keys.0.len() * RECORD);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(keys.0.len() as u64).to_le_bytes());
-    let mut texts = String::with_capacity(keys.0.len() * 32);
+    // the texts in row order (reading the table in order), the records in hash order
+    let mut texts = String::with_capacity(t.len() * 32);
+    let mut spans = Vec::with_capacity(t.len());
+    for i in 0..t.len() {
+        let from = texts.len();
+        push_key_text(&mut texts, t, i);
+        spans.push((from, texts.len()));
+    }
     for &(h, i) in &keys.0 {
-        push_key_text(&mut texts, t, i as usize);
-        push_record(&mut bytes, h, t.value[i as usize], texts.len())?;
+        push_record(&mut bytes, h, t.value[i as usize], spans[i as usize])?;
     }
     bytes.extend_from_slice(texts.as_bytes());
     std::fs::write(path, bytes)
@@ -191,12 +197,13 @@ impl Previous {
         let texts_ok = std::str::from_utf8(texts).is_ok();
         let texts_len = texts.len();
         let p = Previous { bytes, n };
-        let ends_ok = (0..n).try_fold(0usize, |from, k| {
-            let to = p.text_end(k);
-            (from <= to && to <= texts_len).then_some(to)
+        let spans_ok = (0..n).all(|k| {
+            let (from, to) = p.span(k);
+            from <= to && to <= texts_len
         });
         let sorted = (1..n).all(|k| p.hash(k - 1) <= p.hash(k));
-        (texts_ok && ends_ok.is_some() && sorted).then_some(p)
+        // a text cut inside a character reads as empty, never panics
+        (texts_ok && spans_ok && sorted).then_some(p)
     }
 
     fn record(&self, k: usize) -> &[u8] {
@@ -212,14 +219,16 @@ impl Previous {
         (v != NULL).then(|| Decimal::deserialize(v))
     }
 
-    fn text_end(&self, k: usize) -> usize {
-        u32::from_le_bytes(self.record(k)[32..36].try_into().expect("4 bytes")) as usize
+    fn span(&self, k: usize) -> (usize, usize) {
+        let r = self.record(k);
+        let at = |o: usize| u32::from_le_bytes(r[o..o + 4].try_into().expect("4 bytes")) as usize;
+        (at(32), at(36))
     }
 
     fn text(&self, k: usize) -> &str {
         let texts = &self.bytes[16 + self.n * RECORD..];
-        let from = if k == 0 { 0 } else { self.text_end(k - 1) };
-        std::str::from_utf8(&texts[from..self.text_end(k)]).unwrap_or("")
+        let (from, to) = self.span(k);
+        std::str::from_utf8(&texts[from..to]).unwrap_or("")
     }
 
     fn from_key_file(path: &Path) -> Option<Previous> {
@@ -264,25 +273,28 @@ impl Previous {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&(keys.len() as u64).to_le_bytes());
         for (h, v, t) in keys {
+            let from = texts.len();
             texts.push_str(&t);
-            push_record(&mut bytes, h, v, texts.len()).ok()?;
+            push_record(&mut bytes, h, v, (from, texts.len())).ok()?;
         }
         bytes.extend_from_slice(texts.as_bytes());
         Self::from_bytes(bytes)
     }
 }
 
-/// One record of the key file: the key's hash, its value, the end of its text.
+/// One record of the key file: the key's hash, its value, the span of its text.
 fn push_record(
     out: &mut Vec<u8>,
     hash: u128,
     value: Option<Decimal>,
-    text_end: usize,
+    text: (usize, usize),
 ) -> std::io::Result<()> {
     out.extend_from_slice(&hash.to_le_bytes());
     out.extend_from_slice(&value.map_or(NULL, |v| v.serialize()));
-    let end = u32::try_from(text_end).map_err(|_| std::io::Error::other("key texts over 4 GiB"))?;
-    out.extend_from_slice(&end.to_le_bytes());
+    for at in [text.0, text.1] {
+        let at = u32::try_from(at).map_err(|_| std::io::Error::other("key texts over 4 GiB"))?;
+        out.extend_from_slice(&at.to_le_bytes());
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 pub use tradeflow_kernels::{countries, number, units};
 
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{flags, Figures, Flow, Origin, Place, RawFigures, RawValue, Reject};
 use number::{Evidence, Parsed, Reading};
@@ -212,10 +212,6 @@ fn parse_month(text: &str) -> Option<u8> {
     t.parse::<u8>().ok().filter(|m| (1..=12).contains(m))
 }
 
-fn parse_commodity(text: Option<&str>) -> Result<std::rc::Rc<str>, String> {
-    parse_commodity_text(text).map(Into::into)
-}
-
 fn parse_commodity_text(text: Option<&str>) -> Result<String, String> {
     let Some(t) = text.map(str::trim) else {
         return Ok("TOTAL".into());
@@ -245,7 +241,8 @@ struct Dims {
     flow: Flow,
     year: i32,
     month: Option<u8>,
-    commodity: std::rc::Rc<str>,
+    /// Index into the figures' `commodities`.
+    commodity: u32,
 }
 
 /// Turns raw figures into typed figures, rejects and aggregates.
@@ -257,7 +254,7 @@ pub fn normalize(
     let n = raw.len();
     // pass 1: parse every value once; gather what each column proves about its decimal mark
     let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(n);
-    let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::new();
+    let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::default();
     for i in 0..n {
         let p = match &raw.value[i] {
             RawValue::Text(t) => {
@@ -286,20 +283,20 @@ pub fn normalize(
     let mut cx = Context {
         raw,
         opts,
-        units: HashMap::new(),
+        units: HashMap::default(),
         default_unit: opts
             .default_unit
             .as_deref()
             .map_or(UnitRead::None, units::read_unit),
         evidence,
         parsed,
-        seen_columns: HashMap::new(),
-        unknown: HashMap::new(),
+        seen_columns: HashMap::default(),
+        unknown: HashMap::default(),
         memo: Memo {
             place: vec![None; raw.dict.len()],
             flow: vec![None; raw.dict.len()],
             year: vec![None; raw.dict.len()],
-            commodity: HashMap::new(),
+            commodity: vec![None; raw.dict.len() + 1],
         },
         out: Normalized::default(),
     };
@@ -329,7 +326,9 @@ pub fn normalize(
                 month: dims.as_ref().and_then(|d| d.month),
                 commodity: dims
                     .as_ref()
-                    .map_or_else(|| "TOTAL".to_string(), |d| d.commodity.to_string()),
+                    .and_then(|d| cx.out.figures.commodities.get(d.commodity))
+                    .unwrap_or("TOTAL")
+                    .to_string(),
                 value_usd: value,
                 raw_value: raw.value_text(i),
                 source_ref: source_ref(place),
@@ -355,8 +354,7 @@ pub fn normalize(
                 f.flow.push(d.flow);
                 f.year.push(d.year);
                 f.month.push(d.month);
-                let c = f.commodities.intern(&d.commodity);
-                f.commodity.push(c);
+                f.commodity.push(d.commodity);
                 f.value.push(value.map(|v| v.normalize()));
                 f.flags.push(flag);
                 f.raw.push(i as u32);
@@ -391,7 +389,9 @@ struct Memo {
     place: Vec<Option<Option<countries::Place>>>,
     flow: Vec<Option<Option<Flow>>>,
     year: Vec<Option<Option<i32>>>,
-    commodity: HashMap<u32, Result<std::rc::Rc<str>, String>>,
+    /// The commodity of a raw text, interned in the figures' `commodities`; the last
+    /// slot is for no text.
+    commodity: Vec<Option<Result<u32, String>>>,
 }
 
 fn memo<T: Copy>(
@@ -475,11 +475,21 @@ impl Context<'_> {
             ),
         };
         let id = raw.commodity[i];
-        let commodity = match self.memo.commodity.get(&id) {
-            Some(c) => c.clone(),
+        // the last slot is for rows without a commodity
+        let slot = if id == crate::model::NONE {
+            raw.dict.len()
+        } else {
+            id as usize
+        };
+        let known = self.memo.commodity.get(slot).cloned().flatten();
+        let commodity = match known {
+            Some(c) => c,
             None => {
-                let c = parse_commodity(text(id));
-                self.memo.commodity.insert(id, c.clone());
+                let commodities = &mut self.out.figures.commodities;
+                let c = parse_commodity_text(text(id)).map(|c| commodities.intern(&c));
+                if let Some(m) = self.memo.commodity.get_mut(slot) {
+                    *m = Some(c.clone());
+                }
                 c
             }
         }
