@@ -36,6 +36,18 @@ impl Dict {
         s.map_or(NONE, |s| self.intern(s))
     }
 
+    /// [`Dict::intern_opt`] for one field of a run of records, checking first whether
+    /// the field repeats its last text (`last`): a title or a reporter repeated down a
+    /// table costs one comparison, not a hash lookup.
+    pub fn intern_repeated(&mut self, last: &mut u32, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return NONE };
+        if self.get(*last) == Some(s) {
+            return *last;
+        }
+        *last = self.intern(s);
+        *last
+    }
+
     /// The text behind an index; `None` for [`NONE`].
     pub fn get(&self, i: u32) -> Option<&str> {
         if i == NONE {
@@ -259,6 +271,8 @@ pub struct RawFigures {
     value_buf: String,
     /// End of each value text in `value_buf`.
     value_ends: Vec<u64>,
+    /// The last id of each interned field, for [`Dict::intern_repeated`].
+    last: [u32; 9],
 }
 
 /// The texts of one raw figure, borrowed for pushing.
@@ -287,16 +301,20 @@ impl RawFigures {
 
     /// Appends one figure.
     pub fn push(&mut self, f: RawFigureRef<'_>, value: RawValue, place: Place) {
-        let d = &mut self.dict;
-        self.reporter.push(d.intern_opt(f.reporter));
-        self.partner.push(d.intern_opt(f.partner));
-        self.flow.push(d.intern_opt(f.flow));
-        self.year.push(d.intern_opt(f.year));
-        self.month.push(d.intern_opt(f.month));
-        self.commodity.push(d.intern_opt(f.commodity));
-        self.unit_column.push(d.intern_opt(f.unit_column));
-        self.unit_title.push(d.intern_opt(f.unit_title));
-        self.unit_config.push(d.intern_opt(f.unit_config));
+        let (d, l) = (&mut self.dict, &mut self.last);
+        self.reporter.push(d.intern_repeated(&mut l[0], f.reporter));
+        self.partner.push(d.intern_repeated(&mut l[1], f.partner));
+        self.flow.push(d.intern_repeated(&mut l[2], f.flow));
+        self.year.push(d.intern_repeated(&mut l[3], f.year));
+        self.month.push(d.intern_repeated(&mut l[4], f.month));
+        self.commodity
+            .push(d.intern_repeated(&mut l[5], f.commodity));
+        self.unit_column
+            .push(d.intern_repeated(&mut l[6], f.unit_column));
+        self.unit_title
+            .push(d.intern_repeated(&mut l[7], f.unit_title));
+        self.unit_config
+            .push(d.intern_repeated(&mut l[8], f.unit_config));
         self.decimal.push(f.decimal);
         self.value.push(value);
         self.place.push(place);

@@ -14,10 +14,10 @@ use crate::model::RefStyle;
 ///
 /// # Errors
 /// A message when the bytes are not text in any encoding that can be told.
-pub fn decode_with(
-    bytes: &[u8],
+pub fn decode_with<'a>(
+    bytes: &'a [u8],
     declared: Option<&'static encoding_rs::Encoding>,
-) -> std::result::Result<(String, &'static str), String> {
+) -> std::result::Result<(std::borrow::Cow<'a, str>, &'static str), String> {
     if let Some(enc) = declared {
         let (text, _, bad) = enc.decode(bytes);
         if bad {
@@ -26,7 +26,7 @@ pub fn decode_with(
                 enc.name()
             ));
         }
-        return Ok((text.into_owned(), enc.name()));
+        return Ok((text, enc.name()));
     }
     if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
@@ -37,10 +37,10 @@ pub fn decode_with(
                 enc.name()
             ));
         }
-        return Ok((text.into_owned(), enc.name()));
+        return Ok((text, enc.name()));
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return Ok((s.to_string(), "UTF-8"));
+        return Ok((s.into(), "UTF-8"));
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     det.feed(bytes, true);
@@ -57,7 +57,7 @@ pub fn decode_with(
             controls
         ));
     }
-    Ok((text.into_owned(), enc.name()))
+    Ok((text, enc.name()))
 }
 
 /// The delimiter that splits the first lines most consistently.

@@ -99,7 +99,29 @@ pub fn read_source(
     if bytes.is_empty() {
         return Err(fail("the file is empty (0 bytes)".into()));
     }
-    let sha256 = crate::config::hex(&Sha256::digest(&bytes));
+    // the file's sha256 on the other core while this one reads it
+    std::thread::scope(|scope| {
+        let sha256 = scope.spawn(|| crate::config::hex(&Sha256::digest(&bytes)));
+        let read = read_figures(src, &bytes, local, prov, out);
+        let sha256 = sha256
+            .join()
+            .map_err(|_| fail("hashing the file failed".into()))?;
+        read.map(|tables| SourceRead {
+            sha256,
+            bytes: bytes.len() as u64,
+            tables,
+        })
+    })
+}
+
+/// The figures of a file's tables, into `out`; how each table was read.
+fn read_figures(
+    src: &Source,
+    bytes: &[u8],
+    local: &Path,
+    prov: &mut Provenance,
+    out: &mut RawFigures,
+) -> Result<Vec<layout::TableReading>> {
     let source_ix = prov.sources.len() as u16;
     let mut readings = Vec::new();
     let register =
@@ -112,7 +134,7 @@ pub fn read_source(
             });
             (table_ix, layout::read_table(t, src, table_ix, out))
         };
-    let (tables, stream) = read_tables(src, local, &bytes)?;
+    let (tables, stream) = read_tables(src, local, bytes)?;
     prov.sources.push(SourceInfo {
         id: src.id.clone(),
         display: src.display.clone(),
@@ -132,11 +154,7 @@ pub fn read_source(
         }
         readings.push(reading);
     }
-    Ok(SourceRead {
-        sha256,
-        bytes: bytes.len() as u64,
-        tables: readings,
-    })
+    Ok(readings)
 }
 
 /// The format a file holds, from its extension, checked against its first bytes.
@@ -198,10 +216,16 @@ fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
 }
 
 /// A delimited file's text and where the rest of its long table starts.
-type Stream = (String, delimited::Tail);
+/// The text of a CSV file (borrowed from its bytes when they are UTF-8 already) and
+/// where its long table's records still to be streamed start.
+type Stream<'a> = (std::borrow::Cow<'a, str>, delimited::Tail);
 
 /// The tables of a file; for a long CSV table, also the part still to be streamed.
-fn read_tables(src: &Source, path: &Path, bytes: &[u8]) -> Result<(Vec<Table>, Option<Stream>)> {
+fn read_tables<'a>(
+    src: &Source,
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<(Vec<Table>, Option<Stream<'a>>)> {
     let fail = |reason: String| Error::source(&src.id, &src.display, reason);
     let text = || {
         delimited::decode_with(bytes, src.encoding)
