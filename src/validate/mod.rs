@@ -201,9 +201,9 @@ pub struct Places<'a> {
     /// The place of each raw figure.
     pub place: &'a [Place],
     /// Formats a place as `source_ref`.
-    pub source_ref: &'a dyn Fn(Place) -> String,
+    pub source_ref: &'a (dyn Fn(Place) -> String + Sync),
     /// A place's source rank: lower wins a conflict.
-    pub precedence: &'a dyn Fn(Place) -> usize,
+    pub precedence: &'a (dyn Fn(Place) -> usize + Sync),
 }
 
 struct V<'a> {
@@ -431,200 +431,213 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // by key: the survivors of the uniqueness pass, already in key order
     let clean: Vec<usize> = order.into_iter().filter(|&i| v.alive[i]).collect();
 
-    // time series, per reporter x partner x flow x month x commodity: contiguous runs once
-    // the clean figures are ordered by series, then year
-    let mut jumps = v.check("yoy_jump");
-    let mut repeated = v.check("repeated_value");
-    let mut gaps = v.check("series_gap");
-    let by_series = sorted_by(clean.iter().copied(), |i| {
-        let k = kx[i];
-        (k.0, k.1, k.2, k.4, k.5, k.3)
-    });
-    let all_years: BTreeSet<i32> = clean.iter().map(|&i| f.year[i]).collect();
-    let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
-    let same_series = |a: usize, b: usize| {
-        let (x, y) = (kx[a], kx[b]);
-        (x.0, x.1, x.2, x.4, x.5) == (y.0, y.1, y.2, y.4, y.5)
-    };
-    let mut start = 0;
-    while start < by_series.len() {
-        let mut end = start + 1;
-        while end < by_series.len() && same_series(by_series[start], by_series[end]) {
-            end += 1;
-        }
-        let idx = &by_series[start..end];
-        start = end;
-        let first = idx[0];
-        let k = (
-            f.reporter[first],
-            f.partner[first],
-            f.flow[first],
-            f.month[first],
-        );
-        for w in idx.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else {
-                continue;
-            };
-            if f.year[b] != f.year[a] + 1
-                || va <= Decimal::ZERO
-                || vb <= Decimal::ZERO
-                || jumps.severity == Severity::Off
-            {
-                continue;
+    // the checks below only read the clean figures: they run side by side, each giving
+    // its findings and the flags to set
+    let series_pass = || {
+        let mut fl: Vec<(usize, u32)> = Vec::new();
+        // time series, per reporter x partner x flow x month x commodity: contiguous runs once
+        // the clean figures are ordered by series, then year
+        let mut jumps = v.check("yoy_jump");
+        let mut repeated = v.check("repeated_value");
+        let mut gaps = v.check("series_gap");
+        let by_series = sorted_by(clean.iter().copied(), |i| {
+            let k = kx[i];
+            (k.0, k.1, k.2, k.4, k.5, k.3)
+        });
+        let all_years: BTreeSet<i32> = clean.iter().map(|&i| f.year[i]).collect();
+        let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
+        let same_series = |a: usize, b: usize| {
+            let (x, y) = (kx[a], kx[b]);
+            (x.0, x.1, x.2, x.4, x.5) == (y.0, y.1, y.2, y.4, y.5)
+        };
+        let mut start = 0;
+        while start < by_series.len() {
+            let mut end = start + 1;
+            while end < by_series.len() && same_series(by_series[start], by_series[end]) {
+                end += 1;
             }
-            let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
-            if hi > lo * factor {
-                let ratio = (vb / va).round_dp(2);
-                jumps.findings.push(Finding {
-                    message: format!(
-                        "{} {} {} {} -> {}: {} -> {} (x{ratio})",
-                        k.0,
-                        k.1,
-                        k.2,
-                        f.year[a],
-                        f.year[b],
-                        grouped(va),
-                        grouped(vb)
-                    ),
-                    refs: vec![v.r(a), v.r(b)],
-                });
-                v.verdict.flags[a] |= flags::JUMP;
-                v.verdict.flags[b] |= flags::JUMP;
-            }
-        }
-        let run = rules.repeat_run;
-        if repeated.severity != Severity::Off && idx.len() >= run {
-            for w in idx.windows(run) {
-                let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
-                let same = w
-                    .iter()
-                    .all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
-                if consecutive && same {
-                    repeated.findings.push(Finding {
+            let idx = &by_series[start..end];
+            start = end;
+            let first = idx[0];
+            let k = (
+                f.reporter[first],
+                f.partner[first],
+                f.flow[first],
+                f.month[first],
+            );
+            for w in idx.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else {
+                    continue;
+                };
+                if f.year[b] != f.year[a] + 1
+                    || va <= Decimal::ZERO
+                    || vb <= Decimal::ZERO
+                    || jumps.severity == Severity::Off
+                {
+                    continue;
+                }
+                let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
+                if hi > lo * factor {
+                    let ratio = (vb / va).round_dp(2);
+                    jumps.findings.push(Finding {
                         message: format!(
-                            "{} {} {}: {} in every year {}-{}",
+                            "{} {} {} {} -> {}: {} -> {} (x{ratio})",
                             k.0,
                             k.1,
                             k.2,
-                            show(f.value[w[0]]),
-                            f.year[w[0]],
-                            f.year[w[run - 1]]
+                            f.year[a],
+                            f.year[b],
+                            grouped(va),
+                            grouped(vb)
                         ),
-                        refs: w.iter().map(|&i| v.r(i)).collect(),
+                        refs: vec![v.r(a), v.r(b)],
                     });
-                    for &i in w {
-                        v.verdict.flags[i] |= flags::REPEATED;
+                    fl.push((a, flags::JUMP));
+                    fl.push((b, flags::JUMP));
+                }
+            }
+            let run = rules.repeat_run;
+            if repeated.severity != Severity::Off && idx.len() >= run {
+                for w in idx.windows(run) {
+                    let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
+                    let same = w
+                        .iter()
+                        .all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
+                    if consecutive && same {
+                        repeated.findings.push(Finding {
+                            message: format!(
+                                "{} {} {}: {} in every year {}-{}",
+                                k.0,
+                                k.1,
+                                k.2,
+                                show(f.value[w[0]]),
+                                f.year[w[0]],
+                                f.year[w[run - 1]]
+                            ),
+                            refs: w.iter().map(|&i| v.r(i)).collect(),
+                        });
+                        for &i in w {
+                            fl.push((i, flags::REPEATED));
+                        }
                     }
                 }
             }
+            if gaps.severity != Severity::Off && k.3.is_none() {
+                let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
+                let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
+                let holes: Vec<String> = (lo..=hi)
+                    .filter(|y| !years.contains(y))
+                    .map(|y| y.to_string())
+                    .collect();
+                let mut what = Vec::new();
+                if !holes.is_empty() {
+                    what.push(format!("no figure for {}", holes.join(", ")));
+                }
+                if all_years.last().is_some_and(|&m| hi < m) {
+                    what.push(format!(
+                        "stops in {hi} while the data runs to {}",
+                        all_years.last().unwrap_or(&hi)
+                    ));
+                }
+                if all_years.first().is_some_and(|&m| lo > m) {
+                    what.push(format!(
+                        "starts in {lo} while the data starts in {}",
+                        all_years.first().unwrap_or(&lo)
+                    ));
+                }
+                if !what.is_empty() {
+                    gaps.findings.push(Finding {
+                        message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
+                        refs: vec![],
+                    });
+                }
+            }
         }
-        if gaps.severity != Severity::Off && k.3.is_none() {
-            let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
-            let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
-            let holes: Vec<String> = (lo..=hi)
-                .filter(|y| !years.contains(y))
-                .map(|y| y.to_string())
-                .collect();
-            let mut what = Vec::new();
-            if !holes.is_empty() {
-                what.push(format!("no figure for {}", holes.join(", ")));
-            }
-            if all_years.last().is_some_and(|&m| hi < m) {
-                what.push(format!(
-                    "stops in {hi} while the data runs to {}",
-                    all_years.last().unwrap_or(&hi)
-                ));
-            }
-            if all_years.first().is_some_and(|&m| lo > m) {
-                what.push(format!(
-                    "starts in {lo} while the data starts in {}",
-                    all_years.first().unwrap_or(&lo)
-                ));
-            }
-            if !what.is_empty() {
-                gaps.findings.push(Finding {
-                    message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
-                    refs: vec![],
-                });
-            }
-        }
-    }
-    drop(by_series);
+        drop(by_series);
+        (jumps, repeated, gaps, fl)
+    };
 
-    // the two flows of a period are equal: often a copy error. Ordered by period, the
-    // export and the import of one period are neighbours
-    let mut equal = v.check("equal_flows");
-    if equal.severity != Severity::Off {
-        let by_period = sorted_by(clean.iter().copied(), |i| {
-            let k = kx[i];
-            (k.0, k.1, k.3, k.4, k.5, k.2)
-        });
-        for w in by_period.windows(2) {
-            let (e, m) = (w[0], w[1]);
-            let (x, y) = (kx[e], kx[m]);
-            if (x.0, x.1, x.3, x.4, x.5) != (y.0, y.1, y.3, y.4, y.5)
-                || f.flow[e] != Flow::Export
-                || f.flow[m] != Flow::Import
-            {
+    let equal_pass = || {
+        let mut fl: Vec<(usize, u32)> = Vec::new();
+
+        // the two flows of a period are equal: often a copy error. Ordered by period, the
+        // export and the import of one period are neighbours
+        let mut equal = v.check("equal_flows");
+        if equal.severity != Severity::Off {
+            let by_period = sorted_by(clean.iter().copied(), |i| {
+                let k = kx[i];
+                (k.0, k.1, k.3, k.4, k.5, k.2)
+            });
+            for w in by_period.windows(2) {
+                let (e, m) = (w[0], w[1]);
+                let (x, y) = (kx[e], kx[m]);
+                if (x.0, x.1, x.3, x.4, x.5) != (y.0, y.1, y.3, y.4, y.5)
+                    || f.flow[e] != Flow::Export
+                    || f.flow[m] != Flow::Import
+                {
+                    continue;
+                }
+                if f.value[e].is_some()
+                    && f.value[e] == f.value[m]
+                    && !f.value[e].unwrap_or_default().is_zero()
+                {
+                    equal.findings.push(Finding {
+                        message: format!(
+                            "{} {} {}: exports and imports are both {}",
+                            f.reporter[e],
+                            f.partner[e],
+                            f.year[e],
+                            show(f.value[e])
+                        ),
+                        refs: vec![v.r(e), v.r(m)],
+                    });
+                    fl.push((e, flags::EQUAL_FLOWS));
+                    fl.push((m, flags::EQUAL_FLOWS));
+                }
+            }
+        }
+        (equal, fl)
+    };
+
+    let mirror_pass = || {
+        let (mut fl, mut rows): (Vec<(usize, u32)>, Vec<MirrorGap>) = (Vec::new(), Vec::new());
+        // mirror statistics: A's exports to B against B's imports from A
+        let mut mirror = v.check("mirror");
+        let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> = clean
+            .iter()
+            .filter(|&&i| f.flow[i] == Flow::Import)
+            .map(|&i| (kx[i], i))
+            .collect();
+        for &i in &clean {
+            if f.flow[i] != Flow::Export {
                 continue;
             }
-            if f.value[e].is_some()
-                && f.value[e] == f.value[m]
-                && !f.value[e].unwrap_or_default().is_zero()
-            {
-                equal.findings.push(Finding {
-                    message: format!(
-                        "{} {} {}: exports and imports are both {}",
-                        f.reporter[e],
-                        f.partner[e],
-                        f.year[e],
-                        show(f.value[e])
-                    ),
-                    refs: vec![v.r(e), v.r(m)],
-                });
-                v.verdict.flags[e] |= flags::EQUAL_FLOWS;
-                v.verdict.flags[m] |= flags::EQUAL_FLOWS;
+            let k = kx[i];
+            let (Some(&j), Some(x)) = (
+                index.get(&(k.1, k.0, Flow::Import as u8, k.3, k.4, k.5)),
+                f.value[i],
+            ) else {
+                continue;
+            };
+            let Some(m) = f.value[j] else { continue };
+            if x.is_zero() {
+                continue;
             }
-        }
-    }
-
-    // mirror statistics: A's exports to B against B's imports from A
-    let mut mirror = v.check("mirror");
-    let index: HashMap<(u32, u32, u8, i32, u8, u32), usize> = clean
-        .iter()
-        .filter(|&&i| f.flow[i] == Flow::Import)
-        .map(|&i| (kx[i], i))
-        .collect();
-    for &i in &clean {
-        if f.flow[i] != Flow::Export {
-            continue;
-        }
-        let k = kx[i];
-        let (Some(&j), Some(x)) = (
-            index.get(&(k.1, k.0, Flow::Import as u8, k.3, k.4, k.5)),
-            f.value[i],
-        ) else {
-            continue;
-        };
-        let Some(m) = f.value[j] else { continue };
-        if x.is_zero() {
-            continue;
-        }
-        let gap = (m / x).to_f64().unwrap_or(f64::NAN) - 1.0;
-        let within = gap >= rules.mirror_band.0 && gap <= rules.mirror_band.1;
-        v.verdict.mirror.push(MirrorGap {
-            exporter: f.reporter[i],
-            importer: f.partner[i],
-            year: f.year[i],
-            month: f.month[i],
-            exports_usd: x.to_string(),
-            imports_usd: m.to_string(),
-            gap,
-            within_band: within,
-        });
-        if !within && mirror.severity != Severity::Off {
-            mirror.findings.push(Finding {
+            let gap = (m / x).to_f64().unwrap_or(f64::NAN) - 1.0;
+            let within = gap >= rules.mirror_band.0 && gap <= rules.mirror_band.1;
+            rows.push(MirrorGap {
+                exporter: f.reporter[i],
+                importer: f.partner[i],
+                year: f.year[i],
+                month: f.month[i],
+                exports_usd: x.to_string(),
+                imports_usd: m.to_string(),
+                gap,
+                within_band: within,
+            });
+            if !within && mirror.severity != Severity::Off {
+                mirror.findings.push(Finding {
                 message: format!(
                     "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
                     f.reporter[i],
@@ -639,9 +652,19 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 ),
                 refs: vec![v.r(i), v.r(j)],
             });
-            v.verdict.flags[i] |= flags::MIRROR_GAP;
-            v.verdict.flags[j] |= flags::MIRROR_GAP;
+                fl.push((i, flags::MIRROR_GAP));
+                fl.push((j, flags::MIRROR_GAP));
+            }
         }
+        (mirror, rows, fl)
+    };
+    let ((series, equal), mirror) =
+        rayon::join(|| rayon::join(series_pass, equal_pass), mirror_pass);
+    let ((jumps, repeated, gaps, fl_series), (equal, fl_equal), (mirror, mirror_rows, fl_mirror)) =
+        (series, equal, mirror);
+    v.verdict.mirror.extend(mirror_rows);
+    for (i, flag) in fl_series.into_iter().chain(fl_equal).chain(fl_mirror) {
+        v.verdict.flags[i] |= flag;
     }
 
     // totals: a sum row against the parts of the same table
