@@ -249,37 +249,82 @@ struct Dims {
 pub fn normalize(
     raw: &RawFigures,
     opts: &Options,
-    source_ref: &dyn Fn(Place) -> String,
+    source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
     let n = raw.len();
     // pass 1: parse every value once; gather what each column proves about its decimal mark
-    let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(n);
-    let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::default();
-    for i in 0..n {
-        let p = match &raw.value[i] {
-            RawValue::Text(t) => {
-                let p = number::parse(raw.value_str(*t), raw.decimal[i]);
-                if let Parsed::Number(Reading {
-                    evidence: Some(Evidence::DecimalIs(c)),
-                    ..
-                }) = &p
-                {
-                    let e = evidence
-                        .entry((raw.place[i].table, raw.place[i].col))
-                        .or_default();
-                    if *c == '.' {
-                        e.0 += 1
-                    } else {
-                        e.1 += 1
-                    }
-                }
-                Some(p)
-            }
+    use rayon::prelude::*;
+    let parsed: Vec<Option<Parsed>> = (0..n)
+        .into_par_iter()
+        .map(|i| match &raw.value[i] {
+            RawValue::Text(t) => Some(number::parse(raw.value_str(*t), raw.decimal[i])),
             _ => None,
-        };
-        parsed.push(p);
+        })
+        .collect();
+    let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::default();
+    for (i, p) in parsed.iter().enumerate() {
+        if let Some(Parsed::Number(Reading {
+            evidence: Some(Evidence::DecimalIs(c)),
+            ..
+        })) = p
+        {
+            let e = evidence
+                .entry((raw.place[i].table, raw.place[i].col))
+                .or_default();
+            if *c == '.' {
+                e.0 += 1
+            } else {
+                e.1 += 1
+            }
+        }
     }
 
+    // pass 2, in chunks on every core, each with its own memos; merged in order
+    let chunks = if n >= 100_000 {
+        rayon::current_num_threads().clamp(1, 8)
+    } else {
+        1
+    };
+    normalize_in(raw, opts, source_ref, parsed, evidence, chunks)
+}
+
+/// Pass 2 in `chunks` chunks (see [`normalize`]).
+fn normalize_in(
+    raw: &RawFigures,
+    opts: &Options,
+    source_ref: &(dyn Fn(Place) -> String + Sync),
+    parsed: Vec<Option<Parsed>>,
+    evidence: HashMap<(u32, u32), (usize, usize)>,
+    chunks: usize,
+) -> Normalized {
+    use rayon::prelude::*;
+    let n = raw.len();
+    let size = n.div_ceil(chunks).max(1);
+    let mut parts: Vec<(usize, Vec<Option<Parsed>>)> = Vec::new();
+    let mut rest = parsed;
+    let mut lo = 0;
+    while lo < n {
+        let tail = rest.split_off(size.min(rest.len()));
+        parts.push((lo, std::mem::replace(&mut rest, tail)));
+        lo += size;
+    }
+    let outs: Vec<Normalized> = parts
+        .into_par_iter()
+        .map(|(lo, parsed)| normalize_range(raw, opts, &evidence, parsed, lo, source_ref))
+        .collect();
+    merge(outs)
+}
+
+/// Pass 2 over the raw figures `lo..lo + parsed.len()`.
+fn normalize_range(
+    raw: &RawFigures,
+    opts: &Options,
+    evidence: &HashMap<(u32, u32), (usize, usize)>,
+    parsed: Vec<Option<Parsed>>,
+    lo: usize,
+    source_ref: &(dyn Fn(Place) -> String + Sync),
+) -> Normalized {
+    let hi = lo + parsed.len();
     let mut cx = Context {
         raw,
         opts,
@@ -290,6 +335,7 @@ pub fn normalize(
             .map_or(UnitRead::None, units::read_unit),
         evidence,
         parsed,
+        first: lo,
         seen_columns: HashMap::default(),
         unknown: HashMap::default(),
         memo: Memo {
@@ -300,7 +346,7 @@ pub fn normalize(
         },
         out: Normalized::default(),
     };
-    for i in 0..n {
+    for i in lo..hi {
         let place = raw.place[i];
         let text = |id: u32| raw.dict.get(id);
         let partner_text = text(raw.partner[i]);
@@ -369,14 +415,52 @@ pub fn normalize(
     cx.out
 }
 
+/// The chunks' outputs, in order, as one: commodity indices renumbered into one table,
+/// each column's unit listed once, where it was first seen.
+fn merge(outs: Vec<Normalized>) -> Normalized {
+    let mut it = outs.into_iter();
+    let mut all = it.next().unwrap_or_default();
+    let mut seen: rustc_hash::FxHashSet<(u32, u32)> =
+        all.column_units.iter().map(|c| (c.table, c.col)).collect();
+    for part in it {
+        let (f, g) = (&mut all.figures, part.figures);
+        let renumber: Vec<u32> = (0..g.commodities.len() as u32)
+            .map(|c| {
+                f.commodities
+                    .intern(g.commodities.get(c).unwrap_or("TOTAL"))
+            })
+            .collect();
+        f.reporter.extend(g.reporter);
+        f.partner.extend(g.partner);
+        f.flow.extend(g.flow);
+        f.year.extend(g.year);
+        f.month.extend(g.month);
+        f.commodity
+            .extend(g.commodity.into_iter().map(|c| renumber[c as usize]));
+        f.value.extend(g.value);
+        f.flags.extend(g.flags);
+        f.raw.extend(g.raw);
+        all.rejects.extend(part.rejects);
+        all.aggregates.extend(part.aggregates);
+        all.column_units.extend(
+            part.column_units
+                .into_iter()
+                .filter(|c| seen.insert((c.table, c.col))),
+        );
+    }
+    all
+}
+
 /// State of one normalise pass.
 struct Context<'a> {
     raw: &'a RawFigures,
     opts: &'a Options,
     units: HashMap<u32, UnitRead>,
     default_unit: UnitRead,
-    evidence: HashMap<(u32, u32), (usize, usize)>,
+    evidence: &'a HashMap<(u32, u32), (usize, usize)>,
+    /// The parsed value texts of this chunk's figures, from `first` on.
     parsed: Vec<Option<Parsed>>,
+    first: usize,
     seen_columns: HashMap<(u32, u32), usize>,
     /// `unknown_country` messages (with their suggestions) by name, computed once.
     unknown: HashMap<(&'static str, String), String>,
@@ -557,7 +641,10 @@ impl Context<'_> {
                 }
                 None => return Err(("unparseable_value", format!("cell holds {x}"))),
             },
-            RawValue::Text(_) => match self.parsed[i].take().unwrap_or(Parsed::Missing) {
+            RawValue::Text(_) => match self.parsed[i - self.first]
+                .take()
+                .unwrap_or(Parsed::Missing)
+            {
                 Parsed::Missing => return Ok((None, flag | flags::MISSING)),
                 Parsed::Invalid(why) => return Err(("unparseable_value", why)),
                 Parsed::Number(r) => {
@@ -715,6 +802,95 @@ mod tests {
     #[case("Total", None)]
     fn years(#[case] text: &str, #[case] want: Option<i32>) {
         assert_eq!(parse_year(text), want);
+    }
+
+    #[test]
+    fn chunks_merge_into_what_one_pass_gives() {
+        // texts shared across chunk borders, commodities first seen in a later chunk,
+        // rejects, aggregates and several columns' units
+        let mut raw = RawFigures::default();
+        let partners = ["Kazakhstan", "World", "Atlantis", "Özbekistan"];
+        for i in 0..101usize {
+            let value = raw.text_value(&format!("{}.5", i + 1));
+            let (year, cmd) = (
+                (2000 + i % 7).to_string(),
+                format!("{:02}", 1 + (i * 7) % 13),
+            );
+            let f = crate::model::RawFigureRef {
+                reporter: Some("TUR"),
+                partner: Some(partners[i % 4]),
+                flow: Some(if i % 3 == 0 { "export" } else { "import" }),
+                year: Some(&year),
+                month: None,
+                commodity: (i > 40).then_some(cmd.as_str()),
+                unit_column: Some(if i % 2 == 0 {
+                    "USD million"
+                } else {
+                    "thousand USD"
+                }),
+                unit_title: None,
+                unit_config: None,
+                decimal: Some('.'),
+            };
+            raw.push(
+                f,
+                value,
+                Place {
+                    table: (i % 2) as u32,
+                    row: i as u32,
+                    col: 1 + (i % 2) as u32,
+                },
+            );
+        }
+        let (opts, sref) = (Options::default(), |p: Place| format!("row {}", p.row));
+        let run = |chunks: usize| {
+            let parsed: Vec<Option<Parsed>> = (0..raw.len())
+                .map(|i| match &raw.value[i] {
+                    RawValue::Text(t) => Some(number::parse(raw.value_str(*t), raw.decimal[i])),
+                    _ => None,
+                })
+                .collect();
+            normalize_in(&raw, &opts, &sref, parsed, HashMap::default(), chunks)
+        };
+        let show = |n: &Normalized| {
+            let f = &n.figures;
+            let rows: Vec<String> = (0..f.len())
+                .map(|i| {
+                    format!(
+                        "{} {} {:?} {} {} {:?} {} {}",
+                        f.reporter[i],
+                        f.partner[i],
+                        f.flow[i],
+                        f.year[i],
+                        f.commodity_str(i),
+                        f.value[i],
+                        f.flags[i],
+                        f.raw[i]
+                    )
+                })
+                .collect();
+            let rejects: Vec<String> = n
+                .rejects
+                .iter()
+                .map(|r| format!("{} {} {}", r.raw, r.rule, r.message))
+                .collect();
+            let aggs: Vec<String> = n
+                .aggregates
+                .iter()
+                .map(|a| format!("{} {} {:?}", a.raw, a.commodity, a.value_usd))
+                .collect();
+            let units: Vec<String> = n
+                .column_units
+                .iter()
+                .map(|c| format!("{} {} {:?}", c.table, c.col, c.unit))
+                .collect();
+            (rows, rejects, aggs, units)
+        };
+        let one = show(&run(1));
+        assert!(!one.0.is_empty() && !one.1.is_empty() && !one.2.is_empty() && one.3.len() == 2);
+        for chunks in [2, 3, 7] {
+            assert_eq!(show(&run(chunks)), one, "{chunks} chunks");
+        }
     }
 
     #[test]
