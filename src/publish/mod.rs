@@ -276,11 +276,14 @@ fn file_entry(
     name: &str,
     rows: Option<usize>,
 ) -> std::result::Result<OutputFile, String> {
-    let bytes = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+    // streamed through the hash: a big output is not read into memory whole
+    let mut file = std::fs::File::open(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| format!("{name}: {e}"))?;
     Ok(OutputFile {
         file: name.to_string(),
-        sha256: hex(&Sha256::digest(&bytes)),
-        bytes: bytes.len() as u64,
+        sha256: hex(&hasher.finalize()),
+        bytes,
         rows,
     })
 }
