@@ -506,3 +506,47 @@ fn a_long_csv_past_the_head_is_streamed_with_the_right_places() {
         "raw/long.csv [long.csv] line 304, column 5"
     );
 }
+
+#[test]
+fn a_long_csv_streamed_in_batches_keeps_every_record_and_its_line() {
+    // past the records read up front and several of the parser's batches, with a quoted
+    // field holding a newline, a footer after the last record
+    let w = Workdir::empty();
+    let mut csv = String::from("partner,flow,year,month,hs_code,value,unit\n");
+    for i in 0..9000u32 {
+        let value = if i == 5000 {
+            "\"1,234\n.5\"".to_string()
+        } else {
+            (i + 1).to_string()
+        };
+        csv.push_str(&format!(
+            "Kazakhstan,export,2019,{},{},{value},USD\n",
+            i % 12 + 1,
+            100000 + i
+        ));
+    }
+    csv.push_str("Source: a test\n");
+    w.write("raw/long.csv", csv);
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/long.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected_share = 1.0\n");
+    let o = w.run(&["run"]);
+    assert!(code(&o) <= 1, "{}", stderr(&o));
+    // every record read: 8999 clean, the one with a newline in its value rejected
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    let rejects = csv_rows(&w.read("processed/rejects.csv"));
+    assert_eq!((rows.len(), rejects.len()), (8999, 1), "{rejects:?}");
+    assert!(
+        rejects[0]["source_ref"].ends_with("line 5002, column 6"),
+        "{}",
+        rejects[0]["source_ref"]
+    );
+    // the record after the one with an embedded newline sits two lines further down
+    let last = rows
+        .iter()
+        .find(|r| r["value_usd"] == "9000")
+        .expect("the last record");
+    assert!(
+        last["source_ref"].ends_with("line 9002, column 6"),
+        "{}",
+        last["source_ref"]
+    );
+}

@@ -207,31 +207,61 @@ pub fn stream(
     tail: &Tail,
     mut each: impl FnMut(&csv::StringRecord, u32),
 ) -> Result<usize> {
+    use std::sync::mpsc::sync_channel;
+    /// Records parsed per batch handed over.
+    const BATCH: usize = 4096;
     let rest = &text[tail.byte.min(text.len())..];
-    let mut rdr = reader(rest, tail.delimiter);
-    let mut rec = csv::StringRecord::new();
-    let mut n = 0;
-    loop {
-        let more = rdr.read_record(&mut rec).map_err(|e| {
-            let line = e.position().map(|p| p.line() + tail.line - 1).unwrap_or(0);
-            Error::source(&src.id, format!("{} line {line}", src.display), e)
-        })?;
-        if !more {
-            break;
+    // the CSV is parsed on another core, in batches of records whose buffers come back
+    // to be refilled; this thread turns them into figures
+    let (full_tx, full_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(4);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(8);
+    std::thread::scope(|scope| {
+        let parser = scope.spawn(move || -> Result<()> {
+            let mut rdr = reader(rest, tail.delimiter);
+            loop {
+                let mut batch = empty_rx.try_recv().unwrap_or_default();
+                batch.resize_with(BATCH, Default::default);
+                let mut filled = 0;
+                let mut done = false;
+                while filled < BATCH {
+                    let (rec, line) = &mut batch[filled];
+                    let more = rdr.read_record(rec).map_err(|e| {
+                        let line = e.position().map(|p| p.line() + tail.line - 1).unwrap_or(0);
+                        Error::source(&src.id, format!("{} line {line}", src.display), e)
+                    })?;
+                    let first = rec.iter().find(|f| !f.trim().is_empty());
+                    let footer = first.is_none_or(|f| {
+                        super::markdown::is_footer(f)
+                            && rec.iter().filter(|f| !f.trim().is_empty()).count() == 1
+                    });
+                    if !more || footer {
+                        done = true;
+                        break;
+                    }
+                    *line = rec
+                        .position()
+                        .map(|p| p.line() + tail.line - 2)
+                        .unwrap_or(0) as u32;
+                    filled += 1;
+                }
+                batch.truncate(filled);
+                if full_tx.send(batch).is_err() || done {
+                    return Ok(());
+                }
+            }
+        });
+        let mut n = 0;
+        for batch in full_rx {
+            for (rec, line) in &batch {
+                each(rec, *line);
+            }
+            n += batch.len();
+            // sent back with its records, whose buffers the parser refills
+            let _ = empty_tx.try_send(batch);
         }
-        let first = rec.iter().find(|f| !f.trim().is_empty());
-        if first.is_none_or(|f| {
-            super::markdown::is_footer(f)
-                && rec.iter().filter(|f| !f.trim().is_empty()).count() == 1
-        }) {
-            break;
-        }
-        let line = rec
-            .position()
-            .map(|p| p.line() + tail.line - 2)
-            .unwrap_or(0) as u32;
-        each(&rec, line);
-        n += 1;
-    }
-    Ok(n)
+        parser.join().map_err(|_| {
+            Error::source(&src.id, &src.display, "the CSV parser failed".to_string())
+        })??;
+        Ok(n)
+    })
 }
