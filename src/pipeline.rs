@@ -217,6 +217,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(),
         "stage tables and report"
     );
+    // what the rest needs is made: the raw and normalised figures go before the change
+    // report and the writers run
+    let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
+    drop(norm);
+    drop(std::mem::take(&mut read.raw));
     let t = std::time::Instant::now();
     let keys = crate::changes::Keys::of(&clean);
     let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
@@ -273,10 +278,6 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 v
             }).collect::<Vec<_>>(),
         });
-        let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
-        // what the writers need is made: the raw and normalised figures go before they run
-        drop(norm);
-        drop(std::mem::take(&mut read.raw));
         let publication = Publication {
             clean: &clean,
             keys: &keys,

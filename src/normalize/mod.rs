@@ -339,10 +339,11 @@ fn normalize_range(
         seen_columns: HashMap::default(),
         unknown: HashMap::default(),
         memo: Memo {
-            place: vec![None; raw.dict.len()],
+            place: vec![UNSEEN_PLACE; raw.dict.len()],
+            places: Vec::new(),
             flow: vec![None; raw.dict.len()],
             year: vec![None; raw.dict.len()],
-            commodity: vec![None; raw.dict.len() + 1],
+            commodity: vec![UNSEEN; raw.dict.len() + 1],
         },
         out: Normalized::default(),
     };
@@ -350,14 +351,8 @@ fn normalize_range(
         let place = raw.place[i];
         let text = |id: u32| raw.dict.get(id);
         let partner_text = text(raw.partner[i]);
-        let partner = partner_text.map(|p| {
-            (
-                p,
-                memo(&mut cx.memo.place, raw.partner[i], || {
-                    opts.aliases.lookup(p)
-                }),
-            )
-        });
+        let partner =
+            partner_text.map(|p| (p, cx.memo.place(raw.partner[i], || opts.aliases.lookup(p))));
         if let Some((label, Some(countries::Place::Aggregate))) = partner {
             // a sum row: read what can be read, keep it aside
             let dims = cx.dims(i).ok();
@@ -470,12 +465,52 @@ struct Context<'a> {
 
 /// What a text means, worked out once per distinct text (texts are interned ids).
 struct Memo {
-    place: Vec<Option<Option<countries::Place>>>,
+    /// Index into `places` (a text's country or aggregate, or none), by text id: two
+    /// bytes a text, as a dictionary can hold a million texts.
+    place: Vec<u16>,
+    places: Vec<Option<countries::Place>>,
     flow: Vec<Option<Option<Flow>>>,
     year: Vec<Option<Option<i32>>>,
     /// The commodity of a raw text, interned in the figures' `commodities`; the last
     /// slot is for no text.
-    commodity: Vec<Option<Result<u32, String>>>,
+    /// [`UNSEEN`], [`BAD`] or the index.
+    commodity: Vec<u32>,
+}
+
+const UNSEEN_PLACE: u16 = u16::MAX;
+const UNSEEN: u32 = u32::MAX;
+const BAD: u32 = u32::MAX - 1;
+
+impl Memo {
+    /// What the text `id` names, worked out by `f` the first time.
+    fn place(
+        &mut self,
+        id: u32,
+        f: impl FnOnce() -> Option<countries::Place>,
+    ) -> Option<countries::Place> {
+        match self.place.get(id as usize) {
+            Some(&k) if k != UNSEEN_PLACE => self.places[k as usize],
+            Some(_) => {
+                let v = f();
+                let k = match self.places.iter().position(|p| *p == v) {
+                    Some(k) => k,
+                    None => {
+                        self.places.push(v);
+                        self.places.len() - 1
+                    }
+                };
+                // more distinct places than a u16 holds cannot happen (a few hundred
+                // countries); past it, texts are simply looked up each time
+                if let Ok(k) = u16::try_from(k) {
+                    if k != UNSEEN_PLACE {
+                        self.place[id as usize] = k;
+                    }
+                }
+                v
+            }
+            None => f(),
+        }
+    }
 }
 
 fn memo<T: Copy>(
@@ -521,9 +556,10 @@ impl Context<'_> {
                         .into(),
                 ))
             }
-            Some(r) => match memo(&mut self.memo.place, raw.reporter[i], || {
-                self.opts.aliases.lookup(r)
-            }) {
+            Some(r) => match self
+                .memo
+                .place(raw.reporter[i], || self.opts.aliases.lookup(r))
+            {
                 Some(countries::Place::Country(c)) => c.iso3,
                 _ => return Err(("unknown_country", self.unknown("reporter", r))),
             },
@@ -565,17 +601,17 @@ impl Context<'_> {
         } else {
             id as usize
         };
-        let known = self.memo.commodity.get(slot).cloned().flatten();
-        let commodity = match known {
-            Some(c) => c,
-            None => {
+        let commodity = match self.memo.commodity.get(slot).copied().unwrap_or(UNSEEN) {
+            UNSEEN | BAD => {
+                // a bad text is parsed again for its message: rare, and not kept
                 let commodities = &mut self.out.figures.commodities;
                 let c = parse_commodity_text(text(id)).map(|c| commodities.intern(&c));
                 if let Some(m) = self.memo.commodity.get_mut(slot) {
-                    *m = Some(c.clone());
+                    *m = *c.as_ref().unwrap_or(&BAD);
                 }
                 c
             }
+            c => Ok(c),
         }
         .map_err(|e| ("bad_commodity", e))?;
         Ok(Dims {
