@@ -4,9 +4,14 @@
 # read + normalise + Parquet + CSV. Prints wall time and peak RSS of each run and the
 # median ratio. Needs python3 with polars, numpy, xlsxwriter, fastexcel, pyarrow
 # (pip install ...); without them only tradeflow runs.
-#   benches/e2e.sh [REPS=3] [ROWS=1000000]
+#   benches/e2e.sh [REPS=3] [ROWS=1000000] [more]
+# With `more` (and the peers' Python packages) it also runs, side by side: the limit
+# (polars CSV -> Parquet, no transformation; `phys.py pl_csv2pq`), the 200,000-row
+# workbook to Parquet + CSV against calamine's bare read (`phys.py calamine`) and the
+# polars peer, and, once each, the CSV job with XLSX output against the polars peer's
+# write_excel.
 set -euo pipefail
-reps="${1:-3}"; rows="${2:-1000000}"
+reps="${1:-3}"; rows="${2:-1000000}"; more="${3:-}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bench="$root/../shared/bench"
 bin="${CARGO_TARGET_DIR:-$HOME/.cache/tradeflow-target}/release/tradeflow"
@@ -43,3 +48,47 @@ if [ "$peer" = 1 ]; then
   mp=$(median "${theirs[@]}"); echo "polars peer median: ${mp}s"
   awk -v a="$mo" -v b="$mp" 'BEGIN { printf "ratio tradeflow / polars peer: %.2f\n", a / b }'
 fi
+
+[ "$more" = more ] && [ "$peer" = 1 ] || exit 0
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "the limit: polars CSV -> Parquet, no transformation"
+lim=()
+for i in $(seq "$reps"); do
+  read -r t m < <(cd "$bench" && measure python3 phys.py pl_csv2pq "$data/long.csv" "$work/phys")
+  echo "limit         run $i: ${t}s $((m / 1024)) MB"; lim+=("$t")
+done
+ml=$(median "${lim[@]}"); echo "limit median: ${ml}s; tradeflow / limit: $(ratio "$mo" "$ml")"
+
+echo
+echo "200,000-row workbook (gen_data.py wide_big.xlsx, 20 sheets) to Parquet + CSV"
+(cd "$bench" && python3 gen_data.py --out "$data" --xlsx-rows 200000 --only wide_big >/dev/null)
+mkdir -p "$work/wb"
+cat > "$work/wb/pipeline.toml" <<TOML
+[[sources]]
+path = "$data/wide_big.xlsx"
+reporter = "TUR"
+[output]
+dir = "out"
+formats = ["parquet", "csv"]
+TOML
+wo=(); wc=(); wp=()
+for i in $(seq "$reps"); do
+  read -r t m < <(cd "$work/wb" && measure "$bin" -q run --full-refresh)
+  echo "tradeflow     run $i: ${t}s $((m / 1024)) MB"; wo+=("$t")
+  read -r t m < <(cd "$bench" && measure python3 phys.py calamine "$data/wide_big.xlsx")
+  echo "calamine read run $i: ${t}s $((m / 1024)) MB"; wc+=("$t")
+  read -r t m < <(measure python3 "$bench/ref_polars.py" "$data/wide_big.xlsx" "$work/peerwb" --stages read,parquet,csv)
+  echo "polars peer   run $i: ${t}s $((m / 1024)) MB"; wp+=("$t")
+done
+a=$(median "${wo[@]}"); b=$(median "${wc[@]}"); c=$(median "${wp[@]}")
+echo "medians: tradeflow ${a}s, calamine bare read ${b}s, polars peer ${c}s; tradeflow / calamine: $(ratio "$a" "$b"); tradeflow / polars peer: $(ratio "$a" "$c")"
+
+echo
+echo "the CSV job with XLSX output as well (once each)"
+sed -i 's/formats = \["parquet", "csv"\]/formats = ["parquet", "csv", "xlsx"]/' "$work/pipeline.toml"
+read -r t m < <(cd "$work" && measure "$bin" -q run --full-refresh)
+echo "tradeflow   + xlsx: ${t}s $((m / 1024)) MB"; x1="$t"
+read -r t m < <(measure python3 "$bench/ref_polars.py" "$data/long.csv" "$work/peerx" --stages read,parquet,csv,xlsx)
+echo "polars peer + xlsx: ${t}s $((m / 1024)) MB"; x2="$t"
+echo "polars peer / tradeflow: $(ratio "$x2" "$x1")"

@@ -31,6 +31,10 @@ fn widths(ws: &mut Worksheet, w: &[f64]) -> Result<(), XlsxError> {
 
 pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
+    // zip level 2 rather than 6: about 0.6 of the time to save for a file about a
+    // tenth bigger (rust_xlsxwriter's own measurements); a million-row sheet is mostly
+    // compression time
+    wb.set_zip_compression_level(2);
     let mut props = DocProperties::new()
         .set_title(&p.title)
         .set_subject("Clean trade figures, validation findings and provenance")
@@ -245,8 +249,10 @@ fn data_sheets(
             &Table::new().set_columns(&cols),
         )?;
         ws.set_freeze_panes(1, 0)?;
+        let mut b = super::RowTexts::default();
         for i in lo..hi {
             let r = (i - lo) as u32 + 1;
+            t.row_texts(i, &mut b);
             ws.write_string(r, 0, t.reporter[i])?;
             ws.write_string(r, 1, t.partner[i])?;
             ws.write_string(r, 2, t.flow[i])?;
@@ -259,8 +265,8 @@ fn data_sheets(
                 ws.write_number_with_format(r, 6, v, money)?;
             }
             ws.write_string(r, 7, safe_text(t.source(i)))?;
-            ws.write_string(r, 8, safe_text(&t.source_ref(i)))?;
-            ws.write_string(r, 9, t.flags_text(i))?;
+            ws.write_string(r, 8, safe_text(&b.source_ref))?;
+            ws.write_string(r, 9, &b.flags)?;
             if let Some(m) = t.millions(i) {
                 ws.write_number_with_format(r, 10, m, millions)?;
             }
