@@ -156,22 +156,28 @@ fn row_key_text(t: &CleanTable, i: usize) -> String {
 /// Writes the keys of a clean table: each key's hash, value and text, sorted by hash, so
 /// the next run compares without parsing the published CSV (and with no CSV published).
 pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(16 + keys.0.len() * RECORD);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(keys.0.len() as u64).to_le_bytes());
-    // the texts in row order (reading the table in order), the records in hash order
+    use std::io::Write;
+    // the texts in row order (reading the table in order), the records in hash order,
+    // streamed to the file a buffer at a time
     let mut texts = String::with_capacity(t.len() * 32);
-    let mut spans = Vec::with_capacity(t.len());
+    let mut ends = Vec::with_capacity(t.len());
     for i in 0..t.len() {
-        let from = texts.len();
         push_key_text(&mut texts, t, i);
-        spans.push((from, texts.len()));
+        ends.push(texts.len());
     }
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    w.write_all(MAGIC)?;
+    w.write_all(&(keys.0.len() as u64).to_le_bytes())?;
+    let mut record = Vec::with_capacity(RECORD);
     for &(h, i) in &keys.0 {
-        push_record(&mut bytes, h, t.value[i as usize], spans[i as usize])?;
+        let i = i as usize;
+        let from = if i == 0 { 0 } else { ends[i - 1] };
+        record.clear();
+        push_record(&mut record, h, t.value[i], (from, ends[i]))?;
+        w.write_all(&record)?;
     }
-    bytes.extend_from_slice(texts.as_bytes());
-    std::fs::write(path, bytes)
+    w.write_all(texts.as_bytes())?;
+    w.flush()
 }
 
 /// The previous publication's keys, sorted by hash: the bytes of its key file, read in
