@@ -221,3 +221,42 @@ fn report_md_says_what_needs_attention_first() {
         "{md}"
     );
 }
+
+#[test]
+fn a_data_sheet_past_a_hundred_thousand_rows_has_a_filtered_header_instead_of_a_table() {
+    // an Excel table makes the writer keep every cell of it; a big sheet gets a bold
+    // header with an autofilter and still holds every row
+    let w = Workdir::empty();
+    let mut csv = String::from("partner,flow,year,month,hs_code,value,unit\n");
+    for i in 0..100_050u32 {
+        csv.push_str(&format!(
+            "Kazakhstan,export,2019,{},{},{},USD\n",
+            i % 12 + 1,
+            100000 + i / 12,
+            i + 1
+        ));
+    }
+    w.write("raw/big.csv", csv);
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/big.csv\"\nreporter = \"TUR\"\ndecimal = \".\"\n[output]\nformats = [\"xlsx\"]\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
+    let data = wb.worksheet_range("Data").unwrap();
+    assert_eq!(data.height(), 100_051, "the header and every row");
+    assert_eq!(data.get((0, 6)), Some(&Data::String("value_usd".into())));
+    let xml = {
+        let mut z = zip::ZipArchive::new(
+            std::fs::File::open(w.path().join("processed/trade.xlsx")).unwrap(),
+        )
+        .unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut z.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut s)
+            .unwrap();
+        s
+    };
+    assert!(
+        xml.contains("<autoFilter ref=\"A1:K100051\""),
+        "an autofilter over the data"
+    );
+    assert!(!xml.contains("<tableParts"), "no Excel table");
+}

@@ -212,6 +212,9 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     wb.save(path)
 }
 
+/// Most rows of a data sheet made an Excel table.
+const MAX_TABLE_ROWS: usize = 100_000;
+
 /// `Data`, `Data (2)`, ...: at most `xlsx_max_rows` rows each, in constant memory.
 fn data_sheets(
     wb: &mut Workbook,
@@ -239,15 +242,21 @@ fn data_sheets(
             .iter()
             .map(|h| TableColumn::new().set_header(*h))
             .collect();
-        // the table first: in constant memory rows are written in order, the header first
+        // the table first: in constant memory rows are written in order, the header first.
+        // A big sheet gets a header row and an autofilter instead of an Excel table:
+        // rust_xlsxwriter keeps an entry for every cell of a table (11 million for a
+        // million rows, about 400 MB)
         let last = (hi - lo).max(1) as u32;
-        ws.add_table(
-            0,
-            0,
-            last,
-            COLUMNS.len() as u16 - 1,
-            &Table::new().set_columns(&cols),
-        )?;
+        let last_col = COLUMNS.len() as u16 - 1;
+        if hi - lo <= MAX_TABLE_ROWS {
+            ws.add_table(0, 0, last, last_col, &Table::new().set_columns(&cols))?;
+        } else {
+            let bold = Format::new().set_bold();
+            for (c, h) in COLUMNS.iter().enumerate() {
+                ws.write_string_with_format(0, c as u16, *h, &bold)?;
+            }
+            ws.autofilter(0, 0, last, last_col)?;
+        }
         ws.set_freeze_panes(1, 0)?;
         let mut b = super::RowTexts::default();
         for i in lo..hi {
