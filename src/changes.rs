@@ -77,13 +77,23 @@ fn long_key_hash(fields: [&[u8]; 6]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(&buf)
 }
 
+/// A key's text: `TUR KAZ export 2019 TOTAL`, `TUR KAZ export 2019-03 010121`.
 fn key_text(f: [&str; 6]) -> String {
-    let m = if f[4].is_empty() {
-        String::new()
-    } else {
-        format!("-{:0>2}", f[4])
-    };
-    format!("{} {} {} {}{m} {}", f[0], f[1], f[2], f[3], f[5])
+    let mut s = String::new();
+    push_key_text(&mut s, f);
+    s
+}
+
+fn push_key_text(out: &mut String, f: [&str; 6]) {
+    for s in [f[0], " ", f[1], " ", f[2], " ", f[3]] {
+        out.push_str(s);
+    }
+    if !f[4].is_empty() {
+        out.push_str(if f[4].len() < 2 { "-0" } else { "-" });
+        out.push_str(f[4]);
+    }
+    out.push(' ');
+    out.push_str(f[5]);
 }
 
 /// The file a publication keeps its keys in, for the next run's change report.
@@ -94,24 +104,28 @@ const RECORD: usize = 16 + 16 + 4 + 4;
 /// The value bytes of a missing value (a Decimal's flags never have every bit set).
 const NULL: [u8; 16] = [0xFF; 16];
 
-/// The key hash of a row of the clean table; `year` and `month` are left holding the
-/// row's year and month as text.
-fn row_key(t: &CleanTable, i: usize, year: &mut String, month: &mut String) -> u128 {
+/// The six key fields of a row of the clean table, with its year and month made text in
+/// `year` and `month`.
+fn row_fields<'a>(
+    t: &'a CleanTable,
+    i: usize,
+    year: &'a mut String,
+    month: &'a mut String,
+) -> [&'a str; 6] {
     year.clear();
     push_int(year, t.year[i]);
     month.clear();
     if let Some(m) = t.month[i] {
         push_int(month, m);
     }
-    let f = [
+    [
         t.reporter[i],
         t.partner[i],
         t.flow[i],
         year.as_str(),
         month.as_str(),
         t.commodity(i),
-    ];
-    key_hash(f.map(str::as_bytes))
+    ]
 }
 
 /// The rows of a clean table by key hash: (hash, row), sorted.
@@ -125,7 +139,12 @@ impl Keys {
             .into_par_iter()
             .map_init(
                 || (String::new(), String::new()),
-                |(year, month), i| (row_key(t, i, year, month), i as u32),
+                |(year, month), i| {
+                    (
+                        key_hash(row_fields(t, i, year, month).map(str::as_bytes)),
+                        i as u32,
+                    )
+                },
             )
             .collect();
         keys.par_sort_unstable();
@@ -133,24 +152,9 @@ impl Keys {
     }
 }
 
-/// Appends a row's key text to `out`.
-fn push_key_text(out: &mut String, t: &CleanTable, i: usize) {
-    for s in [t.reporter[i], " ", t.partner[i], " ", t.flow[i], " "] {
-        out.push_str(s);
-    }
-    push_int(out, t.year[i]);
-    if let Some(m) = t.month[i] {
-        out.push_str(if m < 10 { "-0" } else { "-" });
-        push_int(out, m);
-    }
-    out.push(' ');
-    out.push_str(t.commodity(i));
-}
-
 fn row_key_text(t: &CleanTable, i: usize) -> String {
-    let mut s = String::new();
-    push_key_text(&mut s, t, i);
-    s
+    let (mut year, mut month) = (String::new(), String::new());
+    key_text(row_fields(t, i, &mut year, &mut month))
 }
 
 /// Writes the keys of a clean table: each key's hash, value and text, sorted by hash, so
@@ -161,8 +165,9 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     // streamed to the file a buffer at a time
     let mut texts = String::with_capacity(t.len() * 32);
     let mut ends = Vec::with_capacity(t.len());
+    let (mut year, mut month) = (String::new(), String::new());
     for i in 0..t.len() {
-        push_key_text(&mut texts, t, i);
+        push_key_text(&mut texts, row_fields(t, i, &mut year, &mut month));
         ends.push(texts.len());
     }
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
