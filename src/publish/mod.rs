@@ -60,13 +60,6 @@ impl CleanTable {
         self.value[i].and_then(|v| rust_decimal::prelude::ToPrimitive::to_f64(&v))
     }
 
-    /// The exact value as decimal text; empty for null.
-    pub fn value_text(&self, i: usize) -> String {
-        self.value[i]
-            .map(|v| v.normalize().to_string())
-            .unwrap_or_default()
-    }
-
     /// The value in millions, for reading.
     pub fn millions(&self, i: usize) -> Option<f64> {
         self.value_usd(i).map(|v| v / 1e6)
@@ -74,14 +67,6 @@ impl CleanTable {
 
     pub fn source(&self, i: usize) -> &str {
         self.provenance.source_id(self.place[i])
-    }
-
-    pub fn source_ref(&self, i: usize) -> String {
-        self.provenance.source_ref(self.place[i])
-    }
-
-    pub fn flags_text(&self, i: usize) -> String {
-        crate::model::flags::names(self.flags[i]).join(" ")
     }
 
     /// Row `i`'s texts, appended to reused buffers (cleared first): the exact value,
