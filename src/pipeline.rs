@@ -97,13 +97,18 @@ struct Read {
     fetches: Vec<Option<crate::ingest::fetch::FetchRecord>>,
 }
 
-fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
+/// Where URL sources are cached: `raw/.cache` beside the config.
+fn cache_dir(p: &Pipeline) -> std::path::PathBuf {
     let base = p
         .config_path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let cache = base.join("raw").join(".cache");
+    base.join("raw").join(".cache")
+}
+
+fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
+    let cache = cache_dir(p);
     let mut raw = RawFigures::default();
     let mut prov = Provenance::default();
     let mut inputs = Vec::new();
@@ -308,19 +313,13 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
 
 /// The sha256 of every input, fetching URL sources (or using the cache offline).
 fn fingerprints(p: &Pipeline, opts: &Options) -> Result<Vec<(String, String)>> {
-    let base = p
-        .config_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let cache = base.join("raw").join(".cache");
+    let cache = cache_dir(p);
     let mut out = Vec::new();
     for src in &p.sources {
         let local = ingest::local_path(src, &cache, opts.offline, &p.http)?;
-        let bytes = std::fs::read(&local)
+        let (sha, _) = config::sha256_file(&local)
             .map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
-        use sha2::Digest;
-        out.push((src.id.clone(), config::hex(&sha2::Sha256::digest(&bytes))));
+        out.push((src.id.clone(), sha));
     }
     Ok(out)
 }
@@ -356,10 +355,8 @@ fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
     }
     for o in m["outputs"].as_array().into_iter().flatten() {
         let path = p.output_dir.join(o["file"].as_str().unwrap_or(""));
-        use sha2::Digest;
-        let same = std::fs::read(&path).is_ok_and(|b| {
-            config::hex(&sha2::Sha256::digest(&b)) == o["sha256"].as_str().unwrap_or("")
-        });
+        let same = config::sha256_file(&path)
+            .is_ok_and(|(sha, _)| sha == o["sha256"].as_str().unwrap_or(""));
         if !same {
             return Ok(None);
         }

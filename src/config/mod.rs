@@ -1144,6 +1144,13 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A file's sha256 (hex) and size, streamed: the file is never held in memory whole.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok((hex(&hasher.finalize()), bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

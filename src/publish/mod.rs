@@ -14,10 +14,9 @@ mod xlsx_out;
 pub use csv_out::safe_text;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-use crate::config::{hex, Format};
+use crate::config::Format;
 use crate::error::{Error, Result};
 
 /// The clean table, column-wise: typed values and indices, with the texts of each row
@@ -261,13 +260,11 @@ fn file_entry(
     name: &str,
     rows: Option<usize>,
 ) -> std::result::Result<OutputFile, String> {
-    // streamed through the hash: a big output is not read into memory whole
-    let mut file = std::fs::File::open(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
-    let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| format!("{name}: {e}"))?;
+    let (sha256, bytes) =
+        crate::config::sha256_file(&dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
     Ok(OutputFile {
         file: name.to_string(),
-        sha256: hex(&hasher.finalize()),
+        sha256,
         bytes,
         rows,
     })
