@@ -320,7 +320,8 @@ fn xlsb_in_full_records(path: &Path) -> std::result::Result<Option<Vec<u8>>, Str
             .name()
             .map_err(|e| format!("zip entry {i}: {e}"))?
             .into_owned();
-        let mut data = Vec::with_capacity(f.size().min(MAX_ENTRY_BYTES) as usize);
+        // the declared size is only a hint: reserve no more than 64 MiB up front
+        let mut data = Vec::with_capacity(f.size().min(64 << 20) as usize);
         f.read_to_end(&mut data)
             .map_err(|e| format!("{name}: {e}"))?;
         if name.starts_with("xl/worksheets/") && name.ends_with(".bin") {
