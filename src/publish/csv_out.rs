@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{CleanTable, RejectRow, COLUMNS, SUMMARY_COLUMNS};
+use super::{CleanTable, RejectRow, COLUMNS, REJECT_COLUMNS, SUMMARY_COLUMNS};
 use crate::config::OutputOptions;
 use crate::summarize::SummaryRow;
 
@@ -99,36 +99,9 @@ pub fn write_rejects(
     o: &OutputOptions,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut w = writer(path, o)?;
-    w.write_record([
-        "source",
-        "source_ref",
-        "reporter",
-        "partner",
-        "flow",
-        "year",
-        "raw_value",
-        "rule",
-        "severity",
-        "message",
-    ])?;
+    w.write_record(REJECT_COLUMNS)?;
     for r in rows {
-        w.write_record(
-            [
-                &r.source,
-                &r.source_ref,
-                &r.reporter,
-                &r.partner,
-                &r.flow,
-                &r.year,
-                &r.raw_value,
-                &r.rule,
-                &r.severity,
-                &r.message,
-            ]
-            .map(|s| safe_text(s))
-            .iter()
-            .map(|c| c.as_ref()),
-        )?;
+        w.write_record(r.fields().map(safe_text).iter().map(|c| c.as_ref()))?;
     }
     w.flush()?;
     Ok(())

@@ -146,6 +146,20 @@ pub const SUMMARY_COLUMNS: [&str; 8] = [
     "volume_growth",
 ];
 
+/// Columns of `rejects.csv` and of the workbook's `Rejects` sheet.
+pub const REJECT_COLUMNS: [&str; 10] = [
+    "source",
+    "source_ref",
+    "reporter",
+    "partner",
+    "flow",
+    "year",
+    "raw_value",
+    "rule",
+    "severity",
+    "message",
+];
+
 /// One row of `rejects.csv`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RejectRow {
@@ -159,6 +173,24 @@ pub struct RejectRow {
     pub rule: String,
     pub severity: String,
     pub message: String,
+}
+
+impl RejectRow {
+    /// The row's texts in the order of [`REJECT_COLUMNS`].
+    pub fn fields(&self) -> [&str; 10] {
+        [
+            &self.source,
+            &self.source_ref,
+            &self.reporter,
+            &self.partner,
+            &self.flow,
+            &self.year,
+            &self.raw_value,
+            &self.rule,
+            &self.severity,
+            &self.message,
+        ]
+    }
 }
 
 /// One output file as the manifest records it.

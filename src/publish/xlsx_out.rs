@@ -13,7 +13,7 @@ use rust_xlsxwriter::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::{csv_out::safe_text, Publication, COLUMNS};
+use super::{csv_out::safe_text, Publication, COLUMNS, REJECT_COLUMNS};
 
 fn header(ws: &mut Worksheet, row: u32, names: &[&str], bold: &Format) -> Result<(), XlsxError> {
     for (c, h) in names.iter().enumerate() {
@@ -90,37 +90,11 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     widths(ws, &[16.0, 9.0, 90.0, 70.0])?;
 
     let ws = wb.add_worksheet().set_name("Rejects")?;
-    let names = [
-        "source",
-        "source_ref",
-        "reporter",
-        "partner",
-        "flow",
-        "year",
-        "raw_value",
-        "rule",
-        "severity",
-        "message",
-    ];
-    header(ws, 0, &names, &bold)?;
+    header(ws, 0, &REJECT_COLUMNS, &bold)?;
     ws.set_freeze_panes(1, 0)?;
     for (i, rj) in p.rejects.iter().enumerate() {
         let r = i as u32 + 1;
-        for (c, v) in [
-            &rj.source,
-            &rj.source_ref,
-            &rj.reporter,
-            &rj.partner,
-            &rj.flow,
-            &rj.year,
-            &rj.raw_value,
-            &rj.rule,
-            &rj.severity,
-            &rj.message,
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (c, v) in rj.fields().iter().enumerate() {
             ws.write_string(r, c as u16, safe_text(v))?;
         }
     }
