@@ -623,13 +623,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                         format!("{}: {url:?} is not an http(s) URL", key("url")),
                     );
                 }
-                let name = url
-                    .split(['?', '#'])
-                    .next()
-                    .unwrap_or(url)
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("download");
+                let name = url_file_name(url);
                 Some((
                     Location::Url(url.clone()),
                     url.clone(),
@@ -1142,6 +1136,13 @@ fn source_line(text: &str, n: usize) -> usize {
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The last path segment of a URL, without query or fragment: `.../exports.csv?x=1` gives
+/// `exports.csv`.
+pub fn url_file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// A file's sha256 (hex) and size, streamed: the file is never held in memory whole.

@@ -43,13 +43,7 @@ pub struct FetchRecord {
 
 /// The cached file for a source's URL: `<cache>/<id>.<ext>`.
 pub fn cache_path(src: &Source, url: &str, cache_dir: &Path) -> PathBuf {
-    let name = url
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(url)
-        .rsplit('/')
-        .next()
-        .unwrap_or("");
+    let name = crate::config::url_file_name(url);
     let ext = Path::new(name)
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
