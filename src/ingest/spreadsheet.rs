@@ -220,31 +220,60 @@ pub fn tables(src: &Source, path: &Path) -> Result<Vec<Table>> {
         check_archive(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
     }
     if matches!(ext.as_str(), "xlsx" | "xlsm") {
-        let mut wb: Xlsx<_> =
-            open_workbook(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
+        let open = || -> Result<Xlsx<_>> {
+            open_workbook(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))
+        };
+        let mut wb = open()?;
         let meta = wb.sheets_metadata().to_vec();
         let chosen = chosen_sheets(src, &meta).map_err(fail)?;
-        // asking calamine for a sheet's merges parses the sheet again: first look, on the
-        // other core while this one reads the cells, whether any sheet has merges at all
+        // the sheets are read on every core, each reader with its own handle on the file
+        // taking the next sheet not yet taken; asking calamine for a sheet's merges parses
+        // the sheet again, so meanwhile one more thread looks whether any sheet has merges
+        let readers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(chosen.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let read_with = |wb: &mut Xlsx<_>| -> Result<Vec<(usize, Vec<Row>)>> {
+            let mut got = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(name) = chosen.get(i) else {
+                    return Ok(got);
+                };
+                got.push((i, stream_sheet(wb, name).map_err(fail)?));
+            }
+        };
         let (sheets, has_merges) = std::thread::scope(|s| {
             let scan = s.spawn(|| any_merges(path));
-            let sheets: Result<Vec<(String, Vec<Row>)>> = chosen
-                .into_iter()
-                .map(|name| Ok((name.clone(), stream_sheet(&mut wb, &name).map_err(fail)?)))
+            let others: Vec<_> = (1..readers)
+                .map(|_| s.spawn(|| read_with(&mut open()?)))
                 .collect();
+            let mut sheets = read_with(&mut wb);
+            for h in others {
+                let theirs = h.join().unwrap_or_else(|_| {
+                    Err(fail("a sheet reader stopped unexpectedly".to_string()))
+                });
+                sheets = sheets.and_then(|mut a| {
+                    a.extend(theirs?);
+                    Ok(a)
+                });
+            }
             (sheets, scan.join().unwrap_or(Ok(true)))
         });
         let has_merges = has_merges.map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
+        let mut sheets = sheets?;
+        sheets.sort_unstable_by_key(|(i, _)| *i);
         let mut out = Vec::new();
-        for (name, mut rows) in sheets? {
+        for (i, mut rows) in sheets {
+            let name = &chosen[i];
             if has_merges {
                 let merges = wb
-                    .merge_cells_by_sheet_name(&name)
+                    .merge_cells_by_sheet_name(name)
                     .map_err(|e| fail(format!("sheet {name:?}: {e}")))?;
                 fill_merged(&mut rows, &merges)
                     .map_err(|e| fail(format!("sheet {name:?}: {e}")))?;
             }
-            out.extend(grid::tables(&rows, &name, Some(&name), RefStyle::Cell));
+            out.extend(grid::tables(&rows, name, Some(name), RefStyle::Cell));
         }
         return Ok(out);
     }
