@@ -260,3 +260,45 @@ fn a_data_sheet_past_a_hundred_thousand_rows_has_a_filtered_header_instead_of_a_
     );
     assert!(!xml.contains("<tableParts"), "no Excel table");
 }
+
+#[test]
+fn values_in_millions_are_exact_in_every_format() {
+    use polars::prelude::*;
+    // dollars whose quotient by a million drifts when computed in floats
+    // (576.18 / 1e6 = 0.0005761799999999999)
+    let w = Workdir::empty();
+    w.write(
+        "raw/x.csv",
+        "partner,flow,year,value,unit\nKazakhstan,export,2019,576.18,USD\nKazakhstan,import,2019,198948.96,USD\nKyrgyzstan,export,2019,3795.86,USD\n",
+    );
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/x.csv\"\nreporter = \"TUR\"\ndecimal = \".\"\n[output]\nformats = [\"parquet\", \"csv\", \"xlsx\"]\n",
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    let millions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["value_usd"].as_str(), r["value_usd_millions"].as_str()))
+        .collect();
+    assert_eq!(
+        millions,
+        [
+            ("576.18", "0.00057618"),
+            ("198948.96", "0.19894896"),
+            ("3795.86", "0.00379586")
+        ]
+    );
+    // Parquet and the workbook hold the Float64 nearest to the exact quotient
+    let df =
+        ParquetReader::new(std::fs::File::open(w.path().join("processed/trade.parquet")).unwrap())
+            .finish()
+            .unwrap();
+    let ca = df.column("value_usd_millions").unwrap().f64().unwrap();
+    let col: Vec<Option<f64>> = (0..ca.len()).map(|i| ca.get(i)).collect();
+    assert_eq!(col, [Some(0.00057618), Some(0.19894896), Some(0.00379586)]);
+    let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
+    let data = wb.worksheet_range("Data").unwrap();
+    assert_eq!(data.rows().nth(1).unwrap()[10], Data::Float(0.00057618));
+}

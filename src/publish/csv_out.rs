@@ -44,6 +44,7 @@ pub fn write_clean(
     let (mut year, mut month) = (String::new(), String::new());
     for i in 0..t.len() {
         t.row_texts(i, &mut b);
+        t.value_texts(i, &mut b);
         year.clear();
         push_int(&mut year, t.year[i]);
         month.clear();

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Format;
 use crate::error::{Error, Result};
+use tradeflow_kernels::decimal;
 
 /// The clean table, column-wise: typed values and indices, with the texts of each row
 /// (`source_ref`, the exact value, the flags) formatted only when a writer asks for them.
@@ -54,41 +55,42 @@ impl CleanTable {
             .map_or("TOTAL", String::as_str)
     }
 
-    /// The value as Float64 (whole dollars up to 2^53 are exact).
+    /// The value as the nearest Float64 (whole dollars up to 2^53 are exact).
     pub fn value_usd(&self, i: usize) -> Option<f64> {
-        self.value[i].and_then(|v| rust_decimal::prelude::ToPrimitive::to_f64(&v))
+        self.value[i].map(|v| decimal::to_f64(v, 0))
     }
 
-    /// The value in millions, for reading.
+    /// The value in millions, for reading: the Float64 nearest to the exact quotient.
     pub fn millions(&self, i: usize) -> Option<f64> {
-        self.value_usd(i).map(|v| v / 1e6)
+        self.value[i].map(|v| decimal::to_f64(v, 6))
     }
 
     pub fn source(&self, i: usize) -> &str {
         self.provenance.source_id(self.place[i])
     }
 
-    /// Row `i`'s texts, appended to reused buffers (cleared first): the exact value,
-    /// `source_ref`, the flags and the value in millions; nothing is allocated per row.
+    /// Row `i`'s texts that every format writes as text, appended to reused buffers
+    /// (cleared first): `source_ref` and the flags; nothing is allocated per row.
     pub fn row_texts(&self, i: usize, b: &mut RowTexts) {
-        use std::fmt::Write;
-        b.value.clear();
-        if let Some(v) = self.value[i] {
-            let _ = write!(b.value, "{}", v.normalize());
-        }
         b.source_ref.clear();
         self.provenance
             .push_source_ref(&mut b.source_ref, self.place[i]);
         b.flags.clear();
         crate::model::flags::push_names(&mut b.flags, self.flags[i]);
+    }
+
+    /// Row `i`'s value as text, exactly, in dollars and in millions (empty when missing).
+    pub fn value_texts(&self, i: usize, b: &mut RowTexts) {
+        b.value.clear();
         b.millions.clear();
-        if let Some(m) = self.millions(i) {
-            let _ = write!(b.millions, "{m}");
+        if let Some(v) = self.value[i] {
+            decimal::push(&mut b.value, v, 0);
+            decimal::push(&mut b.millions, v, 6);
         }
     }
 }
 
-/// Buffers for [`CleanTable::row_texts`].
+/// Buffers for [`CleanTable::row_texts`] and [`CleanTable::value_texts`].
 #[derive(Debug, Default)]
 pub struct RowTexts {
     pub value: String,

@@ -1,11 +1,13 @@
 //! tradeflow's parsing kernels, kept in a crate of their own with three small
 //! dependencies so that fuzzing and benchmarking them needs no polars build:
 //! [`number`] (value texts to exact decimals), [`units`] (scale and currency words),
-//! [`countries`] (names in many languages to ISO 3166-1 alpha-3).
+//! [`countries`] (names in many languages to ISO 3166-1 alpha-3), [`decimal`] (exact
+//! decimals out as text and as the nearest Float64).
 //!
 //! Pure functions over text: nothing here reads files or keeps state beyond the
 //! built-in country table.
 
 pub mod countries;
+pub mod decimal;
 pub mod number;
 pub mod units;

@@ -1,0 +1,138 @@
+//! Exact decimals out: `v / 10^shift` as plain text and as the nearest Float64, with no
+//! float arithmetic in between, so a value in millions reads `0.00057618`, never
+//! `0.0005761799999999999`.
+
+use rust_decimal::Decimal;
+
+/// Appends `v / 10^shift` in plain decimal notation, exactly: no exponent, no trailing
+/// zeros after the point, `0` for zero whatever its sign.
+///
+/// ```
+/// use rust_decimal::Decimal;
+/// let mut s = String::new();
+/// tradeflow_kernels::decimal::push(&mut s, Decimal::new(57618, 2), 6);
+/// assert_eq!(s, "0.00057618");
+/// ```
+pub fn push(out: &mut String, v: Decimal, shift: u32) {
+    let mut digits_of = v.mantissa().unsigned_abs();
+    let mut scale = v.scale() + shift;
+    while scale > 0 && digits_of.is_multiple_of(10) {
+        digits_of /= 10;
+        scale -= 1;
+    }
+    if digits_of == 0 {
+        out.push('0');
+        return;
+    }
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(digits_of);
+    let scale = scale as usize;
+    if scale == 0 {
+        out.push_str(digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(digits);
+    }
+}
+
+/// Powers of ten that Float64 holds exactly.
+const EXACT_POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The Float64 nearest to `v / 10^shift` (correctly rounded). A mantissa of at most 53
+/// bits over an exactly held power of ten is one IEEE division, which rounds correctly;
+/// anything else goes through the exact text and the standard library's parser.
+pub fn to_f64(v: Decimal, shift: u32) -> f64 {
+    let m = v.mantissa();
+    let scale = (v.scale() + shift) as usize;
+    if m.unsigned_abs() <= 1 << 53 && scale < EXACT_POW10.len() {
+        return m as f64 / EXACT_POW10[scale];
+    }
+    let mut s = String::with_capacity(48);
+    push(&mut s, v, shift);
+    s.parse().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use std::str::FromStr;
+
+    fn text(v: &str, shift: u32) -> String {
+        let mut s = String::new();
+        push(&mut s, Decimal::from_str(v).unwrap(), shift);
+        s
+    }
+
+    #[rstest]
+    #[case("576.18", 6, "0.00057618")]
+    #[case("198948.96", 6, "0.19894896")]
+    #[case("8960000", 6, "8.96")]
+    #[case("1135000000", 6, "1135")]
+    #[case("-2500", 6, "-0.0025")]
+    #[case("0", 6, "0")]
+    #[case("-0.00", 0, "0")]
+    #[case("12.3400", 0, "12.34")]
+    #[case("79228162514264337593543950335", 6, "79228162514264337593543.950335")]
+    #[case(
+        "0.0000000000000000000000000001",
+        6,
+        "0.0000000000000000000000000000000001"
+    )]
+    fn exact_text(#[case] v: &str, #[case] shift: u32, #[case] want: &str) {
+        assert_eq!(text(v, shift), want);
+    }
+
+    /// 20,000 pseudo-random numbers (xorshift), the same on every run.
+    fn numbers(mut x: u64) -> impl Iterator<Item = u64> {
+        (0..20_000).map(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+    }
+
+    #[test]
+    fn text_agrees_with_the_decimals_own_display() {
+        // every shift-free text is what rust_decimal prints for the normalised value
+        for x in numbers(0x9E37_79B9_7F4A_7C15) {
+            let v = Decimal::new(
+                (x >> 1) as i64 * if x & 1 == 0 { 1 } else { -1 },
+                (x % 29) as u32,
+            );
+            assert_eq!(text(&v.to_string(), 0), v.normalize().to_string(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn floats_are_the_nearest_to_the_exact_value() {
+        for x in numbers(0x2545_F491_4F6C_DD1D) {
+            let v = Decimal::new(
+                (x >> 3) as i64 * if x & 1 == 0 { 1 } else { -1 },
+                (x % 12) as u32,
+            );
+            for shift in [0, 6] {
+                let want: f64 = text(&v.to_string(), shift).parse().unwrap();
+                assert_eq!(to_f64(v, shift), want, "{v} / 10^{shift}");
+            }
+        }
+        // the case that drifted when the float was divided by 1e6
+        assert_eq!(
+            to_f64(Decimal::from_str("576.18").unwrap(), 6).to_string(),
+            "0.00057618"
+        );
+    }
+}
