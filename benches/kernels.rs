@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the hot kernels: value parsing over a million mixed texts,
-//! unit resolution, country lookup, and normalise + validate (row accounting) over a
+//! unit resolution, country lookup, exact values out (text and Float64), and normalise + validate (row accounting) over a
 //! million raw figures. `cargo bench --bench kernels`; figures in benches/README.md.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -92,6 +92,61 @@ fn bench_units_countries(c: &mut Criterion) {
     });
 }
 
+/// A million exact values written as the CSV writes them (dollars and millions, text)
+/// and as Parquet holds them (the nearest Float64 of each).
+fn bench_decimal_out(c: &mut Criterion) {
+    use rust_decimal::Decimal;
+    use tradeflow_kernels::decimal;
+    let values: Vec<Decimal> = mixed_values(1_000_000)
+        .iter()
+        .filter_map(|v| match number::parse(v, None) {
+            number::Parsed::Number(r) => Some(r.value),
+            _ => None,
+        })
+        .collect();
+    let mut g = c.benchmark_group("decimal out");
+    g.throughput(Throughput::Elements(values.len() as u64));
+    g.sample_size(10);
+    g.bench_function("texts of 1M values, dollars and millions", |b| {
+        let mut s = String::new();
+        b.iter(|| {
+            let mut n = 0usize;
+            for v in &values {
+                s.clear();
+                decimal::push(&mut s, *black_box(v), 0);
+                decimal::push(&mut s, *v, 6);
+                n += s.len();
+            }
+            n
+        })
+    });
+    // what the writers did before: Display, and a float divided by 1e6 (which drifts)
+    g.bench_function("baseline: Display and f64 / 1e6 of 1M values", |b| {
+        use rust_decimal::prelude::ToPrimitive;
+        use std::fmt::Write;
+        let mut s = String::new();
+        b.iter(|| {
+            let mut n = 0usize;
+            for v in &values {
+                s.clear();
+                let _ = write!(s, "{}", black_box(v).normalize());
+                let _ = write!(s, "{}", v.to_f64().unwrap_or(0.0) / 1e6);
+                n += s.len();
+            }
+            n
+        })
+    });
+    g.bench_function("Float64 of 1M values, dollars and millions", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .map(|v| decimal::to_f64(*black_box(v), 0) + decimal::to_f64(*v, 6))
+                .sum::<f64>()
+        })
+    });
+    g.finish();
+}
+
 fn raw_figures(n: usize) -> RawFigures {
     let values = mixed_values(n);
     let partners = [
@@ -164,6 +219,7 @@ criterion_group!(
     benches,
     bench_parse,
     bench_units_countries,
+    bench_decimal_out,
     bench_accounting
 );
 criterion_main!(benches);
