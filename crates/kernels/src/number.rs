@@ -59,7 +59,12 @@ pub enum Parsed {
 /// assert_eq!(r.scale, Some(9));
 /// ```
 pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
-    let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let bare = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    let t = if bare(text.as_bytes().first()) && bare(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+    };
     // the common case first: plain digits with at most one separator, no words
     if !t.is_empty()
         && t.len() < 30
@@ -67,7 +72,8 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
             .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
         && t.as_bytes()[0].is_ascii_digit()
     {
-        if let Ok((value, alt, evidence)) = read_digits(t, decimal) {
+        let read = plain_digits(t, decimal).map_or_else(|| read_digits(t, decimal), Ok);
+        if let Ok((value, alt, evidence)) = read {
             return Parsed::Number(Reading {
                 value,
                 scale: None,
@@ -269,6 +275,50 @@ fn group_continues(chars: &[char], start: usize) -> bool {
 
 type DigitsRead = (Decimal, Option<(Decimal, char)>, Option<Evidence>);
 
+/// The most common value texts, read without allocating: at most 18 digits with at most
+/// one separator between digits (`82414`, `82.414`, `3,5`). Gives exactly what
+/// [`read_digits`] gives (same value, same scale, same alternative and evidence), or
+/// `None` to leave the text to it: a separator that the declared mark says groups
+/// thousands, more digits, anything else.
+fn plain_digits(s: &str, decimal: Option<char>) -> Option<DigitsRead> {
+    let b = s.as_bytes();
+    let mut mark_at = None;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {}
+            b'.' | b',' if mark_at.is_none() => mark_at = Some(i),
+            _ => return None,
+        }
+    }
+    if b.len() - usize::from(mark_at.is_some()) > 18 {
+        return None;
+    }
+    let num = |d: &[u8]| d.iter().fold(0i64, |a, &c| a * 10 + i64::from(c - b'0'));
+    let Some(at) = mark_at else {
+        return (!b.is_empty()).then(|| (Decimal::new(num(b), 0), None, None));
+    };
+    let (int, frac) = (&b[..at], &b[at + 1..]);
+    if int.is_empty() || frac.is_empty() {
+        return None;
+    }
+    let mark = char::from(b[at]);
+    let other = if mark == '.' { ',' } else { '.' };
+    let whole = num(int) * 10i64.pow(frac.len() as u32) + num(frac);
+    let as_decimal = Decimal::new(whole, frac.len() as u32);
+    if decimal == Some(mark) {
+        return Some((as_decimal, None, None));
+    }
+    if decimal == Some(other) {
+        return None;
+    }
+    // undeclared: only `d{1,3}<mark>ddd` can be either
+    let could_group = frac.len() == 3 && (1..=3).contains(&int.len()) && int != b"0";
+    if !could_group {
+        return Some((as_decimal, None, Some(Evidence::DecimalIs(mark))));
+    }
+    Some((as_decimal, Some((Decimal::new(whole, 0), mark)), None))
+}
+
 /// Reads the digits and separators of one number.
 fn read_digits(s: &str, decimal: Option<char>) -> Result<DigitsRead, String> {
     let spaced = s.contains(' ') || s.contains('\'');
@@ -384,6 +434,60 @@ pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_digits_read_exactly_as_the_general_reader() {
+        // every text of digits and at most one separator, under every declared mark:
+        // the fast path gives the same readings, to the scale, or leaves the text alone
+        let same = |a: &DigitsRead, b: &DigitsRead| {
+            a.0.serialize() == b.0.serialize()
+                && a.1.map(|(d, c)| (d.serialize(), c)) == b.1.map(|(d, c)| (d.serialize(), c))
+                && a.2 == b.2
+        };
+        let mut texts: Vec<String> = Vec::new();
+        for int in [
+            "0",
+            "00",
+            "1",
+            "12",
+            "123",
+            "1234",
+            "0001",
+            "999999999999999999",
+        ] {
+            texts.push(int.to_string());
+            for frac in ["0", "5", "50", "123", "000", "1234", "999999999"] {
+                for mark in ['.', ','] {
+                    texts.push(format!("{int}{mark}{frac}"));
+                }
+            }
+        }
+        texts.extend(["1.", ".5", "1.2.3", "1,2.3", "1234567890123456789", ""].map(String::from));
+        let mut fast = 0;
+        for t in &texts {
+            for decimal in [None, Some('.'), Some(',')] {
+                if let Some(quick) = plain_digits(t, decimal) {
+                    fast += 1;
+                    let general = read_digits(t, decimal).unwrap_or_else(|e| {
+                        panic!("{t:?} {decimal:?}: fast path read what the reader refuses: {e}")
+                    });
+                    assert!(
+                        same(&quick, &general),
+                        "{t:?} {decimal:?}: {quick:?} vs {general:?}"
+                    );
+                }
+            }
+        }
+        assert!(fast > 200, "the fast path took {fast} texts");
+        assert!(
+            plain_digits("1234567890123456789", None).is_none(),
+            "19 digits"
+        );
+        assert!(
+            plain_digits("1.234", Some(',')).is_none(),
+            "thousands under a declared comma"
+        );
+    }
+
     use super::*;
     use rstest::rstest;
 
