@@ -244,10 +244,16 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(), "stage validate");
     let t = Clock::start();
-    let clean = clean_table(&norm, &verdict, &read);
+    // the rejects are the last to need the raw texts: they go before the clean table is
+    // built, so the two never take memory at once (a third of the peak)
     let rejects = reject_rows(&verdict, &read);
-    let mut report = report(&p, &read, &norm, &verdict, &run_id);
-    let counts = counts(&read, &norm, &verdict);
+    let figures_read = read.raw.len();
+    let place = std::mem::take(&mut read.raw.place);
+    drop(std::mem::take(&mut read.raw));
+    let clean = clean_table(&norm, &verdict, &read.prov, &place);
+    drop(place);
+    let mut report = report(&p, figures_read, &read, &norm, &verdict, &run_id);
+    let counts = counts(figures_read, &norm, &verdict);
     let mut summary = format!(
         "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
         counts.0,
@@ -267,7 +273,6 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // report and the writers run
     let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
     drop(norm);
-    drop(std::mem::take(&mut read.raw));
     let t = Clock::start();
     let keys = crate::changes::Keys::of(&clean);
     let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
@@ -479,16 +484,22 @@ fn inputs_hash(read: &Read) -> String {
 }
 
 /// (read, clean, rejected, superseded). Aggregate rows are not figures.
-fn counts(read: &Read, norm: &Normalized, v: &Verdict) -> (usize, usize, usize, usize) {
+/// Figures read (besides aggregate rows), clean, rejected, superseded.
+fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> (usize, usize, usize, usize) {
     (
-        read.raw.len() - norm.aggregates.len(),
+        figures_read - norm.aggregates.len(),
         v.clean.len(),
         v.rejects.len(),
         v.superseded.len(),
     )
 }
 
-fn clean_table(norm: &Normalized, v: &Verdict, read: &Read) -> CleanTable {
+fn clean_table(
+    norm: &Normalized,
+    v: &Verdict,
+    prov: &Provenance,
+    place: &[crate::model::Place],
+) -> CleanTable {
     use rayon::prelude::*;
     let f = &norm.figures;
     // each column gathered from the clean rows on every core, allocated once
@@ -507,8 +518,8 @@ fn clean_table(norm: &Normalized, v: &Verdict, read: &Read) -> CleanTable {
             .map(|c| f.commodities.get(c).unwrap_or("TOTAL").to_string())
             .collect(),
         value: gather(idx, |i| f.value[i]),
-        place: gather(idx, |i| read.raw.place[f.raw[i] as usize]),
-        provenance: read.prov.clone(),
+        place: gather(idx, |i| place[f.raw[i] as usize]),
+        provenance: prov.clone(),
         flags: gather(idx, |i| f.flags[i] | v.flags[i]),
     }
 }
@@ -539,12 +550,13 @@ fn reject_rows(v: &Verdict, read: &Read) -> Vec<RejectRow> {
 
 fn report(
     p: &Pipeline,
+    figures_read: usize,
     read: &Read,
     norm: &Normalized,
     v: &Verdict,
     run_id: &str,
 ) -> serde_json::Value {
-    let (figures_read, clean, rejected, superseded) = counts(read, norm, v);
+    let (figures_read, clean, rejected, superseded) = counts(figures_read, norm, v);
     let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in &v.rejects {
         *rules.entry(r.rule).or_default() += 1;
