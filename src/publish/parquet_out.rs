@@ -218,9 +218,10 @@ pub fn write_partitioned(
 }
 
 pub fn write_summary(path: &Path, rows: &[SummaryRow]) -> Result<(), Box<dyn std::error::Error>> {
-    use rust_decimal::prelude::ToPrimitive;
     let f = |g: fn(&SummaryRow) -> Option<rust_decimal::Decimal>| -> Vec<Option<f64>> {
-        rows.iter().map(|r| g(r).and_then(|d| d.to_f64())).collect()
+        rows.iter()
+            .map(|r| g(r).map(|d| tradeflow_kernels::decimal::to_f64(d, 0)))
+            .collect()
     };
     let mut df = DataFrame::new(
         rows.len(),

@@ -5,7 +5,6 @@
 //! `Rejects` and `Sources`. Data sheets are written in constant memory. The creation
 //! time can be pinned with `SOURCE_DATE_EPOCH` so two runs give identical files.
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{
     Chart, ChartType, DocProperties, ExcelDateTime, Format, Table, TableColumn, Workbook,
     Worksheet, XlsxError,
@@ -267,7 +266,7 @@ fn summary_sheet(
     bold: &Format,
 ) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet().set_name("Summary")?;
-    let f = |d: Option<rust_decimal::Decimal>| d.and_then(|x| x.to_f64());
+    let f = |d: Option<rust_decimal::Decimal>| d.map(|x| tradeflow_kernels::decimal::to_f64(x, 0));
     ws.write_string_with_format(0, 0, "Trade by partner and year, US dollars", bold)?;
     let names = [
         "reporter",
