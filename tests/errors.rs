@@ -123,3 +123,40 @@ fn a_bad_source_leaves_previous_outputs_untouched() {
     assert_eq!(code(&w.run(&["run"])), 3);
     assert_eq!(w.snapshot("processed"), before);
 }
+
+#[test]
+fn of_two_broken_sheets_read_in_parallel_the_first_is_named_every_time() {
+    use std::io::{Read, Write};
+    // the shipped workbook (4 sheets) with its 2nd and 4th sheets cut in half: the
+    // sheets are read on every core, and whichever reader meets which broken sheet
+    // first, the error names the first broken sheet of the workbook
+    let w = with_config("[[sources]]\npath = \"raw/broken.xlsx\"\nreporter = \"TUR\"\n");
+    let src = std::fs::File::open(w.path().join("raw/turkic-trade.xlsx")).unwrap();
+    let mut zin = zip::ZipArchive::new(src).unwrap();
+    let out = std::fs::File::create(w.path().join("raw/broken.xlsx")).unwrap();
+    let mut zout = zip::ZipWriter::new(out);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..zin.len() {
+        let mut entry = zin.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name == "xl/worksheets/sheet2.xml" || name == "xl/worksheets/sheet4.xml" {
+            data.truncate(data.len() / 2);
+        }
+        zout.start_file(name, opts).unwrap();
+        zout.write_all(&data).unwrap();
+    }
+    zout.finish().unwrap();
+    for _ in 0..5 {
+        let o = w.run(&["run"]);
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("source broken (raw/broken.xlsx): sheet \"Kazakhstan\": "),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!w.path().join("processed").exists(), "nothing published");
+    }
+}

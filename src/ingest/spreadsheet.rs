@@ -17,6 +17,7 @@ use calamine::{
     Xlsx,
 };
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{grid, Cell, Row, Table};
 use crate::config::{SheetSel, Source};
@@ -232,37 +233,49 @@ pub fn tables(src: &Source, path: &Path) -> Result<Vec<Table>> {
         let readers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(chosen.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let read_with = |wb: &mut Xlsx<_>| -> Result<Vec<(usize, Vec<Row>)>> {
+        let next = AtomicUsize::new(0);
+        // a reader stops at its first failing sheet; sheets are handed out in order and a
+        // sheet taken is always read, so the failing sheet reported, the first in the
+        // workbook's order, is the same on every run
+        let read_with = |wb: &mut Xlsx<_>| -> Vec<(usize, Result<Vec<Row>>)> {
             let mut got = Vec::new();
             loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(name) = chosen.get(i) else {
-                    return Ok(got);
+                    return got;
                 };
-                got.push((i, stream_sheet(wb, name).map_err(fail)?));
+                let rows = stream_sheet(wb, name).map_err(fail);
+                let failed = rows.is_err();
+                got.push((i, rows));
+                if failed {
+                    return got;
+                }
             }
         };
-        let (sheets, has_merges) = std::thread::scope(|s| {
+        let (mut sheets, has_merges) = std::thread::scope(|s| {
             let scan = s.spawn(|| any_merges(path));
             let others: Vec<_> = (1..readers)
-                .map(|_| s.spawn(|| read_with(&mut open()?)))
+                .map(|_| s.spawn(|| open().map(|mut wb| read_with(&mut wb))))
                 .collect();
             let mut sheets = read_with(&mut wb);
             for h in others {
-                let theirs = h.join().unwrap_or_else(|_| {
-                    Err(fail("a sheet reader stopped unexpectedly".to_string()))
-                });
-                sheets = sheets.and_then(|mut a| {
-                    a.extend(theirs?);
-                    Ok(a)
-                });
+                match h.join() {
+                    Ok(Ok(theirs)) => sheets.extend(theirs),
+                    Ok(Err(e)) => sheets.push((usize::MAX, Err(e))),
+                    Err(_) => sheets.push((
+                        usize::MAX,
+                        Err(fail("a sheet reader stopped unexpectedly".to_string())),
+                    )),
+                }
             }
             (sheets, scan.join().unwrap_or(Ok(true)))
         });
         let has_merges = has_merges.map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
-        let mut sheets = sheets?;
         sheets.sort_unstable_by_key(|(i, _)| *i);
+        let sheets: Vec<(usize, Vec<Row>)> = sheets
+            .into_iter()
+            .map(|(i, rows)| rows.map(|r| (i, r)))
+            .collect::<Result<_>>()?;
         let mut out = Vec::new();
         for (i, mut rows) in sheets {
             let name = &chosen[i];
