@@ -43,10 +43,12 @@ fn main() -> std::process::ExitCode {
     // buffers freed by worker threads stay in their arenas; a fixed threshold keeps
     // every block over 2 MiB mapped on its own and given back when freed
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread
-    // starts
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 2 << 20);
+    if !std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.mmap_threshold")) {
+        // SAFETY: mallopt only sets an allocator parameter; it is called before any
+        // thread starts
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 2 << 20);
+        }
     }
     // TLS for URL sources: rustls with the ring provider
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -230,9 +230,10 @@ pub fn stream(
                         Error::source(&src.id, format!("{} line {line}", src.display), e)
                     })?;
                     let first = rec.iter().find(|f| !f.trim().is_empty());
+                    // a footer is a lone text (counted first: most records have more)
                     let footer = first.is_none_or(|f| {
-                        super::markdown::is_footer(f)
-                            && rec.iter().filter(|f| !f.trim().is_empty()).count() == 1
+                        rec.iter().filter(|f| !f.trim().is_empty()).count() == 1
+                            && super::markdown::is_footer(f)
                     });
                     if !more || footer {
                         done = true;
