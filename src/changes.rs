@@ -188,8 +188,25 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
 /// The previous publication's keys, sorted by hash: the bytes of its key file, read in
 /// place (else, for a folder published by an older version, made from its `trade.csv`).
 struct Previous {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     n: usize,
+}
+
+/// The bytes of a key file: mapped from the file (no copy, no fresh memory), or made in
+/// memory from a published CSV.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Made(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Made(v) => v,
+        }
+    }
 }
 
 impl Previous {
@@ -199,7 +216,7 @@ impl Previous {
 
     /// Checks the layout: magic, count, records, text offsets in order and in bounds, the
     /// texts UTF-8 and the hashes sorted.
-    fn from_bytes(bytes: Vec<u8>) -> Option<Previous> {
+    fn from_bytes(bytes: Bytes) -> Option<Previous> {
         if bytes.get(..8)? != MAGIC {
             return None;
         }
@@ -243,7 +260,13 @@ impl Previous {
     }
 
     fn from_key_file(path: &Path) -> Option<Previous> {
-        Self::from_bytes(std::fs::read(path).ok()?)
+        let file = std::fs::File::open(path).ok()?;
+        // SAFETY: the key file is this tool's own output, and no run rewrites a published
+        // file in place: a publication is written beside the output folder and swapped in
+        // by renames, so a mapped key file is at most unlinked, never truncated, while it
+        // is read; every offset read from it is checked against its length first
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        Self::from_bytes(Bytes::Mapped(map))
     }
 
     fn from_csv(path: &Path) -> Option<Previous> {
@@ -289,7 +312,7 @@ impl Previous {
             push_record(&mut bytes, h, v, (from, texts.len())).ok()?;
         }
         bytes.extend_from_slice(texts.as_bytes());
-        Self::from_bytes(bytes)
+        Self::from_bytes(Bytes::Made(bytes))
     }
 }
 
