@@ -229,10 +229,10 @@ pub fn stream(
                         let line = e.position().map(|p| p.line() + tail.line - 1).unwrap_or(0);
                         Error::source(&src.id, format!("{} line {line}", src.display), e)
                     })?;
-                    let first = rec.iter().find(|f| !f.trim().is_empty());
+                    let first = rec.iter().find(|f| !super::trim(f).is_empty());
                     // a footer is a lone text (counted first: most records have more)
                     let footer = first.is_none_or(|f| {
-                        rec.iter().filter(|f| !f.trim().is_empty()).count() == 1
+                        rec.iter().filter(|f| !super::trim(f).is_empty()).count() == 1
                             && super::markdown::is_footer(f)
                     });
                     if !more || footer {

@@ -622,7 +622,7 @@ impl LongReader {
     ) {
         let get = |c: Option<usize>| {
             c.and_then(|c| rec.get(c))
-                .map(str::trim)
+                .map(super::trim)
                 .filter(|s| !s.is_empty())
         };
         let value = match get(Some(self.val)) {

@@ -84,6 +84,16 @@ pub struct SourceRead {
     pub tables: Vec<layout::TableReading>,
 }
 
+/// `str::trim`, without decoding characters when the text starts and ends with a visible
+/// ASCII character, as nearly every field of a data file does: such a text has no
+/// whitespace to trim at either end.
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Reads one source into tables and appends its raw figures.
 ///
 /// # Errors
@@ -266,5 +276,30 @@ pub fn local_path(
         (Location::File(p), _) => Ok(p.clone()),
         (Location::Url(u), Some(q)) => comtrade::fetch(src, q, u, cache_dir, offline, http),
         (Location::Url(u), None) => fetch::fetch(src, u, cache_dir, offline, http),
+    }
+}
+
+#[cfg(test)]
+mod trim_tests {
+    #[test]
+    fn trims_exactly_as_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "82.414",
+            " 765820.541 ",
+            "\u{a0}12\u{a0}",
+            "x\u{3000}",
+            "\u{feff}1",
+            "Türkiye",
+            "Турция ",
+            "a b",
+        ] {
+            assert_eq!(super::trim(s), s.trim(), "{s:?}");
+        }
     }
 }
