@@ -216,11 +216,17 @@ fn parse_commodity_text(text: Option<&str>) -> Result<String, String> {
     let Some(t) = text.map(str::trim) else {
         return Ok("TOTAL".into());
     };
-    let key = countries::name_key(t);
-    if matches!(
-        key.as_str(),
-        "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities"
-    ) {
+    // a code of digits (nearly every text here) cannot be a word for the total: the
+    // folded key, which normalises Unicode, is made only for the others
+    let code_like = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b' ');
+    if !code_like
+        && matches!(
+            countries::name_key(t).as_str(),
+            "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities"
+        )
+    {
         return Ok("TOTAL".into());
     }
     let t = t.strip_suffix(".0").unwrap_or(t);
