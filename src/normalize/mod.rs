@@ -846,6 +846,27 @@ mod tests {
         assert_eq!(parse_year(text), want);
     }
 
+    #[rstest]
+    #[case(None, Ok("TOTAL"))]
+    #[case(Some(""), Ok("TOTAL"))]
+    #[case(Some(" Total "), Ok("TOTAL"))]
+    #[case(Some("TOPLAM"), Ok("TOTAL"))]
+    #[case(Some("Всего"), Ok("TOTAL"))]
+    #[case(Some("All commodities"), Ok("TOTAL"))]
+    #[case(Some("847130"), Ok("847130"))]
+    #[case(Some("8471.30"), Ok("847130"))]
+    #[case(Some("10121"), Ok("010121"))]
+    #[case(Some("0101.0"), Ok("0101"))]
+    #[case(Some("1234567"), Err(()))]
+    #[case(Some("84x1"), Err(()))]
+    fn commodities(#[case] text: Option<&str>, #[case] want: Result<&str, ()>) {
+        assert_eq!(
+            parse_commodity_text(text).as_deref().map_err(|_| ()),
+            want,
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn chunks_merge_into_what_one_pass_gives() {
         // texts shared across chunk borders, commodities first seen in a later chunk,
