@@ -209,18 +209,26 @@ pub fn stream(
 ) -> Result<usize> {
     use std::sync::mpsc::sync_channel;
     /// Records parsed per batch handed over.
-    const BATCH: usize = 4096;
+    const BATCH: usize = 1024;
     let rest = &text[tail.byte.min(text.len())..];
     // the CSV is parsed on another core, in batches of records whose buffers come back
     // to be refilled; this thread turns them into figures
-    let (full_tx, full_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(4);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(8);
+    /// Batches in flight: each is parsed into, handed over, typed and handed back, so
+    /// the records' buffers are allocated once and reused to the end of the file.
+    const BATCHES: usize = 8;
+    let (full_tx, full_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(BATCHES);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(BATCHES);
+    for _ in 0..BATCHES {
+        let _ = empty_tx.send(Vec::new());
+    }
     std::thread::scope(|scope| {
         let parser = scope.spawn(move || -> Result<()> {
             let mut rdr = reader(rest, tail.delimiter);
-            loop {
-                let mut batch = empty_rx.try_recv().unwrap_or_default();
-                batch.resize_with(BATCH, Default::default);
+            // a batch comes back once typed; none comes back only if the typing side
+            // has stopped, and then nothing more is needed
+            while let Ok(mut batch) = empty_rx.recv() {
+                // a record sized for a typical row, so few grow as they are filled
+                batch.resize_with(BATCH, || (csv::StringRecord::with_capacity(256, 16), 0));
                 let mut filled = 0;
                 let mut done = false;
                 while filled < BATCH {
@@ -250,6 +258,7 @@ pub fn stream(
                     return Ok(());
                 }
             }
+            Ok(())
         });
         let mut n = 0;
         for batch in full_rx {
@@ -258,7 +267,7 @@ pub fn stream(
             }
             n += batch.len();
             // sent back with its records, whose buffers the parser refills
-            let _ = empty_tx.try_send(batch);
+            let _ = empty_tx.send(batch);
         }
         parser.join().map_err(|_| {
             Error::source(&src.id, &src.display, "the CSV parser failed".to_string())
