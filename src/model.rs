@@ -6,28 +6,38 @@
 //! [`Dict`] and referred to by a `u32`. Nothing here reads files or decides anything
 //! about money: that belongs to the stages.
 
-use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 /// Marks an absent interned text.
 pub const NONE: u32 = u32::MAX;
 
-/// An interner: each distinct text is stored once and named by its index.
+/// An interner: each distinct text is stored once and named by its index. The table
+/// holds only indices, found by the text's hash and compared with the stored text, so a
+/// text is not kept a second time as a map key.
 #[derive(Debug, Default, Clone)]
 pub struct Dict {
-    map: HashMap<Box<str>, u32>,
+    table: hashbrown::HashTable<u32>,
     items: Vec<Box<str>>,
+}
+
+fn text_hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 impl Dict {
     /// Index of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.map.get(s) {
+        let hash = text_hash(s);
+        let items = &self.items;
+        if let Some(&i) = self.table.find(hash, |&i| &*items[i as usize] == s) {
             return i;
         }
         let i = self.items.len() as u32;
         self.items.push(s.into());
-        self.map.insert(s.into(), i);
+        let items = &self.items;
+        self.table
+            .insert_unique(hash, i, |&j| text_hash(&items[j as usize]));
         i
     }
 
