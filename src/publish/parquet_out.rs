@@ -52,6 +52,9 @@ pub fn frame(t: &CleanTable, lo: usize, hi: usize, drop: &[&str]) -> PolarsResul
     )
 }
 
+/// Every Parquet file's compression: zstd at its default level.
+const COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None);
+
 /// Rows per batch written: the texts of one batch are built at a time.
 const BATCH: usize = 65_536;
 
@@ -75,7 +78,7 @@ fn write_frame(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::create(path)?;
     ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(COMPRESSION)
         .with_statistics(StatisticsOptions::default())
         .with_key_value_metadata(meta)
         .finish(df)?;
@@ -105,24 +108,23 @@ fn write_table(
     without: &[&str],
     manifest: &serde_json::Value,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use polars_parquet::write::{
-        CompressionOptions, StatisticsOptions as Stats, Version, WriteOptions,
-    };
+    use polars_parquet::write::{Version, WriteOptions};
     use rayon::prelude::*;
     let schema = frame(t, 0, 0, without)?.schema().clone();
     let file = std::fs::File::create(path)?;
     let mut w = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(COMPRESSION)
         .with_statistics(StatisticsOptions::default())
         .with_key_value_metadata(metadata(manifest))
         .batched(&schema)?;
     let fields = w.parquet_schema().fields().to_vec();
     let encodings =
         polars::io::parquet::write::get_encodings(&schema.to_arrow(CompatLevel::newest()));
+    // what the batched writer would encode and compress with
     let options = WriteOptions {
-        statistics: Stats::default(),
+        statistics: StatisticsOptions::default(),
         version: Version::V1,
-        compression: CompressionOptions::Zstd(None),
+        compression: COMPRESSION.into(),
         data_page_size: None,
     };
     let starts: Vec<usize> = (0..t.len()).step_by(BATCH).collect();
