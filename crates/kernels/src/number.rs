@@ -423,6 +423,16 @@ pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
     }
     let shortest = format!("{x}");
     let exact = Decimal::from_str(&shortest).ok();
+    // a shortest text of at most 12 significant digits is already the snapped value: the
+    // float is within half a unit of its last bit of that text, and the next 12-digit
+    // value is at least a million such units away. Only when the text was read exactly:
+    // past 28 decimals a Decimal rounds (1e-30 would read as 0)
+    let decimals = shortest.split_once('.').map_or(0, |(_, f)| f.len());
+    if let Some(e) = exact.filter(|_| decimals <= 28).map(|e| e.normalize()) {
+        if e.mantissa().unsigned_abs() < 1_000_000_000_000 {
+            return Some((e, false));
+        }
+    }
     let snapped = Decimal::from_scientific(&format!("{x:.11e}"))
         .ok()?
         .normalize();
@@ -434,6 +444,66 @@ pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
 
 #[cfg(test)]
 mod tests {
+    /// `from_float` as it was before its shortcut: always through the 12-digit rounding.
+    fn from_float_reference(x: f64) -> Option<(Decimal, bool)> {
+        if !x.is_finite() {
+            return None;
+        }
+        let exact = Decimal::from_str(&format!("{x}")).ok();
+        let snapped = Decimal::from_scientific(&format!("{x:.11e}"))
+            .ok()?
+            .normalize();
+        match exact {
+            Some(e) if e.normalize() == snapped => Some((snapped, false)),
+            _ => Some((snapped, true)),
+        }
+    }
+
+    #[test]
+    fn floats_snap_as_they_did_before_the_shortcut() {
+        let same = |a: Option<(Decimal, bool)>, b: Option<(Decimal, bool)>| {
+            a.map(|(d, f)| (d.serialize(), f)) == b.map(|(d, f)| (d.serialize(), f))
+        };
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut cases: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.18,
+            1.1799999999999999,
+            0.1 + 0.2,
+            1e-7,
+            123456.789,
+            999999999999.0,
+            1234567890123.0,
+            1e15,
+            1e28,
+            1e30,
+            -2.5,
+            0.000031688,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // values as spreadsheets hold them: a few significant digits at many scales,
+            // and raw bit patterns
+            let digits = (x % 10_000_000) as f64;
+            let scale = 10f64.powi((x >> 40) as i32 % 24 - 12);
+            cases.push(digits * scale);
+            cases.push(f64::from_bits(x >> 2));
+        }
+        for c in cases {
+            assert!(
+                same(from_float(c), from_float_reference(c)),
+                "{c:e}: {:?} vs {:?}",
+                from_float(c),
+                from_float_reference(c)
+            );
+        }
+    }
+
     #[test]
     fn plain_digits_read_exactly_as_the_general_reader() {
         // every text of digits and at most one separator, under every declared mark:
