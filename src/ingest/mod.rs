@@ -44,6 +44,12 @@ impl Cell {
         match self {
             Cell::Empty => String::new(),
             Cell::Text(t) => t.trim().to_string(),
+            // a whole number (a year, a month, a code) without the float formatter
+            Cell::Number(x)
+                if x.fract() == 0.0 && x.abs() < 1e15 && !(*x == 0.0 && x.is_sign_negative()) =>
+            {
+                itoa::Buffer::new().format(*x as i64).to_string()
+            }
             Cell::Number(x) => format!("{x}"),
         }
     }
@@ -276,6 +282,40 @@ pub fn local_path(
         (Location::File(p), _) => Ok(p.clone()),
         (Location::Url(u), Some(q)) => comtrade::fetch(src, q, u, cache_dir, offline, http),
         (Location::Url(u), None) => fetch::fetch(src, u, cache_dir, offline, http),
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::Cell;
+
+    #[test]
+    fn whole_numbers_read_as_the_float_formatter_writes_them() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2016.0,
+            52.0,
+            1e14,
+            999_999_999_999_999.0,
+            1e15,
+            2.5,
+            -7.25e-3,
+            1e21,
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x % 2_000_000_000_000_000) as f64 - 1e15);
+            cases.push((x % 100_000) as f64);
+        }
+        for c in cases {
+            assert_eq!(Cell::Number(c).text(), format!("{c}"), "{c:e}");
+        }
     }
 }
 
