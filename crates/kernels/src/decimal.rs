@@ -95,20 +95,10 @@ mod tests {
         assert_eq!(text(v, shift), want);
     }
 
-    /// 20,000 pseudo-random numbers (xorshift), the same on every run.
-    fn numbers(mut x: u64) -> impl Iterator<Item = u64> {
-        (0..20_000).map(move |_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        })
-    }
-
     #[test]
     fn text_agrees_with_the_decimals_own_display() {
         // every shift-free text is what rust_decimal prints for the normalised value
-        for x in numbers(0x9E37_79B9_7F4A_7C15) {
+        for x in crate::test_numbers(0x9E37_79B9_7F4A_7C15) {
             let v = Decimal::new(
                 (x >> 1) as i64 * if x & 1 == 0 { 1 } else { -1 },
                 (x % 29) as u32,
@@ -119,7 +109,7 @@ mod tests {
 
     #[test]
     fn floats_are_the_nearest_to_the_exact_value() {
-        for x in numbers(0x2545_F491_4F6C_DD1D) {
+        for x in crate::test_numbers(0x2545_F491_4F6C_DD1D) {
             let v = Decimal::new(
                 (x >> 3) as i64 * if x & 1 == 0 { 1 } else { -1 },
                 (x % 12) as u32,

@@ -11,3 +11,15 @@ pub mod countries;
 pub mod decimal;
 pub mod number;
 pub mod units;
+
+/// 20,000 pseudo-random numbers (xorshift), the same on every run, for the tests that
+/// compare a fast path with the general one.
+#[cfg(test)]
+fn test_numbers(mut x: u64) -> impl Iterator<Item = u64> {
+    (0..20_000).map(move |_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    })
+}

@@ -433,6 +433,12 @@ pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
             return Some((e, false));
         }
     }
+    by_rounding(x, exact)
+}
+
+/// `x` rounded to 12 significant digits, flagged when that differs from `exact` (its
+/// shortest text read as a decimal).
+fn by_rounding(x: f64, exact: Option<Decimal>) -> Option<(Decimal, bool)> {
     let snapped = Decimal::from_scientific(&format!("{x:.11e}"))
         .ok()?
         .normalize();
@@ -449,14 +455,7 @@ mod tests {
         if !x.is_finite() {
             return None;
         }
-        let exact = Decimal::from_str(&format!("{x}")).ok();
-        let snapped = Decimal::from_scientific(&format!("{x:.11e}"))
-            .ok()?
-            .normalize();
-        match exact {
-            Some(e) if e.normalize() == snapped => Some((snapped, false)),
-            _ => Some((snapped, true)),
-        }
+        by_rounding(x, Decimal::from_str(&format!("{x}")).ok())
     }
 
     #[test]
@@ -464,7 +463,6 @@ mod tests {
         let same = |a: Option<(Decimal, bool)>, b: Option<(Decimal, bool)>| {
             a.map(|(d, f)| (d.serialize(), f)) == b.map(|(d, f)| (d.serialize(), f))
         };
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut cases: Vec<f64> = vec![
             0.0,
             -0.0,
@@ -483,10 +481,7 @@ mod tests {
             f64::MAX,
             f64::MIN_POSITIVE,
         ];
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+        for x in crate::test_numbers(0x9E37_79B9_7F4A_7C15) {
             // values as spreadsheets hold them: a few significant digits at many scales,
             // and raw bit patterns
             let digits = (x % 10_000_000) as f64;
