@@ -11,13 +11,17 @@ use std::fmt;
 /// Marks an absent interned text.
 pub const NONE: u32 = u32::MAX;
 
-/// An interner: each distinct text is stored once and named by its index. The table
-/// holds only indices, found by the text's hash and compared with the stored text, so a
-/// text is not kept a second time as a map key.
+/// An interner: each distinct text is stored once and named by its index. The texts lie
+/// end to end in one buffer (no allocation per text), and the table holds only indices,
+/// found by the text's hash and compared with the stored text, so a text is not kept a
+/// second time as a map key.
 #[derive(Debug, Default, Clone)]
 pub struct Dict {
     table: hashbrown::HashTable<u32>,
-    items: Vec<Box<str>>,
+    /// Every text, one after the other.
+    text: String,
+    /// Where each text ends in `text` (it starts where the one before it ends).
+    ends: Vec<usize>,
 }
 
 fn text_hash(s: &str) -> u64 {
@@ -25,20 +29,38 @@ fn text_hash(s: &str) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(s)
 }
 
+/// Text `i` of a dict's buffer and ends.
+fn item<'a>(text: &'a str, ends: &[usize], i: usize) -> &'a str {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &text[start..ends[i]]
+}
+
 impl Dict {
     /// Index of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
         let hash = text_hash(s);
-        let items = &self.items;
-        if let Some(&i) = self.table.find(hash, |&i| &*items[i as usize] == s) {
+        if let Some(i) = self.find_hashed(hash, s) {
             return i;
         }
-        let i = self.items.len() as u32;
-        self.items.push(s.into());
-        let items = &self.items;
+        let i = self.ends.len() as u32;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        let (text, ends) = (&self.text, &self.ends);
         self.table
-            .insert_unique(hash, i, |&j| text_hash(&items[j as usize]));
+            .insert_unique(hash, i, |&j| text_hash(item(text, ends, j as usize)));
         i
+    }
+
+    /// Index of `s` when it was interned, without adding it.
+    pub fn find(&self, s: &str) -> Option<u32> {
+        self.find_hashed(text_hash(s), s)
+    }
+
+    fn find_hashed(&self, hash: u64, s: &str) -> Option<u32> {
+        let (text, ends) = (&self.text, &self.ends);
+        self.table
+            .find(hash, |&i| item(text, ends, i as usize) == s)
+            .copied()
     }
 
     /// Index of `s` when present, else [`NONE`].
@@ -60,21 +82,18 @@ impl Dict {
 
     /// The text behind an index; `None` for [`NONE`].
     pub fn get(&self, i: u32) -> Option<&str> {
-        if i == NONE {
-            None
-        } else {
-            self.items.get(i as usize).map(|b| &**b)
-        }
+        let i = i as usize;
+        (i < self.ends.len()).then(|| item(&self.text, &self.ends, i))
     }
 
     /// Number of distinct texts.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.ends.len()
     }
 
     /// True when nothing has been interned.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.ends.is_empty()
     }
 }
 
@@ -460,4 +479,35 @@ pub struct Reject {
     pub raw: u32,
     pub rule: &'static str,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dict_gives_each_text_one_index_and_gives_it_back() {
+        let mut d = Dict::default();
+        let texts = ["Türkiye", "", "1.135 Billion", "Türkiye", "Турция", "", "x"];
+        let ids: Vec<u32> = texts.iter().map(|t| d.intern(t)).collect();
+        assert_eq!(ids, [0, 1, 2, 0, 3, 1, 4]);
+        assert_eq!(d.len(), 5);
+        for (t, &i) in texts.iter().zip(&ids) {
+            assert_eq!(d.get(i), Some(*t));
+            assert_eq!(d.find(t), Some(i));
+        }
+        assert_eq!(d.find("Turkey"), None);
+        assert_eq!(d.get(NONE), None);
+        assert_eq!(d.get(5), None);
+        // many texts: every one found again after the table has grown
+        let many: Vec<String> = (0..20_000)
+            .map(|i| format!("{}", i * 7919 % 10_007))
+            .collect();
+        let mut d = Dict::default();
+        let ids: Vec<u32> = many.iter().map(|t| d.intern(t)).collect();
+        assert_eq!(d.len(), 10_007);
+        for (t, &i) in many.iter().zip(&ids) {
+            assert_eq!(d.get(i), Some(t.as_str()));
+        }
+    }
 }

@@ -230,7 +230,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         plausible_max_usd: rust_decimal::Decimal::try_from(p.rules.plausible_max_usd)
             .unwrap_or(rust_decimal::Decimal::MAX),
     };
-    let norm = normalize::normalize(&read.raw, &nopts, &sref);
+    let mut norm = normalize::normalize(&read.raw, &nopts, &sref);
     let places = validate::Places {
         place: &read.raw.place,
         source_ref: &sref,
@@ -250,8 +250,6 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let figures_read = read.raw.len();
     let place = std::mem::take(&mut read.raw.place);
     drop(std::mem::take(&mut read.raw));
-    let clean = clean_table(&norm, &verdict, &read.prov, &place);
-    drop(place);
     let mut report = report(&p, figures_read, &read, &norm, &verdict, &run_id);
     let counts = counts(figures_read, &norm, &verdict);
     let mut summary = format!(
@@ -269,10 +267,16 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(),
         "stage tables and report"
     );
-    // what the rest needs is made: the raw and normalised figures go before the change
-    // report and the writers run
+    // what the rest needs is made: the normalised figures become the clean table,
+    // column by column, and go before the change report and the writers run
     let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
-    drop(norm);
+    let clean = clean_table(
+        std::mem::take(&mut norm.figures),
+        &verdict,
+        &read.prov,
+        &place,
+    );
+    drop((place, norm));
     let t = Clock::start();
     let keys = crate::changes::Keys::of(&clean);
     let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
@@ -494,33 +498,52 @@ fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> (usize, usize,
     )
 }
 
+/// The clean table from the normalised figures, which it consumes: each column is
+/// gathered at the clean rows (on every core) and its source freed before the next, so
+/// the two tables are never held whole at once.
 fn clean_table(
-    norm: &Normalized,
+    f: crate::model::Figures,
     v: &Verdict,
     prov: &Provenance,
     place: &[crate::model::Place],
 ) -> CleanTable {
     use rayon::prelude::*;
-    let f = &norm.figures;
-    // each column gathered from the clean rows on every core, allocated once
     fn gather<T: Copy + Send + Sync>(idx: &[usize], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
         idx.par_iter().map(|&i| col(i)).collect()
     }
+    fn take<T: Copy + Send + Sync>(idx: &[usize], col: Vec<T>) -> Vec<T> {
+        gather(idx, |i| col[i])
+    }
     let idx = &v.clean;
+    let crate::model::Figures {
+        reporter,
+        partner,
+        flow,
+        year,
+        month,
+        commodity,
+        commodities,
+        value,
+        flags,
+        raw,
+    } = f;
+    let place = gather(idx, |i| place[raw[i] as usize]);
+    drop(raw);
+    let flags = gather(idx, |i| flags[i] | v.flags[i]);
     CleanTable {
-        reporter: gather(idx, |i| f.reporter[i]),
-        partner: gather(idx, |i| f.partner[i]),
-        flow: gather(idx, |i| f.flow[i].as_str()),
-        year: gather(idx, |i| f.year[i]),
-        month: gather(idx, |i| f.month[i]),
-        commodity: gather(idx, |i| f.commodity[i]),
-        commodities: (0..f.commodities.len() as u32)
-            .map(|c| f.commodities.get(c).unwrap_or("TOTAL").to_string())
+        reporter: take(idx, reporter),
+        partner: take(idx, partner),
+        flow: gather(idx, |i| flow[i].as_str()),
+        year: take(idx, year),
+        month: take(idx, month),
+        commodity: take(idx, commodity),
+        commodities: (0..commodities.len() as u32)
+            .map(|c| commodities.get(c).unwrap_or("TOTAL").to_string())
             .collect(),
-        value: gather(idx, |i| f.value[i]),
-        place: gather(idx, |i| place[f.raw[i] as usize]),
+        value: take(idx, value),
+        place,
         provenance: prov.clone(),
-        flags: gather(idx, |i| f.flags[i] | v.flags[i]),
+        flags,
     }
 }
 

@@ -258,40 +258,55 @@ pub fn normalize(
     source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
     let n = raw.len();
-    // pass 1: parse every value once; gather what each column proves about its decimal mark
-    use rayon::prelude::*;
-    let parsed: Vec<Option<Parsed>> = (0..n)
-        .into_par_iter()
-        .map(|i| match &raw.value[i] {
-            RawValue::Text(t) => Some(number::parse(raw.value_str(*t), raw.decimal[i])),
-            _ => None,
-        })
-        .collect();
-    let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::default();
-    for (i, p) in parsed.iter().enumerate() {
-        if let Some(Parsed::Number(Reading {
-            evidence: Some(Evidence::DecimalIs(c)),
-            ..
-        })) = p
-        {
-            let e = evidence
-                .entry((raw.place[i].table, raw.place[i].col))
-                .or_default();
-            if *c == '.' {
-                e.0 += 1
-            } else {
-                e.1 += 1
-            }
-        }
-    }
-
-    // pass 2, in chunks on every core, each with its own memos; merged in order
+    let evidence = column_evidence(raw);
+    // pass 2, in chunks on every core, each with its own memos; merged in order. More
+    // chunks than cores: a chunk's output is freed as soon as it is merged, so the
+    // smaller the chunks, the less is held twice
     let chunks = if n >= 100_000 {
-        rayon::current_num_threads().clamp(1, 8)
+        (rayon::current_num_threads() * 4).clamp(1, 32)
     } else {
         1
     };
-    normalize_in(raw, opts, source_ref, parsed, evidence, chunks)
+    normalize_in(raw, opts, source_ref, &evidence, chunks)
+}
+
+/// Pass 1: what the value texts of each column (table, column) prove about its decimal
+/// mark: how many say `.` and how many `,`. The texts are parsed here and again in pass
+/// 2 (parsing is cheap; a million kept readings took 64 MB).
+fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
+    use rayon::prelude::*;
+    (0..raw.len())
+        .into_par_iter()
+        .fold(
+            HashMap::default,
+            |mut evidence: HashMap<_, (usize, usize)>, i| {
+                if let RawValue::Text(t) = &raw.value[i] {
+                    if let Parsed::Number(Reading {
+                        evidence: Some(Evidence::DecimalIs(c)),
+                        ..
+                    }) = number::parse(raw.value_str(*t), raw.decimal[i])
+                    {
+                        let e = evidence
+                            .entry((raw.place[i].table, raw.place[i].col))
+                            .or_default();
+                        if c == '.' {
+                            e.0 += 1
+                        } else {
+                            e.1 += 1
+                        }
+                    }
+                }
+                evidence
+            },
+        )
+        .reduce(HashMap::default, |mut a, b| {
+            for (k, (dot, comma)) in b {
+                let e = a.entry(k).or_default();
+                e.0 += dot;
+                e.1 += comma;
+            }
+            a
+        })
 }
 
 /// Pass 2 in `chunks` chunks (see [`normalize`]).
@@ -299,38 +314,37 @@ fn normalize_in(
     raw: &RawFigures,
     opts: &Options,
     source_ref: &(dyn Fn(Place) -> String + Sync),
-    parsed: Vec<Option<Parsed>>,
-    evidence: HashMap<(u32, u32), (usize, usize)>,
+    evidence: &HashMap<(u32, u32), (usize, usize)>,
     chunks: usize,
 ) -> Normalized {
     use rayon::prelude::*;
     let n = raw.len();
     let size = n.div_ceil(chunks).max(1);
-    let mut parts: Vec<(usize, Vec<Option<Parsed>>)> = Vec::new();
-    let mut rest = parsed;
-    let mut lo = 0;
-    while lo < n {
-        let tail = rest.split_off(size.min(rest.len()));
-        parts.push((lo, std::mem::replace(&mut rest, tail)));
-        lo += size;
-    }
-    let outs: Vec<Normalized> = parts
+    let outs: Vec<Normalized> = (0..n.div_ceil(size))
         .into_par_iter()
-        .map(|(lo, parsed)| normalize_range(raw, opts, &evidence, parsed, lo, source_ref))
+        .map(|c| {
+            normalize_range(
+                raw,
+                opts,
+                evidence,
+                c * size,
+                n.min((c + 1) * size),
+                source_ref,
+            )
+        })
         .collect();
     merge(outs)
 }
 
-/// Pass 2 over the raw figures `lo..lo + parsed.len()`.
+/// Pass 2 over the raw figures `lo..hi`.
 fn normalize_range(
     raw: &RawFigures,
     opts: &Options,
     evidence: &HashMap<(u32, u32), (usize, usize)>,
-    parsed: Vec<Option<Parsed>>,
     lo: usize,
+    hi: usize,
     source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
-    let hi = lo + parsed.len();
     let mut cx = Context {
         raw,
         opts,
@@ -340,8 +354,6 @@ fn normalize_range(
             .as_deref()
             .map_or(UnitRead::None, units::read_unit),
         evidence,
-        parsed,
-        first: lo,
         seen_columns: HashMap::default(),
         unknown: HashMap::default(),
         memo: Memo {
@@ -419,8 +431,24 @@ fn normalize_range(
 /// The chunks' outputs, in order, as one: commodity indices renumbered into one table,
 /// each column's unit listed once, where it was first seen.
 fn merge(outs: Vec<Normalized>) -> Normalized {
+    let total: usize = outs.iter().map(|o| o.figures.len()).sum();
     let mut it = outs.into_iter();
     let mut all = it.next().unwrap_or_default();
+    // every column sized once for all chunks: growing by doubling would leave up to half
+    // of each unused, and copy it on the way
+    let more = total - all.figures.len();
+    {
+        let f = &mut all.figures;
+        f.reporter.reserve_exact(more);
+        f.partner.reserve_exact(more);
+        f.flow.reserve_exact(more);
+        f.year.reserve_exact(more);
+        f.month.reserve_exact(more);
+        f.commodity.reserve_exact(more);
+        f.value.reserve_exact(more);
+        f.flags.reserve_exact(more);
+        f.raw.reserve_exact(more);
+    }
     let mut seen: rustc_hash::FxHashSet<(u32, u32)> =
         all.column_units.iter().map(|c| (c.table, c.col)).collect();
     for part in it {
@@ -459,9 +487,6 @@ struct Context<'a> {
     units: HashMap<u32, UnitRead>,
     default_unit: UnitRead,
     evidence: &'a HashMap<(u32, u32), (usize, usize)>,
-    /// The parsed value texts of this chunk's figures, from `first` on.
-    parsed: Vec<Option<Parsed>>,
-    first: usize,
     seen_columns: HashMap<(u32, u32), usize>,
     /// `unknown_country` messages (with their suggestions) by name, computed once.
     unknown: HashMap<(&'static str, String), String>,
@@ -683,10 +708,7 @@ impl Context<'_> {
                 }
                 None => return Err(("unparseable_value", format!("cell holds {x}"))),
             },
-            RawValue::Text(_) => match self.parsed[i - self.first]
-                .take()
-                .unwrap_or(Parsed::Missing)
-            {
+            RawValue::Text(t) => match number::parse(raw.value_str(*t), raw.decimal[i]) {
                 Parsed::Missing => return Ok((None, flag | flags::MISSING)),
                 Parsed::Invalid(why) => return Err(("unparseable_value", why)),
                 Parsed::Number(r) => {
@@ -906,15 +928,8 @@ mod tests {
             );
         }
         let (opts, sref) = (Options::default(), |p: Place| format!("row {}", p.row));
-        let run = |chunks: usize| {
-            let parsed: Vec<Option<Parsed>> = (0..raw.len())
-                .map(|i| match &raw.value[i] {
-                    RawValue::Text(t) => Some(number::parse(raw.value_str(*t), raw.decimal[i])),
-                    _ => None,
-                })
-                .collect();
-            normalize_in(&raw, &opts, &sref, parsed, HashMap::default(), chunks)
-        };
+        let evidence = column_evidence(&raw);
+        let run = |chunks: usize| normalize_in(&raw, &opts, &sref, &evidence, chunks);
         let show = |n: &Normalized| {
             let f = &n.figures;
             let rows: Vec<String> = (0..f.len())
