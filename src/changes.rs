@@ -50,33 +50,6 @@ pub struct Counts {
 /// can change a million figures, and the report stays readable.
 pub const MAX_LISTED: usize = 1000;
 
-/// A key as 128 bits: xxh3-128 of its six fields, each with its length in front. Keys
-/// are compared by it without building a text per key (a collision among a million keys
-/// has a chance near 10^-27). Kept in the key file: changing it means a new magic.
-fn key_hash(fields: [&[u8]; 6]) -> u128 {
-    let mut buf = [0u8; 256];
-    let mut at = 0;
-    for f in fields {
-        let need = at + 4 + f.len();
-        if need > buf.len() {
-            return long_key_hash(fields);
-        }
-        buf[at..at + 4].copy_from_slice(&(f.len() as u32).to_le_bytes());
-        buf[at + 4..need].copy_from_slice(f);
-        at = need;
-    }
-    xxhash_rust::xxh3::xxh3_128(&buf[..at])
-}
-
-fn long_key_hash(fields: [&[u8]; 6]) -> u128 {
-    let mut buf = Vec::new();
-    for f in fields {
-        buf.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        buf.extend_from_slice(f);
-    }
-    xxhash_rust::xxh3::xxh3_128(&buf)
-}
-
 /// A key's text: `TUR KAZ export 2019 TOTAL`, `TUR KAZ export 2019-03 010121`.
 fn key_text(f: [&str; 6]) -> String {
     let mut s = String::new();
@@ -98,98 +71,163 @@ fn push_key_text(out: &mut String, f: [&str; 6]) {
 
 /// The file a publication keeps its keys in, for the next run's change report.
 pub const KEYS_FILE: &str = ".keys.bin";
-const MAGIC: &[u8; 8] = b"TFKEYS02";
-/// Bytes of one record: key hash, value, start and end of the key's text.
-const RECORD: usize = 16 + 16 + 4 + 4;
+/// Layout: the magic; the number of records (u64); the records, in key order; the number
+/// of texts (u64); the end of each text (u64 each); the texts. A record is the indices of
+/// its reporter, partner, flow and commodity texts (u32 each), the year (i32), the month
+/// (u8, 0 for none), three spare bytes and the value (a Decimal's 16 bytes).
+const MAGIC: &[u8; 8] = b"TFKEYS03";
+const RECORD: usize = 4 * 4 + 4 + 4 + 16;
 /// The value bytes of a missing value (a Decimal's flags never have every bit set).
 const NULL: [u8; 16] = [0xFF; 16];
 
-/// The six key fields of a row of the clean table, with its year and month made text in
-/// `year` and `month`.
-fn row_fields<'a>(
-    t: &'a CleanTable,
-    i: usize,
-    year: &'a mut String,
-    month: &'a mut String,
-) -> [&'a str; 6] {
-    year.clear();
-    push_int(year, t.year[i]);
-    month.clear();
-    if let Some(m) = t.month[i] {
-        push_int(month, m);
-    }
-    [
+/// A figure's key: reporter, partner, flow, year, month, commodity. The clean table is
+/// ordered by it, and so is the key file.
+type Key<'a> = (&'a str, &'a str, &'a str, i32, Option<u8>, &'a str);
+
+fn row_key(t: &CleanTable, i: usize) -> Key<'_> {
+    (
         t.reporter[i],
         t.partner[i],
         t.flow[i],
-        year.as_str(),
-        month.as_str(),
+        t.year[i],
+        t.month[i],
         t.commodity(i),
-    ]
+    )
 }
 
-/// The rows of a clean table by key hash: (hash, row), sorted.
-pub struct Keys(Vec<(u128, u32)>);
+/// A key's text, the way the report lists it.
+fn text_of(k: Key<'_>) -> String {
+    let (mut year, mut month) = (String::new(), String::new());
+    push_int(&mut year, k.3);
+    if let Some(m) = k.4 {
+        push_int(&mut month, m);
+    }
+    key_text([k.0, k.1, k.2, &year, &month, k.5])
+}
+
+/// The rows of a clean table in key order: the table's own order, which validate sorts
+/// by key; should a table come unsorted, a permutation that sorts it.
+pub struct Keys(Option<Vec<u32>>);
 
 impl Keys {
-    /// Hashes every row's key (on every core) and sorts.
     pub fn of(t: &CleanTable) -> Keys {
         use rayon::prelude::*;
-        let mut keys: Vec<(u128, u32)> = (0..t.len())
+        let sorted = (1..t.len())
             .into_par_iter()
-            .map_init(
-                || (String::new(), String::new()),
-                |(year, month), i| {
-                    (
-                        key_hash(row_fields(t, i, year, month).map(str::as_bytes)),
-                        i as u32,
-                    )
-                },
-            )
-            .collect();
-        keys.par_sort_unstable();
-        Keys(keys)
+            .all(|i| row_key(t, i - 1) < row_key(t, i));
+        if sorted {
+            return Keys(None);
+        }
+        let mut order: Vec<u32> = (0..t.len() as u32).collect();
+        order.par_sort_by(|&a, &b| row_key(t, a as usize).cmp(&row_key(t, b as usize)));
+        Keys(Some(order))
+    }
+
+    fn len(&self, t: &CleanTable) -> usize {
+        self.0.as_ref().map_or(t.len(), Vec::len)
+    }
+
+    /// The row at place `k` in key order.
+    fn row(&self, k: usize) -> usize {
+        self.0.as_ref().map_or(k, |o| o[k] as usize)
     }
 }
 
-fn row_key_text(t: &CleanTable, i: usize) -> String {
-    let (mut year, mut month) = (String::new(), String::new());
-    key_text(row_fields(t, i, &mut year, &mut month))
+/// The texts a key file names, each once: the table's commodities first, then
+/// reporters, partners and flows as met.
+struct Texts<'a> {
+    texts: Vec<&'a str>,
+    index: rustc_hash::FxHashMap<&'a str, u32>,
 }
 
-/// Writes the keys of a clean table: each key's hash, value and text, sorted by hash, so
-/// the next run compares without parsing the published CSV (and with no CSV published).
+impl<'a> Texts<'a> {
+    /// Starts with `first` (distinct texts) as texts 0, 1, ...
+    fn new(first: impl Iterator<Item = &'a str>) -> Texts<'a> {
+        let texts: Vec<&str> = first.collect();
+        let index = texts
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| (s, j as u32))
+            .collect();
+        Texts { texts, index }
+    }
+
+    fn id(&mut self, s: &'a str) -> u32 {
+        let next = self.texts.len() as u32;
+        let id = *self.index.entry(s).or_insert(next);
+        if id == next {
+            self.texts.push(s);
+        }
+        id
+    }
+}
+
+/// One record of the key file.
+fn push_record(
+    out: &mut Vec<u8>,
+    ids: [u32; 4],
+    year: i32,
+    month: Option<u8>,
+    value: Option<Decimal>,
+) {
+    for id in ids {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    out.extend_from_slice(&year.to_le_bytes());
+    out.extend_from_slice(&[month.unwrap_or(0), 0, 0, 0]);
+    out.extend_from_slice(&value.map_or(NULL, |v| v.serialize()));
+}
+
+/// What follows the records: the number of texts, their ends, the texts.
+fn push_texts(out: &mut Vec<u8>, texts: &[&str]) {
+    out.extend_from_slice(&(texts.len() as u64).to_le_bytes());
+    let mut end = 0u64;
+    for t in texts {
+        end += t.len() as u64;
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    for t in texts {
+        out.extend_from_slice(t.as_bytes());
+    }
+}
+
+/// Writes the keys of a clean table with their values, in key order, so the next run
+/// compares without parsing the published CSV (and with no CSV published): 40 bytes a
+/// figure, streamed to the file a buffer at a time.
 pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<()> {
     use std::io::Write;
-    // the texts in row order (reading the table in order), the records in hash order,
-    // streamed to the file a buffer at a time
-    let mut texts = String::with_capacity(t.len() * 32);
-    let mut ends = Vec::with_capacity(t.len());
-    let (mut year, mut month) = (String::new(), String::new());
-    for i in 0..t.len() {
-        push_key_text(&mut texts, row_fields(t, i, &mut year, &mut month));
-        ends.push(texts.len());
-    }
+    let mut texts = Texts::new(t.commodities.iter().map(String::as_str));
+    let n = keys.len(t);
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     w.write_all(MAGIC)?;
-    w.write_all(&(keys.0.len() as u64).to_le_bytes())?;
-    let mut record = Vec::with_capacity(RECORD);
-    for &(h, i) in &keys.0 {
-        let i = i as usize;
-        let from = if i == 0 { 0 } else { ends[i - 1] };
-        record.clear();
-        push_record(&mut record, h, t.value[i], (from, ends[i]))?;
-        w.write_all(&record)?;
+    w.write_all(&(n as u64).to_le_bytes())?;
+    let mut records = Vec::with_capacity(1 << 16);
+    for k in 0..n {
+        let i = keys.row(k);
+        let ids = [
+            texts.id(t.reporter[i]),
+            texts.id(t.partner[i]),
+            texts.id(t.flow[i]),
+            texts.id(t.commodity(i)),
+        ];
+        push_record(&mut records, ids, t.year[i], t.month[i], t.value[i]);
+        if records.len() > (1 << 16) - RECORD {
+            w.write_all(&records)?;
+            records.clear();
+        }
     }
-    w.write_all(texts.as_bytes())?;
+    push_texts(&mut records, &texts.texts);
+    w.write_all(&records)?;
     w.flush()
 }
 
-/// The previous publication's keys, sorted by hash: the bytes of its key file, read in
+/// The previous publication's keys in key order: the bytes of its key file, read in
 /// place (else, for a folder published by an older version, made from its `trade.csv`).
 struct Previous {
     bytes: Bytes,
     n: usize,
+    /// Where each text starts and ends in `bytes`.
+    spans: Vec<(usize, usize)>,
 }
 
 /// The bytes of a key file: mapped from the file (no copy, no fresh memory), or made in
@@ -214,49 +252,71 @@ impl Previous {
         Self::from_key_file(&dir.join(KEYS_FILE)).or_else(|| Self::from_csv(&dir.join("trade.csv")))
     }
 
-    /// Checks the layout: magic, count, records, text offsets in order and in bounds, the
-    /// texts UTF-8 and the hashes sorted.
+    /// Checks the layout: magic, counts, sizes, text ends in order, texts UTF-8, every
+    /// record's indices naming a text, and the keys strictly in order.
     fn from_bytes(bytes: Bytes) -> Option<Previous> {
         if bytes.get(..8)? != MAGIC {
             return None;
         }
-        let n = usize::try_from(u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?)).ok()?;
-        let texts = bytes.get(16 + n.checked_mul(RECORD)?..)?;
-        let texts_ok = std::str::from_utf8(texts).is_ok();
-        let texts_len = texts.len();
-        let p = Previous { bytes, n };
-        let spans_ok = (0..n).all(|k| {
-            let (from, to) = p.span(k);
-            from <= to && to <= texts_len
-        });
-        let sorted = (1..n).all(|k| p.hash(k - 1) <= p.hash(k));
-        // a text cut inside a character reads as empty, never panics
-        (texts_ok && spans_ok && sorted).then_some(p)
+        let count = |at: usize| -> Option<usize> {
+            usize::try_from(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?)).ok()
+        };
+        let n = count(8)?;
+        let m_at = 16usize.checked_add(n.checked_mul(RECORD)?)?;
+        let m = count(m_at)?;
+        let ends_at = m_at + 8;
+        let texts_at = ends_at.checked_add(m.checked_mul(8)?)?;
+        let texts = bytes.get(texts_at..)?;
+        let mut spans = Vec::with_capacity(m);
+        let mut from = 0usize;
+        for j in 0..m {
+            let at = ends_at + j * 8;
+            let to = usize::try_from(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+                .ok()?;
+            std::str::from_utf8(texts.get(from..to)?).ok()?;
+            spans.push((texts_at + from, texts_at + to));
+            from = to;
+        }
+        let p = Previous { bytes, n, spans };
+        let ids_ok = (0..n).all(|k| p.ids(k).iter().all(|&id| (id as usize) < m));
+        let sorted = ids_ok && (1..n).all(|k| p.key(k - 1) < p.key(k));
+        sorted.then_some(p)
     }
 
     fn record(&self, k: usize) -> &[u8] {
         &self.bytes[16 + k * RECORD..16 + (k + 1) * RECORD]
     }
 
-    fn hash(&self, k: usize) -> u128 {
-        u128::from_le_bytes(self.record(k)[..16].try_into().expect("16 bytes"))
+    fn ids(&self, k: usize) -> [u32; 4] {
+        let r = self.record(k);
+        std::array::from_fn(|j| {
+            u32::from_le_bytes(r[4 * j..4 * j + 4].try_into().expect("4 bytes"))
+        })
+    }
+
+    fn text(&self, id: u32) -> &str {
+        let (from, to) = self.spans[id as usize];
+        // checked when read
+        std::str::from_utf8(&self.bytes[from..to]).unwrap_or("")
+    }
+
+    fn key(&self, k: usize) -> Key<'_> {
+        let r = self.record(k);
+        let [reporter, partner, flow, commodity] = self.ids(k);
+        let year = i32::from_le_bytes(r[16..20].try_into().expect("4 bytes"));
+        (
+            self.text(reporter),
+            self.text(partner),
+            self.text(flow),
+            year,
+            Some(r[20]).filter(|&m| m != 0),
+            self.text(commodity),
+        )
     }
 
     fn value(&self, k: usize) -> Option<Decimal> {
-        let v: [u8; 16] = self.record(k)[16..32].try_into().expect("16 bytes");
+        let v: [u8; 16] = self.record(k)[24..40].try_into().expect("16 bytes");
         (v != NULL).then(|| Decimal::deserialize(v))
-    }
-
-    fn span(&self, k: usize) -> (usize, usize) {
-        let r = self.record(k);
-        let at = |o: usize| u32::from_le_bytes(r[o..o + 4].try_into().expect("4 bytes")) as usize;
-        (at(32), at(36))
-    }
-
-    fn text(&self, k: usize) -> &str {
-        let texts = &self.bytes[16 + self.n * RECORD..];
-        let (from, to) = self.span(k);
-        std::str::from_utf8(&texts[from..to]).unwrap_or("")
     }
 
     fn from_key_file(path: &Path) -> Option<Previous> {
@@ -294,59 +354,50 @@ impl Previous {
             col("commodity")?,
         ];
         let val = col("value_usd")?;
-        let mut keys = Vec::new();
+        // the texts interned as read; a row is (reporter, partner, flow, commodity) as
+        // text ids, year, month, value
+        let mut dict = crate::model::Dict::default();
+        type Row = ([u32; 4], i32, Option<u8>, Option<Decimal>);
+        let mut rows: Vec<Row> = Vec::new();
         let mut rec = csv::StringRecord::new();
         while r.read_record(&mut rec).ok()? {
             let f = cols.map(|i| rec.get(i).unwrap_or(""));
-            let value = rec.get(val).unwrap_or("").parse::<Decimal>().ok();
-            keys.push((key_hash(f.map(str::as_bytes)), value, key_text(f)));
+            let month = match f[4] {
+                "" => None,
+                m => Some(m.parse::<u8>().ok().filter(|m| (1..=12).contains(m))?),
+            };
+            rows.push((
+                [f[0], f[1], f[2], f[5]].map(|s| dict.intern(s)),
+                f[3].parse().ok()?,
+                month,
+                rec.get(val).unwrap_or("").parse::<Decimal>().ok(),
+            ));
         }
-        keys.sort_unstable_by_key(|k| k.0);
-        let mut bytes = Vec::with_capacity(16 + keys.len() * RECORD);
-        let mut texts = String::new();
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&(keys.len() as u64).to_le_bytes());
-        for (h, v, t) in keys {
-            let from = texts.len();
-            texts.push_str(&t);
-            push_record(&mut bytes, h, v, (from, texts.len())).ok()?;
+        let text = |id: u32| dict.get(id).unwrap_or("");
+        let key = |r: &Row| -> Key<'_> {
+            let [reporter, partner, flow, commodity] = r.0.map(text);
+            (reporter, partner, flow, r.1, r.2, commodity)
+        };
+        rows.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        rows.dedup_by(|a, b| key(a) == key(b));
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+        for row in &rows {
+            push_record(&mut bytes, row.0, row.1, row.2, row.3);
         }
-        bytes.extend_from_slice(texts.as_bytes());
+        drop(rows);
+        let texts: Vec<&str> = (0..dict.len() as u32).map(text).collect();
+        push_texts(&mut bytes, &texts);
         Self::from_bytes(Bytes::Made(bytes))
     }
-}
-
-/// One record of the key file: the key's hash, its value, the span of its text.
-fn push_record(
-    out: &mut Vec<u8>,
-    hash: u128,
-    value: Option<Decimal>,
-    text: (usize, usize),
-) -> std::io::Result<()> {
-    out.extend_from_slice(&hash.to_le_bytes());
-    out.extend_from_slice(&value.map_or(NULL, |v| v.serialize()));
-    for at in [text.0, text.1] {
-        let at = u32::try_from(at).map_err(|_| std::io::Error::other("key texts over 4 GiB"))?;
-        out.extend_from_slice(&at.to_le_bytes());
-    }
-    Ok(())
-}
-
-/// Keeps the first [`MAX_LISTED`] of `v` in the order `cmp`, sorted.
-fn first_sorted<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
-    if v.len() > MAX_LISTED {
-        v.select_nth_unstable_by(MAX_LISTED, &cmp);
-        v.truncate(MAX_LISTED);
-    }
-    v.sort_unstable_by(cmp);
 }
 
 fn value_text(v: Option<Decimal>) -> String {
     v.map(|v| v.normalize().to_string()).unwrap_or_default()
 }
 
-/// Compares the clean table with the previous publication in `dir`: both sorted by key
-/// hash and walked side by side.
+/// Compares the clean table with the previous publication in `dir`: both in key order,
+/// walked side by side; the first [`MAX_LISTED`] of each kind are the first met.
 pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     let Some(prev) = Previous::read(dir) else {
         return Changes::default();
@@ -360,84 +411,206 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
         previous_run_id,
         ..Default::default()
     };
-    // rows only this table has, rows only the previous one has, rows whose value changed
-    let (mut added, mut removed, mut revised) = (Vec::new(), Vec::new(), Vec::new());
+    let listed = |n: usize| n < MAX_LISTED;
+    let n = keys.len(t);
     let (mut a, mut b) = (0usize, 0usize);
     loop {
         use std::cmp::Ordering::*;
         // Less: a key only the previous publication has; Greater: only this one
-        let side = match (a < prev.n, b < keys.0.len()) {
+        let side = match (a < prev.n, b < n) {
             (false, false) => break,
-            (true, true) => prev.hash(a).cmp(&keys.0[b].0),
+            (true, true) => prev.key(a).cmp(&row_key(t, keys.row(b))),
             (true, false) => Less,
             (false, true) => Greater,
         };
         match side {
-            Less => removed.push(a),
-            Greater => added.push(keys.0[b].1 as usize),
+            Less => {
+                if listed(c.counts.removed) {
+                    c.removed.push(format!(
+                        "{} = {}",
+                        text_of(prev.key(a)),
+                        value_text(prev.value(a))
+                    ));
+                }
+                c.counts.removed += 1;
+            }
+            Greater => {
+                let i = keys.row(b);
+                if listed(c.counts.added) {
+                    c.added.push(format!(
+                        "{} = {}",
+                        text_of(row_key(t, i)),
+                        value_text(t.value[i])
+                    ));
+                }
+                c.counts.added += 1;
+            }
             Equal => {
-                let (old, i) = (prev.value(a), keys.0[b].1 as usize);
-                if old != t.value[i] {
-                    revised.push((i, old));
+                let (old, i) = (prev.value(a), keys.row(b));
+                let new = t.value[i];
+                if old != new {
+                    if listed(c.counts.revised) {
+                        c.revised.push(revision(text_of(row_key(t, i)), old, new));
+                    }
+                    c.counts.revised += 1;
                 }
             }
         }
         a += usize::from(side != Greater);
         b += usize::from(side != Less);
     }
-    c.counts = Counts {
-        added: added.len(),
-        removed: removed.len(),
-        revised: revised.len(),
-    };
-    // the first MAX_LISTED of each in key order, formatted (not a text per change)
-    let key_order = |&i: &usize, &j: &usize| {
-        let k = |i: usize| {
-            (
-                t.reporter[i],
-                t.partner[i],
-                t.flow[i],
-                t.year[i],
-                t.month[i],
-                t.commodity(i),
-            )
-        };
-        k(i).cmp(&k(j))
-    };
-    first_sorted(&mut added, key_order);
-    c.added = added
-        .iter()
-        .map(|&i| format!("{} = {}", row_key_text(t, i), value_text(t.value[i])))
-        .collect();
-    first_sorted(&mut removed, |&x, &y| prev.text(x).cmp(prev.text(y)));
-    c.removed = removed
-        .iter()
-        .map(|&k| format!("{} = {}", prev.text(k), value_text(prev.value(k))))
-        .collect();
-    first_sorted(&mut revised, |x, y| key_order(&x.0, &y.0));
-    c.revised = revised
-        .into_iter()
-        .map(|(i, old)| {
-            let new = t.value[i];
-            let (change, change_share) = match (old, new) {
-                (Some(o), Some(n)) => (
-                    (n - o).normalize().to_string(),
-                    (!o.is_zero())
-                        .then(|| {
-                            rust_decimal::prelude::ToPrimitive::to_f64(&(n / o - Decimal::ONE))
-                        })
-                        .flatten(),
-                ),
-                _ => (String::new(), None),
-            };
-            Revision {
-                key: row_key_text(t, i),
-                old: value_text(old),
-                new: value_text(new),
-                change,
-                change_share,
-            }
-        })
-        .collect();
     c
+}
+
+fn revision(key: String, old: Option<Decimal>, new: Option<Decimal>) -> Revision {
+    let (change, change_share) = match (old, new) {
+        (Some(o), Some(n)) => (
+            (n - o).normalize().to_string(),
+            (!o.is_zero())
+                .then(|| rust_decimal::prelude::ToPrimitive::to_f64(&(n / o - Decimal::ONE)))
+                .flatten(),
+        ),
+        _ => (String::new(), None),
+    };
+    Revision {
+        key,
+        old: value_text(old),
+        new: value_text(new),
+        change,
+        change_share,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clean table of `rows`: (reporter, partner, flow, year, month, commodity, value).
+    fn table(
+        rows: &[(
+            &'static str,
+            &'static str,
+            &'static str,
+            i32,
+            Option<u8>,
+            &str,
+            i64,
+        )],
+    ) -> CleanTable {
+        let mut t = CleanTable::default();
+        for &(r, p, f, y, m, c, v) in rows {
+            t.reporter.push(r);
+            t.partner.push(p);
+            t.flow.push(f);
+            t.year.push(y);
+            t.month.push(m);
+            let id = match t.commodities.iter().position(|x| x == c) {
+                Some(id) => id,
+                None => {
+                    t.commodities.push(c.to_string());
+                    t.commodities.len() - 1
+                }
+            };
+            t.commodity.push(id as u32);
+            t.value.push((v >= 0).then(|| Decimal::from(v)));
+            t.place.push(crate::model::Place {
+                table: 0,
+                row: 0,
+                col: 0,
+            });
+            t.flags.push(0);
+        }
+        t
+    }
+
+    fn publish(dir: &Path, t: &CleanTable) {
+        write_keys(&dir.join(KEYS_FILE), t, &Keys::of(t)).unwrap();
+    }
+
+    #[test]
+    fn a_refresh_is_compared_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = table(&[
+            ("TUR", "AZE", "export", 2019, None, "TOTAL", 5),
+            ("TUR", "AZE", "export", 2019, Some(3), "TOTAL", 1),
+            ("TUR", "KAZ", "export", 2019, None, "010121", 7),
+            ("TUR", "KAZ", "import", 2019, None, "TOTAL", 9),
+            ("TUR", "KAZ", "import", 2020, None, "TOTAL", -1),
+        ]);
+        publish(dir.path(), &old);
+        // written unsorted: the key order is found by sorting
+        let new = table(&[
+            ("TUR", "KAZ", "import", 2020, None, "TOTAL", 4),
+            ("TUR", "AZE", "export", 2019, None, "TOTAL", 5),
+            ("TUR", "KAZ", "export", 2019, None, "010121", 8),
+            ("AZE", "TUR", "import", 2019, None, "TOTAL", 2),
+        ]);
+        let c = compare(dir.path(), &new, &Keys::of(&new));
+        assert!(c.compared);
+        assert_eq!(
+            (c.counts.added, c.counts.removed, c.counts.revised),
+            (1, 2, 2)
+        );
+        assert_eq!(c.added, ["AZE TUR import 2019 TOTAL = 2"]);
+        assert_eq!(
+            c.removed,
+            [
+                "TUR AZE export 2019-03 TOTAL = 1",
+                "TUR KAZ import 2019 TOTAL = 9"
+            ]
+        );
+        let revised: Vec<_> = c
+            .revised
+            .iter()
+            .map(|r| (r.key.as_str(), r.old.as_str(), r.new.as_str()))
+            .collect();
+        assert_eq!(
+            revised,
+            [
+                ("TUR KAZ export 2019 010121", "7", "8"),
+                ("TUR KAZ import 2020 TOTAL", "", "4")
+            ]
+        );
+        // the same table again: nothing changed
+        publish(dir.path(), &new);
+        let c = compare(dir.path(), &new, &Keys::of(&new));
+        assert_eq!(
+            (c.counts.added, c.counts.removed, c.counts.revised),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = table(&[
+            ("TUR", "AZE", "export", 2019, None, "TOTAL", 5),
+            ("TUR", "KAZ", "export", 2019, None, "TOTAL", 7),
+        ]);
+        publish(dir.path(), &t);
+        let path = dir.path().join(KEYS_FILE);
+        let good = std::fs::read(&path).unwrap();
+        assert!(Previous::read(dir.path()).is_some());
+        let mut damaged: Vec<Vec<u8>> = vec![
+            good[..good.len() - 1].to_vec(),
+            good[..30].to_vec(),
+            [b"TFKEYS02".as_slice(), &good[8..]].concat(),
+        ];
+        // a text index past the texts; the two records swapped (out of order)
+        let mut bad_index = good.clone();
+        bad_index[16..20].copy_from_slice(&999u32.to_le_bytes());
+        damaged.push(bad_index);
+        let mut swapped = good.clone();
+        let (a, b) = (16..16 + RECORD, 16 + RECORD..16 + 2 * RECORD);
+        let first = good[a.clone()].to_vec();
+        swapped.copy_within(b.clone(), a.start);
+        swapped[b].copy_from_slice(&first);
+        damaged.push(swapped);
+        for (k, bytes) in damaged.into_iter().enumerate() {
+            std::fs::write(&path, bytes).unwrap();
+            // no trade.csv beside it either: nothing to compare with
+            assert!(Previous::read(dir.path()).is_none(), "case {k}");
+            assert!(!compare(dir.path(), &t, &Keys::of(&t)).compared, "case {k}");
+        }
+    }
 }
