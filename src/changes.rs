@@ -330,11 +330,15 @@ impl Previous {
     }
 
     fn from_csv(path: &Path) -> Option<Previous> {
-        let mut text = std::fs::read(path).ok()?;
-        if text.starts_with(b"\xEF\xBB\xBF") {
-            text.drain(..3);
+        // read as a stream (a published CSV can be gigabytes): the BOM skipped and the
+        // delimiter told from the header line, both seen in the reader's first buffer
+        use std::io::BufRead;
+        let mut text = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path).ok()?);
+        if text.fill_buf().ok()?.starts_with(b"\xEF\xBB\xBF") {
+            text.consume(3);
         }
-        let first_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+        let head = text.fill_buf().ok()?;
+        let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
         let delimiter = if first_line.contains(&b';') {
             b';'
         } else {
@@ -342,7 +346,7 @@ impl Previous {
         };
         let mut r = csv::ReaderBuilder::new()
             .delimiter(delimiter)
-            .from_reader(&text[..]);
+            .from_reader(text);
         let h = r.headers().ok()?.clone();
         let col = |n: &str| h.iter().position(|x| x == n);
         let cols = [
@@ -578,6 +582,29 @@ mod tests {
             (c.counts.added, c.counts.removed, c.counts.revised),
             (0, 0, 0)
         );
+    }
+
+    #[test]
+    fn an_older_publication_is_read_from_its_csv_with_a_bom_and_semicolons() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("trade.csv"),
+            "\u{FEFF}reporter;partner;flow;year;month;commodity;value_usd;source\n\
+             TUR;KAZ;import;2019;;TOTAL;9;a\n\
+             TUR;AZE;export;2019;3;TOTAL;1;a\n",
+        )
+        .unwrap();
+        let t = table(&[
+            ("TUR", "AZE", "export", 2019, Some(3), "TOTAL", 2),
+            ("TUR", "KAZ", "import", 2019, None, "TOTAL", 9),
+        ]);
+        let c = compare(dir.path(), &t, &Keys::of(&t));
+        assert!(c.compared);
+        assert_eq!(
+            (c.counts.added, c.counts.removed, c.counts.revised),
+            (0, 0, 1)
+        );
+        assert_eq!(c.revised[0].key, "TUR AZE export 2019-03 TOTAL");
     }
 
     #[test]
