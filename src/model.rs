@@ -30,6 +30,7 @@ fn text_hash(s: &str) -> u64 {
 }
 
 /// Text `i` of a dict's buffer and ends.
+#[inline]
 fn item<'a>(text: &'a str, ends: &[usize], i: usize) -> &'a str {
     let start = if i == 0 { 0 } else { ends[i - 1] };
     &text[start..ends[i]]
@@ -81,6 +82,7 @@ impl Dict {
     }
 
     /// The text behind an index; `None` for [`NONE`].
+    #[inline]
     pub fn get(&self, i: u32) -> Option<&str> {
         let i = i as usize;
         (i < self.ends.len()).then(|| item(&self.text, &self.ends, i))

@@ -272,7 +272,9 @@ pub fn normalize(
 
 /// Pass 1: what the value texts of each column (table, column) prove about its decimal
 /// mark: how many say `.` and how many `,`. The texts are parsed here and again in pass
-/// 2 (parsing is cheap; a million kept readings took 64 MB).
+/// 2 (parsing is cheap; a million kept readings took 64 MB). Under a declared decimal
+/// mark no reading is ambiguous and the evidence is never asked for: those texts are
+/// not parsed here (a column's figures share their source's declaration).
 fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
     use rayon::prelude::*;
     (0..raw.len())
@@ -280,11 +282,11 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
         .fold(
             HashMap::default,
             |mut evidence: HashMap<_, (usize, usize)>, i| {
-                if let RawValue::Text(t) = &raw.value[i] {
+                if let (RawValue::Text(t), None) = (&raw.value[i], raw.decimal[i]) {
                     if let Parsed::Number(Reading {
                         evidence: Some(Evidence::DecimalIs(c)),
                         ..
-                    }) = number::parse(raw.value_str(*t), raw.decimal[i])
+                    }) = number::parse(raw.value_str(*t), None)
                     {
                         let e = evidence
                             .entry((raw.place[i].table, raw.place[i].col))
