@@ -412,7 +412,10 @@ pub mod flags {
     /// Names of the flags set in `bits`, for people.
     /// Appends the names of the flags set, space-separated.
     pub fn push_names(out: &mut String, bits: u32) {
-        for (k, n) in names(bits).into_iter().enumerate() {
+        if bits == 0 {
+            return;
+        }
+        for (k, n) in set(bits).enumerate() {
             if k > 0 {
                 out.push(' ');
             }
@@ -421,6 +424,10 @@ pub mod flags {
     }
 
     pub fn names(bits: u32) -> Vec<&'static str> {
+        set(bits).collect()
+    }
+
+    fn set(bits: u32) -> impl Iterator<Item = &'static str> {
         const ALL: [(u32, &str); 13] = [
             (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),
             (UNIT_HEADER_OVERRIDES_TITLE, "unit_header_overrides_title"),
@@ -437,9 +444,8 @@ pub mod flags {
             (OUT_OF_RANGE, "out_of_range"),
         ];
         ALL.iter()
-            .filter(|(b, _)| bits & b != 0)
+            .filter(move |(b, _)| bits & b != 0)
             .map(|(_, n)| *n)
-            .collect()
     }
 }
 
