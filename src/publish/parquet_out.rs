@@ -118,8 +118,14 @@ fn write_table(
         .with_key_value_metadata(metadata(manifest))
         .batched(&schema)?;
     let fields = w.parquet_schema().fields().to_vec();
-    let encodings =
-        polars::io::parquet::write::get_encodings(&schema.to_arrow(CompatLevel::newest()));
+    let mut encodings: Vec<Vec<polars_parquet::write::Encoding>> =
+        polars::io::parquet::write::get_encodings(&schema.to_arrow(CompatLevel::newest())).to_vec();
+    // source_ref differs on every row: polars would estimate its cardinality on every
+    // batch only to find a dictionary not worth it (beyond 75% distinct) and write it
+    // plain; it is written plain from the start
+    if let Some(at) = schema.index_of(COLUMNS[8]) {
+        encodings[at] = vec![polars_parquet::write::Encoding::Plain];
+    }
     // what the batched writer would encode and compress with
     let options = WriteOptions {
         statistics: StatisticsOptions::default(),
