@@ -517,18 +517,19 @@ fn revision(key: String, old: Option<Decimal>, new: Option<Decimal>) -> Revision
 mod tests {
     use super::*;
 
-    /// A clean table of `rows`: (reporter, partner, flow, year, month, commodity, value).
-    fn table(
-        rows: &[(
-            &'static str,
-            &'static str,
-            &'static str,
-            i32,
-            Option<u8>,
-            &str,
-            i64,
-        )],
-    ) -> CleanTable {
+    /// reporter, partner, flow, year, month, commodity, value (negative: missing)
+    type Row<'a> = (
+        &'static str,
+        &'static str,
+        &'static str,
+        i32,
+        Option<u8>,
+        &'a str,
+        i64,
+    );
+
+    /// A clean table of `rows`.
+    fn table(rows: &[Row<'_>]) -> CleanTable {
         let mut t = CleanTable::default();
         for &(r, p, f, y, m, c, v) in rows {
             t.reporter.push(r);
