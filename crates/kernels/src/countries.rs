@@ -125,6 +125,15 @@ fn lexicon() -> &'static Lexicon {
 
 /// The folded key of a name: `TÜRKİYE` and ` türkiye ` give `turkiye`.
 pub fn name_key(raw: &str) -> String {
+    // printable ASCII without spaces or a backtick folds to its lower case: nothing to
+    // trim, decompose or turn into an apostrophe
+    if raw.bytes().all(|b| b.is_ascii_graphic() && b != b'`') {
+        return raw.to_ascii_lowercase();
+    }
+    name_key_general(raw)
+}
+
+fn name_key_general(raw: &str) -> String {
     let mut s = String::with_capacity(raw.len());
     for c in raw.trim().chars() {
         match c {
@@ -341,6 +350,31 @@ fn find_with(text: &str, extra: &HashMap<String, Place>) -> Vec<Mention> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn ascii_names_fold_as_the_general_folding() {
+        // every printable ASCII byte, alone and inside words, and words of mixed case
+        let mut texts: Vec<String> = (0u8..128).map(|b| format!("A{}z", b as char)).collect();
+        texts.extend((0u8..128).map(|b| (b as char).to_string()));
+        texts.extend(
+            [
+                "Kazakhstan",
+                "TURKEY",
+                "Iran",
+                "th",
+                "K",
+                "USD'000",
+                "a.b-c",
+                "Côte",
+                "x y",
+                "",
+            ]
+            .map(String::from),
+        );
+        for t in &texts {
+            assert_eq!(name_key(t), name_key_general(t), "{t:?}");
+        }
+    }
 
     #[rstest]
     #[case("Turkey", "TUR")]

@@ -83,6 +83,35 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
             });
         }
     }
+    // the next most common: a plain number, one space and a scale word (`12.5 Billion`,
+    // `250 mn`), read as the general reader below would read it, without its segments
+    if let Some((num, word)) = t.split_once(' ') {
+        let plain_number = !num.is_empty()
+            && num.len() < 30
+            && num.as_bytes()[0].is_ascii_digit()
+            && num
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
+        if plain_number && !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphabetic()) {
+            if let (Some((value, alt, evidence)), Some((e, _))) = (
+                plain_digits(num, decimal),
+                scale_word(&crate::countries::name_key(word)),
+            ) {
+                return Parsed::Number(Reading {
+                    value,
+                    scale: Some(e),
+                    alt,
+                    evidence,
+                    foreign_currency: false,
+                });
+            }
+        }
+    }
+    parse_general(t, decimal)
+}
+
+/// [`parse`] of a trimmed text, by segments: every form it reads.
+fn parse_general(t: &str, decimal: Option<char>) -> Parsed {
     if t.len() <= 4 && MISSING_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(t)) {
         return Parsed::Missing;
     }
@@ -497,6 +526,30 @@ mod tests {
                 from_float_reference(c)
             );
         }
+    }
+
+    #[test]
+    fn a_number_and_a_scale_word_read_as_the_general_reader() {
+        let mut n = 0;
+        for num in [
+            "0", "7", "12.5", "1.135", "1,135", "999.99", "1234", "12,5", "1.2.3", "05",
+        ] {
+            for word in [
+                "thousand", "Thousand", "th", "K", "k", "mn", "MN", "bn", "Billion", "million",
+                "m", "b", "USD", "dollars", "xyz", "Bin", "milyar", "T", "tn",
+            ] {
+                let t = format!("{num} {word}");
+                for decimal in [None, Some('.'), Some(',')] {
+                    assert_eq!(
+                        parse(&t, decimal),
+                        parse_general(&t, decimal),
+                        "{t:?} {decimal:?}"
+                    );
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 10 * 19 * 3);
     }
 
     #[test]
