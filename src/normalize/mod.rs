@@ -322,17 +322,12 @@ fn normalize_in(
     use rayon::prelude::*;
     let n = raw.len();
     let size = n.div_ceil(chunks).max(1);
+    let unknown = Unknown::default();
     let outs: Vec<Normalized> = (0..n.div_ceil(size))
         .into_par_iter()
         .map(|c| {
-            normalize_range(
-                raw,
-                opts,
-                evidence,
-                c * size,
-                n.min((c + 1) * size),
-                source_ref,
-            )
+            let range = (c * size, n.min((c + 1) * size));
+            normalize_range(raw, opts, evidence, &unknown, range, source_ref)
         })
         .collect();
     merge(outs)
@@ -343,8 +338,8 @@ fn normalize_range(
     raw: &RawFigures,
     opts: &Options,
     evidence: &HashMap<(u32, u32), (usize, usize)>,
-    lo: usize,
-    hi: usize,
+    unknown: &Unknown,
+    (lo, hi): (usize, usize),
     source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
     let mut cx = Context {
@@ -357,7 +352,7 @@ fn normalize_range(
             .map_or(UnitRead::None, units::read_unit),
         evidence,
         seen_columns: HashMap::default(),
-        unknown: HashMap::default(),
+        unknown,
         memo: Memo {
             place: vec![UNSEEN_PLACE; raw.dict.len()],
             places: Vec::new(),
@@ -401,7 +396,9 @@ fn normalize_range(
                 let partner = match partner {
                 None => return Err(("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into())),
                 Some((_, Some(countries::Place::Country(c)))) => c.iso3,
-                Some((p, _)) => return Err(("unknown_country", cx.unknown("partner", p))),
+                Some((p, _)) => {
+                    return Err(("unknown_country", cx.unknown("partner", raw.partner[i], p)))
+                }
             };
                 let dims = cx.dims(i)?;
                 let (value, flag) = cx.value(i)?;
@@ -482,6 +479,9 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
     all
 }
 
+/// Messages for unknown country names, by role and text id, shared by the chunks.
+type Unknown = std::sync::Mutex<HashMap<(&'static str, u32), String>>;
+
 /// State of one normalise pass.
 struct Context<'a> {
     raw: &'a RawFigures,
@@ -491,7 +491,7 @@ struct Context<'a> {
     evidence: &'a HashMap<(u32, u32), (usize, usize)>,
     seen_columns: HashMap<(u32, u32), usize>,
     /// `unknown_country` messages (with their suggestions) by name, computed once.
-    unknown: HashMap<(&'static str, String), String>,
+    unknown: &'a Unknown,
     memo: Memo,
     out: Normalized,
 }
@@ -561,11 +561,15 @@ fn memo<T: Copy>(
 type Rejection = (&'static str, String);
 
 impl Context<'_> {
-    fn unknown(&mut self, role: &'static str, name: &str) -> String {
-        self.unknown
-            .entry((role, name.to_string()))
-            .or_insert_with(|| unknown_country(role, name))
-            .clone()
+    /// The message for an unknown country name (text `id`), with its suggestions:
+    /// worked out once per name for every chunk.
+    fn unknown(&self, role: &'static str, id: u32, name: &str) -> String {
+        let lock = || self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = lock().get(&(role, id)) {
+            return m.clone();
+        }
+        let m = unknown_country(role, name);
+        lock().entry((role, id)).or_insert(m).clone()
     }
 
     fn unit(&mut self, id: u32) -> Option<Unit> {
@@ -594,7 +598,12 @@ impl Context<'_> {
                 .place(raw.reporter[i], || self.opts.aliases.lookup(r))
             {
                 Some(countries::Place::Country(c)) => c.iso3,
-                _ => return Err(("unknown_country", self.unknown("reporter", r))),
+                _ => {
+                    return Err((
+                        "unknown_country",
+                        self.unknown("reporter", raw.reporter[i], r),
+                    ))
+                }
             },
         };
         let Some(flow) = memo(&mut self.memo.flow, raw.flow[i], || {
