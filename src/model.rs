@@ -193,7 +193,13 @@ impl Provenance {
 
     /// Appends [`Provenance::source_ref`] to `out`, allocating nothing.
     pub fn push_source_ref(&self, out: &mut String, p: Place) {
-        let t = &self.tables[p.table as usize];
+        self.push_ref_table(out, p.table);
+        self.push_ref_place(out, p);
+    }
+
+    /// The part of a `source_ref` that is the same for every place of `table`.
+    pub fn push_ref_table(&self, out: &mut String, table: u32) {
+        let t = &self.tables[table as usize];
         for s in [
             &self.sources[t.source as usize].display,
             " [",
@@ -202,6 +208,11 @@ impl Provenance {
         ] {
             out.push_str(s);
         }
+    }
+
+    /// The rest of a `source_ref`: the place inside its table.
+    pub fn push_ref_place(&self, out: &mut String, p: Place) {
+        let t = &self.tables[p.table as usize];
         let (row, word) = match t.style {
             RefStyle::Cell => {
                 push_column_letters(out, p.col);

@@ -92,6 +92,23 @@ impl Record {
         self.buf.push(b'"');
     }
 
+    /// A field known to hold no quote, in quotes when `quote`.
+    fn unescaped(&mut self, parts: [&str; 2], quote: bool) {
+        if !self.first {
+            self.buf.push(self.delimiter);
+        }
+        self.first = false;
+        if quote {
+            self.buf.push(b'"');
+        }
+        for p in parts {
+            self.buf.extend_from_slice(p.as_bytes());
+        }
+        if quote {
+            self.buf.push(b'"');
+        }
+    }
+
     fn end(&mut self) {
         self.buf.push(b'\n');
         self.first = true;
@@ -115,8 +132,23 @@ pub fn write_clean(
     r.end();
     let mut b = super::RowTexts::default();
     let mut number = String::new();
+    // the part of source_ref that each table's rows share, made and checked once: as
+    // written (with a formula guard if it needs one), whether it needs quotes, and
+    // whether it holds a quote (then the whole text goes the general way)
+    let tables: Vec<(String, bool, bool)> = (0..t.provenance.tables.len() as u32)
+        .map(|k| {
+            let mut p = String::new();
+            t.provenance.push_ref_table(&mut p, k);
+            let p = safe_text(&p).into_owned();
+            let needs = r.needs_quotes(p.as_bytes());
+            let quote = p.contains('"');
+            (p, needs, quote)
+        })
+        .collect();
+    let mut place = String::new();
     for i in 0..t.len() {
-        t.row_texts(i, &mut b);
+        b.flags.clear();
+        crate::model::flags::push_names(&mut b.flags, t.flags[i]);
         t.value_texts(i, &mut b);
         r.field(t.reporter[i]);
         r.field(t.partner[i]);
@@ -132,7 +164,17 @@ pub fn write_clean(
         r.field(&safe_text(t.commodity(i)));
         r.plain(&b.value);
         r.field(&safe_text(t.source(i)));
-        r.field(&safe_text(&b.source_ref));
+        let (prefix, prefix_needs, prefix_quote) = &tables[t.place[i].table as usize];
+        place.clear();
+        t.provenance.push_ref_place(&mut place, t.place[i]);
+        if *prefix_quote || place.contains('"') {
+            b.source_ref.clear();
+            t.provenance.push_source_ref(&mut b.source_ref, t.place[i]);
+            r.field(&safe_text(&b.source_ref));
+        } else {
+            let needs = *prefix_needs || r.needs_quotes(place.as_bytes());
+            r.unescaped([prefix, &place], needs);
+        }
         r.plain(&b.flags);
         r.plain(&b.millions);
         r.end();
@@ -234,6 +276,98 @@ mod tests {
                 String::from_utf8(r.buf).unwrap(),
                 String::from_utf8(w.into_inner().unwrap()).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn trade_csv_is_what_the_csv_crate_writes() {
+        use crate::model::{Place, Provenance, RefStyle, SourceInfo, TableInfo};
+        // sources whose paths need quotes, a formula guard, or hold a quote; every style
+        let displays = [
+            "raw/a.csv",
+            "=cmd|x.csv",
+            "say \"b\".csv",
+            "semi;colon.csv",
+            "t\tab",
+        ];
+        let mut t = CleanTable {
+            provenance: Provenance {
+                sources: displays
+                    .iter()
+                    .enumerate()
+                    .map(|(k, d)| SourceInfo {
+                        id: format!("s{k}"),
+                        display: d.to_string(),
+                    })
+                    .collect(),
+                tables: (0..displays.len() * 3)
+                    .map(|k| TableInfo {
+                        source: (k / 3) as u16,
+                        label: ["Sheet 1", "t,2", "x"][k % 3].into(),
+                        style: [RefStyle::Cell, RefStyle::Line, RefStyle::Record][k % 3],
+                    })
+                    .collect(),
+            },
+            ..Default::default()
+        };
+        t.commodities = vec!["TOTAL".into(), "-12".into(), "a,b".into()];
+        for i in 0..60usize {
+            t.reporter.push("TUR");
+            t.partner.push(["KAZ", "AZE"][i % 2]);
+            t.flow.push("export");
+            t.year.push(2019);
+            t.month.push((i % 4 != 0).then_some(3));
+            t.commodity.push((i % 3) as u32);
+            t.value
+                .push((i % 7 != 0).then(|| rust_decimal::Decimal::new(i as i64 * 1234, 3)));
+            t.place.push(Place {
+                table: (i % 15) as u32,
+                row: i as u32,
+                col: 30 - (i % 30) as u32,
+            });
+            t.flags.push(if i % 5 == 0 { 0b11 } else { 0 });
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for delimiter in [b',', b';', b'\t'] {
+            let o = OutputOptions {
+                csv_delimiter: delimiter,
+                csv_bom: delimiter == b';',
+                ..Default::default()
+            };
+            let path = dir.path().join("t.csv");
+            write_clean(&path, &t, &o).unwrap();
+            // the general writer, field by field
+            let mut w = csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(if o.csv_bom {
+                    b"\xEF\xBB\xBF".to_vec()
+                } else {
+                    vec![]
+                });
+            w.write_record(COLUMNS).unwrap();
+            let mut b = crate::publish::RowTexts::default();
+            for i in 0..t.len() {
+                t.row_texts(i, &mut b);
+                t.value_texts(i, &mut b);
+                let (year, month) = (t.year[i].to_string(), t.month[i].map(|m| m.to_string()));
+                w.write_record([
+                    t.reporter[i],
+                    t.partner[i],
+                    t.flow[i],
+                    &year,
+                    month.as_deref().unwrap_or(""),
+                    &safe_text(t.commodity(i)),
+                    &b.value,
+                    &safe_text(t.source(i)),
+                    &safe_text(&b.source_ref),
+                    &b.flags,
+                    &b.millions,
+                ])
+                .unwrap();
+            }
+            let want = String::from_utf8(w.into_inner().unwrap()).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
         }
     }
 
