@@ -316,15 +316,45 @@ fn sorted_in_groups<K: Ord + Send>(
     out
 }
 
-/// Each distinct text's rank in sorted order.
-fn rank_of<'a>(texts: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u32> {
-    let set: rustc_hash::FxHashSet<&str> = texts.collect();
-    let mut t: Vec<&str> = set.into_iter().collect();
-    t.sort_unstable();
-    t.into_iter()
-        .enumerate()
-        .map(|(i, s)| (s, i as u32))
-        .collect()
+/// Each distinct country text's rank in sorted order. The texts are the country
+/// table's own (`&'static`, one address per text), so a figure's rank is found by the
+/// address of its text, not by hashing the text; a text at another address is found by
+/// its content.
+struct Ranks {
+    by_address: HashMap<(usize, usize), u32>,
+    sorted: Vec<&'static str>,
+}
+
+fn address(s: &'static str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
+}
+
+impl Ranks {
+    fn of(texts: impl Iterator<Item = &'static str>) -> Ranks {
+        let mut distinct: HashMap<(usize, usize), &'static str> = HashMap::default();
+        for s in texts {
+            distinct.entry(address(s)).or_insert(s);
+        }
+        let mut sorted: Vec<&'static str> = distinct.values().copied().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let by_address = distinct
+            .into_iter()
+            .map(|(a, s)| (a, sorted.binary_search(&s).unwrap_or_default() as u32))
+            .collect();
+        Ranks { by_address, sorted }
+    }
+
+    fn get(&self, s: &'static str) -> Option<u32> {
+        match self.by_address.get(&address(s)) {
+            Some(&r) => Some(r),
+            None => self.sorted.binary_search(&s).ok().map(|r| r as u32),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sorted.len()
+    }
 }
 
 /// Validates normalised figures.
@@ -385,7 +415,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // every figure's key as integer ranks of its texts: grouping and sorting without
     // hashing or comparing strings
-    let countries_rank = rank_of(
+    let countries_rank = Ranks::of(
         (0..n)
             .filter(|&i| v.alive[i])
             .flat_map(|i| [f.reporter[i], f.partner[i]]),
@@ -405,8 +435,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut kx: Vec<(u32, u32, u8, i32, u8, u32)> = vec![(0, 0, 0, 0, 0, 0); n];
     for i in (0..n).filter(|&i| v.alive[i]) {
         kx[i] = (
-            countries_rank[f.reporter[i]],
-            countries_rank[f.partner[i]],
+            countries_rank.get(f.reporter[i]).unwrap_or_default(),
+            countries_rank.get(f.partner[i]).unwrap_or_default(),
             f.flow[i] as u8,
             f.year[i],
             f.month[i].unwrap_or(0),
@@ -745,7 +775,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let agg_key = |a: &crate::normalize::Aggregate| -> Option<(u32, u32, u8, i32, u8, u32)> {
         Some((
             a.table,
-            *countries_rank.get(a.reporter?)?,
+            countries_rank.get(a.reporter?)?,
             a.flow? as u8,
             a.year?,
             a.month.unwrap_or(0),
