@@ -72,10 +72,11 @@ fn push_key_text(out: &mut String, f: [&str; 6]) {
 /// The file a publication keeps its keys in, for the next run's change report.
 pub const KEYS_FILE: &str = ".keys.bin";
 /// Layout: the magic; the number of records (u64); the records, in key order; the number
-/// of texts (u64); the end of each text (u64 each); the texts. A record is the indices of
-/// its reporter, partner, flow and commodity texts (u32 each), the year (i32), the month
-/// (u8, 0 for none), three spare bytes and the value (a Decimal's 16 bytes).
-const MAGIC: &[u8; 8] = b"TFKEYS03";
+/// of texts (u64); the end of each text (u64 each); the texts; the sha256 of all that. A
+/// record is the indices of its reporter, partner, flow and commodity texts (u32 each),
+/// the year (i32), the month (u8, 0 for none), three spare bytes and the value (a
+/// Decimal's 16 bytes).
+const MAGIC: &[u8; 8] = b"TFKEYS04";
 const RECORD: usize = 4 * 4 + 4 + 4 + 16;
 /// The value bytes of a missing value (a Decimal's flags never have every bit set).
 const NULL: [u8; 16] = [0xFF; 16];
@@ -206,7 +207,10 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     let commodities = t.commodities.len();
     let total = (t.commodity.iter().any(|&c| c as usize >= commodities)).then(|| texts.id("TOTAL"));
     let n = keys.len(t);
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut w = Hashed {
+        file: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?),
+        sha: sha2::Sha256::default(),
+    };
     w.write_all(MAGIC)?;
     w.write_all(&(n as u64).to_le_bytes())?;
     let mut records = Vec::with_capacity(1 << 16);
@@ -231,7 +235,25 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     }
     push_texts(&mut records, &texts.texts);
     w.write_all(&records)?;
-    w.flush()
+    use sha2::Digest;
+    let sum = w.sha.finalize();
+    w.file.write_all(&sum)?;
+    w.file.flush()
+}
+
+/// A file written with the sha256 of what went into it.
+struct Hashed {
+    file: std::io::BufWriter<std::fs::File>,
+    sha: sha2::Sha256,
+}
+
+impl Hashed {
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        use sha2::Digest;
+        use std::io::Write;
+        self.sha.update(b);
+        self.file.write_all(b)
+    }
 }
 
 /// The previous publication's keys in key order: the bytes of its key file, read in
@@ -267,10 +289,16 @@ impl Previous {
         Self::from_key_file(&dir.join(KEYS_FILE)).or_else(|| Self::from_csv(&dir.join("trade.csv")))
     }
 
-    /// Checks the layout: magic, counts, sizes, text ends in order, texts UTF-8, every
-    /// record's indices naming a text (the keys' order is checked by [`compare`]).
+    /// Checks the file: magic, its sha256 (a file cut short or changed is not used),
+    /// counts, sizes, text ends in order, texts UTF-8, every record's indices naming a
+    /// text.
     fn from_bytes(bytes: Bytes) -> Option<Previous> {
+        use sha2::Digest;
         if bytes.get(..8)? != MAGIC {
+            return None;
+        }
+        let body = bytes.len().checked_sub(32)?;
+        if sha2::Sha256::digest(&bytes[..body]).as_slice() != &bytes[body..] {
             return None;
         }
         let count = |at: usize| -> Option<usize> {
@@ -281,7 +309,7 @@ impl Previous {
         let m = count(m_at)?;
         let ends_at = m_at + 8;
         let texts_at = ends_at.checked_add(m.checked_mul(8)?)?;
-        let texts = bytes.get(texts_at..)?;
+        let texts = bytes.get(texts_at..body)?;
         let texts = std::str::from_utf8(texts).ok()?.to_string();
         let mut ends = Vec::with_capacity(m);
         for j in 0..m {
@@ -301,7 +329,7 @@ impl Previous {
             texts,
             ends,
         };
-        // every index names a text; the order of the keys is checked as they are walked
+        // every index names a text
         (0..n)
             .all(|k| p.ids(k).iter().all(|&id| (id as usize) < m))
             .then_some(p)
@@ -336,6 +364,27 @@ impl Previous {
             Some(r[20]).filter(|&m| m != 0),
             self.text(commodity),
         )
+    }
+
+    /// Record `k`'s key against row `i` of `t` (`same`: see [`compare`]).
+    fn cmp(&self, k: usize, t: &CleanTable, i: usize, same: &[u32]) -> std::cmp::Ordering {
+        let r = self.record(k);
+        let [reporter, partner, flow, commodity] = self.ids(k);
+        let year = i32::from_le_bytes(r[16..20].try_into().expect("4 bytes"));
+        let month = Some(r[20]).filter(|&m| m != 0);
+        self.text(reporter)
+            .cmp(t.reporter[i])
+            .then_with(|| self.text(partner).cmp(t.partner[i]))
+            .then_with(|| self.text(flow).cmp(t.flow[i]))
+            .then_with(|| year.cmp(&t.year[i]))
+            .then_with(|| month.cmp(&t.month[i]))
+            .then_with(|| {
+                if same.get(t.commodity[i] as usize) == Some(&commodity) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    self.text(commodity).cmp(t.commodity(i))
+                }
+            })
     }
 
     fn value(&self, k: usize) -> Option<Decimal> {
@@ -416,6 +465,9 @@ impl Previous {
         drop(rows);
         let texts: Vec<&str> = (0..dict.len() as u32).map(text).collect();
         push_texts(&mut bytes, &texts);
+        use sha2::Digest;
+        let sum = sha2::Sha256::digest(&bytes);
+        bytes.extend_from_slice(&sum);
         Self::from_bytes(Bytes::Made(bytes))
     }
 }
@@ -441,20 +493,27 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     };
     let listed = |n: usize| n < MAX_LISTED;
     let n = keys.len(t);
+    // each commodity's text index in the previous file: equal keys are then told
+    // apart by integers, without reading their texts
+    let same: Vec<u32> = {
+        let ids: rustc_hash::FxHashMap<&str, u32> = (0..prev.ends.len() as u32)
+            .map(|j| (prev.text(j), j))
+            .collect();
+        t.commodities
+            .iter()
+            .map(|c| ids.get(c.as_str()).copied().unwrap_or(u32::MAX))
+            .collect()
+    };
     let (mut a, mut b) = (0usize, 0usize);
     loop {
         use std::cmp::Ordering::*;
         // Less: a key only the previous publication has; Greater: only this one
         let side = match (a < prev.n, b < n) {
             (false, false) => break,
-            (true, true) => prev.key(a).cmp(&row_key(t, keys.row(b))),
+            (true, true) => prev.cmp(a, t, keys.row(b), &same),
             (true, false) => Less,
             (false, true) => Greater,
         };
-        // a key file out of order (damaged) cannot be walked: no comparison
-        if side != Greater && a > 0 && prev.key(a - 1) >= prev.key(a) {
-            return Changes::default();
-        }
         match side {
             Less => {
                 if listed(c.counts.removed) {
