@@ -12,16 +12,33 @@ use std::fmt;
 pub const NONE: u32 = u32::MAX;
 
 /// An interner: each distinct text is stored once and named by its index. The texts lie
-/// end to end in one buffer (no allocation per text), and the table holds only indices,
-/// found by the text's hash and compared with the stored text, so a text is not kept a
+/// end to end in one buffer (no allocation per text); the table holds each text's index
+/// with its length and first 8 bytes, so a lookup of a short text (a code, a year, an ISO
+/// code) is decided in the table without reading the buffer, and a text is not kept a
 /// second time as a map key.
 #[derive(Debug, Default, Clone)]
 pub struct Dict {
-    table: hashbrown::HashTable<u32>,
+    table: hashbrown::HashTable<Entry>,
     /// Every text, one after the other.
     text: String,
     /// Where each text ends in `text` (it starts where the one before it ends).
     ends: Vec<usize>,
+}
+
+/// A text's index, length and first 8 bytes (zero-padded), in a [`Dict`]'s table.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    head: u64,
+    id: u32,
+    len: u32,
+}
+
+fn head(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut x = [0u8; 8];
+    let n = b.len().min(8);
+    x[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(x)
 }
 
 fn text_hash(s: &str) -> u64 {
@@ -47,8 +64,13 @@ impl Dict {
         self.text.push_str(s);
         self.ends.push(self.text.len());
         let (text, ends) = (&self.text, &self.ends);
+        let entry = Entry {
+            head: head(s),
+            id: i,
+            len: s.len() as u32,
+        };
         self.table
-            .insert_unique(hash, i, |&j| text_hash(item(text, ends, j as usize)));
+            .insert_unique(hash, entry, |e| text_hash(item(text, ends, e.id as usize)));
         i
     }
 
@@ -59,9 +81,14 @@ impl Dict {
 
     fn find_hashed(&self, hash: u64, s: &str) -> Option<u32> {
         let (text, ends) = (&self.text, &self.ends);
+        let (h, len) = (head(s), s.len());
         self.table
-            .find(hash, |&i| item(text, ends, i as usize) == s)
-            .copied()
+            .find(hash, |e| {
+                e.head == h
+                    && e.len as usize == len
+                    && (len <= 8 || item(text, ends, e.id as usize) == s)
+            })
+            .map(|e| e.id)
     }
 
     /// Index of `s` when present, else [`NONE`].
@@ -507,17 +534,33 @@ mod tests {
     #[test]
     fn a_dict_gives_each_text_one_index_and_gives_it_back() {
         let mut d = Dict::default();
-        let texts = ["Türkiye", "", "1.135 Billion", "Türkiye", "Турция", "", "x"];
+        // texts of at most 8 bytes are told apart in the table; longer ones sharing
+        // their first 8 bytes by the buffer
+        let texts = [
+            "Türkiye",
+            "",
+            "1.135 Billion",
+            "Türkiye",
+            "Турция",
+            "",
+            "x",
+            "12345678",
+            "123456789",
+            "12345678x",
+            "123456789",
+            "1234567",
+            "12345678",
+        ];
         let ids: Vec<u32> = texts.iter().map(|t| d.intern(t)).collect();
-        assert_eq!(ids, [0, 1, 2, 0, 3, 1, 4]);
-        assert_eq!(d.len(), 5);
+        assert_eq!(ids, [0, 1, 2, 0, 3, 1, 4, 5, 6, 7, 6, 8, 5]);
+        assert_eq!(d.len(), 9);
         for (t, &i) in texts.iter().zip(&ids) {
             assert_eq!(d.get(i), Some(*t));
             assert_eq!(d.find(t), Some(i));
         }
         assert_eq!(d.find("Turkey"), None);
         assert_eq!(d.get(NONE), None);
-        assert_eq!(d.get(5), None);
+        assert_eq!(d.get(9), None);
         // many texts: every one found again after the table has grown
         let many: Vec<String> = (0..20_000)
             .map(|i| format!("{}", i * 7919 % 10_007))
