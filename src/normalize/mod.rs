@@ -323,14 +323,63 @@ fn normalize_in(
     let n = raw.len();
     let size = n.div_ceil(chunks).max(1);
     let unknown = Unknown::default();
+    let (commodities, commodity_of) = commodity_table(raw);
+    let shared = Shared {
+        unknown: &unknown,
+        commodities: &commodities,
+        commodity_of: &commodity_of,
+    };
     let outs: Vec<Normalized> = (0..n.div_ceil(size))
         .into_par_iter()
         .map(|c| {
             let range = (c * size, n.min((c + 1) * size));
-            normalize_range(raw, opts, evidence, &unknown, range, source_ref)
+            normalize_range(raw, opts, evidence, shared, range, source_ref)
         })
         .collect();
-    merge(outs)
+    let mut all = merge(outs);
+    all.figures.commodities = commodities;
+    all
+}
+
+/// The commodity of every raw commodity text the figures use, read once for all chunks
+/// (one text can stand for thousands of figures): the table of commodities, and the
+/// index in it of each raw text id ([`BAD`] where the text is not a commodity), with a
+/// last slot for figures without a commodity. Commodities are numbered in the order their
+/// texts were first read.
+fn commodity_table(raw: &RawFigures) -> (crate::model::Dict, Vec<u32>) {
+    use rayon::prelude::*;
+    let none = raw.dict.len();
+    let slot = |id: u32| {
+        if id == crate::model::NONE {
+            none
+        } else {
+            id as usize
+        }
+    };
+    let mut used = vec![false; none + 1];
+    for &id in &raw.commodity {
+        used[slot(id)] = true;
+    }
+    let slots: Vec<usize> = (0..=none).filter(|&k| used[k]).collect();
+    drop(used);
+    let read: Vec<Result<String, String>> = slots
+        .par_iter()
+        .map(|&k| parse_commodity_text((k < none).then(|| raw.dict.get(k as u32)).flatten()))
+        .collect();
+    let mut commodities = crate::model::Dict::default();
+    let mut of = vec![UNSEEN; none + 1];
+    for (&k, r) in slots.iter().zip(read) {
+        of[k] = r.map_or(BAD, |c| commodities.intern(&c));
+    }
+    (commodities, of)
+}
+
+/// What the chunks of pass 2 share.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    unknown: &'a Unknown,
+    commodities: &'a crate::model::Dict,
+    commodity_of: &'a [u32],
 }
 
 /// Pass 2 over the raw figures `lo..hi`.
@@ -338,7 +387,7 @@ fn normalize_range(
     raw: &RawFigures,
     opts: &Options,
     evidence: &HashMap<(u32, u32), (usize, usize)>,
-    unknown: &Unknown,
+    shared: Shared<'_>,
     (lo, hi): (usize, usize),
     source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
@@ -352,13 +401,14 @@ fn normalize_range(
             .map_or(UnitRead::None, units::read_unit),
         evidence,
         seen_columns: HashMap::default(),
-        unknown,
+        unknown: shared.unknown,
+        commodities: shared.commodities,
+        commodity_of: shared.commodity_of,
         memo: Memo {
             place: vec![UNSEEN_PLACE; raw.dict.len()],
             places: Vec::new(),
             flow: vec![None; raw.dict.len()],
             year: vec![None; raw.dict.len()],
-            commodity: vec![UNSEEN; raw.dict.len() + 1],
         },
         out: Normalized::default(),
     };
@@ -382,7 +432,7 @@ fn normalize_range(
                 month: dims.as_ref().and_then(|d| d.month),
                 commodity: dims
                     .as_ref()
-                    .and_then(|d| cx.out.figures.commodities.get(d.commodity))
+                    .and_then(|d| cx.commodities.get(d.commodity))
                     .unwrap_or("TOTAL")
                     .to_string(),
                 value_usd: value,
@@ -427,7 +477,7 @@ fn normalize_range(
     cx.out
 }
 
-/// The chunks' outputs, in order, as one: commodity indices renumbered into one table,
+/// The chunks' outputs, in order, as one (their commodities index one shared table),
 /// each column's unit listed once, where it was first seen.
 fn merge(outs: Vec<Normalized>) -> Normalized {
     let total: usize = outs.iter().map(|o| o.figures.len()).sum();
@@ -452,19 +502,12 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
         all.column_units.iter().map(|c| (c.table, c.col)).collect();
     for part in it {
         let (f, g) = (&mut all.figures, part.figures);
-        let renumber: Vec<u32> = (0..g.commodities.len() as u32)
-            .map(|c| {
-                f.commodities
-                    .intern(g.commodities.get(c).unwrap_or("TOTAL"))
-            })
-            .collect();
         f.reporter.extend(g.reporter);
         f.partner.extend(g.partner);
         f.flow.extend(g.flow);
         f.year.extend(g.year);
         f.month.extend(g.month);
-        f.commodity
-            .extend(g.commodity.into_iter().map(|c| renumber[c as usize]));
+        f.commodity.extend(g.commodity);
         f.value.extend(g.value);
         f.flags.extend(g.flags);
         f.raw.extend(g.raw);
@@ -492,6 +535,9 @@ struct Context<'a> {
     seen_columns: HashMap<(u32, u32), usize>,
     /// `unknown_country` messages (with their suggestions) by name, computed once.
     unknown: &'a Unknown,
+    /// The commodities, and the commodity of each raw text (see [`commodity_table`]).
+    commodities: &'a crate::model::Dict,
+    commodity_of: &'a [u32],
     memo: Memo,
     out: Normalized,
 }
@@ -504,10 +550,6 @@ struct Memo {
     places: Vec<Option<countries::Place>>,
     flow: Vec<Option<Option<Flow>>>,
     year: Vec<Option<Option<i32>>>,
-    /// The commodity of a raw text, interned in the figures' `commodities`; the last
-    /// slot is for no text.
-    /// [`UNSEEN`], [`BAD`] or the index.
-    commodity: Vec<u32>,
 }
 
 const UNSEEN_PLACE: u16 = u16::MAX;
@@ -643,19 +685,14 @@ impl Context<'_> {
         } else {
             id as usize
         };
-        let commodity = match self.memo.commodity.get(slot).copied().unwrap_or(UNSEEN) {
-            UNSEEN | BAD => {
-                // a bad text is parsed again for its message: rare, and not kept
-                let commodities = &mut self.out.figures.commodities;
-                let c = parse_commodity_text(text(id)).map(|c| commodities.intern(&c));
-                if let Some(m) = self.memo.commodity.get_mut(slot) {
-                    *m = *c.as_ref().unwrap_or(&BAD);
-                }
-                c
-            }
-            c => Ok(c),
-        }
-        .map_err(|e| ("bad_commodity", e))?;
+        let commodity = match self.commodity_of.get(slot).copied().unwrap_or(BAD) {
+            // a bad text is parsed again for its message: rare, and not kept
+            UNSEEN | BAD => match parse_commodity_text(text(id)) {
+                Err(e) => return Err(("bad_commodity", e)),
+                Ok(c) => self.commodities.find(&c).unwrap_or(UNSEEN),
+            },
+            c => c,
+        };
         Ok(Dims {
             reporter,
             flow,
