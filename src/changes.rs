@@ -72,11 +72,12 @@ fn push_key_text(out: &mut String, f: [&str; 6]) {
 /// The file a publication keeps its keys in, for the next run's change report.
 pub const KEYS_FILE: &str = ".keys.bin";
 /// Layout: the magic; the number of records (u64); the records, in key order; the number
-/// of texts (u64); the end of each text (u64 each); the texts; the sha256 of all that. A
+/// of texts (u64); the end of each text (u64 each); the texts; the xxh3-128 checksum of
+/// all that (16 bytes, little-endian). A
 /// record is the indices of its reporter, partner, flow and commodity texts (u32 each),
 /// the year (i32), the month (u8, 0 for none), three spare bytes and the value (a
 /// Decimal's 16 bytes).
-const MAGIC: &[u8; 8] = b"TFKEYS04";
+const MAGIC: &[u8; 8] = b"TFKEYS05";
 const RECORD: usize = 4 * 4 + 4 + 4 + 16;
 /// The value bytes of a missing value (a Decimal's flags never have every bit set).
 const NULL: [u8; 16] = [0xFF; 16];
@@ -209,7 +210,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     let n = keys.len(t);
     let mut w = Hashed {
         file: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?),
-        sha: sha2::Sha256::default(),
+        sum: xxhash_rust::xxh3::Xxh3::new(),
     };
     w.write_all(MAGIC)?;
     w.write_all(&(n as u64).to_le_bytes())?;
@@ -235,23 +236,21 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     }
     push_texts(&mut records, &texts.texts);
     w.write_all(&records)?;
-    use sha2::Digest;
-    let sum = w.sha.finalize();
-    w.file.write_all(&sum)?;
+    let sum = w.sum.digest128();
+    w.file.write_all(&sum.to_le_bytes())?;
     w.file.flush()
 }
 
-/// A file written with the sha256 of what went into it.
+/// A file written with the checksum of what went into it.
 struct Hashed {
     file: std::io::BufWriter<std::fs::File>,
-    sha: sha2::Sha256,
+    sum: xxhash_rust::xxh3::Xxh3,
 }
 
 impl Hashed {
     fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
-        use sha2::Digest;
         use std::io::Write;
-        self.sha.update(b);
+        self.sum.update(b);
         self.file.write_all(b)
     }
 }
@@ -289,16 +288,15 @@ impl Previous {
         Self::from_key_file(&dir.join(KEYS_FILE)).or_else(|| Self::from_csv(&dir.join("trade.csv")))
     }
 
-    /// Checks the file: magic, its sha256 (a file cut short or changed is not used),
+    /// Checks the file: magic, its checksum (a file cut short or changed is not used),
     /// counts, sizes, text ends in order, texts UTF-8, every record's indices naming a
     /// text.
     fn from_bytes(bytes: Bytes) -> Option<Previous> {
-        use sha2::Digest;
         if bytes.get(..8)? != MAGIC {
             return None;
         }
-        let body = bytes.len().checked_sub(32)?;
-        if sha2::Sha256::digest(&bytes[..body]).as_slice() != &bytes[body..] {
+        let body = bytes.len().checked_sub(16)?;
+        if xxhash_rust::xxh3::xxh3_128(&bytes[..body]).to_le_bytes() != bytes[body..] {
             return None;
         }
         let count = |at: usize| -> Option<usize> {
@@ -465,9 +463,8 @@ impl Previous {
         drop(rows);
         let texts: Vec<&str> = (0..dict.len() as u32).map(text).collect();
         push_texts(&mut bytes, &texts);
-        use sha2::Digest;
-        let sum = sha2::Sha256::digest(&bytes);
-        bytes.extend_from_slice(&sum);
+        let sum = xxhash_rust::xxh3::xxh3_128(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
         Self::from_bytes(Bytes::Made(bytes))
     }
 }
