@@ -231,6 +231,18 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             .unwrap_or(rust_decimal::Decimal::MAX),
     };
     let mut norm = normalize::normalize(&read.raw, &nopts, &sref);
+    // what only normalise reads goes now (24 bytes a figure); the rejects still need the
+    // texts of reporter, partner, flow, year and value, validate the places
+    for col in [
+        &mut read.raw.month,
+        &mut read.raw.commodity,
+        &mut read.raw.unit_column,
+        &mut read.raw.unit_title,
+        &mut read.raw.unit_config,
+    ] {
+        drop(std::mem::take(col));
+    }
+    drop(std::mem::take(&mut read.raw.decimal));
     let places = validate::Places {
         place: &read.raw.place,
         source_ref: &sref,
