@@ -616,6 +616,14 @@ mod tests {
         write_keys(&dir.join(KEYS_FILE), t, &Keys::of(t)).unwrap();
     }
 
+    /// `t` compared with the publication in `dir`: (added, removed, revised) counted, and
+    /// the changes.
+    fn changes_of(dir: &Path, t: &CleanTable) -> ((usize, usize, usize), Changes) {
+        let c = compare(dir, t, &Keys::of(t));
+        assert!(c.compared);
+        ((c.counts.added, c.counts.removed, c.counts.revised), c)
+    }
+
     #[test]
     fn a_refresh_is_compared_in_key_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -634,12 +642,8 @@ mod tests {
             ("TUR", "KAZ", "export", 2019, None, "010121", 8),
             ("AZE", "TUR", "import", 2019, None, "TOTAL", 2),
         ]);
-        let c = compare(dir.path(), &new, &Keys::of(&new));
-        assert!(c.compared);
-        assert_eq!(
-            (c.counts.added, c.counts.removed, c.counts.revised),
-            (1, 2, 2)
-        );
+        let (counts, c) = changes_of(dir.path(), &new);
+        assert_eq!(counts, (1, 2, 2));
         assert_eq!(c.added, ["AZE TUR import 2019 TOTAL = 2"]);
         assert_eq!(
             c.removed,
@@ -662,11 +666,7 @@ mod tests {
         );
         // the same table again: nothing changed
         publish(dir.path(), &new);
-        let c = compare(dir.path(), &new, &Keys::of(&new));
-        assert_eq!(
-            (c.counts.added, c.counts.removed, c.counts.revised),
-            (0, 0, 0)
-        );
+        assert_eq!(changes_of(dir.path(), &new).0, (0, 0, 0));
     }
 
     #[test]
@@ -683,12 +683,8 @@ mod tests {
             ("TUR", "AZE", "export", 2019, Some(3), "TOTAL", 2),
             ("TUR", "KAZ", "import", 2019, None, "TOTAL", 9),
         ]);
-        let c = compare(dir.path(), &t, &Keys::of(&t));
-        assert!(c.compared);
-        assert_eq!(
-            (c.counts.added, c.counts.removed, c.counts.revised),
-            (0, 0, 1)
-        );
+        let (counts, c) = changes_of(dir.path(), &t);
+        assert_eq!(counts, (0, 0, 1));
         assert_eq!(c.revised[0].key, "TUR AZE export 2019-03 TOTAL");
     }
 
