@@ -536,7 +536,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             let k = kx[i];
             (k.0, k.1, k.2, k.4, k.5, k.3)
         });
-        let all_years: BTreeSet<i32> = clean.iter().map(|&i| f.year[i]).collect();
+        // the first and last year of the data (a set of every figure's year took a
+        // sixth of this pass)
+        let first_year = clean.iter().map(|&i| f.year[i]).min();
+        let last_year = clean.iter().map(|&i| f.year[i]).max();
         let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
         let same_series = |a: usize, b: usize| {
             let (x, y) = (kx[a], kx[b]);
@@ -626,17 +629,11 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 if !holes.is_empty() {
                     what.push(format!("no figure for {}", holes.join(", ")));
                 }
-                if all_years.last().is_some_and(|&m| hi < m) {
-                    what.push(format!(
-                        "stops in {hi} while the data runs to {}",
-                        all_years.last().unwrap_or(&hi)
-                    ));
+                if let Some(m) = last_year.filter(|&m| hi < m) {
+                    what.push(format!("stops in {hi} while the data runs to {m}"));
                 }
-                if all_years.first().is_some_and(|&m| lo > m) {
-                    what.push(format!(
-                        "starts in {lo} while the data starts in {}",
-                        all_years.first().unwrap_or(&lo)
-                    ));
+                if let Some(m) = first_year.filter(|&m| lo > m) {
+                    what.push(format!("starts in {lo} while the data starts in {m}"));
                 }
                 if !what.is_empty() {
                     gaps.findings.push(Finding {
@@ -883,9 +880,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             let mut missing_here = Vec::new();
             for y in years.0..=years.1 {
                 for &fl in &flows {
-                    let has = present
-                        .iter()
-                        .any(|p| p.0 == *rep && p.1 == par && p.2 == y && p.3 == fl);
+                    let has = present.contains(&(*rep, par.as_str(), y, fl));
                     v.verdict.coverage.push((par.clone(), y, fl, has));
                     if !has {
                         missing_here.push(format!("{fl} {y}"));
