@@ -491,8 +491,12 @@ pub mod flags {
 /// [`RawFigures`] each was made from.
 #[derive(Debug, Default, Clone)]
 pub struct Figures {
-    pub reporter: Vec<&'static str>,
-    pub partner: Vec<&'static str>,
+    /// Reporter and partner as indices into `countries` (4 bytes a figure, where the
+    /// texts took 16).
+    pub reporter: Vec<u32>,
+    pub partner: Vec<u32>,
+    /// The country codes the figures name (the country table's own texts).
+    pub countries: Vec<&'static str>,
     pub flow: Vec<Flow>,
     pub year: Vec<i32>,
     pub month: Vec<Option<u8>>,
@@ -516,6 +520,32 @@ impl Figures {
 
     pub fn commodity_str(&self, i: usize) -> &str {
         self.commodities.get(self.commodity[i]).unwrap_or("TOTAL")
+    }
+
+    /// Figure `i`'s reporter code.
+    pub fn reporter(&self, i: usize) -> &'static str {
+        self.countries[self.reporter[i] as usize]
+    }
+
+    /// Figure `i`'s partner code.
+    pub fn partner(&self, i: usize) -> &'static str {
+        self.countries[self.partner[i] as usize]
+    }
+
+    /// The index of a country code in `countries`, added when new; `seen` finds a code
+    /// by its address (the country table's texts have one each).
+    pub fn country_id(
+        &mut self,
+        seen: &mut rustc_hash::FxHashMap<(usize, usize), u32>,
+        code: &'static str,
+    ) -> u32 {
+        let countries = &mut self.countries;
+        *seen
+            .entry((code.as_ptr() as usize, code.len()))
+            .or_insert_with(|| {
+                countries.push(code);
+                countries.len() as u32 - 1
+            })
     }
 }
 

@@ -530,6 +530,7 @@ fn clean_table(
     let crate::model::Figures {
         reporter,
         partner,
+        countries,
         flow,
         year,
         month,
@@ -543,8 +544,8 @@ fn clean_table(
     drop(raw);
     let flags = gather(idx, |i| flags[i] | v.flags[i]);
     CleanTable {
-        reporter: take(idx, reporter),
-        partner: take(idx, partner),
+        reporter: gather(idx, |i| countries[reporter[i] as usize]),
+        partner: gather(idx, |i| countries[partner[i] as usize]),
         flow: gather(idx, |i| flow[i].as_str()),
         year: take(idx, year),
         month: take(idx, month),
@@ -708,8 +709,8 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
             let _ = writeln!(
                 o,
                 "    {} {} {} {}: {:>18} USD  <- {:?} at {}{}",
-                f.reporter[i],
-                f.partner[i],
+                f.reporter(i),
+                f.partner(i),
                 f.flow[i],
                 f.year[i],
                 f.value[i].map_or_else(|| "null".to_string(), validate::grouped),
@@ -802,7 +803,7 @@ fn inspect_json(
                 .map(|i| {
                     let r = f.raw[i] as usize;
                     json!({
-                        "reporter": f.reporter[i], "partner": f.partner[i], "flow": f.flow[i], "year": f.year[i], "month": f.month[i],
+                        "reporter": f.reporter(i), "partner": f.partner(i), "flow": f.flow[i], "year": f.year[i], "month": f.month[i],
                         "commodity": f.commodity_str(i), "value_usd": f.value[i].map(|x| x.normalize().to_string()),
                         "raw": raw.value_text(r), "source_ref": prov.source_ref(raw.place[r]), "flags": flags::names(f.flags[i]),
                     })

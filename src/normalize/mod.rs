@@ -401,6 +401,7 @@ fn normalize_range(
             .map_or(UnitRead::None, units::read_unit),
         evidence,
         seen_columns: HashMap::default(),
+        country_ids: HashMap::default(),
         unknown: shared.unknown,
         commodities: shared.commodities,
         commodity_of: shared.commodity_of,
@@ -457,7 +458,9 @@ fn normalize_range(
         match result {
             Ok((partner, d, value, flag)) => {
                 let f = &mut cx.out.figures;
-                f.reporter.push(d.reporter);
+                let reporter = f.country_id(&mut cx.country_ids, d.reporter);
+                let partner = f.country_id(&mut cx.country_ids, partner);
+                f.reporter.push(reporter);
                 f.partner.push(partner);
                 f.flow.push(d.flow);
                 f.year.push(d.year);
@@ -500,10 +503,23 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
     }
     let mut seen: rustc_hash::FxHashSet<(u32, u32)> =
         all.column_units.iter().map(|c| (c.table, c.col)).collect();
+    // the countries of every chunk in one table: the first chunk's as they are
+    let mut country_ids: HashMap<(usize, usize), u32> = HashMap::default();
+    for k in 0..all.figures.countries.len() {
+        let code = all.figures.countries[k];
+        country_ids.insert((code.as_ptr() as usize, code.len()), k as u32);
+    }
     for part in it {
         let (f, g) = (&mut all.figures, part.figures);
-        f.reporter.extend(g.reporter);
-        f.partner.extend(g.partner);
+        let renumber: Vec<u32> = g
+            .countries
+            .iter()
+            .map(|&code| f.country_id(&mut country_ids, code))
+            .collect();
+        f.reporter
+            .extend(g.reporter.into_iter().map(|c| renumber[c as usize]));
+        f.partner
+            .extend(g.partner.into_iter().map(|c| renumber[c as usize]));
         f.flow.extend(g.flow);
         f.year.extend(g.year);
         f.month.extend(g.month);
@@ -533,6 +549,8 @@ struct Context<'a> {
     default_unit: UnitRead,
     evidence: &'a HashMap<(u32, u32), (usize, usize)>,
     seen_columns: HashMap<(u32, u32), usize>,
+    /// Where each country code is in the chunk's `countries`, by address.
+    country_ids: HashMap<(usize, usize), u32>,
     /// `unknown_country` messages (with their suggestions) by name, computed once.
     unknown: &'a Unknown,
     /// The commodities, and the commodity of each raw text (see [`commodity_table`]).
@@ -984,8 +1002,8 @@ mod tests {
                 .map(|i| {
                     format!(
                         "{} {} {:?} {} {} {:?} {} {}",
-                        f.reporter[i],
-                        f.partner[i],
+                        f.reporter(i),
+                        f.partner(i),
                         f.flow[i],
                         f.year[i],
                         f.commodity_str(i),

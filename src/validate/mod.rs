@@ -164,8 +164,8 @@ fn key_text(f: &Figures, i: usize) -> String {
     let m = f.month[i].map(|m| format!("-{m:02}")).unwrap_or_default();
     format!(
         "{} {} {} {}{m} {}",
-        f.reporter[i],
-        f.partner[i],
+        f.reporter(i),
+        f.partner(i),
         f.flow[i],
         f.year[i],
         f.commodity_str(i)
@@ -418,7 +418,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let countries_rank = Ranks::of(
         (0..n)
             .filter(|&i| v.alive[i])
-            .flat_map(|i| [f.reporter[i], f.partner[i]]),
+            .flat_map(|i| [f.reporter(i), f.partner(i)]),
     );
     // commodity texts are interned once each: their ranks come from sorting their
     // indices, with no map from text to rank (there can be as many as figures)
@@ -435,8 +435,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut kx: Vec<(u32, u32, u8, i32, u8, u32)> = vec![(0, 0, 0, 0, 0, 0); n];
     for i in (0..n).filter(|&i| v.alive[i]) {
         kx[i] = (
-            countries_rank.get(f.reporter[i]).unwrap_or_default(),
-            countries_rank.get(f.partner[i]).unwrap_or_default(),
+            countries_rank.get(f.reporter(i)).unwrap_or_default(),
+            countries_rank.get(f.partner(i)).unwrap_or_default(),
             f.flow[i] as u8,
             f.year[i],
             f.month[i].unwrap_or(0),
@@ -555,8 +555,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             start = end;
             let first = idx[0];
             let k = (
-                f.reporter[first],
-                f.partner[first],
+                f.reporter(first),
+                f.partner(first),
                 f.flow[first],
                 f.month[first],
             );
@@ -674,8 +674,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     equal.findings.push(Finding {
                         message: format!(
                             "{} {} {}: exports and imports are both {}",
-                            f.reporter[e],
-                            f.partner[e],
+                            f.reporter(e),
+                            f.partner(e),
                             f.year[e],
                             show(f.value[e])
                         ),
@@ -718,8 +718,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             let gap = (m / x).to_f64().unwrap_or(f64::NAN) - 1.0;
             let within = gap >= rules.mirror_band.0 && gap <= rules.mirror_band.1;
             rows.push(MirrorGap {
-                exporter: f.reporter[i],
-                importer: f.partner[i],
+                exporter: f.reporter(i),
+                importer: f.partner(i),
                 year: f.year[i],
                 month: f.month[i],
                 exports_usd: x.to_string(),
@@ -731,11 +731,11 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 mirror.findings.push(Finding {
                 message: format!(
                     "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
-                    f.reporter[i],
-                    f.partner[i],
+                    f.reporter(i),
+                    f.partner(i),
                     f.year[i],
                     grouped(x),
-                    f.partner[i],
+                    f.partner(i),
                     grouped(m),
                     gap * 100.0,
                     rules.mirror_band.0 * 100.0,
@@ -835,7 +835,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let present: BTreeSet<(&str, &str, i32, Flow)> = clean
         .iter()
         .filter(|&&i| f.month[i].is_none())
-        .map(|&i| (f.reporter[i], f.partner[i], f.year[i], f.flow[i]))
+        .map(|&i| (f.reporter(i), f.partner(i), f.year[i], f.flow[i]))
         .collect();
     let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) =
         match &rules.coverage {
@@ -1026,8 +1026,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
 fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> ExpectationResult {
     let matches = |i: usize| {
-        e.reporter.as_deref().is_none_or(|r| f.reporter[i] == r)
-            && e.partner.as_deref().is_none_or(|p| f.partner[i] == p)
+        e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
+            && e.partner.as_deref().is_none_or(|p| f.partner(i) == p)
             && e.year.is_none_or(|y| f.year[i] == y)
             && f.month[i].is_none()
             && f.commodity_str(i) == "TOTAL"
@@ -1058,11 +1058,11 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
                 for y in years.0..=years.1 {
                     for fl in [Flow::Export, Flow::Import] {
                         let has = clean.iter().any(|&i| {
-                            f.partner[i] == p
+                            f.partner(i) == p
                                 && f.year[i] == y
                                 && f.flow[i] == fl
                                 && f.value[i].is_some()
-                                && e.reporter.as_deref().is_none_or(|r| f.reporter[i] == r)
+                                && e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
                         });
                         if !has {
                             missing.push(format!("{p} {fl} {y}"));
