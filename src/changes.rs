@@ -350,32 +350,44 @@ impl Previous {
         &self.texts[from..self.ends[id]]
     }
 
-    fn key(&self, k: usize) -> Key<'_> {
+    /// Record `k`'s year and month (`None` for an annual figure).
+    fn period(&self, k: usize) -> (i32, Option<u8>) {
         let r = self.record(k);
-        let [reporter, partner, flow, commodity] = self.ids(k);
         let year = i32::from_le_bytes(r[16..20].try_into().expect("4 bytes"));
+        (year, Some(r[20]).filter(|&m| m != 0))
+    }
+
+    fn key(&self, k: usize) -> Key<'_> {
+        let [reporter, partner, flow, commodity] = self.ids(k);
+        let (year, month) = self.period(k);
         (
             self.text(reporter),
             self.text(partner),
             self.text(flow),
             year,
-            Some(r[20]).filter(|&m| m != 0),
+            month,
             self.text(commodity),
         )
     }
 
-    /// Record `k`'s key against row `i` of `t` (`same`: see [`compare`]).
+    /// Record `k`'s key against row `i` of `t` (`same`: see [`compare`]): as [`Self::key`]
+    /// compared with [`row_key`], reading the commodity's text only when its index does
+    /// not already tell it equal.
     fn cmp(&self, k: usize, t: &CleanTable, i: usize, same: &[u32]) -> std::cmp::Ordering {
-        let r = self.record(k);
         let [reporter, partner, flow, commodity] = self.ids(k);
-        let year = i32::from_le_bytes(r[16..20].try_into().expect("4 bytes"));
-        let month = Some(r[20]).filter(|&m| m != 0);
-        self.text(reporter)
-            .cmp(t.reporter[i])
-            .then_with(|| self.text(partner).cmp(t.partner[i]))
-            .then_with(|| self.text(flow).cmp(t.flow[i]))
-            .then_with(|| year.cmp(&t.year[i]))
-            .then_with(|| month.cmp(&t.month[i]))
+        let row = (
+            t.reporter[i],
+            t.partner[i],
+            t.flow[i],
+            (t.year[i], t.month[i]),
+        );
+        (
+            self.text(reporter),
+            self.text(partner),
+            self.text(flow),
+            self.period(k),
+        )
+            .cmp(&row)
             .then_with(|| {
                 if same.get(t.commodity[i] as usize) == Some(&commodity) {
                     std::cmp::Ordering::Equal

@@ -316,40 +316,27 @@ fn sorted_in_groups<K: Ord + Send>(
     out
 }
 
-/// Each distinct country text's rank in sorted order. The texts are the country
-/// table's own (`&'static`, one address per text), so a figure's rank is found by the
-/// address of its text, not by hashing the text; a text at another address is found by
-/// its content.
+/// Each country code's rank in sorted order: by the figures' index of the code (a
+/// lookup, no hashing), or by its text (a binary search).
 struct Ranks {
-    by_address: HashMap<(usize, usize), u32>,
+    by_id: Vec<u32>,
     sorted: Vec<&'static str>,
 }
 
-fn address(s: &'static str) -> (usize, usize) {
-    (s.as_ptr() as usize, s.len())
-}
-
 impl Ranks {
-    fn of(texts: impl Iterator<Item = &'static str>) -> Ranks {
-        let mut distinct: HashMap<(usize, usize), &'static str> = HashMap::default();
-        for s in texts {
-            distinct.entry(address(s)).or_insert(s);
-        }
-        let mut sorted: Vec<&'static str> = distinct.values().copied().collect();
+    fn of(countries: &[&'static str]) -> Ranks {
+        let mut sorted = countries.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        let by_address = distinct
-            .into_iter()
-            .map(|(a, s)| (a, sorted.binary_search(&s).unwrap_or_default() as u32))
+        let by_id = countries
+            .iter()
+            .map(|s| sorted.binary_search(s).unwrap_or_default() as u32)
             .collect();
-        Ranks { by_address, sorted }
+        Ranks { by_id, sorted }
     }
 
-    fn get(&self, s: &'static str) -> Option<u32> {
-        match self.by_address.get(&address(s)) {
-            Some(&r) => Some(r),
-            None => self.sorted.binary_search(&s).ok().map(|r| r as u32),
-        }
+    fn get(&self, s: &str) -> Option<u32> {
+        self.sorted.binary_search(&s).ok().map(|r| r as u32)
     }
 
     fn len(&self) -> usize {
@@ -415,11 +402,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // every figure's key as integer ranks of its texts: grouping and sorting without
     // hashing or comparing strings
-    let countries_rank = Ranks::of(
-        (0..n)
-            .filter(|&i| v.alive[i])
-            .flat_map(|i| [f.reporter(i), f.partner(i)]),
-    );
+    let countries_rank = Ranks::of(&f.countries);
     // commodity texts are interned once each: their ranks come from sorting their
     // indices, with no map from text to rank (there can be as many as figures)
     let crank: Vec<u32> = {
@@ -435,8 +418,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut kx: Vec<(u32, u32, u8, i32, u8, u32)> = vec![(0, 0, 0, 0, 0, 0); n];
     for i in (0..n).filter(|&i| v.alive[i]) {
         kx[i] = (
-            countries_rank.get(f.reporter(i)).unwrap_or_default(),
-            countries_rank.get(f.partner(i)).unwrap_or_default(),
+            countries_rank.by_id[f.reporter[i] as usize],
+            countries_rank.by_id[f.partner[i] as usize],
             f.flow[i] as u8,
             f.year[i],
             f.month[i].unwrap_or(0),
