@@ -389,6 +389,48 @@ impl RawFigures {
         self.place.push(place);
     }
 
+    /// Appends `other`'s figures after this set's, as if they had been pushed here: each
+    /// of its texts is interned in its own order, so a text new to this set gets the index
+    /// it would have got then. Each of `other`'s columns is freed once copied.
+    pub fn append(&mut self, mut other: RawFigures) {
+        let ids: Vec<u32> = (0..other.dict.len() as u32)
+            .map(|i| self.dict.intern(other.dict.get(i).unwrap_or_default()))
+            .collect();
+        other.dict = Dict::default();
+        let n = self.len() + other.len();
+        for (to, from) in [
+            (&mut self.reporter, &mut other.reporter),
+            (&mut self.partner, &mut other.partner),
+            (&mut self.flow, &mut other.flow),
+            (&mut self.year, &mut other.year),
+            (&mut self.month, &mut other.month),
+            (&mut self.commodity, &mut other.commodity),
+            (&mut self.unit_column, &mut other.unit_column),
+            (&mut self.unit_title, &mut other.unit_title),
+            (&mut self.unit_config, &mut other.unit_config),
+        ] {
+            to.reserve_exact(n - to.len());
+            to.extend(
+                std::mem::take(from)
+                    .into_iter()
+                    .map(|i| if i == NONE { NONE } else { ids[i as usize] }),
+            );
+        }
+        let texts = self.value_ends.len() as u32;
+        self.value.reserve_exact(n - self.value.len());
+        self.value
+            .extend(std::mem::take(&mut other.value).into_iter().map(|v| match v {
+                RawValue::Text(t) => RawValue::Text(t + texts),
+                v => v,
+            }));
+        let base = self.value_buf.len() as u64;
+        self.value_buf.push_str(&std::mem::take(&mut other.value_buf));
+        self.value_ends
+            .extend(std::mem::take(&mut other.value_ends).into_iter().map(|e| e + base));
+        self.decimal.append(&mut other.decimal);
+        self.place.append(&mut other.place);
+    }
+
     /// Stores a value text and returns the value that refers to it.
     pub fn text_value(&mut self, s: &str) -> RawValue {
         self.value_buf.push_str(s);

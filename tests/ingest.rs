@@ -550,3 +550,32 @@ fn a_long_csv_streamed_in_batches_keeps_every_record_and_its_line() {
         last["source_ref"]
     );
 }
+
+#[test]
+fn windows_line_ends_and_blank_lines_keep_each_records_line() {
+    // `\r\n` ends every line, blank lines before the header and among the records, in the
+    // records read up front and past them: each figure names the line an editor shows
+    let w = Workdir::empty();
+    let mut csv = String::from("Extract\r\n\r\npartner,flow,year,month,value,unit\r\n");
+    let mut line = 3;
+    let mut at = std::collections::BTreeMap::new();
+    for i in 0..700u32 {
+        if i % 100 == 50 {
+            csv.push_str("\r\n");
+            line += 1;
+        }
+        csv.push_str(&format!("Kazakhstan,export,{},{},{},USD\r\n", 2000 + i / 12, i % 12 + 1, i + 1));
+        line += 1;
+        at.insert((i + 1).to_string(), line);
+    }
+    w.write("raw/win.csv", &csv);
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/win.csv\"\nreporter = \"TUR\"\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert_eq!(rows.len(), 700);
+    for r in &rows {
+        let want = format!("raw/win.csv [win.csv] line {}, column 5", at[&r["value_usd"]]);
+        assert_eq!(r["source_ref"], want);
+    }
+}

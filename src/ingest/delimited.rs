@@ -5,7 +5,7 @@
 use super::{grid, Cell, Row, Table};
 use crate::config::Source;
 use crate::error::{Error, Result};
-use crate::model::RefStyle;
+use crate::model::{RawFigures, RefStyle};
 
 /// Decodes a text file: a BOM says UTF-8 or UTF-16; otherwise valid UTF-8 is taken as
 /// such, and anything else goes to a detector (Windows-1251, Windows-1254, Latin-1, CP866,
@@ -91,10 +91,57 @@ pub const HEAD_RECORDS: usize = 256;
 pub struct Tail {
     /// Index of the table (in the returned list) the records continue.
     pub table: usize,
-    /// Byte offset and line of the first record not read yet.
+    /// Byte offset of the first record not read yet, and the line (1-based) that offset
+    /// is on.
     pub byte: usize,
     pub line: u64,
     pub delimiter: u8,
+}
+
+/// Line numbers of a text as an editor shows them (`\n`, `\r\n` or a lone `\r` ends a
+/// line), found for offsets met in increasing order. The `csv` crate's record positions
+/// count `\n` bytes up to where it started reading a record, which lags after `\r\n`
+/// and blank lines (rust-csv issue #395); a record's line is worked out here from the
+/// offset of its first byte instead.
+struct Lines<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// Counting from `line`, the line of `text`'s first byte.
+    fn new(text: &'a str, line: u64) -> Lines<'a> {
+        Lines {
+            text: text.as_bytes(),
+            byte: 0,
+            line,
+        }
+    }
+
+    /// The line `byte` is on.
+    fn at(&mut self, byte: usize) -> u64 {
+        let byte = byte.clamp(self.byte, self.text.len());
+        for p in memchr::memchr2_iter(b'\n', b'\r', &self.text[self.byte..byte]) {
+            let p = self.byte + p;
+            // `\r\n` counted at its `\n`
+            if self.text[p] == b'\n' || self.text.get(p + 1) != Some(&b'\n') {
+                self.line += 1;
+            }
+        }
+        self.byte = byte;
+        self.line
+    }
+
+    /// The line of a record the `csv` reader placed at `byte`: where its first byte is,
+    /// past the line ends and blank lines the reader had not counted yet.
+    fn of_record(&mut self, byte: u64) -> u64 {
+        let mut start = (byte as usize).max(self.byte);
+        while self.text.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            start += 1;
+        }
+        self.at(start)
+    }
 }
 
 fn reader(text: &str, delim: u8) -> csv::Reader<&[u8]> {
@@ -138,26 +185,22 @@ pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
         Error::source(&src.id, format!("{} line {line}", src.display), e)
     };
     let mut rdr = reader(text, delim);
+    let mut lines = Lines::new(text, 1);
     let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();
-    let mut next_byte = 0usize;
-    let mut next_line = 0u64;
     let mut at_end = false;
+    let line_of = |rec: &csv::StringRecord, lines: &mut Lines<'_>| {
+        rec.position()
+            .map_or(0, |p| lines.of_record(p.byte()).saturating_sub(1) as u32)
+    };
     while rows.len() < HEAD_RECORDS {
         if !rdr.read_record(&mut rec).map_err(fail)? {
             at_end = true;
             break;
         }
-        let pos = rec
-            .position()
-            .map(|p| p.line().saturating_sub(1) as u32)
-            .unwrap_or(rows.len() as u32);
-        rows.push(row_of(&rec, pos));
+        rows.push(row_of(&rec, line_of(&rec, &mut lines)));
     }
-    if !at_end {
-        next_byte = rdr.position().byte() as usize;
-        next_line = rdr.position().line();
-    }
+    let next_byte = rdr.position().byte() as usize;
     let tables = grid::tables(&rows, &label, None, RefStyle::Line);
     if at_end {
         return Ok((tables, None));
@@ -180,24 +223,27 @@ pub fn tables(src: &Source, text: &str) -> Result<(Vec<Table>, Option<Tail>)> {
             Some(Tail {
                 table: 0,
                 byte: next_byte,
-                line: next_line,
+                line: lines.at(next_byte),
                 delimiter: delim,
             }),
         ));
     }
     // anything else: read the whole file into the grid
     while rdr.read_record(&mut rec).map_err(fail)? {
-        let pos = rec
-            .position()
-            .map(|p| p.line().saturating_sub(1) as u32)
-            .unwrap_or(rows.len() as u32);
-        rows.push(row_of(&rec, pos));
+        rows.push(row_of(&rec, line_of(&rec, &mut lines)));
     }
     Ok((grid::tables(&rows, &label, None, RefStyle::Line), None))
 }
 
-/// Streams the records of a [`Tail`] to `each` with their 0-based line, stopping at the
-/// first blank or footer record (the end of the table).
+/// Rest of a file below which it is read in one piece: splitting pays off only when each
+/// piece is large.
+const MIN_PIECE: usize = 4 << 20;
+
+/// Streams the records of a [`Tail`] into `out`, typing each with `each` and its 0-based
+/// line, stopping at the first blank or footer record (the end of the table). A long rest
+/// is cut at record boundaries into one piece per core; each piece is parsed and typed on
+/// its own into figures of its own, appended to `out` in file order: the same figures,
+/// texts and indices as one pass (records after the end of the table are dropped).
 ///
 /// # Errors
 /// [`Error::Source`] when a record cannot be read.
@@ -205,16 +251,144 @@ pub fn stream(
     src: &Source,
     text: &str,
     tail: &Tail,
-    mut each: impl FnMut(&csv::StringRecord, u32),
+    out: &mut RawFigures,
+    each: impl Fn(&mut RawFigures, &csv::StringRecord, u32) + Sync,
 ) -> Result<usize> {
+    let rest = &text[tail.byte.min(text.len())..];
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let starts = piece_starts(rest.as_bytes(), tail.delimiter, cores, MIN_PIECE);
+    stream_pieces(src, rest, tail, &starts, out, &each)
+}
+
+/// Where to cut `b` (a CSV text starting at a record) into up to `pieces` pieces of at
+/// least `min` bytes: offsets of the pieces' first bytes, `0` first. Each cut follows a
+/// newline outside quotes, which ends a record only when every quote in the text opens or
+/// closes a quoted field or doubles a quote inside one (as the `csv` crate reads them);
+/// a text with any other quote (`5" disk`) is not cut.
+fn piece_starts(b: &[u8], delim: u8, pieces: usize, min: usize) -> Vec<usize> {
+    let mut starts = vec![0];
+    let pieces = pieces.min(b.len() / min.max(1));
+    if pieces < 2 || !plain_quotes(b, delim) {
+        return starts;
+    }
+    let count = |s: &[u8]| memchr::memchr_iter(b'"', s).count();
+    let (mut pos, mut quotes) = (0, 0);
+    for k in 1..pieces {
+        let target = b.len() / pieces * k;
+        if target <= pos {
+            continue;
+        }
+        quotes += count(&b[pos..target]);
+        pos = target;
+        // the next newline with an even number of quotes before it
+        loop {
+            let Some(nl) = memchr::memchr(b'\n', &b[pos..]) else {
+                return starts;
+            };
+            quotes += count(&b[pos..pos + nl]);
+            pos += nl + 1;
+            if quotes % 2 == 0 {
+                break;
+            }
+        }
+        if pos < b.len() {
+            starts.push(pos);
+        }
+    }
+    starts
+}
+
+/// True when every quote of `b` opens a field (at its start), closes one (at its end) or
+/// is one of a doubled pair, and they pair up: then a quote's parity says whether a
+/// newline is inside a quoted field.
+fn plain_quotes(b: &[u8], delim: u8) -> bool {
+    let bound = |c: Option<&u8>| c.is_none_or(|&c| matches!(c, b'\n' | b'\r' | b'"') || c == delim);
+    let mut n = 0usize;
+    for p in memchr::memchr_iter(b'"', b) {
+        // an even one opens a field or follows its twin; an odd one closes or precedes it
+        let beside = if n % 2 == 0 {
+            p.checked_sub(1).map(|q| &b[q])
+        } else {
+            b.get(p + 1)
+        };
+        if !bound(beside) {
+            return false;
+        }
+        n += 1;
+    }
+    n % 2 == 0
+}
+
+/// [`stream`] over pieces of `rest` starting at `starts`: the first typed into `out` on
+/// this thread, the others into figures of their own on threads of their own.
+fn stream_pieces(
+    src: &Source,
+    rest: &str,
+    tail: &Tail,
+    starts: &[usize],
+    out: &mut RawFigures,
+    each: &(impl Fn(&mut RawFigures, &csv::StringRecord, u32) + Sync),
+) -> Result<usize> {
+    // each piece with the line its first record starts on
+    let mut lines = Lines::new(rest, tail.line);
+    let mut pieces = Vec::with_capacity(starts.len());
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(rest.len());
+        pieces.push((&rest[s..end], lines.at(s)));
+    }
+    std::thread::scope(|scope| {
+        let others: Vec<_> = pieces[1..]
+            .iter()
+            .map(|&(text, line)| {
+                scope.spawn(move || {
+                    let mut part = RawFigures::default();
+                    read_piece(src, text, line, tail.delimiter, &mut part, each)
+                        .map(|(n, ended)| (part, n, ended))
+                })
+            })
+            .collect();
+        let (text, line) = pieces[0];
+        let first = read_piece(src, text, line, tail.delimiter, out, each);
+        let others: Vec<_> = others
+            .into_iter()
+            .map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(Error::source(&src.id, &src.display, "the CSV parser failed".to_string()))
+                })
+            })
+            .collect();
+        let (mut n, mut ended) = first?;
+        // in file order, up to the piece where the table ended
+        for r in others {
+            if ended {
+                break;
+            }
+            let (part, k, e) = r?;
+            out.append(part);
+            n += k;
+            ended = e;
+        }
+        Ok(n)
+    })
+}
+
+/// Parses and types one piece of a table's records (its first byte on line `line0`): how
+/// many were typed, and whether the table ended in the piece.
+fn read_piece(
+    src: &Source,
+    text: &str,
+    line0: u64,
+    delimiter: u8,
+    out: &mut RawFigures,
+    each: &impl Fn(&mut RawFigures, &csv::StringRecord, u32),
+) -> Result<(usize, bool)> {
     use std::sync::mpsc::sync_channel;
     /// Records parsed per batch handed over.
     const BATCH: usize = 1024;
-    let rest = &text[tail.byte.min(text.len())..];
-    // the CSV is parsed on another core, in batches of records whose buffers come back
+    // the CSV is parsed on another thread, in batches of records whose buffers come back
     // to be refilled; this thread turns them into figures
     /// Batches in flight: each is parsed into, handed over, typed and handed back, so
-    /// the records' buffers are allocated once and reused to the end of the file.
+    /// the records' buffers are allocated once and reused to the end of the piece.
     const BATCHES: usize = 8;
     let (full_tx, full_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(BATCHES);
     let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(BATCHES);
@@ -222,56 +396,211 @@ pub fn stream(
         let _ = empty_tx.send(Vec::new());
     }
     std::thread::scope(|scope| {
-        let parser = scope.spawn(move || -> Result<()> {
-            let mut rdr = reader(rest, tail.delimiter);
+        let parser = scope.spawn(move || -> Result<bool> {
+            let mut rdr = reader(text, delimiter);
+            let mut lines = Lines::new(text, line0);
             // a batch comes back once typed; none comes back only if the typing side
             // has stopped, and then nothing more is needed
             while let Ok(mut batch) = empty_rx.recv() {
                 // a record sized for a typical row, so few grow as they are filled
                 batch.resize_with(BATCH, || (csv::StringRecord::with_capacity(256, 16), 0));
                 let mut filled = 0;
-                let mut done = false;
+                let mut ended = None;
                 while filled < BATCH {
                     let (rec, line) = &mut batch[filled];
                     let more = rdr.read_record(rec).map_err(|e| {
-                        let line = e.position().map(|p| p.line() + tail.line - 1).unwrap_or(0);
+                        let line = e.position().map(|p| p.line() + line0 - 1).unwrap_or(0);
                         Error::source(&src.id, format!("{} line {line}", src.display), e)
                     })?;
+                    if !more {
+                        ended = Some(false);
+                        break;
+                    }
                     let first = rec.iter().find(|f| !super::trim(f).is_empty());
                     // a footer is a lone text (counted first: most records have more)
                     let footer = first.is_none_or(|f| {
                         rec.iter().filter(|f| !super::trim(f).is_empty()).count() == 1
                             && super::markdown::is_footer(f)
                     });
-                    if !more || footer {
-                        done = true;
+                    if footer {
+                        ended = Some(true);
                         break;
                     }
                     *line = rec
                         .position()
-                        .map(|p| p.line() + tail.line - 2)
-                        .unwrap_or(0) as u32;
+                        .map_or(0, |p| lines.of_record(p.byte()).saturating_sub(1) as u32);
                     filled += 1;
                 }
                 batch.truncate(filled);
-                if full_tx.send(batch).is_err() || done {
-                    return Ok(());
+                if full_tx.send(batch).is_err() {
+                    return Ok(false);
+                }
+                if let Some(table_ended) = ended {
+                    return Ok(table_ended);
                 }
             }
-            Ok(())
+            Ok(false)
         });
         let mut n = 0;
         for batch in full_rx {
             for (rec, line) in &batch {
-                each(rec, *line);
+                each(out, rec, *line);
             }
             n += batch.len();
             // sent back with its records, whose buffers the parser refills
             let _ = empty_tx.send(batch);
         }
-        parser.join().map_err(|_| {
+        let ended = parser.join().map_err(|_| {
             Error::source(&src.id, &src.display, "the CSV parser failed".to_string())
         })??;
-        Ok(n)
+        Ok((n, ended))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Place, RawFigureRef};
+
+    /// A long CSV text: quoted fields with delimiters, doubled quotes and newlines.
+    fn text(rows: usize) -> String {
+        let mut t = String::new();
+        for i in 0..rows {
+            match i % 5 {
+                0 => t.push_str(&format!("Turkey,\"Areas, nes\",{},\"1,{i}\"\n", 2000 + i % 7)),
+                1 => t.push_str(&format!("TUR,\"say \"\"hi\"\"\",{},{i}\r\n", 2000 + i % 7)),
+                2 => t.push_str(&format!("Türkiye,\"two\nlines\",2001,{i}\n")),
+                3 => t.push_str(&format!("Турция,\"\",2002,\"{i}\"\n")),
+                _ => t.push_str(&format!("TUR,AZE,2003,{i}\n")),
+            }
+        }
+        t
+    }
+
+    /// Every field of a record interned (reporter, partner, year, commodity) and its line.
+    fn push(out: &mut RawFigures, rec: &csv::StringRecord, line: u32) {
+        let f = |c: usize| rec.get(c).filter(|s| !s.is_empty());
+        let r = RawFigureRef {
+            reporter: f(0),
+            partner: f(1),
+            flow: None,
+            year: f(2),
+            month: None,
+            commodity: f(3),
+            unit_column: None,
+            unit_title: None,
+            unit_config: None,
+            decimal: None,
+        };
+        let v = out.text_value(rec.get(3).unwrap_or(""));
+        out.push(r, v, Place { table: 0, row: line, col: 3 });
+    }
+
+    /// What the figures hold, texts resolved, for comparing two readings.
+    fn seen(out: &RawFigures) -> Vec<(Vec<u32>, String, u32)> {
+        (0..out.len())
+            .map(|i| {
+                let ids = vec![out.reporter[i], out.partner[i], out.year[i], out.commodity[i]];
+                (ids, out.value_text(i), out.place[i].row)
+            })
+            .collect()
+    }
+
+    fn read(t: &str, starts: &[usize]) -> Reading {
+        let src = Source::for_file(std::path::Path::new("t.csv"));
+        let tail = Tail { table: 0, byte: 0, line: 3, delimiter: b',' };
+        let mut out = RawFigures::default();
+        let n = stream_pieces(&src, t, &tail, starts, &mut out, &push).unwrap();
+        let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
+        (seen(&out), texts.collect(), n)
+    }
+
+    type Reading = (Vec<(Vec<u32>, String, u32)>, Vec<String>, usize);
+
+    /// Asserts two readings equal, naming the first figure or text that differs.
+    fn same(a: &Reading, b: &Reading, what: &str) {
+        let fig = (0..a.0.len().max(b.0.len())).find(|&i| a.0.get(i) != b.0.get(i));
+        assert!(fig.is_none(), "{what}: figure {fig:?}: {:?} vs {:?}", fig.map(|i| a.0.get(i)), fig.map(|i| b.0.get(i)));
+        let txt = (0..a.1.len().max(b.1.len())).find(|&i| a.1.get(i) != b.1.get(i));
+        assert!(txt.is_none(), "{what}: text {txt:?}: {:?} vs {:?}", txt.map(|i| a.1.get(i)), txt.map(|i| b.1.get(i)));
+        assert_eq!(a.2, b.2, "{what}");
+    }
+
+    #[test]
+    fn pieces_read_as_one_pass() {
+        let t = text(1000);
+        let whole = read(&t, &[0]);
+        assert_eq!(whole.2, 1000);
+        for pieces in [2, 3, 7] {
+            let starts = piece_starts(t.as_bytes(), b',', pieces, 1);
+            assert_eq!(starts.len(), pieces, "{starts:?}");
+            same(&read(&t, &starts), &whole, &format!("{pieces} pieces"));
+        }
+        // 0-based lines, the text starting on line 3: a `\r\n` ends a line, a quoted
+        // newline makes a record of two lines
+        let rows: Vec<u32> = whole.0[..7].iter().map(|f| f.2).collect();
+        assert_eq!(rows, [2, 3, 4, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn lines_as_an_editor_counts_them() {
+        // blank lines, `\r\n`, a lone `\r`, a quoted `\r\n`
+        let t = "a,b\n\n\nc,d\r\n\r\ne,f\rg,h\r\ni,\"j\r\nk\"\r\nl,m";
+        let src = Source::for_file(std::path::Path::new("t.csv"));
+        let tail = Tail { table: 0, byte: 0, line: 1, delimiter: b',' };
+        let mut out = RawFigures::default();
+        stream_pieces(&src, t, &tail, &[0], &mut out, &push).unwrap();
+        let rows: Vec<u32> = out.place.iter().map(|p| p.row + 1).collect();
+        assert_eq!(rows, [1, 4, 6, 7, 8, 10]);
+        // the head reads the same lines
+        let (tables, _) = tables(&src, &format!("x,y,value\n{t}")).unwrap();
+        let lines: Vec<u32> = tables[0].rows.iter().map(|r| r.pos).collect();
+        assert_eq!(lines, [1, 4, 6, 7, 8, 10]);
+    }
+
+    #[test]
+    fn the_table_ends_in_a_piece_before_the_last() {
+        let mut t = text(300);
+        t.push_str("Source: a ministry\n");
+        t.push_str(&text(300));
+        let starts = piece_starts(t.as_bytes(), b',', 4, 1);
+        assert_eq!(starts.len(), 4);
+        let whole = read(&t, &[0]);
+        assert_eq!(whole.2, 300);
+        same(&read(&t, &starts), &whole, "ended");
+    }
+
+    #[test]
+    fn cuts_only_outside_quoted_fields() {
+        let t = text(200);
+        for s in piece_starts(t.as_bytes(), b',', 50, 1) {
+            let before = &t.as_bytes()[..s];
+            assert_eq!(memchr::memchr_iter(b'"', before).count() % 2, 0);
+            assert!(s == 0 || before.ends_with(b"\n"));
+        }
+    }
+
+    #[test]
+    fn a_quote_inside_a_field_keeps_the_text_whole() {
+        let mut t = text(100);
+        assert!(plain_quotes(t.as_bytes(), b','));
+        t.push_str("TUR,5\" disk,2004,1\n");
+        t.push_str(&text(100));
+        assert!(!plain_quotes(t.as_bytes(), b','));
+        assert_eq!(piece_starts(t.as_bytes(), b',', 4, 1), vec![0]);
+        // text after a closing quote, an unclosed quote, a quote after a space
+        for bad in ["a,\"b\"c\n", "a,\"b\n", "a, \"b\"\n", "\"a\" ,b\n"] {
+            assert!(!plain_quotes(bad.as_bytes(), b','), "{bad:?}");
+        }
+        for good in ["a;\"b;c\";d\n", "\"\";\"\"\"\"\n", "\"a\"\r\n\"b\""] {
+            assert!(plain_quotes(good.as_bytes(), b';'), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn small_texts_are_not_cut() {
+        let t = text(100);
+        assert_eq!(piece_starts(t.as_bytes(), b',', 2, t.len()), vec![0]);
+        assert_eq!(piece_starts(t.as_bytes(), b',', 2, t.len() / 2).len(), 2);
+    }
 }

@@ -161,7 +161,7 @@ fn read_figures(
             // the rest of a long table: record by record, never held as cells
             let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
             if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
-                let n = delimited::stream(src, text, tail, |rec, line| {
+                let n = delimited::stream(src, text, tail, out, |out, rec, line| {
                     reader.push_record(src, rec, line, out)
                 })?;
                 reading.data_rows += n;
