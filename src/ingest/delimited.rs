@@ -98,6 +98,34 @@ pub struct Tail {
     pub delimiter: u8,
 }
 
+/// A streamed record's fields as texts. The records are parsed as bytes: the text they
+/// come from is UTF-8 already (decoded or checked whole), and the `csv` reader cuts it
+/// only at ASCII bytes (delimiter, quote, line end) and drops only ASCII quotes, so every
+/// field is UTF-8 too, and checking each record again (as `csv::StringRecord` does) would
+/// only repeat the work.
+#[derive(Clone, Copy)]
+pub struct Record<'a>(&'a csv::ByteRecord);
+
+impl<'a> Record<'a> {
+    /// Field `i`, if the record has it.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        self.0.get(i).map(as_text)
+    }
+
+    /// Every field, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().map(as_text)
+    }
+}
+
+/// A field of a record parsed from a `&str` (see [`Record`]).
+fn as_text(b: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(b).is_ok());
+    // SAFETY: `b` is a field of a record the csv reader parsed from a `&str`: a run of
+    // that text between ASCII bytes, less ASCII quotes, so UTF-8 (see `Record`)
+    unsafe { std::str::from_utf8_unchecked(b) }
+}
+
 /// Line numbers of a text as an editor shows them (`\n`, `\r\n` or a lone `\r` ends a
 /// line), found for offsets met in increasing order. The `csv` crate's record positions
 /// count `\n` bytes up to where it started reading a record, which lags after `\r\n`
@@ -252,7 +280,7 @@ pub fn stream(
     text: &str,
     tail: &Tail,
     out: &mut RawFigures,
-    each: impl Fn(&mut RawFigures, &csv::StringRecord, u32) + Sync,
+    each: impl Fn(&mut RawFigures, Record<'_>, u32) + Sync,
 ) -> Result<usize> {
     let rest = &text[tail.byte.min(text.len())..];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -327,7 +355,7 @@ fn stream_pieces(
     tail: &Tail,
     starts: &[usize],
     out: &mut RawFigures,
-    each: &(impl Fn(&mut RawFigures, &csv::StringRecord, u32) + Sync),
+    each: &(impl Fn(&mut RawFigures, Record<'_>, u32) + Sync),
 ) -> Result<usize> {
     // each piece with the line its first record starts on
     let mut lines = Lines::new(rest, tail.line);
@@ -380,7 +408,7 @@ fn read_piece(
     line0: u64,
     delimiter: u8,
     out: &mut RawFigures,
-    each: &impl Fn(&mut RawFigures, &csv::StringRecord, u32),
+    each: &impl Fn(&mut RawFigures, Record<'_>, u32),
 ) -> Result<(usize, bool)> {
     use std::sync::mpsc::sync_channel;
     /// Records parsed per batch handed over.
@@ -390,8 +418,8 @@ fn read_piece(
     /// Batches in flight: each is parsed into, handed over, typed and handed back, so
     /// the records' buffers are allocated once and reused to the end of the piece.
     const BATCHES: usize = 8;
-    let (full_tx, full_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(BATCHES);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::StringRecord, u32)>>(BATCHES);
+    let (full_tx, full_rx) = sync_channel::<Vec<(csv::ByteRecord, u32)>>(BATCHES);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::ByteRecord, u32)>>(BATCHES);
     for _ in 0..BATCHES {
         let _ = empty_tx.send(Vec::new());
     }
@@ -403,12 +431,12 @@ fn read_piece(
             // has stopped, and then nothing more is needed
             while let Ok(mut batch) = empty_rx.recv() {
                 // a record sized for a typical row, so few grow as they are filled
-                batch.resize_with(BATCH, || (csv::StringRecord::with_capacity(256, 16), 0));
+                batch.resize_with(BATCH, || (csv::ByteRecord::with_capacity(256, 16), 0));
                 let mut filled = 0;
                 let mut ended = None;
                 while filled < BATCH {
                     let (rec, line) = &mut batch[filled];
-                    let more = rdr.read_record(rec).map_err(|e| {
+                    let more = rdr.read_byte_record(rec).map_err(|e| {
                         let line = e.position().map(|p| p.line() + line0 - 1).unwrap_or(0);
                         Error::source(&src.id, format!("{} line {line}", src.display), e)
                     })?;
@@ -416,10 +444,11 @@ fn read_piece(
                         ended = Some(false);
                         break;
                     }
-                    let first = rec.iter().find(|f| !super::trim(f).is_empty());
+                    let fields = Record(rec);
+                    let first = fields.iter().find(|f| !super::trim(f).is_empty());
                     // a footer is a lone text (counted first: most records have more)
                     let footer = first.is_none_or(|f| {
-                        rec.iter().filter(|f| !super::trim(f).is_empty()).count() == 1
+                        fields.iter().filter(|f| !super::trim(f).is_empty()).count() == 1
                             && super::markdown::is_footer(f)
                     });
                     if footer {
@@ -444,7 +473,7 @@ fn read_piece(
         let mut n = 0;
         for batch in full_rx {
             for (rec, line) in &batch {
-                each(out, rec, *line);
+                each(out, Record(rec), *line);
             }
             n += batch.len();
             // sent back with its records, whose buffers the parser refills
@@ -478,7 +507,7 @@ mod tests {
     }
 
     /// Every field of a record interned (reporter, partner, year, commodity) and its line.
-    fn push(out: &mut RawFigures, rec: &csv::StringRecord, line: u32) {
+    fn push(out: &mut RawFigures, rec: Record<'_>, line: u32) {
         let f = |c: usize| rec.get(c).filter(|s| !s.is_empty());
         let r = RawFigureRef {
             reporter: f(0),
@@ -531,6 +560,10 @@ mod tests {
         let t = text(1000);
         let whole = read(&t, &[0]);
         assert_eq!(whole.2, 1000);
+        // fields as the text holds them: quotes undone, letters beyond ASCII whole
+        for text in ["Турция", "Türkiye", "Areas, nes", "say \"hi\"", "two\nlines"] {
+            assert!(whole.1.iter().any(|t| t == text), "{text:?} in {:?}", &whole.1[..20]);
+        }
         for pieces in [2, 3, 7] {
             let starts = piece_starts(t.as_bytes(), b',', pieces, 1);
             assert_eq!(starts.len(), pieces, "{starts:?}");

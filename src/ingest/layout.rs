@@ -616,7 +616,7 @@ impl LongReader {
     pub fn push_record(
         &self,
         src: &Source,
-        rec: &csv::StringRecord,
+        rec: super::delimited::Record<'_>,
         pos: u32,
         out: &mut RawFigures,
     ) {
