@@ -25,6 +25,25 @@ pub struct Dict {
     ends: Vec<usize>,
 }
 
+/// The text a field of a run of records interned last, for [`Dict::intern_repeated`]:
+/// its index, length and first 8 bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Last {
+    id: u32,
+    len: u32,
+    head: u64,
+}
+
+impl Default for Last {
+    fn default() -> Last {
+        Last {
+            id: NONE,
+            len: 0,
+            head: 0,
+        }
+    }
+}
+
 /// A text's index, length and first 8 bytes (zero-padded), in a [`Dict`]'s table.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -56,8 +75,13 @@ fn item<'a>(text: &'a str, ends: &[usize], i: usize) -> &'a str {
 impl Dict {
     /// Index of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        self.intern_head(s, head(s))
+    }
+
+    /// [`Dict::intern`] of `s` whose first 8 bytes are `h`.
+    fn intern_head(&mut self, s: &str, h: u64) -> u32 {
         let hash = text_hash(s);
-        if let Some(i) = self.find_hashed(hash, s) {
+        if let Some(i) = self.find_hashed(hash, s, h) {
             return i;
         }
         let i = self.ends.len() as u32;
@@ -65,7 +89,7 @@ impl Dict {
         self.ends.push(self.text.len());
         let (text, ends) = (&self.text, &self.ends);
         let entry = Entry {
-            head: head(s),
+            head: h,
             id: i,
             len: s.len() as u32,
         };
@@ -76,12 +100,12 @@ impl Dict {
 
     /// Index of `s` when it was interned, without adding it.
     pub fn find(&self, s: &str) -> Option<u32> {
-        self.find_hashed(text_hash(s), s)
+        self.find_hashed(text_hash(s), s, head(s))
     }
 
-    fn find_hashed(&self, hash: u64, s: &str) -> Option<u32> {
+    fn find_hashed(&self, hash: u64, s: &str, h: u64) -> Option<u32> {
         let (text, ends) = (&self.text, &self.ends);
-        let (h, len) = (head(s), s.len());
+        let len = s.len();
         self.table
             .find(hash, |e| {
                 e.head == h
@@ -98,14 +122,25 @@ impl Dict {
 
     /// [`Dict::intern_opt`] for one field of a run of records, checking first whether
     /// the field repeats its last text (`last`): a title or a reporter repeated down a
-    /// table costs one comparison, not a hash lookup.
-    pub fn intern_repeated(&mut self, last: &mut u32, s: Option<&str>) -> u32 {
+    /// table costs one comparison, not a hash lookup, and a different text of up to 8
+    /// bytes (a code, a year) is told by its length and first bytes alone.
+    pub fn intern_repeated(&mut self, last: &mut Last, s: Option<&str>) -> u32 {
         let Some(s) = s else { return NONE };
-        if self.get(*last) == Some(s) {
-            return *last;
+        let h = head(s);
+        if last.id != NONE
+            && last.head == h
+            && last.len as usize == s.len()
+            && (s.len() <= 8 || self.get(last.id) == Some(s))
+        {
+            return last.id;
         }
-        *last = self.intern(s);
-        *last
+        let id = self.intern_head(s, h);
+        *last = Last {
+            id,
+            len: s.len() as u32,
+            head: h,
+        };
+        id
     }
 
     /// The text behind an index; `None` for [`NONE`].
@@ -340,8 +375,8 @@ pub struct RawFigures {
     value_buf: String,
     /// End of each value text in `value_buf`.
     value_ends: Vec<u64>,
-    /// The last id of each interned field, for [`Dict::intern_repeated`].
-    last: [u32; 9],
+    /// The last text of each interned field, for [`Dict::intern_repeated`].
+    last: [Last; 9],
 }
 
 /// The texts of one raw figure, borrowed for pushing.
@@ -602,6 +637,22 @@ pub struct Reject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_field_gets_the_index_interning_gives() {
+        // texts alike in length and first 8 bytes, short and long, repeated and not
+        let texts = [
+            "2019", "2019", "2020", "Kazakhstan", "Kazakhstan", "Kazakhstam", "Kazakhstan",
+            "12345678", "12345679", "12345678", "", "", "Kazakhstan",
+        ];
+        let (mut d, mut last) = (Dict::default(), Last::default());
+        let mut plain = Dict::default();
+        for t in texts {
+            assert_eq!(d.intern_repeated(&mut last, Some(t)), plain.intern(t), "{t:?}");
+        }
+        assert_eq!(d.intern_repeated(&mut last, None), NONE);
+        assert_eq!(d.len(), plain.len());
+    }
 
     #[test]
     fn a_dict_gives_each_text_one_index_and_gives_it_back() {
