@@ -294,14 +294,41 @@ fn file_entry(
     name: &str,
     rows: Option<usize>,
 ) -> std::result::Result<OutputFile, String> {
-    let (sha256, bytes) =
-        crate::config::sha256_file(&dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+    let path = dir.join(name);
+    let (sha256, bytes) = crate::config::sha256_file(&path).map_err(|e| format!("{name}: {e}"))?;
+    // on the disk by the thread that wrote it, beside the other writers
+    sync(&path).map_err(|e| format!("{name}: {e}"))?;
     Ok(OutputFile {
         file: name.to_string(),
         sha256,
         bytes,
         rows,
     })
+}
+
+/// Flushes a file, or a folder's entries, to the disk (fsync). A rename is atomic but not
+/// durable by itself: after a power cut the new folder's name can be on the disk before
+/// the data of the files in it, leaving a publication of empty or torn files.
+fn sync(path: &Path) -> std::io::Result<()> {
+    #[cfg(not(unix))]
+    if path.is_dir() {
+        // folders cannot be opened for a flush here; their entries go with the files
+        return Ok(());
+    }
+    std::fs::File::open(path)?.sync_all()
+}
+
+/// [`sync`] of every file and folder under `dir`, and of `dir`.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            sync_tree(&e.path())?;
+        } else {
+            sync(&e.path())?;
+        }
+    }
+    sync(dir)
 }
 
 fn write_all(
@@ -358,12 +385,10 @@ fn write_all(
     let written: Vec<std::result::Result<Vec<OutputFile>, String>> = std::thread::scope(|scope| {
         let keys = scope.spawn(|| {
             let t = std::time::Instant::now();
-            let r = crate::changes::write_keys(
-                &staging.join(crate::changes::KEYS_FILE),
-                p.clean,
-                p.keys,
-            )
-            .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE));
+            let path = staging.join(crate::changes::KEYS_FILE);
+            let r = crate::changes::write_keys(&path, p.clean, p.keys)
+                .and_then(|()| sync(&path))
+                .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE));
             tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written keys");
             r
         });
@@ -409,6 +434,8 @@ fn write_all(
             }
         }
     }
+    // every byte on the disk before the swap makes the publication the current one
+    sync_tree(staging).map_err(|e| format!("flushing {} to the disk: {e}", staging.display()))?;
     test_hooks()?;
     swap(dir, staging)?;
     Ok(files)
@@ -427,10 +454,12 @@ fn test_hooks() -> std::result::Result<(), String> {
 
 fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
     let old = aside_name(dir, "old");
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     if dir.exists() {
         std::fs::rename(dir, &old)
             .map_err(|e| format!("cannot move the previous outputs aside: {e}"))?;
@@ -438,6 +467,12 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
     if let Err(e) = std::fs::rename(staging, dir) {
         let _ = std::fs::rename(&old, dir);
         return Err(format!("cannot move the new outputs into place: {e}"));
+    }
+    // the new folder's name on the disk: after a power cut the run's publication is
+    // there, or the one before it (put back by `recover`); the swap is done, so a folder
+    // that cannot be flushed is said, not a failed run
+    if let Err(e) = sync(parent) {
+        tracing::warn!(dir = %parent.display(), error = %e, "cannot flush the folder to the disk");
     }
     // keep the publication before this one, once, for a rollback by hand
     if old.exists() {
@@ -453,4 +488,20 @@ fn write_json(path: &Path, v: &serde_json::Value) -> std::result::Result<(), Str
     let mut s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
     s.push('\n');
     std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod sync_tests {
+    #[test]
+    fn every_file_and_folder_of_a_tree_is_flushed_or_the_failure_said() {
+        let d = tempfile::tempdir().unwrap();
+        let deep = d.path().join("trade/year=2020/flow=export");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("part-0.parquet"), b"x").unwrap();
+        std::fs::write(d.path().join("trade.csv"), b"y").unwrap();
+        super::sync_tree(d.path()).unwrap();
+        // a file that went missing on the way is an error, not a silent success
+        let e = super::sync_tree(&d.path().join("gone")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    }
 }
