@@ -198,7 +198,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     use std::io::Write;
     // a commodity's text index is its index in the table; reporters, partners and
     // flows (static texts, a few hundred) are found by address, not by hashing the text
-    let mut texts = Texts::new(t.commodities.iter().map(String::as_str));
+    let mut texts = Texts::new(t.commodities.iter());
     let mut statics: rustc_hash::FxHashMap<(usize, usize), u32> = Default::default();
     let mut id_of = |s: &'static str, texts: &mut Texts<'_>| -> u32 {
         *statics
@@ -504,14 +504,15 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     let n = keys.len(t);
     // each commodity's text index in the previous file: equal keys are then told
     // apart by integers, without reading their texts
+    // (looked up in the table's own commodity table: no map built)
     let same: Vec<u32> = {
-        let ids: rustc_hash::FxHashMap<&str, u32> = (0..prev.ends.len() as u32)
-            .map(|j| (prev.text(j), j))
-            .collect();
-        t.commodities
-            .iter()
-            .map(|c| ids.get(c.as_str()).copied().unwrap_or(u32::MAX))
-            .collect()
+        let mut same = vec![u32::MAX; t.commodities.len()];
+        for j in 0..prev.ends.len() as u32 {
+            if let Some(c) = t.commodities.find(prev.text(j)) {
+                same[c as usize] = j;
+            }
+        }
+        same
     };
     let (mut a, mut b) = (0usize, 0usize);
     loop {
@@ -605,14 +606,8 @@ mod tests {
             t.flow.push(f);
             t.year.push(y);
             t.month.push(m);
-            let id = match t.commodities.iter().position(|x| x == c) {
-                Some(id) => id,
-                None => {
-                    t.commodities.push(c.to_string());
-                    t.commodities.len() - 1
-                }
-            };
-            t.commodity.push(id as u32);
+            let id = t.commodities.intern(c);
+            t.commodity.push(id);
             t.value.push((v >= 0).then(|| Decimal::from(v)));
             t.place.push(crate::model::Place {
                 table: 0,

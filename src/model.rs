@@ -150,6 +150,11 @@ impl Dict {
         (i < self.ends.len()).then(|| item(&self.text, &self.ends, i))
     }
 
+    /// Every text, in index order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.ends.len()).map(|i| item(&self.text, &self.ends, i))
+    }
+
     /// Number of distinct texts.
     pub fn len(&self) -> usize {
         self.ends.len()

@@ -550,9 +550,7 @@ fn clean_table(
         year: take(idx, year),
         month: take(idx, month),
         commodity: take(idx, commodity),
-        commodities: (0..commodities.len() as u32)
-            .map(|c| commodities.get(c).unwrap_or("TOTAL").to_string())
-            .collect(),
+        commodities,
         value: take(idx, value),
         place,
         provenance: prov.clone(),

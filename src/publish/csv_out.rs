@@ -310,7 +310,9 @@ mod tests {
             },
             ..Default::default()
         };
-        t.commodities = vec!["TOTAL".into(), "-12".into(), "a,b".into()];
+        for c in ["TOTAL", "-12", "a,b"] {
+            t.commodities.intern(c);
+        }
         for i in 0..60usize {
             t.reporter.push("TUR");
             t.partner.push(["KAZ", "AZE"][i % 2]);

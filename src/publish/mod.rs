@@ -29,9 +29,10 @@ pub struct CleanTable {
     pub flow: Vec<&'static str>,
     pub year: Vec<i32>,
     pub month: Vec<Option<u8>>,
-    /// Index into `commodities`.
+    /// Index into `commodities`; [`crate::model::NONE`] for all goods (`TOTAL`).
     pub commodity: Vec<u32>,
-    pub commodities: Vec<String>,
+    /// The commodity texts, each once (the normalised figures' own table).
+    pub commodities: crate::model::Dict,
     /// Exact value in US dollars; `None` where the file marks it missing.
     pub value: Vec<Option<rust_decimal::Decimal>>,
     /// Where each figure was read, in `provenance`.
@@ -50,9 +51,7 @@ impl CleanTable {
     }
 
     pub fn commodity(&self, i: usize) -> &str {
-        self.commodities
-            .get(self.commodity[i] as usize)
-            .map_or("TOTAL", String::as_str)
+        self.commodities.get(self.commodity[i]).unwrap_or("TOTAL")
     }
 
     /// The value as the nearest Float64 (whole dollars up to 2^53 are exact).

@@ -397,8 +397,8 @@ mod tests {
             } else {
                 i % 40
             };
-            t.commodity.push(t.commodities.len() as u32);
-            t.commodities.push(format!("{c:06}"));
+            let id = t.commodities.intern(&format!("{c:06}"));
+            t.commodity.push(id);
             t.value
                 .push((i % 11 != 0).then(|| rust_decimal::Decimal::new(i as i64 * 37, 2)));
             t.place.push(Place {
