@@ -630,26 +630,50 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         (jumps, repeated, gaps, fl)
     };
 
+    // the clean figures' runs of one reporter, partner and flow, in key order: within a
+    // run, figures ordered by year, month and commodity. The two flows of a period, and a
+    // flow and its mirror, are found by walking two runs side by side
+    let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
+        let key = |at: usize| {
+            let k = kx[clean[at]];
+            (k.0, k.1, k.2)
+        };
+        let mut runs = Vec::new();
+        let mut start = 0;
+        for at in 1..=clean.len() {
+            if at == clean.len() || key(at) != key(start) {
+                if start < at {
+                    runs.push((key(start), start..at));
+                }
+                start = at;
+            }
+        }
+        runs
+    };
+    let run = |key: (u32, u32, u8)| -> &[usize] {
+        runs.binary_search_by(|(k, _)| k.cmp(&key))
+            .map_or(&[][..], |at| &clean[runs[at].1.clone()])
+    };
+    let period = |i: usize| {
+        let k = kx[i];
+        (k.3, k.4, k.5)
+    };
+    // each export run with the import run `other` names for its (reporter, partner)
+    let export_runs = |other: &dyn Fn(u32, u32) -> (u32, u32, u8), each: &mut dyn FnMut(usize, usize)| {
+        for (key, r) in &runs {
+            if key.2 == Flow::Export as u8 {
+                same_period(&clean[r.clone()], run(other(key.0, key.1)), period, &mut *each);
+            }
+        }
+    };
+
     let equal_pass = || {
         let mut fl: Vec<(usize, u32)> = Vec::new();
-
-        // the two flows of a period are equal: often a copy error. Ordered by period, the
-        // export and the import of one period are neighbours
+        // the two flows of a period are equal: often a copy error
         let mut equal = v.check("equal_flows");
         if equal.severity != Severity::Off {
-            let by_period = sorted_in_groups(&clean, groups, pair_of, |i| {
-                let k = kx[i];
-                (k.0, k.1, k.3, k.4, k.5, k.2)
-            });
-            for w in by_period.windows(2) {
-                let (e, m) = (w[0], w[1]);
-                let (x, y) = (kx[e], kx[m]);
-                if (x.0, x.1, x.3, x.4, x.5) != (y.0, y.1, y.3, y.4, y.5)
-                    || f.flow[e] != Flow::Export
-                    || f.flow[m] != Flow::Import
-                {
-                    continue;
-                }
+            let imports = |r, p| (r, p, Flow::Import as u8);
+            export_runs(&imports, &mut |e, m| {
                 if f.value[e].is_some()
                     && f.value[e] == f.value[m]
                     && !f.value[e].unwrap_or_default().is_zero()
@@ -667,7 +691,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     fl.push((e, flags::EQUAL_FLOWS));
                     fl.push((m, flags::EQUAL_FLOWS));
                 }
-            }
+            });
         }
         (equal, fl)
     };
@@ -676,27 +700,13 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let (mut fl, mut rows): (Vec<(usize, u32)>, Vec<MirrorGap>) = (Vec::new(), Vec::new());
         // mirror statistics: A's exports to B against B's imports from A
         let mut mirror = v.check("mirror");
-        // the imports, in key order as `clean` is: each export's mirror found by binary
-        // search (4 bytes a figure, where a map by key took ten times that)
-        let imports: Vec<u32> = clean
-            .iter()
-            .filter(|&&i| f.flow[i] == Flow::Import)
-            .map(|&i| i as u32)
-            .collect();
-        for &i in &clean {
-            if f.flow[i] != Flow::Export {
-                continue;
-            }
-            let k = kx[i];
-            let mirror_key = (k.1, k.0, Flow::Import as u8, k.3, k.4, k.5);
-            let found = imports.binary_search_by(|&j| kx[j as usize].cmp(&mirror_key));
-            let (Ok(at), Some(x)) = (found, f.value[i]) else {
-                continue;
+        let mirrors = |r, p| (p, r, Flow::Import as u8);
+        export_runs(&mirrors, &mut |i, j| {
+            let (Some(x), Some(m)) = (f.value[i], f.value[j]) else {
+                return;
             };
-            let j = imports[at] as usize;
-            let Some(m) = f.value[j] else { continue };
             if x.is_zero() {
-                continue;
+                return;
             }
             let gap = (m / x).to_f64().unwrap_or(f64::NAN) - 1.0;
             let within = gap >= rules.mirror_band.0 && gap <= rules.mirror_band.1;
@@ -729,7 +739,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 fl.push((i, flags::MIRROR_GAP));
                 fl.push((j, flags::MIRROR_GAP));
             }
-        }
+        });
         (mirror, rows, fl)
     };
     let ((series, equal), mirror) =
@@ -1007,6 +1017,26 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     v.verdict
 }
 
+/// Calls `each` with every pair of figures of `a` and `b` (runs ordered by `key`, each key
+/// at most once in a run) that share a key, in `a`'s order: a walk of both, no search.
+fn same_period<K: Ord>(
+    a: &[usize],
+    b: &[usize],
+    key: impl Fn(usize) -> K,
+    each: &mut dyn FnMut(usize, usize),
+) {
+    let mut j = 0;
+    for &i in a {
+        let k = key(i);
+        while j < b.len() && key(b[j]) < k {
+            j += 1;
+        }
+        if j < b.len() && key(b[j]) == k {
+            each(i, b[j]);
+        }
+    }
+}
+
 fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> ExpectationResult {
     let matches = |i: usize| {
         e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
@@ -1116,6 +1146,23 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn same_period_pairs_the_figures_of_two_runs_with_one_key_in_order() {
+        // runs of figure indices ordered by their key (here: the key of index i is key[i])
+        let key = [1, 3, 4, 7, 9, 2, 3, 7, 8, 9, 10];
+        let a = [0, 1, 2, 3, 4];
+        let b = [5, 6, 7, 8, 9, 10];
+        let mut pairs = Vec::new();
+        super::same_period(&a, &b, |i| key[i], &mut |i, j| pairs.push((i, j)));
+        assert_eq!(pairs, [(1, 6), (3, 7), (4, 9)]);
+        // against an empty run, or one all below or all above: none
+        for b in [&[][..], &[5][..], &[10][..]] {
+            let mut none = Vec::new();
+            super::same_period(&a[..2], b, |i| key[i], &mut |i, j| none.push((i, j)));
+            assert!(none.is_empty(), "{b:?}: {none:?}");
+        }
+    }
+
     use super::*;
 
     #[test]
