@@ -1145,10 +1145,13 @@ pub fn url_file_name(url: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// A file's sha256 (hex) and size, streamed: the file is never held in memory whole.
+/// A file's sha256 (hex) and size, streamed: the file is never held in memory whole. Read
+/// 1 MiB at a time (`io::copy`'s 8 KiB took 16,000 reads for the outputs of a
+/// million-row run).
 pub fn sha256_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
     Ok((hex(&hasher.finalize()), bytes))
 }
 
