@@ -502,9 +502,9 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     };
     let listed = |n: usize| n < MAX_LISTED;
     let n = keys.len(t);
-    // each commodity's text index in the previous file: equal keys are then told
-    // apart by integers, without reading their texts
-    // (looked up in the table's own commodity table: no map built)
+    // each commodity's text index in the previous file, found by looking the file's
+    // texts up in the table's own commodity table (no map built): equal keys are then
+    // told apart by integers, without reading their texts
     let same: Vec<u32> = {
         let mut same = vec![u32::MAX; t.commodities.len()];
         for j in 0..prev.ends.len() as u32 {
