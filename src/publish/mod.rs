@@ -29,7 +29,7 @@ pub struct CleanTable {
     pub flow: Vec<&'static str>,
     pub year: Vec<i32>,
     pub month: Vec<Option<u8>>,
-    /// Index into `commodities` (one past its texts reads as `TOTAL`).
+    /// Index into `commodities` (an index past its texts reads as `TOTAL`).
     pub commodity: Vec<u32>,
     /// The commodity texts, each once (the normalised figures' own table).
     pub commodities: crate::model::Dict,
