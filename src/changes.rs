@@ -111,17 +111,40 @@ fn text_of(k: Key<'_>) -> String {
 /// by key; should a table come unsorted, a permutation that sorts it.
 pub struct Keys(Option<Vec<u32>>);
 
+/// Rows `a` and `b` in key order, as their [`row_key`]s compare: a text of the same
+/// address (a static code) or the same commodity index is equal without being read.
+fn key_cmp(t: &CleanTable, a: usize, b: usize) -> std::cmp::Ordering {
+    let text = |x: &str, y: &str| {
+        if std::ptr::eq(x, y) {
+            std::cmp::Ordering::Equal
+        } else {
+            x.cmp(y)
+        }
+    };
+    text(t.reporter[a], t.reporter[b])
+        .then_with(|| text(t.partner[a], t.partner[b]))
+        .then_with(|| text(t.flow[a], t.flow[b]))
+        .then_with(|| (t.year[a], t.month[a]).cmp(&(t.year[b], t.month[b])))
+        .then_with(|| {
+            if t.commodity[a] == t.commodity[b] {
+                std::cmp::Ordering::Equal
+            } else {
+                t.commodity(a).cmp(t.commodity(b))
+            }
+        })
+}
+
 impl Keys {
     pub fn of(t: &CleanTable) -> Keys {
         use rayon::prelude::*;
         let sorted = (1..t.len())
             .into_par_iter()
-            .all(|i| row_key(t, i - 1) < row_key(t, i));
+            .all(|i| key_cmp(t, i - 1, i).is_lt());
         if sorted {
             return Keys(None);
         }
         let mut order: Vec<u32> = (0..t.len() as u32).collect();
-        order.par_sort_by(|&a, &b| row_key(t, a as usize).cmp(&row_key(t, b as usize)));
+        order.par_sort_by(|&a, &b| key_cmp(t, a as usize, b as usize));
         Keys(Some(order))
     }
 
@@ -617,6 +640,35 @@ mod tests {
             t.flags.push(0);
         }
         t
+    }
+
+    #[test]
+    fn rows_compare_as_their_keys() {
+        // texts of the same address and of different addresses (a code built at run
+        // time), equal and unequal commodity indices, months and none, a TOTAL index
+        let tur = String::from("TUR").leak();
+        let rows: Vec<Row<'_>> = vec![
+            ("TUR", "KAZ", "export", 2019, Some(1), "010101", 1),
+            (tur, "KAZ", "export", 2019, Some(1), "010101", 2),
+            ("TUR", "AZE", "import", 2019, None, "TOTAL", 3),
+            ("AZE", "TUR", "export", 2018, Some(12), "9", 4),
+            ("TUR", "KAZ", "export", 2019, Some(1), "010102", 5),
+            ("TUR", "KAZ", "import", 2019, Some(1), "010101", 6),
+            ("TUR", "KAZ", "export", 2020, None, "010101", 7),
+        ];
+        let mut t = table(&rows);
+        t.commodity.push(u32::MAX);
+        for col in [&mut t.reporter, &mut t.partner] {
+            col.push("TUR");
+        }
+        t.flow.push("export");
+        t.year.push(2019);
+        t.month.push(None);
+        for a in 0..t.commodity.len() {
+            for b in 0..t.commodity.len() {
+                assert_eq!(key_cmp(&t, a, b), row_key(&t, a).cmp(&row_key(&t, b)), "{a} {b}");
+            }
+        }
     }
 
     fn publish(dir: &Path, t: &CleanTable) {
