@@ -508,6 +508,30 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // the checks below only read the clean figures: they run side by side, each giving
     // its findings and the flags to set
+    // the clean figures' runs of one reporter, partner and flow, in key order: within a
+    // run, figures ordered by year, month and commodity. The two flows of a period, and a
+    // flow and its mirror, are found by walking two runs side by side
+    let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
+        let key = |at: usize| {
+            let k = kx[clean[at]];
+            (k.0, k.1, k.2)
+        };
+        let mut runs = Vec::new();
+        let mut start = 0;
+        for at in 1..=clean.len() {
+            if at == clean.len() || key(at) != key(start) {
+                if start < at {
+                    runs.push((key(start), start..at));
+                }
+                start = at;
+            }
+        }
+        runs
+    };
+    let run = |key: (u32, u32, u8)| -> &[usize] {
+        runs.binary_search_by(|(k, _)| k.cmp(&key))
+            .map_or(&[][..], |at| &clean[runs[at].1.clone()])
+    };
     let series_pass = || {
         let mut fl: Vec<(usize, u32)> = Vec::new();
         // time series, per reporter x partner x flow x month x commodity: contiguous runs once
@@ -515,10 +539,31 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let mut jumps = v.check("yoy_jump");
         let mut repeated = v.check("repeated_value");
         let mut gaps = v.check("series_gap");
-        let by_series = sorted_in_groups(&clean, groups, pair_of, |i| {
-            let k = kx[i];
-            (k.0, k.1, k.2, k.4, k.5, k.3)
-        });
+        // each run of one reporter, partner and flow (ordered by year, month, commodity)
+        // ordered by month, commodity and year instead
+        let by_series = {
+            use rayon::prelude::*;
+            let mut out = clean.clone();
+            let mut segments: Vec<&mut [usize]> = Vec::with_capacity(runs.len());
+            let mut rest: &mut [usize] = &mut out;
+            for (_, r) in &runs {
+                let (seg, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
+                segments.push(seg);
+                rest = tail;
+            }
+            segments.par_iter_mut().for_each_init(Vec::new, |keyed: &mut Vec<((u8, u32, i32), usize)>, seg| {
+                keyed.clear();
+                keyed.extend(seg.iter().map(|&i| {
+                    let k = kx[i];
+                    ((k.4, k.5, k.3), i)
+                }));
+                keyed.sort_unstable_by_key(|e| e.0);
+                for (s, (_, i)) in seg.iter_mut().zip(keyed.drain(..)) {
+                    *s = i;
+                }
+            });
+            out
+        };
         // the first and last year of the data (a set of every figure's year took a
         // sixth of this pass)
         let first_year = clean.iter().map(|&i| f.year[i]).min();
@@ -630,30 +675,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         (jumps, repeated, gaps, fl)
     };
 
-    // the clean figures' runs of one reporter, partner and flow, in key order: within a
-    // run, figures ordered by year, month and commodity. The two flows of a period, and a
-    // flow and its mirror, are found by walking two runs side by side
-    let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
-        let key = |at: usize| {
-            let k = kx[clean[at]];
-            (k.0, k.1, k.2)
-        };
-        let mut runs = Vec::new();
-        let mut start = 0;
-        for at in 1..=clean.len() {
-            if at == clean.len() || key(at) != key(start) {
-                if start < at {
-                    runs.push((key(start), start..at));
-                }
-                start = at;
-            }
-        }
-        runs
-    };
-    let run = |key: (u32, u32, u8)| -> &[usize] {
-        runs.binary_search_by(|(k, _)| k.cmp(&key))
-            .map_or(&[][..], |at| &clean[runs[at].1.clone()])
-    };
     let period = |i: usize| {
         let k = kx[i];
         (k.3, k.4, k.5)
