@@ -666,7 +666,11 @@ mod tests {
         t.month.push(None);
         for a in 0..t.commodity.len() {
             for b in 0..t.commodity.len() {
-                assert_eq!(key_cmp(&t, a, b), row_key(&t, a).cmp(&row_key(&t, b)), "{a} {b}");
+                assert_eq!(
+                    key_cmp(&t, a, b),
+                    row_key(&t, a).cmp(&row_key(&t, b)),
+                    "{a} {b}"
+                );
             }
         }
     }

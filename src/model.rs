@@ -450,23 +450,32 @@ impl RawFigures {
             (&mut self.unit_config, &mut other.unit_config),
         ] {
             to.reserve_exact(n - to.len());
-            to.extend(
-                std::mem::take(from)
-                    .into_iter()
-                    .map(|i| if i == NONE { NONE } else { ids[i as usize] }),
-            );
+            to.extend(std::mem::take(from).into_iter().map(|i| {
+                if i == NONE {
+                    NONE
+                } else {
+                    ids[i as usize]
+                }
+            }));
         }
         let texts = self.value_ends.len() as u32;
         self.value.reserve_exact(n - self.value.len());
-        self.value
-            .extend(std::mem::take(&mut other.value).into_iter().map(|v| match v {
-                RawValue::Text(t) => RawValue::Text(t + texts),
-                v => v,
-            }));
+        self.value.extend(
+            std::mem::take(&mut other.value)
+                .into_iter()
+                .map(|v| match v {
+                    RawValue::Text(t) => RawValue::Text(t + texts),
+                    v => v,
+                }),
+        );
         let base = self.value_buf.len() as u64;
-        self.value_buf.push_str(&std::mem::take(&mut other.value_buf));
-        self.value_ends
-            .extend(std::mem::take(&mut other.value_ends).into_iter().map(|e| e + base));
+        self.value_buf
+            .push_str(&std::mem::take(&mut other.value_buf));
+        self.value_ends.extend(
+            std::mem::take(&mut other.value_ends)
+                .into_iter()
+                .map(|e| e + base),
+        );
         self.decimal.append(&mut other.decimal);
         self.place.append(&mut other.place);
     }
@@ -647,13 +656,28 @@ mod tests {
     fn a_repeated_field_gets_the_index_interning_gives() {
         // texts alike in length and first 8 bytes, short and long, repeated and not
         let texts = [
-            "2019", "2019", "2020", "Kazakhstan", "Kazakhstan", "Kazakhstam", "Kazakhstan",
-            "12345678", "12345679", "12345678", "", "", "Kazakhstan",
+            "2019",
+            "2019",
+            "2020",
+            "Kazakhstan",
+            "Kazakhstan",
+            "Kazakhstam",
+            "Kazakhstan",
+            "12345678",
+            "12345679",
+            "12345678",
+            "",
+            "",
+            "Kazakhstan",
         ];
         let (mut d, mut last) = (Dict::default(), Last::default());
         let mut plain = Dict::default();
         for t in texts {
-            assert_eq!(d.intern_repeated(&mut last, Some(t)), plain.intern(t), "{t:?}");
+            assert_eq!(
+                d.intern_repeated(&mut last, Some(t)),
+                plain.intern(t),
+                "{t:?}"
+            );
         }
         assert_eq!(d.intern_repeated(&mut last, None), NONE);
         assert_eq!(d.len(), plain.len());

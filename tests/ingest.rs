@@ -564,18 +564,29 @@ fn windows_line_ends_and_blank_lines_keep_each_records_line() {
             csv.push_str("\r\n");
             line += 1;
         }
-        csv.push_str(&format!("Kazakhstan,export,{},{},{},USD\r\n", 2000 + i / 12, i % 12 + 1, i + 1));
+        csv.push_str(&format!(
+            "Kazakhstan,export,{},{},{},USD\r\n",
+            2000 + i / 12,
+            i % 12 + 1,
+            i + 1
+        ));
         line += 1;
         at.insert((i + 1).to_string(), line);
     }
     w.write("raw/win.csv", &csv);
-    w.write("pipeline.toml", "[[sources]]\npath = \"raw/win.csv\"\nreporter = \"TUR\"\n");
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/win.csv\"\nreporter = \"TUR\"\n",
+    );
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let rows = csv_rows(&w.read("processed/trade.csv"));
     assert_eq!(rows.len(), 700);
     for r in &rows {
-        let want = format!("raw/win.csv [win.csv] line {}, column 5", at[&r["value_usd"]]);
+        let want = format!(
+            "raw/win.csv [win.csv] line {}, column 5",
+            at[&r["value_usd"]]
+        );
         assert_eq!(r["source_ref"], want);
     }
 }

@@ -165,7 +165,11 @@ impl<'a> Lines<'a> {
     /// past the line ends and blank lines the reader had not counted yet.
     fn of_record(&mut self, byte: u64) -> u64 {
         let mut start = (byte as usize).max(self.byte);
-        while self.text.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+        while self
+            .text
+            .get(start)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
             start += 1;
         }
         self.at(start)
@@ -381,7 +385,11 @@ fn stream_pieces(
             .into_iter()
             .map(|t| {
                 t.join().unwrap_or_else(|_| {
-                    Err(Error::source(&src.id, &src.display, "the CSV parser failed".to_string()))
+                    Err(Error::source(
+                        &src.id,
+                        &src.display,
+                        "the CSV parser failed".to_string(),
+                    ))
                 })
             })
             .collect();
@@ -496,7 +504,10 @@ mod tests {
         let mut t = String::new();
         for i in 0..rows {
             match i % 5 {
-                0 => t.push_str(&format!("Turkey,\"Areas, nes\",{},\"1,{i}\"\n", 2000 + i % 7)),
+                0 => t.push_str(&format!(
+                    "Turkey,\"Areas, nes\",{},\"1,{i}\"\n",
+                    2000 + i % 7
+                )),
                 1 => t.push_str(&format!("TUR,\"say \"\"hi\"\"\",{},{i}\r\n", 2000 + i % 7)),
                 2 => t.push_str(&format!("Türkiye,\"two\nlines\",2001,{i}\n")),
                 3 => t.push_str(&format!("Турция,\"\",2002,\"{i}\"\n")),
@@ -522,14 +533,27 @@ mod tests {
             decimal: None,
         };
         let v = out.text_value(rec.get(3).unwrap_or(""));
-        out.push(r, v, Place { table: 0, row: line, col: 3 });
+        out.push(
+            r,
+            v,
+            Place {
+                table: 0,
+                row: line,
+                col: 3,
+            },
+        );
     }
 
     /// What the figures hold, texts resolved, for comparing two readings.
     fn seen(out: &RawFigures) -> Vec<(Vec<u32>, String, u32)> {
         (0..out.len())
             .map(|i| {
-                let ids = vec![out.reporter[i], out.partner[i], out.year[i], out.commodity[i]];
+                let ids = vec![
+                    out.reporter[i],
+                    out.partner[i],
+                    out.year[i],
+                    out.commodity[i],
+                ];
                 (ids, out.value_text(i), out.place[i].row)
             })
             .collect()
@@ -537,7 +561,12 @@ mod tests {
 
     fn read(t: &str, starts: &[usize]) -> Reading {
         let src = Source::for_file(std::path::Path::new("t.csv"));
-        let tail = Tail { table: 0, byte: 0, line: 3, delimiter: b',' };
+        let tail = Tail {
+            table: 0,
+            byte: 0,
+            line: 3,
+            delimiter: b',',
+        };
         let mut out = RawFigures::default();
         let n = stream_pieces(&src, t, &tail, starts, &mut out, &push).unwrap();
         let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
@@ -549,9 +578,19 @@ mod tests {
     /// Asserts two readings equal, naming the first figure or text that differs.
     fn same(a: &Reading, b: &Reading, what: &str) {
         let fig = (0..a.0.len().max(b.0.len())).find(|&i| a.0.get(i) != b.0.get(i));
-        assert!(fig.is_none(), "{what}: figure {fig:?}: {:?} vs {:?}", fig.map(|i| a.0.get(i)), fig.map(|i| b.0.get(i)));
+        assert!(
+            fig.is_none(),
+            "{what}: figure {fig:?}: {:?} vs {:?}",
+            fig.map(|i| a.0.get(i)),
+            fig.map(|i| b.0.get(i))
+        );
         let txt = (0..a.1.len().max(b.1.len())).find(|&i| a.1.get(i) != b.1.get(i));
-        assert!(txt.is_none(), "{what}: text {txt:?}: {:?} vs {:?}", txt.map(|i| a.1.get(i)), txt.map(|i| b.1.get(i)));
+        assert!(
+            txt.is_none(),
+            "{what}: text {txt:?}: {:?} vs {:?}",
+            txt.map(|i| a.1.get(i)),
+            txt.map(|i| b.1.get(i))
+        );
         assert_eq!(a.2, b.2, "{what}");
     }
 
@@ -561,8 +600,18 @@ mod tests {
         let whole = read(&t, &[0]);
         assert_eq!(whole.2, 1000);
         // fields as the text holds them: quotes undone, letters beyond ASCII whole
-        for text in ["Турция", "Türkiye", "Areas, nes", "say \"hi\"", "two\nlines"] {
-            assert!(whole.1.iter().any(|t| t == text), "{text:?} in {:?}", &whole.1[..20]);
+        for text in [
+            "Турция",
+            "Türkiye",
+            "Areas, nes",
+            "say \"hi\"",
+            "two\nlines",
+        ] {
+            assert!(
+                whole.1.iter().any(|t| t == text),
+                "{text:?} in {:?}",
+                &whole.1[..20]
+            );
         }
         for pieces in [2, 3, 7] {
             let starts = piece_starts(t.as_bytes(), b',', pieces, 1);
@@ -580,7 +629,12 @@ mod tests {
         // blank lines, `\r\n`, a lone `\r`, a quoted `\r\n`
         let t = "a,b\n\n\nc,d\r\n\r\ne,f\rg,h\r\ni,\"j\r\nk\"\r\nl,m";
         let src = Source::for_file(std::path::Path::new("t.csv"));
-        let tail = Tail { table: 0, byte: 0, line: 1, delimiter: b',' };
+        let tail = Tail {
+            table: 0,
+            byte: 0,
+            line: 1,
+            delimiter: b',',
+        };
         let mut out = RawFigures::default();
         stream_pieces(&src, t, &tail, &[0], &mut out, &push).unwrap();
         let rows: Vec<u32> = out.place.iter().map(|p| p.row + 1).collect();

@@ -551,17 +551,20 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 segments.push(seg);
                 rest = tail;
             }
-            segments.par_iter_mut().for_each_init(Vec::new, |keyed: &mut Vec<((u8, u32, i32), usize)>, seg| {
-                keyed.clear();
-                keyed.extend(seg.iter().map(|&i| {
-                    let k = kx[i];
-                    ((k.4, k.5, k.3), i)
-                }));
-                keyed.sort_unstable_by_key(|e| e.0);
-                for (s, (_, i)) in seg.iter_mut().zip(keyed.drain(..)) {
-                    *s = i;
-                }
-            });
+            segments.par_iter_mut().for_each_init(
+                Vec::new,
+                |keyed: &mut Vec<((u8, u32, i32), usize)>, seg| {
+                    keyed.clear();
+                    keyed.extend(seg.iter().map(|&i| {
+                        let k = kx[i];
+                        ((k.4, k.5, k.3), i)
+                    }));
+                    keyed.sort_unstable_by_key(|e| e.0);
+                    for (s, (_, i)) in seg.iter_mut().zip(keyed.drain(..)) {
+                        *s = i;
+                    }
+                },
+            );
             out
         };
         // the first and last year of the data (a set of every figure's year took a
@@ -680,10 +683,16 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         (k.3, k.4, k.5)
     };
     // each export run with the import run `other` names for its (reporter, partner)
-    let export_runs = |other: &dyn Fn(u32, u32) -> (u32, u32, u8), each: &mut dyn FnMut(usize, usize)| {
+    let export_runs = |other: &dyn Fn(u32, u32) -> (u32, u32, u8),
+                       each: &mut dyn FnMut(usize, usize)| {
         for (key, r) in &runs {
             if key.2 == Flow::Export as u8 {
-                same_period(&clean[r.clone()], run(other(key.0, key.1)), period, &mut *each);
+                same_period(
+                    &clean[r.clone()],
+                    run(other(key.0, key.1)),
+                    period,
+                    &mut *each,
+                );
             }
         }
     };
