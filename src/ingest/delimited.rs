@@ -559,16 +559,23 @@ mod tests {
             .collect()
     }
 
-    fn read(t: &str, starts: &[usize]) -> Reading {
+    /// The figures of `t` (its first byte on `line`) read in pieces from `starts`, and how
+    /// many were typed.
+    fn streamed(t: &str, line: u64, starts: &[usize]) -> (RawFigures, usize) {
         let src = Source::for_file(std::path::Path::new("t.csv"));
         let tail = Tail {
             table: 0,
             byte: 0,
-            line: 3,
+            line,
             delimiter: b',',
         };
         let mut out = RawFigures::default();
         let n = stream_pieces(&src, t, &tail, starts, &mut out, &push).unwrap();
+        (out, n)
+    }
+
+    fn read(t: &str, starts: &[usize]) -> Reading {
+        let (out, n) = streamed(t, 3, starts);
         let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
         (seen(&out), texts.collect(), n)
     }
@@ -628,18 +635,11 @@ mod tests {
     fn lines_as_an_editor_counts_them() {
         // blank lines, `\r\n`, a lone `\r`, a quoted `\r\n`
         let t = "a,b\n\n\nc,d\r\n\r\ne,f\rg,h\r\ni,\"j\r\nk\"\r\nl,m";
-        let src = Source::for_file(std::path::Path::new("t.csv"));
-        let tail = Tail {
-            table: 0,
-            byte: 0,
-            line: 1,
-            delimiter: b',',
-        };
-        let mut out = RawFigures::default();
-        stream_pieces(&src, t, &tail, &[0], &mut out, &push).unwrap();
+        let (out, _) = streamed(t, 1, &[0]);
         let rows: Vec<u32> = out.place.iter().map(|p| p.row + 1).collect();
         assert_eq!(rows, [1, 4, 6, 7, 8, 10]);
         // the head reads the same lines
+        let src = Source::for_file(std::path::Path::new("t.csv"));
         let (tables, _) = tables(&src, &format!("x,y,value\n{t}")).unwrap();
         let lines: Vec<u32> = tables[0].rows.iter().map(|r| r.pos).collect();
         assert_eq!(lines, [1, 4, 6, 7, 8, 10]);
