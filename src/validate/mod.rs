@@ -270,7 +270,6 @@ fn sorted_in_groups<K: Ord + Send>(
     group: impl Fn(usize) -> usize + Sync,
     key: impl Fn(usize) -> K + Sync,
 ) -> Vec<usize> {
-    use rayon::prelude::*;
     let mut start = vec![0usize; groups + 1];
     for &i in idx {
         start[group(i) + 1] += 1;
@@ -286,16 +285,29 @@ fn sorted_in_groups<K: Ord + Send>(
         at[g] += 1;
     }
     drop(at);
+    sort_segments(&mut out, (0..groups).map(|g| start[g + 1] - start[g]), key);
+    out
+}
+
+/// Sorts each segment of `idx` (consecutive, of lengths `lens`) by `key`, laid out beside
+/// its indices; segments on every core, and a segment of more than a core's share on
+/// every core by itself.
+fn sort_segments<K: Ord + Send>(
+    idx: &mut [usize],
+    lens: impl Iterator<Item = usize>,
+    key: impl Fn(usize) -> K + Sync,
+) {
+    use rayon::prelude::*;
+    let big = (idx.len() / rayon::current_num_threads().max(1)).max(1 << 16);
     let mut segments: Vec<&mut [usize]> = Vec::new();
-    let mut rest: &mut [usize] = &mut out;
-    for g in 0..groups {
-        let (seg, tail) = std::mem::take(&mut rest).split_at_mut(start[g + 1] - start[g]);
+    let mut rest: &mut [usize] = idx;
+    for len in lens {
+        let (seg, tail) = std::mem::take(&mut rest).split_at_mut(len);
         if seg.len() > 1 {
             segments.push(seg);
         }
         rest = tail;
     }
-    let big = (idx.len() / rayon::current_num_threads().max(1)).max(1 << 16);
     segments
         .par_iter_mut()
         .for_each_init(Vec::new, |keyed: &mut Vec<(K, usize)>, seg| {
@@ -313,7 +325,6 @@ fn sorted_in_groups<K: Ord + Send>(
                 *keyed = Vec::new();
             }
         });
-    out
 }
 
 /// Each country code's rank in sorted order: by the figures' index of the code (a
@@ -541,32 +552,11 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let mut gaps = v.check("series_gap");
         // each run of one reporter, partner and flow (ordered by year, month, commodity)
         // ordered by month, commodity and year instead
-        let by_series = {
-            use rayon::prelude::*;
-            let mut out = clean.clone();
-            let mut segments: Vec<&mut [usize]> = Vec::with_capacity(runs.len());
-            let mut rest: &mut [usize] = &mut out;
-            for (_, r) in &runs {
-                let (seg, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
-                segments.push(seg);
-                rest = tail;
-            }
-            segments.par_iter_mut().for_each_init(
-                Vec::new,
-                |keyed: &mut Vec<((u8, u32, i32), usize)>, seg| {
-                    keyed.clear();
-                    keyed.extend(seg.iter().map(|&i| {
-                        let k = kx[i];
-                        ((k.4, k.5, k.3), i)
-                    }));
-                    keyed.sort_unstable_by_key(|e| e.0);
-                    for (s, (_, i)) in seg.iter_mut().zip(keyed.drain(..)) {
-                        *s = i;
-                    }
-                },
-            );
-            out
-        };
+        let mut by_series = clean.clone();
+        sort_segments(&mut by_series, runs.iter().map(|(_, r)| r.len()), |i| {
+            let k = kx[i];
+            (k.4, k.5, k.3)
+        });
         // the first and last year of the data (a set of every figure's year took a
         // sixth of this pass)
         let first_year = clean.iter().map(|&i| f.year[i]).min();
