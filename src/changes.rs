@@ -306,6 +306,49 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+/// Bytes read in one pass from start to end: a mapped file's pages are let go as the
+/// pass leaves them behind, so the pass holds a window of the file in memory, not the
+/// file (a 10M-row publication's key file is 400 MB; the kernel keeps the pages in its
+/// cache, and the next pass maps them again from there).
+struct Pass<'a> {
+    bytes: &'a Bytes,
+    /// Let go up to here.
+    done: usize,
+}
+
+impl<'a> Pass<'a> {
+    /// Let go in steps of this many bytes.
+    const STEP: usize = 8 << 20;
+
+    fn over(bytes: &'a Bytes) -> Pass<'a> {
+        Pass { bytes, done: 0 }
+    }
+
+    /// Done with everything before `at`.
+    fn reached(&mut self, at: usize) {
+        if at < self.done + Self::STEP {
+            return;
+        }
+        let upto = at / Self::STEP * Self::STEP;
+        #[cfg(unix)]
+        if let Bytes::Mapped(m) = self.bytes {
+            // SAFETY: the mapping is of a file opened read-only and shared (not private,
+            // not anonymous): pages let go are read again from the file when next
+            // touched, with the same bytes, as the key file is never rewritten in place
+            // (see `from_key_file`); no reference into the range outlives this call's
+            // callers' use of it, and any later read of it maps it again
+            let _ = unsafe {
+                m.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.done,
+                    upto - self.done,
+                )
+            };
+        }
+        self.done = upto;
+    }
+}
+
 impl Previous {
     fn read(dir: &Path) -> Option<Previous> {
         Self::from_key_file(&dir.join(KEYS_FILE)).or_else(|| Self::from_csv(&dir.join("trade.csv")))
@@ -319,7 +362,13 @@ impl Previous {
             return None;
         }
         let body = bytes.len().checked_sub(16)?;
-        if xxhash_rust::xxh3::xxh3_128(&bytes[..body]).to_le_bytes() != bytes[body..] {
+        let mut sum = xxhash_rust::xxh3::Xxh3::new();
+        let mut pass = Pass::over(&bytes);
+        for (k, chunk) in bytes[..body].chunks(Pass::STEP).enumerate() {
+            sum.update(chunk);
+            pass.reached((k + 1) * Pass::STEP);
+        }
+        if sum.digest128().to_le_bytes() != bytes[body..] {
             return None;
         }
         let count = |at: usize| -> Option<usize> {
@@ -351,9 +400,12 @@ impl Previous {
             ends,
         };
         // every index names a text
-        (0..n)
-            .all(|k| p.ids(k).iter().all(|&id| (id as usize) < m))
-            .then_some(p)
+        let mut pass = Pass::over(&p.bytes);
+        let named = (0..n).all(|k| {
+            pass.reached(16 + k * RECORD);
+            p.ids(k).iter().all(|&id| (id as usize) < m)
+        });
+        named.then_some(p)
     }
 
     fn record(&self, k: usize) -> &[u8] {
@@ -538,8 +590,10 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
         same
     };
     let (mut a, mut b) = (0usize, 0usize);
+    let mut pass = Pass::over(&prev.bytes);
     loop {
         use std::cmp::Ordering::*;
+        pass.reached(16 + a * RECORD);
         // Less: a key only the previous publication has; Greater: only this one
         let side = match (a < prev.n, b < n) {
             (false, false) => break,

@@ -520,10 +520,10 @@ fn clean_table(
     place: &[crate::model::Place],
 ) -> CleanTable {
     use rayon::prelude::*;
-    fn gather<T: Copy + Send + Sync>(idx: &[usize], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
-        idx.par_iter().map(|&i| col(i)).collect()
+    fn gather<T: Copy + Send + Sync>(idx: &[u32], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
+        idx.par_iter().map(|&i| col(i as usize)).collect()
     }
-    fn take<T: Copy + Send + Sync>(idx: &[usize], col: Vec<T>) -> Vec<T> {
+    fn take<T: Copy + Send + Sync>(idx: &[u32], col: Vec<T>) -> Vec<T> {
         gather(idx, |i| col[i])
     }
     let idx = &v.clean;

@@ -27,10 +27,10 @@ pub struct SummaryRow {
 }
 
 /// Summarises the clean figures (`clean` indexes into `f`), sorted by reporter, partner, year.
-pub fn summarize(f: &Figures, clean: &[usize]) -> Vec<SummaryRow> {
+pub fn summarize(f: &Figures, clean: &[u32]) -> Vec<SummaryRow> {
     let mut by: BTreeMap<(&'static str, &'static str, i32), (Option<Decimal>, Option<Decimal>)> =
         BTreeMap::new();
-    for &i in clean {
+    for i in clean.iter().map(|&i| i as usize) {
         if f.month[i].is_some() || f.commodity_str(i) != "TOTAL" {
             continue;
         }

@@ -144,8 +144,9 @@ pub struct MirrorGap {
 /// The outcome of validation.
 #[derive(Debug, Default)]
 pub struct Verdict {
-    /// Indices into the figures that are clean, sorted by key.
-    pub clean: Vec<usize>,
+    /// Indices into the figures that are clean, sorted by key (figures are counted in
+    /// `u32`, as their raw indices are).
+    pub clean: Vec<u32>,
     /// Every reject, from normalise and from validate, with its severity's rule.
     pub rejects: Vec<Reject>,
     pub superseded: Vec<Superseded>,
@@ -254,8 +255,10 @@ impl V<'_> {
         });
     }
 
-    fn clean(&self) -> Vec<usize> {
-        (0..self.f.len()).filter(|&i| self.alive[i]).collect()
+    fn clean(&self) -> Vec<u32> {
+        (0..self.f.len() as u32)
+            .filter(|&i| self.alive[i as usize])
+            .collect()
     }
 }
 
@@ -265,22 +268,22 @@ impl V<'_> {
 /// at once; keying every index first took 32 bytes a figure. Groups sort on every core,
 /// and a group of more than a core's share sorts on every core by itself.
 fn sorted_in_groups<K: Ord + Send>(
-    idx: &[usize],
+    idx: &[u32],
     groups: usize,
     group: impl Fn(usize) -> usize + Sync,
     key: impl Fn(usize) -> K + Sync,
-) -> Vec<usize> {
+) -> Vec<u32> {
     let mut start = vec![0usize; groups + 1];
     for &i in idx {
-        start[group(i) + 1] += 1;
+        start[group(i as usize) + 1] += 1;
     }
     for g in 0..groups {
         start[g + 1] += start[g];
     }
-    let mut out = vec![0usize; idx.len()];
+    let mut out = vec![0u32; idx.len()];
     let mut at = start.clone();
     for &i in idx {
-        let g = group(i);
+        let g = group(i as usize);
         out[at[g]] = i;
         at[g] += 1;
     }
@@ -293,14 +296,14 @@ fn sorted_in_groups<K: Ord + Send>(
 /// its indices; segments on every core, and a segment of more than a core's share on
 /// every core by itself.
 fn sort_segments<K: Ord + Send>(
-    idx: &mut [usize],
+    idx: &mut [u32],
     lens: impl Iterator<Item = usize>,
     key: impl Fn(usize) -> K + Sync,
 ) {
     use rayon::prelude::*;
     let big = (idx.len() / rayon::current_num_threads().max(1)).max(1 << 16);
-    let mut segments: Vec<&mut [usize]> = Vec::new();
-    let mut rest: &mut [usize] = idx;
+    let mut segments: Vec<&mut [u32]> = Vec::new();
+    let mut rest: &mut [u32] = idx;
     for len in lens {
         let (seg, tail) = std::mem::take(&mut rest).split_at_mut(len);
         if seg.len() > 1 {
@@ -310,9 +313,9 @@ fn sort_segments<K: Ord + Send>(
     }
     segments
         .par_iter_mut()
-        .for_each_init(Vec::new, |keyed: &mut Vec<(K, usize)>, seg| {
+        .for_each_init(Vec::new, |keyed: &mut Vec<(K, u32)>, seg| {
             keyed.clear();
-            keyed.extend(seg.iter().map(|&i| (key(i), i)));
+            keyed.extend(seg.iter().map(|&i| (key(i as usize), i)));
             if seg.len() >= big {
                 keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
             } else {
@@ -464,7 +467,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut conflicts = v.check("conflict");
     let mut losers: Vec<(usize, usize)> = Vec::new();
     let mut kept = usize::MAX;
-    for &i in &order {
+    for i in order.iter().map(|&i| i as usize) {
         if kept != usize::MAX && kx[kept] == kx[i] {
             losers.push((i, kept));
         } else {
@@ -515,7 +518,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
 
     // by key: the survivors of the uniqueness pass, already in key order
-    let clean: Vec<usize> = order.into_iter().filter(|&i| v.alive[i]).collect();
+    let mut clean = order;
+    clean.retain(|&i| v.alive[i as usize]);
 
     // the checks below only read the clean figures: they run side by side, each giving
     // its findings and the flags to set
@@ -524,7 +528,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // flow and its mirror, are found by walking two runs side by side
     let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
         let key = |at: usize| {
-            let k = kx[clean[at]];
+            let k = kx[clean[at] as usize];
             (k.0, k.1, k.2)
         };
         let mut runs = Vec::new();
@@ -539,7 +543,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         }
         runs
     };
-    let run = |key: (u32, u32, u8)| -> &[usize] {
+    let run = |key: (u32, u32, u8)| -> &[u32] {
         runs.binary_search_by(|(k, _)| k.cmp(&key))
             .map_or(&[][..], |at| &clean[runs[at].1.clone()])
     };
@@ -559,20 +563,26 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         });
         // the first and last year of the data (a set of every figure's year took a
         // sixth of this pass)
-        let first_year = clean.iter().map(|&i| f.year[i]).min();
-        let last_year = clean.iter().map(|&i| f.year[i]).max();
+        let first_year = clean.iter().map(|&i| f.year[i as usize]).min();
+        let last_year = clean.iter().map(|&i| f.year[i as usize]).max();
         let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
         let same_series = |a: usize, b: usize| {
             let (x, y) = (kx[a], kx[b]);
             (x.0, x.1, x.2, x.4, x.5) == (y.0, y.1, y.2, y.4, y.5)
         };
+        // one series' indices at a time, widened for indexing
+        let mut series: Vec<usize> = Vec::new();
         let mut start = 0;
         while start < by_series.len() {
             let mut end = start + 1;
-            while end < by_series.len() && same_series(by_series[start], by_series[end]) {
+            while end < by_series.len()
+                && same_series(by_series[start] as usize, by_series[end] as usize)
+            {
                 end += 1;
             }
-            let idx = &by_series[start..end];
+            series.clear();
+            series.extend(by_series[start..end].iter().map(|&i| i as usize));
+            let idx = &series[..];
             start = end;
             let first = idx[0];
             let k = (
@@ -799,7 +809,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         .map(|k| (k, (0, Decimal::ZERO)))
         .collect();
     if !parts.is_empty() && totals.severity != Severity::Off {
-        for &i in &clean {
+        for i in clean.iter().map(|&i| i as usize) {
             let k = kx[i];
             if let Some(e) = parts.get_mut(&(
                 places.place[f.raw[i] as usize].table,
@@ -847,8 +857,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut coverage = v.check("coverage");
     let present: BTreeSet<(&str, &str, i32, Flow)> = clean
         .iter()
-        .filter(|&&i| f.month[i].is_none())
-        .map(|&i| (f.reporter(i), f.partner(i), f.year[i], f.flow[i]))
+        .map(|&i| i as usize)
+        .filter(|&i| f.month[i].is_none())
+        .map(|i| (f.reporter(i), f.partner(i), f.year[i], f.flow[i]))
         .collect();
     let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) =
         match &rules.coverage {
@@ -1040,24 +1051,24 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 /// Calls `each` with every pair of figures of `a` and `b` (runs ordered by `key`, each key
 /// at most once in a run) that share a key, in `a`'s order: a walk of both, no search.
 fn same_period<K: Ord>(
-    a: &[usize],
-    b: &[usize],
+    a: &[u32],
+    b: &[u32],
     key: impl Fn(usize) -> K,
     each: &mut dyn FnMut(usize, usize),
 ) {
     let mut j = 0;
-    for &i in a {
+    for i in a.iter().map(|&i| i as usize) {
         let k = key(i);
-        while j < b.len() && key(b[j]) < k {
+        while j < b.len() && key(b[j] as usize) < k {
             j += 1;
         }
-        if j < b.len() && key(b[j]) == k {
-            each(i, b[j]);
+        if j < b.len() && key(b[j] as usize) == k {
+            each(i, b[j] as usize);
         }
     }
 }
 
-fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> ExpectationResult {
+fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> ExpectationResult {
     let matches = |i: usize| {
         e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
             && e.partner.as_deref().is_none_or(|p| f.partner(i) == p)
@@ -1068,7 +1079,7 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
     let sum = |flow: Flow| -> Option<Decimal> {
         let vals: Vec<Decimal> = clean
             .iter()
-            .copied()
+            .map(|&i| i as usize)
             .filter(|&i| matches(i) && f.flow[i] == flow)
             .filter_map(|i| f.value[i])
             .collect();
@@ -1090,7 +1101,7 @@ fn expectation(f: &Figures, clean: &[usize], e: &crate::config::Expectation) -> 
             for p in partners {
                 for y in years.0..=years.1 {
                     for fl in [Flow::Export, Flow::Import] {
-                        let has = clean.iter().any(|&i| {
+                        let has = clean.iter().map(|&i| i as usize).any(|i| {
                             f.partner(i) == p
                                 && f.year[i] == y
                                 && f.flow[i] == fl
@@ -1170,8 +1181,8 @@ mod tests {
     fn same_period_pairs_the_figures_of_two_runs_with_one_key_in_order() {
         // runs of figure indices ordered by their key (here: the key of index i is key[i])
         let key = [1, 3, 4, 7, 9, 2, 3, 7, 8, 9, 10];
-        let a = [0, 1, 2, 3, 4];
-        let b = [5, 6, 7, 8, 9, 10];
+        let a = [0u32, 1, 2, 3, 4];
+        let b = [5u32, 6, 7, 8, 9, 10];
         let mut pairs = Vec::new();
         super::same_period(&a, &b, |i| key[i], &mut |i, j| pairs.push((i, j)));
         assert_eq!(pairs, [(1, 6), (3, 7), (4, 9)]);
@@ -1205,11 +1216,11 @@ mod tests {
             })
             .collect();
         let scramble: Vec<u64> = (0..n).map(|_| next()).collect();
-        let mut idx: Vec<usize> = (0..n).collect();
-        idx.sort_by_key(|&i| scramble[i]);
+        let mut idx: Vec<u32> = (0..n as u32).collect();
+        idx.sort_by_key(|&i| scramble[i as usize]);
         let key = |i: usize| (keys[i], i);
         let mut want = idx.clone();
-        want.sort_by_key(|&i| key(i));
+        want.sort_by_key(|&i| key(i as usize));
         assert_eq!(sorted_in_groups(&idx, 50, |i| keys[i].0, key), want);
         // one group for all: the same order
         assert_eq!(sorted_in_groups(&idx, 1, |_| 0, key), want);
