@@ -88,9 +88,9 @@ type Key<'a> = (&'a str, &'a str, &'a str, i32, Option<u8>, &'a str);
 
 fn row_key(t: &CleanTable, i: usize) -> Key<'_> {
     (
-        t.reporter[i],
-        t.partner[i],
-        t.flow[i],
+        t.reporter(i),
+        t.partner(i),
+        t.flow(i),
         t.year[i],
         t.month[i],
         t.commodity(i),
@@ -111,19 +111,25 @@ fn text_of(k: Key<'_>) -> String {
 /// by key; should a table come unsorted, a permutation that sorts it.
 pub struct Keys(Option<Vec<u32>>);
 
-/// Rows `a` and `b` in key order, as their [`row_key`]s compare: a text of the same
-/// address (a static code) or the same commodity index is equal without being read.
+/// Rows `a` and `b` in key order, as their [`row_key`]s compare: a country or
+/// commodity of the same index, or the same flow, is equal without its text being read.
 fn key_cmp(t: &CleanTable, a: usize, b: usize) -> std::cmp::Ordering {
-    let text = |x: &str, y: &str| {
-        if std::ptr::eq(x, y) {
+    let country = |x: u32, y: u32| {
+        if x == y {
             std::cmp::Ordering::Equal
         } else {
-            x.cmp(y)
+            t.countries[x as usize].cmp(t.countries[y as usize])
         }
     };
-    text(t.reporter[a], t.reporter[b])
-        .then_with(|| text(t.partner[a], t.partner[b]))
-        .then_with(|| text(t.flow[a], t.flow[b]))
+    country(t.reporter[a], t.reporter[b])
+        .then_with(|| country(t.partner[a], t.partner[b]))
+        .then_with(|| {
+            if t.flow[a] == t.flow[b] {
+                std::cmp::Ordering::Equal
+            } else {
+                t.flow(a).cmp(t.flow(b))
+            }
+        })
         .then_with(|| (t.year[a], t.month[a]).cmp(&(t.year[b], t.month[b])))
         .then_with(|| {
             if t.commodity[a] == t.commodity[b] {
@@ -242,9 +248,9 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
         let i = keys.row(k);
         let c = t.commodity[i];
         let ids = [
-            id_of(t.reporter[i], &mut texts),
-            id_of(t.partner[i], &mut texts),
-            id_of(t.flow[i], &mut texts),
+            id_of(t.reporter(i), &mut texts),
+            id_of(t.partner(i), &mut texts),
+            id_of(t.flow(i), &mut texts),
             if (c as usize) < commodities {
                 c
             } else {
@@ -324,12 +330,21 @@ impl<'a> Pass<'a> {
         Pass { bytes, done: 0 }
     }
 
+    /// What to let go when done with everything before `at`, having let go up to `done`,
+    /// of `len` bytes: whole steps, never past the end (past it lies other memory).
+    fn step(done: usize, at: usize, len: usize) -> Option<usize> {
+        let upto = at.min(len) / Self::STEP * Self::STEP;
+        (upto > done).then_some(upto)
+    }
+
     /// Done with everything before `at`.
     fn reached(&mut self, at: usize) {
         if at < self.done + Self::STEP {
             return;
         }
-        let upto = at / Self::STEP * Self::STEP;
+        let Some(upto) = Self::step(self.done, at, self.bytes.len()) else {
+            return;
+        };
         #[cfg(unix)]
         if let Bytes::Mapped(m) = self.bytes {
             // SAFETY: the mapping is of a file opened read-only and shared (not private,
@@ -451,9 +466,9 @@ impl Previous {
     fn cmp(&self, k: usize, t: &CleanTable, i: usize, same: &[u32]) -> std::cmp::Ordering {
         let [reporter, partner, flow, commodity] = self.ids(k);
         let row = (
-            t.reporter[i],
-            t.partner[i],
-            t.flow[i],
+            t.reporter(i),
+            t.partner(i),
+            t.flow(i),
             (t.year[i], t.month[i]),
         );
         (
@@ -662,6 +677,7 @@ fn revision(key: String, old: Option<Decimal>, new: Option<Decimal>) -> Revision
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Flow;
 
     /// reporter, partner, flow, year, month, commodity, value (negative: missing)
     type Row<'a> = (
@@ -678,9 +694,11 @@ mod tests {
     fn table(rows: &[Row<'_>]) -> CleanTable {
         let mut t = CleanTable::default();
         for &(r, p, f, y, m, c, v) in rows {
+            let (r, p) = (t.country(r), t.country(p));
             t.reporter.push(r);
             t.partner.push(p);
-            t.flow.push(f);
+            t.flow
+                .push(crate::normalize::parse_flow(f).expect("a flow"));
             t.year.push(y);
             t.month.push(m);
             let id = t.commodities.intern(c);
@@ -698,12 +716,12 @@ mod tests {
 
     #[test]
     fn rows_compare_as_their_keys() {
-        // texts of the same address and of different addresses (a code built at run
-        // time), equal and unequal commodity indices, months and none, a TOTAL index
-        let tur = String::from("TUR").leak();
+        // countries of the same index and of different indices with the same text (a
+        // second entry for a code), equal and unequal commodity indices, months and none,
+        // a TOTAL index
         let rows: Vec<Row<'_>> = vec![
             ("TUR", "KAZ", "export", 2019, Some(1), "010101", 1),
-            (tur, "KAZ", "export", 2019, Some(1), "010101", 2),
+            ("TUR", "KAZ", "export", 2019, Some(1), "010101", 2),
             ("TUR", "AZE", "import", 2019, None, "TOTAL", 3),
             ("AZE", "TUR", "export", 2018, Some(12), "9", 4),
             ("TUR", "KAZ", "export", 2019, Some(1), "010102", 5),
@@ -711,11 +729,14 @@ mod tests {
             ("TUR", "KAZ", "export", 2020, None, "010101", 7),
         ];
         let mut t = table(&rows);
+        t.countries.push("TUR");
+        t.reporter[1] = t.countries.len() as u32 - 1;
         t.commodity.push(u32::MAX);
+        let tur = t.country("TUR");
         for col in [&mut t.reporter, &mut t.partner] {
-            col.push("TUR");
+            col.push(tur);
         }
-        t.flow.push("export");
+        t.flow.push(Flow::Export);
         t.year.push(2019);
         t.month.push(None);
         for a in 0..t.commodity.len() {
@@ -803,6 +824,45 @@ mod tests {
         let (counts, c) = changes_of(dir.path(), &t);
         assert_eq!(counts, (0, 0, 1));
         assert_eq!(c.revised[0].key, "TUR AZE export 2019-03 TOTAL");
+    }
+
+    #[test]
+    fn a_pass_lets_go_whole_steps_and_never_past_the_end() {
+        let step = Pass::STEP;
+        // not a whole step yet; one; the rest of a step past what is let go
+        assert_eq!(Pass::step(0, step - 1, 10 * step), None);
+        assert_eq!(Pass::step(0, step + 5, 10 * step), Some(step));
+        assert_eq!(Pass::step(step, step + 5, 10 * step), None);
+        // at or past the end: up to the last whole step inside it, not beyond
+        assert_eq!(Pass::step(0, 3 * step, 2 * step + 100), Some(2 * step));
+        assert_eq!(Pass::step(step, usize::MAX, step + 100), None);
+        assert_eq!(Pass::step(0, 4 * step, 4 * step), Some(4 * step));
+    }
+
+    #[test]
+    fn a_key_file_of_many_steps_is_compared_whole() {
+        // 400,000 keys (16 MB, two steps of letting go behind) against the same with a
+        // revision every 1,000 rows, the last key gone and one added
+        let n = 400_000;
+        let codes: Vec<String> = (0..n).map(|i| format!("{i:06}")).collect();
+        let rows = |bump: bool| -> Vec<Row<'_>> {
+            codes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let v = i as i64 + i64::from(bump && i % 1000 == 7);
+                    ("TUR", "KAZ", "export", 2020, None, c.as_str(), v)
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        publish(dir.path(), &table(&rows(false)));
+        let mut new = rows(true);
+        new.pop();
+        new.push(("TUR", "UZB", "export", 2020, None, "TOTAL", 1));
+        let (counts, c) = changes_of(dir.path(), &table(&new));
+        assert_eq!(counts, (1, 1, n / 1000));
+        assert!(c.removed[0].contains(&codes[n - 1]), "{:?}", c.removed);
     }
 
     #[test]

@@ -544,9 +544,10 @@ fn clean_table(
     drop(raw);
     let flags = gather(idx, |i| flags[i] | v.flags[i]);
     CleanTable {
-        reporter: gather(idx, |i| countries[reporter[i] as usize]),
-        partner: gather(idx, |i| countries[partner[i] as usize]),
-        flow: gather(idx, |i| flow[i].as_str()),
+        reporter: take(idx, reporter),
+        partner: take(idx, partner),
+        countries,
+        flow: take(idx, flow),
         year: take(idx, year),
         month: take(idx, month),
         commodity: take(idx, commodity),

@@ -150,9 +150,9 @@ pub fn write_clean(
         b.flags.clear();
         crate::model::flags::push_names(&mut b.flags, t.flags[i]);
         t.value_texts(i, &mut b);
-        r.field(t.reporter[i]);
-        r.field(t.partner[i]);
-        r.plain(t.flow[i]);
+        r.field(t.reporter(i));
+        r.field(t.partner(i));
+        r.plain(t.flow(i));
         number.clear();
         push_int(&mut number, t.year[i]);
         r.plain(&number);
@@ -314,9 +314,10 @@ mod tests {
             t.commodities.intern(c);
         }
         for i in 0..60usize {
-            t.reporter.push("TUR");
-            t.partner.push(["KAZ", "AZE"][i % 2]);
-            t.flow.push("export");
+            let (r, p) = (t.country("TUR"), t.country(["KAZ", "AZE"][i % 2]));
+            t.reporter.push(r);
+            t.partner.push(p);
+            t.flow.push(crate::model::Flow::Export);
             t.year.push(2019);
             t.month.push((i % 4 != 0).then_some(3));
             t.commodity.push((i % 3) as u32);
@@ -354,9 +355,9 @@ mod tests {
                 t.value_texts(i, &mut b);
                 let (year, month) = (t.year[i].to_string(), t.month[i].map(|m| m.to_string()));
                 w.write_record([
-                    t.reporter[i],
-                    t.partner[i],
-                    t.flow[i],
+                    t.reporter(i),
+                    t.partner(i),
+                    t.flow(i),
                     &year,
                     month.as_deref().unwrap_or(""),
                     &safe_text(t.commodity(i)),

@@ -24,9 +24,13 @@ use tradeflow_kernels::decimal;
 /// (`source_ref`, the exact value, the flags) formatted only when a writer asks for them.
 #[derive(Debug, Default, Clone)]
 pub struct CleanTable {
-    pub reporter: Vec<&'static str>,
-    pub partner: Vec<&'static str>,
-    pub flow: Vec<&'static str>,
+    /// Index into `countries` of each row's reporter code.
+    pub reporter: Vec<u32>,
+    /// Index into `countries` of each row's partner code.
+    pub partner: Vec<u32>,
+    /// The country codes the rows name (the normalised figures' own table).
+    pub countries: Vec<&'static str>,
+    pub flow: Vec<crate::model::Flow>,
     pub year: Vec<i32>,
     pub month: Vec<Option<u8>>,
     /// Index into `commodities` (an index past its texts reads as `TOTAL`).
@@ -48,6 +52,30 @@ impl CleanTable {
 
     pub fn is_empty(&self) -> bool {
         self.value.is_empty()
+    }
+
+    pub fn reporter(&self, i: usize) -> &'static str {
+        self.countries[self.reporter[i] as usize]
+    }
+
+    pub fn partner(&self, i: usize) -> &'static str {
+        self.countries[self.partner[i] as usize]
+    }
+
+    pub fn flow(&self, i: usize) -> &'static str {
+        self.flow[i].as_str()
+    }
+
+    /// The index of a country code in `countries`, added when new: for tables made by
+    /// hand (the pipeline's come with the normalised figures' table).
+    pub fn country(&mut self, code: &'static str) -> u32 {
+        match self.countries.iter().position(|&c| c == code) {
+            Some(k) => k as u32,
+            None => {
+                self.countries.push(code);
+                self.countries.len() as u32 - 1
+            }
+        }
     }
 
     pub fn commodity(&self, i: usize) -> &str {
@@ -107,6 +135,7 @@ impl CleanTable {
         CleanTable {
             reporter: pick(&self.reporter, idx),
             partner: pick(&self.partner, idx),
+            countries: self.countries.clone(),
             flow: pick(&self.flow, idx),
             year: pick(&self.year, idx),
             month: pick(&self.month, idx),

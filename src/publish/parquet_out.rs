@@ -36,9 +36,9 @@ fn column(t: &CleanTable, r: std::ops::Range<usize>, k: usize) -> Column {
         b.finish().into_column()
     };
     match k {
-        0 => Column::new(name, &t.reporter[r]),
-        1 => Column::new(name, &t.partner[r]),
-        2 => Column::new(name, &t.flow[r]),
+        0 => Column::new(name, &r.map(|i| t.reporter(i)).collect::<Vec<_>>()),
+        1 => Column::new(name, &r.map(|i| t.partner(i)).collect::<Vec<_>>()),
+        2 => Column::new(name, &r.map(|i| t.flow(i)).collect::<Vec<_>>()),
         3 => Column::new(name, &t.year[r]),
         4 => Column::new(
             name,
@@ -218,11 +218,6 @@ fn dictionary<'a, K: std::hash::Hash + Eq + Copy, V>(
     ))
 }
 
-/// A static text keyed by where it lies: the same text from one table has one address.
-fn by_address(s: &'static str) -> ((usize, usize), &'static str) {
-    ((s.as_ptr() as usize, s.len()), s)
-}
-
 /// Rows `lo..hi` as Arrow arrays in the contract's column order, without the columns
 /// named in `drop`: the texts of few distinct values as dictionaries, the rest as
 /// [`frame`] makes its columns.
@@ -246,9 +241,13 @@ fn batch_arrays(
         }
         let rows = r.clone();
         let array = match k {
-            0 => dictionary(rows.map(|i| by_address(t.reporter[i])), Cow::Borrowed)?,
-            1 => dictionary(rows.map(|i| by_address(t.partner[i])), Cow::Borrowed)?,
-            2 => dictionary(rows.map(|i| by_address(t.flow[i])), Cow::Borrowed)?,
+            0 => dictionary(rows.map(|i| (t.reporter[i], i)), |i| {
+                Cow::Borrowed(t.reporter(i))
+            })?,
+            1 => dictionary(rows.map(|i| (t.partner[i], i)), |i| {
+                Cow::Borrowed(t.partner(i))
+            })?,
+            2 => dictionary(rows.map(|i| (t.flow[i], i)), |i| Cow::Borrowed(t.flow(i)))?,
             5 => dictionary(rows.map(|i| (t.commodity[i], i)), |i| {
                 Cow::Borrowed(t.commodity(i))
             })?,
@@ -307,9 +306,9 @@ pub fn write_partitioned(
     }
     let value = |col: &str, i: usize| -> String {
         match col {
-            "reporter" => t.reporter[i].to_string(),
-            "partner" => t.partner[i].to_string(),
-            "flow" => t.flow[i].to_string(),
+            "reporter" => t.reporter(i).to_string(),
+            "partner" => t.partner(i).to_string(),
+            "flow" => t.flow(i).to_string(),
             _ => t.year[i].to_string(),
         }
     };
@@ -374,7 +373,7 @@ pub fn write_summary(path: &Path, rows: &[SummaryRow]) -> Result<(), Box<dyn std
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Place, Provenance, RefStyle, SourceInfo, TableInfo};
+    use crate::model::{Flow, Place, Provenance, RefStyle, SourceInfo, TableInfo};
 
     /// 3.5 batches: commodities few in the first two, nearly all distinct in the third
     /// (where polars decides against a dictionary), flags, two sources, missing months
@@ -401,9 +400,11 @@ mod tests {
         let partners = ["KAZ", "AZE", "UZB", "KGZ", "TKM"];
         let n = BATCH * 3 + BATCH / 2;
         for i in 0..n {
-            t.reporter.push(if i % 7 == 0 { "AZE" } else { "TUR" });
-            t.partner.push(partners[i % 5]);
-            t.flow.push(["export", "import"][i % 2]);
+            let r = t.country(if i % 7 == 0 { "AZE" } else { "TUR" });
+            let p = t.country(partners[i % 5]);
+            t.reporter.push(r);
+            t.partner.push(p);
+            t.flow.push([Flow::Export, Flow::Import][i % 2]);
             t.year.push(2000 + (i % 25) as i32);
             t.month.push((i % 13 != 0).then_some((i % 12 + 1) as u8));
             let c = if (2 * BATCH..3 * BATCH).contains(&i) {

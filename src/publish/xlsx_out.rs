@@ -235,9 +235,9 @@ fn data_sheets(
         for i in lo..hi {
             let r = (i - lo) as u32 + 1;
             t.row_texts(i, &mut b);
-            ws.write_string(r, 0, t.reporter[i])?;
-            ws.write_string(r, 1, t.partner[i])?;
-            ws.write_string(r, 2, t.flow[i])?;
+            ws.write_string(r, 0, t.reporter(i))?;
+            ws.write_string(r, 1, t.partner(i))?;
+            ws.write_string(r, 2, t.flow(i))?;
             ws.write_number(r, 3, t.year[i])?;
             if let Some(m) = t.month[i] {
                 ws.write_number(r, 4, m)?;
