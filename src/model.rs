@@ -369,19 +369,100 @@ pub struct RawFigures {
     pub month: Vec<u32>,
     pub commodity: Vec<u32>,
     pub value: Vec<RawValue>,
-    /// Unit text of the value's column header, table title and source config.
-    pub unit_column: Vec<u32>,
-    pub unit_title: Vec<u32>,
-    pub unit_config: Vec<u32>,
-    /// Declared decimal separator for text numbers (from config), if any.
-    pub decimal: Vec<Option<char>>,
-    pub place: Vec<Place>,
+    /// Each figure's place, and the unit texts and decimal mark around its value.
+    pub places: Places,
     /// Value texts, one after another (nearly every one is distinct: not interned).
     value_buf: String,
     /// End of each value text in `value_buf`.
     value_ends: Vec<u64>,
     /// The last text of each interned field, for [`Dict::intern_repeated`].
     last: [Last; 9],
+}
+
+/// What the figures of one table column have in common: the unit texts around their
+/// values (column header, table title, source config: ids into the figures' texts), the
+/// declared decimal mark, the table and the column. A file has few.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Context {
+    pub unit_column: u32,
+    pub unit_title: u32,
+    pub unit_config: u32,
+    /// Declared decimal separator for text numbers (from config), if any.
+    pub decimal: Option<char>,
+    pub table: u32,
+    pub col: u32,
+}
+
+/// The raw figures' places, and the context of each: a row and a context index a figure
+/// (8 bytes), each context once.
+#[derive(Debug, Default, Clone)]
+pub struct Places {
+    context: Vec<u32>,
+    row: Vec<u32>,
+    contexts: Vec<Context>,
+    /// Each context's index, to find a context met before.
+    ids: rustc_hash::FxHashMap<Context, u32>,
+}
+
+impl Places {
+    fn push(&mut self, c: Context, row: u32) {
+        // a figure's context is nearly always its predecessor's
+        let id = match self.context.last() {
+            Some(&last) if self.contexts[last as usize] == c => last,
+            _ => *self.ids.entry(c).or_insert_with(|| {
+                self.contexts.push(c);
+                self.contexts.len() as u32 - 1
+            }),
+        };
+        self.context.push(id);
+        self.row.push(row);
+    }
+
+    /// Appends `other`'s places, its unit texts renumbered by `ids` (their indices in
+    /// the figures these are appended to).
+    fn append(&mut self, other: Places, ids: &[u32]) {
+        let text = |i: u32| if i == NONE { NONE } else { ids[i as usize] };
+        let mut to = Vec::with_capacity(other.contexts.len());
+        for c in other.contexts {
+            let c = Context {
+                unit_column: text(c.unit_column),
+                unit_title: text(c.unit_title),
+                unit_config: text(c.unit_config),
+                ..c
+            };
+            to.push(*self.ids.entry(c).or_insert_with(|| {
+                self.contexts.push(c);
+                self.contexts.len() as u32 - 1
+            }));
+        }
+        self.context.reserve_exact(other.context.len());
+        self.context
+            .extend(other.context.into_iter().map(|k| to[k as usize]));
+        self.row.extend(other.row);
+    }
+
+    pub fn len(&self) -> usize {
+        self.row.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.row.is_empty()
+    }
+
+    /// Figure `i`'s context.
+    pub fn context(&self, i: usize) -> &Context {
+        &self.contexts[self.context[i] as usize]
+    }
+
+    /// Figure `i`'s place.
+    pub fn get(&self, i: usize) -> Place {
+        let c = self.context(i);
+        Place {
+            table: c.table,
+            row: self.row[i],
+            col: c.col,
+        }
+    }
 }
 
 /// The texts of one raw figure, borrowed for pushing.
@@ -418,15 +499,16 @@ impl RawFigures {
         self.month.push(d.intern_repeated(&mut l[4], f.month));
         self.commodity
             .push(d.intern_repeated(&mut l[5], f.commodity));
-        self.unit_column
-            .push(d.intern_repeated(&mut l[6], f.unit_column));
-        self.unit_title
-            .push(d.intern_repeated(&mut l[7], f.unit_title));
-        self.unit_config
-            .push(d.intern_repeated(&mut l[8], f.unit_config));
-        self.decimal.push(f.decimal);
+        let context = Context {
+            unit_column: d.intern_repeated(&mut l[6], f.unit_column),
+            unit_title: d.intern_repeated(&mut l[7], f.unit_title),
+            unit_config: d.intern_repeated(&mut l[8], f.unit_config),
+            decimal: f.decimal,
+            table: place.table,
+            col: place.col,
+        };
+        self.places.push(context, place.row);
         self.value.push(value);
-        self.place.push(place);
     }
 
     /// Appends `other`'s figures after this set's, as if they had been pushed here: each
@@ -445,9 +527,6 @@ impl RawFigures {
             (&mut self.year, &mut other.year),
             (&mut self.month, &mut other.month),
             (&mut self.commodity, &mut other.commodity),
-            (&mut self.unit_column, &mut other.unit_column),
-            (&mut self.unit_title, &mut other.unit_title),
-            (&mut self.unit_config, &mut other.unit_config),
         ] {
             to.reserve_exact(n - to.len());
             to.extend(std::mem::take(from).into_iter().map(|i| {
@@ -476,8 +555,7 @@ impl RawFigures {
                 .into_iter()
                 .map(|e| e + base),
         );
-        self.decimal.append(&mut other.decimal);
-        self.place.append(&mut other.place);
+        self.places.append(std::mem::take(&mut other.places), &ids);
     }
 
     /// Stores a value text and returns the value that refers to it.

@@ -231,20 +231,13 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             .unwrap_or(rust_decimal::Decimal::MAX),
     };
     let mut norm = normalize::normalize(&read.raw, &nopts, &sref);
-    // what only normalise reads goes now (24 bytes a figure); the rejects still need the
+    // what only normalise reads goes now (8 bytes a figure); the rejects still need the
     // texts of reporter, partner, flow, year and value, validate the places
-    for col in [
-        &mut read.raw.month,
-        &mut read.raw.commodity,
-        &mut read.raw.unit_column,
-        &mut read.raw.unit_title,
-        &mut read.raw.unit_config,
-    ] {
+    for col in [&mut read.raw.month, &mut read.raw.commodity] {
         drop(std::mem::take(col));
     }
-    drop(std::mem::take(&mut read.raw.decimal));
     let places = validate::Places {
-        place: &read.raw.place,
+        place: &read.raw.places,
         source_ref: &sref,
         precedence: &|pl| read.prov.source_of(pl),
     };
@@ -260,7 +253,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // built, so the two never take memory at once (a third of the peak)
     let rejects = reject_rows(&verdict, &read);
     let figures_read = read.raw.len();
-    let place = std::mem::take(&mut read.raw.place);
+    let place = std::mem::take(&mut read.raw.places);
     drop(std::mem::take(&mut read.raw));
     let mut report = report(&p, figures_read, &read, &norm, &verdict, &run_id);
     let counts = counts(figures_read, &norm, &verdict);
@@ -517,7 +510,7 @@ fn clean_table(
     f: crate::model::Figures,
     v: &Verdict,
     prov: &Provenance,
-    place: &[crate::model::Place],
+    place: &crate::model::Places,
 ) -> CleanTable {
     use rayon::prelude::*;
     fn gather<T: Copy + Send + Sync>(idx: &[u32], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -540,7 +533,7 @@ fn clean_table(
         flags,
         raw,
     } = f;
-    let place = gather(idx, |i| place[raw[i] as usize]);
+    let place = gather(idx, |i| place.get(raw[i] as usize));
     drop(raw);
     let flags = gather(idx, |i| flags[i] | v.flags[i]);
     CleanTable {
@@ -566,7 +559,7 @@ fn reject_rows(v: &Verdict, read: &Read) -> Vec<RejectRow> {
         .iter()
         .map(|r| {
             let i = r.raw as usize;
-            let place = raw.place[i];
+            let place = raw.places.get(i);
             RejectRow {
                 source: read.prov.source_id(place).to_string(),
                 source_ref: read.prov.source_ref(place),
@@ -714,7 +707,7 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
                 f.year[i],
                 f.value[i].map_or_else(|| "null".to_string(), validate::grouped),
                 raw.value_text(r),
-                prov.source_ref(raw.place[r]),
+                prov.source_ref(raw.places.get(r)),
                 if fl.is_empty() {
                     String::new()
                 } else {
@@ -739,7 +732,7 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
                         o,
                         "    rejected {:?} at {}: {}: {}",
                         raw.value_text(r),
-                        prov.source_ref(raw.place[r]),
+                        prov.source_ref(raw.places.get(r)),
                         rj.rule,
                         rj.message
                     );
@@ -804,7 +797,7 @@ fn inspect_json(
                     json!({
                         "reporter": f.reporter(i), "partner": f.partner(i), "flow": f.flow[i], "year": f.year[i], "month": f.month[i],
                         "commodity": f.commodity_str(i), "value_usd": f.value[i].map(|x| x.normalize().to_string()),
-                        "raw": raw.value_text(r), "source_ref": prov.source_ref(raw.place[r]), "flags": flags::names(f.flags[i]),
+                        "raw": raw.value_text(r), "source_ref": prov.source_ref(raw.places.get(r)), "flags": flags::names(f.flags[i]),
                     })
                 })
                 .collect();
@@ -813,7 +806,7 @@ fn inspect_json(
                 .iter()
                 .filter(|rj| in_table(rj.raw as usize, t))
                 .take(1000)
-                .map(|rj| json!({"raw": raw.value_text(rj.raw as usize), "source_ref": prov.source_ref(raw.place[rj.raw as usize]), "rule": rj.rule, "message": rj.message}))
+                .map(|rj| json!({"raw": raw.value_text(rj.raw as usize), "source_ref": prov.source_ref(raw.places.get(rj.raw as usize)), "rule": rj.rule, "message": rj.message}))
                 .collect();
             v
         })

@@ -554,7 +554,7 @@ mod tests {
                     out.year[i],
                     out.commodity[i],
                 ];
-                (ids, out.value_text(i), out.place[i].row)
+                (ids, out.value_text(i), out.places.get(i).row)
             })
             .collect()
     }
@@ -636,7 +636,7 @@ mod tests {
         // blank lines, `\r\n`, a lone `\r`, a quoted `\r\n`
         let t = "a,b\n\n\nc,d\r\n\r\ne,f\rg,h\r\ni,\"j\r\nk\"\r\nl,m";
         let (out, _) = streamed(t, 1, &[0]);
-        let rows: Vec<u32> = out.place.iter().map(|p| p.row + 1).collect();
+        let rows: Vec<u32> = (0..out.len()).map(|i| out.places.get(i).row + 1).collect();
         assert_eq!(rows, [1, 4, 6, 7, 8, 10]);
         // the head reads the same lines
         let src = Source::for_file(std::path::Path::new("t.csv"));

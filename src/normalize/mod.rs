@@ -282,14 +282,15 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
         .fold(
             HashMap::default,
             |mut evidence: HashMap<_, (usize, usize)>, i| {
-                if let (RawValue::Text(t), None) = (&raw.value[i], raw.decimal[i]) {
+                let at = raw.places.context(i);
+                if let (RawValue::Text(t), None) = (&raw.value[i], at.decimal) {
                     if let Parsed::Number(Reading {
                         evidence: Some(Evidence::DecimalIs(c)),
                         ..
                     }) = number::parse(raw.value_str(*t), None)
                     {
                         let e = evidence
-                            .entry((raw.place[i].table, raw.place[i].col))
+                            .entry((at.table, at.col))
                             .or_default();
                         if c == '.' {
                             e.0 += 1
@@ -414,7 +415,7 @@ fn normalize_range(
         out: Normalized::default(),
     };
     for i in lo..hi {
-        let place = raw.place[i];
+        let place = raw.places.get(i);
         let text = |id: u32| raw.dict.get(id);
         let partner_text = text(raw.partner[i]);
         let partner =
@@ -723,12 +724,13 @@ impl Context<'_> {
     /// The exact value in dollars (`None` for a missing-value marker) and its flags.
     fn value(&mut self, i: usize) -> Result<(Option<Decimal>, u32), Rejection> {
         let raw = self.raw;
-        let place = raw.place[i];
+        let place = raw.places.get(i);
+        let c = *raw.places.context(i);
         let mut flag = 0u32;
         // the unit: nearest level that names one
-        let column_unit = self.unit(raw.unit_column[i]);
-        let title_unit = self.unit(raw.unit_title[i]);
-        let config_unit = self.unit(raw.unit_config[i]);
+        let column_unit = self.unit(c.unit_column);
+        let title_unit = self.unit(c.unit_title);
+        let config_unit = self.unit(c.unit_config);
         let default_unit = unit_of(&self.default_unit);
         let levels = [
             (column_unit, Origin::Column),
@@ -774,7 +776,7 @@ impl Context<'_> {
                 }
                 None => return Err(("unparseable_value", format!("cell holds {x}"))),
             },
-            RawValue::Text(t) => match number::parse(raw.value_str(*t), raw.decimal[i]) {
+            RawValue::Text(t) => match number::parse(raw.value_str(*t), c.decimal) {
                 Parsed::Missing => return Ok((None, flag | flags::MISSING)),
                 Parsed::Invalid(why) => return Err(("unparseable_value", why)),
                 Parsed::Number(r) => {

@@ -200,7 +200,7 @@ fn show(v: Option<Decimal>) -> String {
 /// Where figures and their sources are, for messages and precedence.
 pub struct Places<'a> {
     /// The place of each raw figure.
-    pub place: &'a [Place],
+    pub place: &'a crate::model::Places,
     /// Formats a place as `source_ref`.
     pub source_ref: &'a (dyn Fn(Place) -> String + Sync),
     /// A place's source rank: lower wins a conflict.
@@ -217,7 +217,7 @@ struct V<'a> {
 
 impl V<'_> {
     fn r(&self, i: usize) -> String {
-        (self.places.source_ref)(self.places.place[self.f.raw[i] as usize])
+        (self.places.source_ref)(self.places.place.get(self.f.raw[i] as usize))
     }
 
     fn check(&self, id: &'static str) -> Check {
@@ -444,7 +444,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // uniqueness: the highest-precedence figure of a key wins. Sorted by key, then
     // precedence: the figures of one key are neighbours, the winner first
     let precedence: Vec<u32> = (0..n)
-        .map(|i| (places.precedence)(places.place[f.raw[i] as usize]) as u32)
+        .map(|i| (places.precedence)(places.place.get(f.raw[i] as usize)) as u32)
         .collect();
     // keys sort within each reporter x partner, grouped first by counting (as there are
     // no more ranks than countries, the groups are few); too many ranks: one group
@@ -812,7 +812,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         for i in clean.iter().map(|&i| i as usize) {
             let k = kx[i];
             if let Some(e) = parts.get_mut(&(
-                places.place[f.raw[i] as usize].table,
+                places.place.get(f.raw[i] as usize).table,
                 k.0,
                 k.2,
                 k.3,
@@ -951,7 +951,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     for rj in norm.rejects.iter().take(MAX_LISTED) {
         parse.findings.push(Finding {
             message: format!("{}: {}", rj.rule, rj.message),
-            refs: vec![(places.source_ref)(places.place[rj.raw as usize])],
+            refs: vec![(places.source_ref)(places.place.get(rj.raw as usize))],
         });
     }
     for (c, total) in [
