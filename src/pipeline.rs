@@ -282,81 +282,114 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         &place,
     );
     drop((place, norm));
-    let t = Clock::start();
     let keys = crate::changes::Keys::of(&clean);
-    let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
-    tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
-        rss_mb = ?memory_mb(), "stage change report");
-    report["changes"] = serde_json::to_value(&changes).unwrap_or_default();
-    if changes.compared {
-        let _ = write!(
-            summary,
-            "; since the last publication: {} added, {} removed, {} revised",
-            changes.counts.added, changes.counts.removed, changes.counts.revised
-        );
-    }
-    if let Some(f) = &verdict.failure {
-        return Ok(Outcome {
-            report,
-            summary,
-            failure: Some(f.clone()),
-            unchanged_since: None,
-            plan: None,
-        });
-    }
-    if mode == Mode::Run && opts.dry_run {
-        let plan = dry_run_plan(&p, &read, &clean, &rejects, &changes);
+    // the change report reads the previous publication's key file: before anything is
+    // published, beside the writers when publishing
+    let compare = || {
+        let t = Clock::start();
+        let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
+        tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
+            rss_mb = ?memory_mb(), "stage change report");
+        changes
+    };
+    let with_changes = |report: &mut serde_json::Value,
+                        summary: &mut String,
+                        changes: &crate::changes::Changes| {
+        report["changes"] = serde_json::to_value(changes).unwrap_or_default();
+        if changes.compared {
+            let _ = write!(
+                summary,
+                "; since the last publication: {} added, {} removed, {} revised",
+                changes.counts.added, changes.counts.removed, changes.counts.revised
+            );
+        }
+    };
+    if verdict.failure.is_some() || mode != Mode::Run || opts.dry_run {
+        let changes = compare();
+        with_changes(&mut report, &mut summary, &changes);
+        if let Some(f) = &verdict.failure {
+            return Ok(Outcome {
+                report,
+                summary,
+                failure: Some(f.clone()),
+                unchanged_since: None,
+                plan: None,
+            });
+        }
+        let plan = (mode == Mode::Run && opts.dry_run)
+            .then(|| dry_run_plan(&p, &read, &clean, &rejects, &changes));
         return Ok(Outcome {
             report,
             summary,
             failure: None,
             unchanged_since: None,
-            plan: Some(plan),
+            plan,
         });
     }
-    if mode == Mode::Run {
-        let finished = chrono::Utc::now();
-        let manifest = json!({
-            "run_id": run_id,
-            "tool": "tradeflow",
-            "tool_version": env!("CARGO_PKG_VERSION"),
-            "started_at": started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "finished_at": finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "config": p.config_path.display().to_string(),
-            "config_sha256": p.config_hash,
-            "inputs_sha256": inputs_hash(&read),
-            "inputs": read.inputs.iter().zip(&read.fetches).map(|((s, r), f)| {
-                let mut v = json!({
-                    "id": s.id,
-                    "location": s.display,
-                    "sha256": r.sha256,
-                    "bytes": r.bytes,
+    let finished = chrono::Utc::now();
+    let manifest = json!({
+        "run_id": run_id,
+        "tool": "tradeflow",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "started_at": started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "finished_at": finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "config": p.config_path.display().to_string(),
+        "config_sha256": p.config_hash,
+        "inputs_sha256": inputs_hash(&read),
+        "inputs": read.inputs.iter().zip(&read.fetches).map(|((s, r), f)| {
+            let mut v = json!({
+                "id": s.id,
+                "location": s.display,
+                "sha256": r.sha256,
+                "bytes": r.bytes,
+            });
+            if let Some(f) = f {
+                v["fetch"] = serde_json::to_value(f).unwrap_or_default();
+            }
+            v
+        }).collect::<Vec<_>>(),
+    });
+    progress.stage(format!("publishing into {}", p.output_dir.display()));
+    let t = Clock::start();
+    // the report is complete once the change report is: the writers of the data files
+    // start at once, and what needs the report (report.json, the workbook's sheets after
+    // its data) waits for it
+    let complete = std::sync::OnceLock::new();
+    let published = std::thread::scope(|scope| {
+        let changes = scope.spawn(|| {
+            // the report is set whatever happens, so that no writer waits for ever
+            let changes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(compare))
+                .unwrap_or_else(|_| {
+                    tracing::warn!("the change report failed; the report has none");
+                    crate::changes::Changes::default()
                 });
-                if let Some(f) = f {
-                    v["fetch"] = serde_json::to_value(f).unwrap_or_default();
-                }
-                v
-            }).collect::<Vec<_>>(),
+            let mut report = report.clone();
+            let mut summary = summary.clone();
+            with_changes(&mut report, &mut summary, &changes);
+            let _ = complete.set(report);
+            summary
         });
         let publication = Publication {
             clean: &clean,
             keys: &keys,
             rejects: &rejects,
-            report: &report,
+            report: &complete,
             manifest,
             formats: &p.formats,
             options: &p.output,
             summary: &derived,
             title: "Trade figures published by tradeflow".into(),
         };
-        progress.stage(format!("publishing into {}", p.output_dir.display()));
-        let t = Clock::start();
-        publish::publish(&p.output_dir, &publication)?;
-        tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
+        let published = publish::publish(&p.output_dir, &publication);
+        let summary = changes.join().unwrap_or_else(|_| summary.clone());
+        published.map(|_| summary)
+    });
+    let mut summary = published?;
+    let mut report = complete.into_inner().unwrap_or(report);
+    tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(), "stage publish");
-        report["published_to"] = json!(p.output_dir.display().to_string());
-        let _ = write!(summary, "; published to {}", p.output_dir.display());
-    }
+    report["published_to"] = json!(p.output_dir.display().to_string());
+    let _ = write!(summary, "; published to {}", p.output_dir.display());
     Ok(Outcome {
         report,
         summary,

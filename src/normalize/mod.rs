@@ -289,9 +289,7 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
                         ..
                     }) = number::parse(raw.value_str(*t), None)
                     {
-                        let e = evidence
-                            .entry((at.table, at.col))
-                            .or_default();
+                        let e = evidence.entry((at.table, at.col)).or_default();
                         if c == '.' {
                             e.0 += 1
                         } else {

@@ -238,7 +238,8 @@ pub struct Publication<'a> {
     /// The clean table's keys, sorted, kept for the next run's change report.
     pub keys: &'a crate::changes::Keys,
     pub rejects: &'a [RejectRow],
-    pub report: &'a serde_json::Value,
+    /// The report, set once complete (writers that need it wait for it).
+    pub report: &'a std::sync::OnceLock<serde_json::Value>,
     /// The manifest without its `outputs`, which publish fills in.
     pub manifest: serde_json::Value,
     pub formats: &'a [Format],
@@ -443,9 +444,10 @@ fn write_all(
     csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o)
         .map_err(|e| format!("rejects.csv: {e}"))?;
     files.push(file_entry(staging, "rejects.csv", Some(p.rejects.len()))?);
-    write_json(&staging.join("report.json"), p.report)?;
+    let report = p.report.wait();
+    write_json(&staging.join("report.json"), report)?;
     files.push(file_entry(staging, "report.json", None)?);
-    let md = report_md::render(p.report);
+    let md = report_md::render(report);
     std::fs::write(staging.join("report.md"), md).map_err(|e| format!("report.md: {e}"))?;
     files.push(file_entry(staging, "report.md", None)?);
     let mut manifest = p.manifest.clone();

@@ -60,7 +60,7 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet().set_name("Validation")?;
     header(ws, 0, &["check", "severity", "finding", "where"], &bold)?;
     ws.set_freeze_panes(1, 0)?;
-    let mut checks: Vec<&serde_json::Value> = p.report["checks"]
+    let mut checks: Vec<&serde_json::Value> = p.report.wait()["checks"]
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
@@ -110,7 +110,7 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
         &bold,
     )?;
     ws.set_freeze_panes(1, 0)?;
-    let ch = &p.report["changes"];
+    let ch = &p.report.wait()["changes"];
     let mut r = 1u32;
     let num = |s: &str| s.parse::<f64>().ok();
     for v in ch["revised"].as_array().into_iter().flatten() {
