@@ -377,6 +377,32 @@ pub struct RawFigures {
     value_ends: Vec<u64>,
     /// The last text of each interned field, for [`Dict::intern_repeated`].
     last: [Last; 9],
+    /// Where the columns only rejects read went, once [`RawFigures::spill`]ed.
+    spilled: Option<Spilled>,
+}
+
+/// The columns of raw figures that only rejects read, in a file of their own: one 32-byte
+/// record a figure (reporter, partner, flow and year text ids, the value's kind and its
+/// number or text index), then the end of each value text (8 bytes), then the texts.
+#[derive(Debug, Clone)]
+struct Spilled {
+    file: std::sync::Arc<std::fs::File>,
+    figures: u64,
+    texts: u64,
+}
+
+/// Bytes of a figure's record in a spill file.
+const SPILLED: u64 = 32;
+
+/// What a reject shows of its raw figure: the reporter, partner, flow and year texts (as
+/// ids into the figures' texts) and the value as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawShown {
+    pub reporter: u32,
+    pub partner: u32,
+    pub flow: u32,
+    pub year: u32,
+    pub value: String,
 }
 
 /// What the figures of one table column have in common: the unit texts around their
@@ -482,11 +508,11 @@ pub struct RawFigureRef<'a> {
 
 impl RawFigures {
     pub fn len(&self) -> usize {
-        self.value.len()
+        self.places.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.value.is_empty()
+        self.places.is_empty()
     }
 
     /// Appends one figure.
@@ -575,6 +601,136 @@ impl RawFigures {
         };
         let end = self.value_ends.get(t).map_or(start, |e| *e as usize);
         &self.value_buf[start..end]
+    }
+
+    /// Moves the columns that only rejects read (reporter, partner, flow and year text
+    /// ids, the values and their texts: about 50 bytes a figure) to an unnamed file in
+    /// `dir`, gone with the process; [`RawFigures::shown`] reads them from there.
+    ///
+    /// # Errors
+    /// The file cannot be made or written; the figures are then as they were.
+    pub fn spill(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.spilled.is_some() {
+            return Ok(());
+        }
+        let file = tempfile::tempfile_in(dir)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, &file);
+        for i in 0..self.value.len() {
+            let (kind, payload) = match self.value[i] {
+                RawValue::Empty => (0u32, 0u64),
+                RawValue::Number(x) => (1, x.to_bits()),
+                RawValue::Text(t) => (2, u64::from(t)),
+            };
+            let mut record = [0u8; SPILLED as usize];
+            for (k, v) in [
+                self.reporter[i],
+                self.partner[i],
+                self.flow[i],
+                self.year[i],
+                kind,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                record[4 * k..4 * k + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            record[24..].copy_from_slice(&payload.to_le_bytes());
+            w.write_all(&record)?;
+        }
+        for e in &self.value_ends {
+            w.write_all(&e.to_le_bytes())?;
+        }
+        w.write_all(self.value_buf.as_bytes())?;
+        w.flush()?;
+        drop(w);
+        self.spilled = Some(Spilled {
+            file: std::sync::Arc::new(file),
+            figures: self.value.len() as u64,
+            texts: self.value_ends.len() as u64,
+        });
+        for col in [
+            &mut self.reporter,
+            &mut self.partner,
+            &mut self.flow,
+            &mut self.year,
+        ] {
+            *col = Vec::new();
+        }
+        self.value = Vec::new();
+        self.value_ends = Vec::new();
+        self.value_buf = String::new();
+        Ok(())
+    }
+
+    /// What a reject shows of figure `i`, from memory or from the spill file.
+    ///
+    /// # Errors
+    /// The spill file cannot be read back.
+    pub fn shown(&self, i: usize) -> std::io::Result<RawShown> {
+        let Some(sp) = &self.spilled else {
+            return Ok(RawShown {
+                reporter: self.reporter[i],
+                partner: self.partner[i],
+                flow: self.flow[i],
+                year: self.year[i],
+                value: self.value_text(i),
+            });
+        };
+        let read = |at: u64, buf: &mut [u8]| -> std::io::Result<()> {
+            #[cfg(unix)]
+            {
+                std::os::unix::fs::FileExt::read_exact_at(&*sp.file, buf, at)
+            }
+            #[cfg(windows)]
+            {
+                let mut done = 0;
+                while done < buf.len() {
+                    let n = std::os::windows::fs::FileExt::seek_read(
+                        &*sp.file,
+                        &mut buf[done..],
+                        at + done as u64,
+                    )?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                    done += n;
+                }
+                Ok(())
+            }
+        };
+        let mut record = [0u8; SPILLED as usize];
+        read(i as u64 * SPILLED, &mut record)?;
+        let u32_at = |k: usize| u32::from_le_bytes(record[4 * k..4 * k + 4].try_into().expect("4"));
+        let payload = u64::from_le_bytes(record[24..].try_into().expect("8"));
+        let value = match u32_at(4) {
+            0 => String::new(),
+            1 => format!("{}", f64::from_bits(payload)),
+            _ => {
+                let ends = sp.figures * SPILLED;
+                let mut end = [0u8; 8];
+                read(ends + payload * 8, &mut end)?;
+                let end = u64::from_le_bytes(end);
+                let start = if payload == 0 {
+                    0
+                } else {
+                    let mut start = [0u8; 8];
+                    read(ends + (payload - 1) * 8, &mut start)?;
+                    u64::from_le_bytes(start)
+                };
+                let mut text = vec![0u8; end.saturating_sub(start) as usize];
+                read(ends + sp.texts * 8 + start, &mut text)?;
+                String::from_utf8(text)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+            }
+        };
+        Ok(RawShown {
+            reporter: u32_at(0),
+            partner: u32_at(1),
+            flow: u32_at(2),
+            year: u32_at(3),
+            value,
+        })
     }
 
     /// The value as a person would read it in the file.
@@ -729,6 +885,57 @@ pub struct Reject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spilled_figures_show_what_they_showed_in_memory() {
+        // values empty, numbers (a fraction, a negative, a huge one) and texts (empty, of
+        // several bytes a character, long), across a figure set appended from another
+        let mut a = RawFigures::default();
+        let mut b = RawFigures::default();
+        let texts = ["1 234,5", "", "двести", "..", &"9".repeat(300)];
+        for i in 0..40u32 {
+            let set = if i < 25 { &mut a } else { &mut b };
+            let value = match i % 3 {
+                0 => RawValue::Empty,
+                1 => RawValue::Number([0.1, -7.0, 1.5e300][i as usize / 3 % 3]),
+                _ => set.text_value(texts[i as usize % texts.len()]),
+            };
+            let f = RawFigureRef {
+                reporter: Some(["TUR", "Türkiye"][i as usize % 2]),
+                partner: Some(["KAZ", "Казахстан", "AZE"][i as usize % 3]),
+                flow: Some("export"),
+                year: Some(["2019", "2020"][i as usize % 2]),
+                month: None,
+                commodity: None,
+                unit_column: None,
+                unit_title: None,
+                unit_config: None,
+                decimal: None,
+            };
+            set.push(
+                f,
+                value,
+                Place {
+                    table: 0,
+                    row: i,
+                    col: 3,
+                },
+            );
+        }
+        a.append(b);
+        let held: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        a.spill(dir.path()).unwrap();
+        assert!(a.value.is_empty() && a.reporter.is_empty());
+        assert_eq!(a.len(), 40);
+        let spilled: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
+        assert_eq!(held, spilled);
+        assert_eq!(a.dict.get(spilled[4].partner), Some("Казахстан"));
+        assert!(spilled.iter().any(|s| s.value == "двести"));
+        assert!(spilled.iter().any(|s| s.value == "0.1"));
+        // the file is unnamed: nothing is left in the folder
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn a_repeated_field_gets_the_index_interning_gives() {

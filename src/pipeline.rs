@@ -236,6 +236,16 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     for col in [&mut read.raw.month, &mut read.raw.commodity] {
         drop(std::mem::take(col));
     }
+    // and the texts only rejects show go to the disk when there are many
+    if read.raw.len() >= spill_figures() {
+        let dir = match p.output_dir.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if let Err(e) = read.raw.spill(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot set the raw texts aside on the disk; they stay in memory");
+        }
+    }
     let places = validate::Places {
         place: &read.raw.places,
         source_ref: &sref,
@@ -251,7 +261,10 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let t = Clock::start();
     // the rejects are the last to need the raw texts: they go before the clean table is
     // built, so the two never take memory at once (a third of the peak)
-    let rejects = reject_rows(&verdict, &read);
+    let rejects = reject_rows(&verdict, &read).map_err(|e| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!("reading the rejected figures' texts back from the disk: {e}"),
+    })?;
     let figures_read = read.raw.len();
     let place = std::mem::take(&mut read.raw.places);
     drop(std::mem::take(&mut read.raw));
@@ -585,7 +598,17 @@ fn clean_table(
     }
 }
 
-fn reject_rows(v: &Verdict, read: &Read) -> Vec<RejectRow> {
+/// Figures from which on the texts only rejects show are set aside on the disk before
+/// validation (about 50 bytes a figure): above a few million, where they are hundreds of
+/// megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the tests.
+fn spill_figures() -> usize {
+    std::env::var("TRADEFLOW_TEST_SPILL_FIGURES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4_000_000)
+}
+
+fn reject_rows(v: &Verdict, read: &Read) -> std::io::Result<Vec<RejectRow>> {
     let raw = &read.raw;
     let txt = |id: u32| raw.dict.get(id).unwrap_or("").to_string();
     v.rejects
@@ -593,18 +616,19 @@ fn reject_rows(v: &Verdict, read: &Read) -> Vec<RejectRow> {
         .map(|r| {
             let i = r.raw as usize;
             let place = raw.places.get(i);
-            RejectRow {
+            let shown = raw.shown(i)?;
+            Ok(RejectRow {
                 source: read.prov.source_id(place).to_string(),
                 source_ref: read.prov.source_ref(place),
-                reporter: txt(raw.reporter[i]),
-                partner: txt(raw.partner[i]),
-                flow: txt(raw.flow[i]),
-                year: txt(raw.year[i]),
-                raw_value: raw.value_text(i),
+                reporter: txt(shown.reporter),
+                partner: txt(shown.partner),
+                flow: txt(shown.flow),
+                year: txt(shown.year),
+                raw_value: shown.value,
                 rule: r.rule.to_string(),
                 severity: "error".into(),
                 message: r.message.clone(),
-            }
+            })
         })
         .collect()
 }

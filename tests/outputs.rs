@@ -302,3 +302,58 @@ fn values_in_millions_are_exact_in_every_format() {
     let data = wb.worksheet_range("Data").unwrap();
     assert_eq!(data.rows().nth(1).unwrap()[10], Data::Float(0.00057618));
 }
+
+#[test]
+fn rejects_read_back_from_the_disk_are_the_rejects_held_in_memory() {
+    // a big run sets the texts only rejects show aside on the disk before validation:
+    // forced here for a small one, the outputs are the same bytes as a run that keeps
+    // them in memory (rejects of normalise and of validate, texts of several bytes a
+    // character, an empty value)
+    let w = Workdir::empty();
+    w.write(
+        "raw/x.csv",
+        "partner,flow,year,value_usd\n\
+         Казахстан,export,2019,1 000\n\
+         Kazakhstan,export,2019,2 000\n\
+         Atlantis,export,2019,5\n\
+         Azerbaijan,export,2019,-7\n\
+         Azerbaijan,импорт,2019,3\n\
+         Uzbekistan,export,2019,\n\
+         Uzbekistan,export,1066,4\n",
+    );
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/x.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected_share = 1.0\n",
+    );
+    let outputs = |spill: Option<&str>| {
+        let mut c = w.command(&["run", "--full-refresh"]);
+        if let Some(n) = spill {
+            c.env("TRADEFLOW_TEST_SPILL_FIGURES", n);
+        }
+        let o = c.output().expect("run tradeflow");
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        // set aside indeed (else the comparison would be of two runs in memory)
+        assert!(
+            !stderr(&o).contains("cannot set the raw texts aside"),
+            "{}",
+            stderr(&o)
+        );
+        ["trade.csv", "rejects.csv"].map(|f| w.read(&format!("processed/{f}")))
+    };
+    let held = outputs(None);
+    let spilled = outputs(Some("1"));
+    assert_eq!(held, spilled);
+    let rejects = csv_rows(&held[1]);
+    let by_rule = |rule: &str| {
+        rejects
+            .iter()
+            .find(|r| r["rule"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} in {rejects:?}"))
+    };
+    assert_eq!(by_rule("conflict")["raw_value"], "2 000");
+    assert_eq!(by_rule("conflict")["partner"], "Kazakhstan");
+    // (a text that starts with a minus gets the formula guard)
+    assert_eq!(by_rule("negative_value")["raw_value"], "'-7");
+    assert_eq!(by_rule("year_range")["year"], "1066");
+    assert!(rejects.len() >= 4, "{rejects:?}");
+}

@@ -52,7 +52,8 @@ impl Workdir {
         c.current_dir(self.path())
             .args(args)
             .env_remove("TRADEFLOW_TEST_FAIL_BEFORE_SWAP")
-            .env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS");
+            .env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS")
+            .env_remove("TRADEFLOW_TEST_SPILL_FIGURES");
         c
     }
 
