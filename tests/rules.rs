@@ -372,3 +372,53 @@ fn on_the_shipped_data_a_false_expectation_fails_the_run() {
         ["TUR AZE 2016: exports and imports are both 1,180,000,000"]
     );
 }
+
+#[test]
+fn series_checks_over_thousands_of_series_find_each_once() {
+    // 3,000 commodity series of four years (12,000 figures: the series are scanned in
+    // parts on every core, cut between series): a jump in every 7th, a value repeated in
+    // every 11th, a missing year in every 13th, the others plain
+    let mut csv = String::from("reporter,partner,flow,year,commodity,value,unit\n");
+    let (mut jumps, mut repeats, mut gaps) = (0, 0, 0);
+    for c in 0..3000 {
+        let kind = if c % 7 == 0 {
+            jumps += 1;
+            "jump"
+        } else if c % 11 == 0 {
+            repeats += 2; // four equal years hold two runs of three
+            "repeat"
+        } else if c % 13 == 0 {
+            gaps += 1;
+            "gap"
+        } else {
+            "plain"
+        };
+        for (k, year) in (2016..2020).enumerate() {
+            let value = match kind {
+                "jump" if year == 2019 => 1000,
+                "repeat" => 500,
+                _ => 100 + k,
+            };
+            if kind == "gap" && year == 2017 {
+                continue;
+            }
+            csv.push_str(&format!(
+                "TUR,KAZ,export,{year},{:06},{value},USD million\n",
+                100_000 + c
+            ));
+        }
+    }
+    let (c, r) = validate(&csv, LENIENT);
+    assert_eq!(c, 0);
+    let jumped = findings(&r, "yoy_jump");
+    assert_eq!(jumped.len(), jumps);
+    // in key order: the first series with a jump is commodity 100000's
+    assert!(jumped[0].contains("2018 -> 2019"), "{}", jumped[0]);
+    assert_eq!(findings(&r, "repeated_value").len(), repeats);
+    let gapped = findings(&r, "series_gap");
+    assert_eq!(gapped.len(), gaps);
+    assert!(
+        gapped.iter().all(|g| g.ends_with("no figure for 2017")),
+        "{gapped:?}"
+    );
+}

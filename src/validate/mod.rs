@@ -548,7 +548,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             .map_or(&[][..], |at| &clean[runs[at].1.clone()])
     };
     let series_pass = || {
-        let mut fl: Vec<(usize, u32)> = Vec::new();
         // time series, per reporter x partner x flow x month x commodity: contiguous runs once
         // the clean figures are ordered by series, then year
         let mut jumps = v.check("yoy_jump");
@@ -570,109 +569,144 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             let (x, y) = (kx[a], kx[b]);
             (x.0, x.1, x.2, x.4, x.5) == (y.0, y.1, y.2, y.4, y.5)
         };
-        // one series' indices at a time, widened for indexing
-        let mut series: Vec<usize> = Vec::new();
-        let mut start = 0;
-        while start < by_series.len() {
-            let mut end = start + 1;
-            while end < by_series.len()
-                && same_series(by_series[start] as usize, by_series[end] as usize)
-            {
-                end += 1;
-            }
-            series.clear();
-            series.extend(by_series[start..end].iter().map(|&i| i as usize));
-            let idx = &series[..];
-            start = end;
-            let first = idx[0];
-            let k = (
-                f.reporter(first),
-                f.partner(first),
-                f.flow[first],
-                f.month[first],
-            );
-            for w in idx.windows(2) {
-                let (a, b) = (w[0], w[1]);
-                let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else {
-                    continue;
-                };
-                if f.year[b] != f.year[a] + 1
-                    || va <= Decimal::ZERO
-                    || vb <= Decimal::ZERO
-                    || jumps.severity == Severity::Off
-                {
-                    continue;
+        let (jumps_at, repeated_at, gaps_at) = (jumps.severity, repeated.severity, gaps.severity);
+        // the findings and flags of the series in `part` (whole series), in order
+        let scan = |part: &[u32]| {
+            let (mut jumps, mut repeated, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
+            let mut fl: Vec<(usize, u32)> = Vec::new();
+            // one series' indices at a time, widened for indexing
+            let mut series: Vec<usize> = Vec::new();
+            let mut start = 0;
+            while start < part.len() {
+                let mut end = start + 1;
+                while end < part.len() && same_series(part[start] as usize, part[end] as usize) {
+                    end += 1;
                 }
-                let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
-                if hi > lo * factor {
-                    let ratio = (vb / va).round_dp(2);
-                    jumps.findings.push(Finding {
-                        message: format!(
-                            "{} {} {} {} -> {}: {} -> {} (x{ratio})",
-                            k.0,
-                            k.1,
-                            k.2,
-                            f.year[a],
-                            f.year[b],
-                            grouped(va),
-                            grouped(vb)
-                        ),
-                        refs: vec![v.r(a), v.r(b)],
-                    });
-                    fl.push((a, flags::JUMP));
-                    fl.push((b, flags::JUMP));
-                }
-            }
-            let run = rules.repeat_run;
-            if repeated.severity != Severity::Off && idx.len() >= run {
-                for w in idx.windows(run) {
-                    let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
-                    let same = w
-                        .iter()
-                        .all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
-                    if consecutive && same {
-                        repeated.findings.push(Finding {
+                series.clear();
+                series.extend(part[start..end].iter().map(|&i| i as usize));
+                let idx = &series[..];
+                start = end;
+                let first = idx[0];
+                let k = (
+                    f.reporter(first),
+                    f.partner(first),
+                    f.flow[first],
+                    f.month[first],
+                );
+                for w in idx.windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else {
+                        continue;
+                    };
+                    if f.year[b] != f.year[a] + 1
+                        || va <= Decimal::ZERO
+                        || vb <= Decimal::ZERO
+                        || jumps_at == Severity::Off
+                    {
+                        continue;
+                    }
+                    let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
+                    if hi > lo * factor {
+                        let ratio = (vb / va).round_dp(2);
+                        jumps.push(Finding {
                             message: format!(
-                                "{} {} {}: {} in every year {}-{}",
+                                "{} {} {} {} -> {}: {} -> {} (x{ratio})",
                                 k.0,
                                 k.1,
                                 k.2,
-                                show(f.value[w[0]]),
-                                f.year[w[0]],
-                                f.year[w[run - 1]]
+                                f.year[a],
+                                f.year[b],
+                                grouped(va),
+                                grouped(vb)
                             ),
-                            refs: w.iter().map(|&i| v.r(i)).collect(),
+                            refs: vec![v.r(a), v.r(b)],
                         });
-                        for &i in w {
-                            fl.push((i, flags::REPEATED));
+                        fl.push((a, flags::JUMP));
+                        fl.push((b, flags::JUMP));
+                    }
+                }
+                let run = rules.repeat_run;
+                if repeated_at != Severity::Off && idx.len() >= run {
+                    for w in idx.windows(run) {
+                        let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
+                        let same = w
+                            .iter()
+                            .all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
+                        if consecutive && same {
+                            repeated.push(Finding {
+                                message: format!(
+                                    "{} {} {}: {} in every year {}-{}",
+                                    k.0,
+                                    k.1,
+                                    k.2,
+                                    show(f.value[w[0]]),
+                                    f.year[w[0]],
+                                    f.year[w[run - 1]]
+                                ),
+                                refs: w.iter().map(|&i| v.r(i)).collect(),
+                            });
+                            for &i in w {
+                                fl.push((i, flags::REPEATED));
+                            }
                         }
                     }
                 }
+                if gaps_at != Severity::Off && k.3.is_none() {
+                    let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
+                    let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
+                    let holes: Vec<String> = (lo..=hi)
+                        .filter(|y| !years.contains(y))
+                        .map(|y| y.to_string())
+                        .collect();
+                    let mut what = Vec::new();
+                    if !holes.is_empty() {
+                        what.push(format!("no figure for {}", holes.join(", ")));
+                    }
+                    if let Some(m) = last_year.filter(|&m| hi < m) {
+                        what.push(format!("stops in {hi} while the data runs to {m}"));
+                    }
+                    if let Some(m) = first_year.filter(|&m| lo > m) {
+                        what.push(format!("starts in {lo} while the data starts in {m}"));
+                    }
+                    if !what.is_empty() {
+                        gaps.push(Finding {
+                            message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
+                            refs: vec![],
+                        });
+                    }
+                }
             }
-            if gaps.severity != Severity::Off && k.3.is_none() {
-                let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
-                let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
-                let holes: Vec<String> = (lo..=hi)
-                    .filter(|y| !years.contains(y))
-                    .map(|y| y.to_string())
-                    .collect();
-                let mut what = Vec::new();
-                if !holes.is_empty() {
-                    what.push(format!("no figure for {}", holes.join(", ")));
+            (jumps, repeated, gaps, fl)
+        };
+        // whole series cut into a few parts a core, scanned on every core, joined in order
+        let parts = {
+            use rayon::prelude::*;
+            let want = (4 * rayon::current_num_threads()).max(1);
+            let step = (by_series.len() / want).max(1 << 12);
+            let mut cuts = vec![0];
+            let mut at = step;
+            while at < by_series.len() {
+                while at < by_series.len()
+                    && same_series(by_series[at - 1] as usize, by_series[at] as usize)
+                {
+                    at += 1;
                 }
-                if let Some(m) = last_year.filter(|&m| hi < m) {
-                    what.push(format!("stops in {hi} while the data runs to {m}"));
+                if at < by_series.len() {
+                    cuts.push(at);
                 }
-                if let Some(m) = first_year.filter(|&m| lo > m) {
-                    what.push(format!("starts in {lo} while the data starts in {m}"));
-                }
-                if !what.is_empty() {
-                    gaps.findings.push(Finding {
-                        message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
-                        refs: vec![],
-                    });
-                }
+                at += step;
             }
+            cuts.push(by_series.len());
+            cuts.par_windows(2)
+                .map(|w| scan(&by_series[w[0]..w[1]]))
+                .collect::<Vec<_>>()
+        };
+        let mut fl: Vec<(usize, u32)> = Vec::new();
+        for (j, r, g, f) in parts {
+            jumps.findings.extend(j);
+            repeated.findings.extend(r);
+            gaps.findings.extend(g);
+            fl.extend(f);
         }
         drop(by_series);
         (jumps, repeated, gaps, fl)
