@@ -431,14 +431,19 @@ pub struct Places {
 }
 
 impl Places {
+    /// A context's index, added when new.
+    fn intern(&mut self, c: Context) -> u32 {
+        *self.ids.entry(c).or_insert_with(|| {
+            self.contexts.push(c);
+            self.contexts.len() as u32 - 1
+        })
+    }
+
     fn push(&mut self, c: Context, row: u32) {
         // a figure's context is nearly always its predecessor's
         let id = match self.context.last() {
             Some(&last) if self.contexts[last as usize] == c => last,
-            _ => *self.ids.entry(c).or_insert_with(|| {
-                self.contexts.push(c);
-                self.contexts.len() as u32 - 1
-            }),
+            _ => self.intern(c),
         };
         self.context.push(id);
         self.row.push(row);
@@ -447,20 +452,18 @@ impl Places {
     /// Appends `other`'s places, its unit texts renumbered by `ids` (their indices in
     /// the figures these are appended to).
     fn append(&mut self, other: Places, ids: &[u32]) {
-        let text = |i: u32| if i == NONE { NONE } else { ids[i as usize] };
-        let mut to = Vec::with_capacity(other.contexts.len());
-        for c in other.contexts {
-            let c = Context {
-                unit_column: text(c.unit_column),
-                unit_title: text(c.unit_title),
-                unit_config: text(c.unit_config),
-                ..c
-            };
-            to.push(*self.ids.entry(c).or_insert_with(|| {
-                self.contexts.push(c);
-                self.contexts.len() as u32 - 1
-            }));
-        }
+        let to: Vec<u32> = other
+            .contexts
+            .into_iter()
+            .map(|c| {
+                self.intern(Context {
+                    unit_column: renumbered(ids, c.unit_column),
+                    unit_title: renumbered(ids, c.unit_title),
+                    unit_config: renumbered(ids, c.unit_config),
+                    ..c
+                })
+            })
+            .collect();
         self.context.reserve_exact(other.context.len());
         self.context
             .extend(other.context.into_iter().map(|k| to[k as usize]));
@@ -488,6 +491,16 @@ impl Places {
             row: self.row[i],
             col: c.col,
         }
+    }
+}
+
+/// Text id `i` of figures appended to others, as `ids` renumbers their texts ([`NONE`]
+/// stays).
+fn renumbered(ids: &[u32], i: u32) -> u32 {
+    if i == NONE {
+        NONE
+    } else {
+        ids[i as usize]
     }
 }
 
@@ -555,13 +568,11 @@ impl RawFigures {
             (&mut self.commodity, &mut other.commodity),
         ] {
             to.reserve_exact(n - to.len());
-            to.extend(std::mem::take(from).into_iter().map(|i| {
-                if i == NONE {
-                    NONE
-                } else {
-                    ids[i as usize]
-                }
-            }));
+            to.extend(
+                std::mem::take(from)
+                    .into_iter()
+                    .map(|i| renumbered(&ids, i)),
+            );
         }
         let texts = self.value_ends.len() as u32;
         self.value.reserve_exact(n - self.value.len());
