@@ -202,7 +202,7 @@ fn bench_accounting(c: &mut Criterion) {
                 let sref = |p: Place| format!("row {}", p.row);
                 let norm = normalize::normalize(&raw, &normalize::Options::default(), &sref);
                 let places = tradeflow::validate::Places {
-                    place: &raw.place,
+                    place: &raw.places,
                     source_ref: &sref,
                     precedence: &|_| 0,
                 };
