@@ -376,7 +376,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                     tracing::warn!("the change report failed; the report has none");
                     crate::changes::Changes::default()
                 });
-            let mut report = report.clone();
+            // the report moves here and back (at 10M rows its findings can be hundreds of
+            // megabytes: never two of it)
+            let mut report = report;
             let mut summary = summary.clone();
             with_changes(&mut report, &mut summary, &changes);
             let _ = complete.set(report);
@@ -398,7 +400,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         published.map(|_| summary)
     });
     let mut summary = published?;
-    let mut report = complete.into_inner().unwrap_or(report);
+    let mut report = complete.into_inner().unwrap_or_default();
     tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(), "stage publish");
     report["published_to"] = json!(p.output_dir.display().to_string());
