@@ -411,32 +411,48 @@ fn write_all(
         tracing::debug!(seconds = t.elapsed().as_secs_f64(), format = ?f, "written");
         Ok(files)
     };
-    let written: Vec<std::result::Result<Vec<OutputFile>, String>> = std::thread::scope(|scope| {
-        let keys = scope.spawn(|| {
-            let t = std::time::Instant::now();
-            let path = staging.join(crate::changes::KEYS_FILE);
-            let r = crate::changes::write_keys(&path, p.clean, p.keys)
-                .and_then(|()| sync(&path))
-                .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE));
-            tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written keys");
-            r
+    let (written, report): (Vec<std::result::Result<Vec<OutputFile>, String>>, _) =
+        std::thread::scope(|scope| {
+            let keys = scope.spawn(|| {
+                let t = std::time::Instant::now();
+                let path = staging.join(crate::changes::KEYS_FILE);
+                let r = crate::changes::write_keys(&path, p.clean, p.keys)
+                    .and_then(|()| sync(&path))
+                    .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE));
+                tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written keys");
+                r
+            });
+            let threads: Vec<_> = p
+                .formats
+                .iter()
+                .map(|f| scope.spawn(move || write_format(f)))
+                .collect();
+            // the report's files as soon as the report is complete, beside the data files
+            let report = scope.spawn(|| -> std::result::Result<Vec<OutputFile>, String> {
+                let report = p.report.wait();
+                write_json(&staging.join("report.json"), report)?;
+                let md = report_md::render(report);
+                std::fs::write(staging.join("report.md"), md)
+                    .map_err(|e| format!("report.md: {e}"))?;
+                Ok(vec![
+                    file_entry(staging, "report.json", None)?,
+                    file_entry(staging, "report.md", None)?,
+                ])
+            });
+            let mut written: Vec<_> = threads
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|_| Err("a writer panicked".into())))
+                .collect();
+            written.push(
+                keys.join()
+                    .unwrap_or_else(|_| Err("a writer panicked".into()))
+                    .map(|()| Vec::new()),
+            );
+            let report = report
+                .join()
+                .unwrap_or_else(|_| Err("a writer panicked".into()));
+            (written, report)
         });
-        let threads: Vec<_> = p
-            .formats
-            .iter()
-            .map(|f| scope.spawn(move || write_format(f)))
-            .collect();
-        let mut written: Vec<_> = threads
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(|_| Err("a writer panicked".into())))
-            .collect();
-        written.push(
-            keys.join()
-                .unwrap_or_else(|_| Err("a writer panicked".into()))
-                .map(|()| Vec::new()),
-        );
-        written
-    });
     let mut files = Vec::new();
     for w in written {
         files.extend(w?);
@@ -444,12 +460,7 @@ fn write_all(
     csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o)
         .map_err(|e| format!("rejects.csv: {e}"))?;
     files.push(file_entry(staging, "rejects.csv", Some(p.rejects.len()))?);
-    let report = p.report.wait();
-    write_json(&staging.join("report.json"), report)?;
-    files.push(file_entry(staging, "report.json", None)?);
-    let md = report_md::render(report);
-    std::fs::write(staging.join("report.md"), md).map_err(|e| format!("report.md: {e}"))?;
-    files.push(file_entry(staging, "report.md", None)?);
+    files.extend(report?);
     let mut manifest = p.manifest.clone();
     manifest["outputs"] = serde_json::to_value(&files).map_err(|e| e.to_string())?;
     write_json(&staging.join("manifest.json"), &manifest)?;
@@ -515,9 +526,14 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> std::result::Result<(), String> {
-    let mut s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
-    s.push('\n');
-    std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
+    use std::io::Write;
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    // streamed: a report of a large run is tens of megabytes of text
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    serde_json::to_writer_pretty(&mut w, v).map_err(|e| fail(&e))?;
+    w.write_all(b"\n").map_err(|e| fail(&e))?;
+    w.flush().map_err(|e| fail(&e))
 }
 
 #[cfg(test)]
