@@ -332,6 +332,18 @@ pub enum RawValue {
     Text(u32),
 }
 
+impl RawValue {
+    /// The value as a person would read it in the file, a text's by `text` (from memory,
+    /// or read back from the disk).
+    fn shown<E>(&self, text: impl FnOnce(u32) -> Result<String, E>) -> Result<String, E> {
+        match *self {
+            RawValue::Empty => Ok(String::new()),
+            RawValue::Number(x) => Ok(format!("{x}")),
+            RawValue::Text(t) => text(t),
+        }
+    }
+}
+
 /// Where a dimension of a table was read (reporter, partner, unit); `inspect` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -688,53 +700,40 @@ impl RawFigures {
                 value: self.value_text(i),
             });
         };
+        // reads at offsets of the unnamed file (a seek and a read: rejects are few)
         let read = |at: u64, buf: &mut [u8]| -> std::io::Result<()> {
-            #[cfg(unix)]
-            {
-                std::os::unix::fs::FileExt::read_exact_at(&*sp.file, buf, at)
-            }
-            #[cfg(windows)]
-            {
-                let mut done = 0;
-                while done < buf.len() {
-                    let n = std::os::windows::fs::FileExt::seek_read(
-                        &*sp.file,
-                        &mut buf[done..],
-                        at + done as u64,
-                    )?;
-                    if n == 0 {
-                        return Err(std::io::ErrorKind::UnexpectedEof.into());
-                    }
-                    done += n;
-                }
-                Ok(())
-            }
+            use std::io::{Read, Seek};
+            let mut f: &std::fs::File = &sp.file;
+            f.seek(std::io::SeekFrom::Start(at))?;
+            f.read_exact(buf)
+        };
+        let u64_at = |at: u64| -> std::io::Result<u64> {
+            let mut b = [0u8; 8];
+            read(at, &mut b)?;
+            Ok(u64::from_le_bytes(b))
         };
         let mut record = [0u8; SPILLED as usize];
         read(i as u64 * SPILLED, &mut record)?;
         let u32_at = |k: usize| u32::from_le_bytes(record[4 * k..4 * k + 4].try_into().expect("4"));
         let payload = u64::from_le_bytes(record[24..].try_into().expect("8"));
         let value = match u32_at(4) {
-            0 => String::new(),
-            1 => format!("{}", f64::from_bits(payload)),
-            _ => {
-                let ends = sp.figures * SPILLED;
-                let mut end = [0u8; 8];
-                read(ends + payload * 8, &mut end)?;
-                let end = u64::from_le_bytes(end);
-                let start = if payload == 0 {
-                    0
-                } else {
-                    let mut start = [0u8; 8];
-                    read(ends + (payload - 1) * 8, &mut start)?;
-                    u64::from_le_bytes(start)
-                };
-                let mut text = vec![0u8; end.saturating_sub(start) as usize];
-                read(ends + sp.texts * 8 + start, &mut text)?;
-                String::from_utf8(text)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
-            }
+            0 => RawValue::Empty,
+            1 => RawValue::Number(f64::from_bits(payload)),
+            _ => RawValue::Text(payload as u32),
         };
+        let value = value.shown(|t| {
+            let (t, ends) = (u64::from(t), sp.figures * SPILLED);
+            let start = if t == 0 {
+                0
+            } else {
+                u64_at(ends + (t - 1) * 8)?
+            };
+            let end = u64_at(ends + t * 8)?;
+            let mut text = vec![0u8; end.saturating_sub(start) as usize];
+            read(ends + sp.texts * 8 + start, &mut text)?;
+            String::from_utf8(text)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })?;
         Ok(RawShown {
             reporter: u32_at(0),
             partner: u32_at(1),
@@ -746,10 +745,9 @@ impl RawFigures {
 
     /// The value as a person would read it in the file.
     pub fn value_text(&self, i: usize) -> String {
-        match &self.value[i] {
-            RawValue::Empty => String::new(),
-            RawValue::Number(x) => format!("{x}"),
-            RawValue::Text(t) => self.value_str(*t).to_string(),
+        match self.value[i].shown(|t| Ok::<_, std::convert::Infallible>(self.value_str(t).into())) {
+            Ok(s) => s,
+            Err(never) => match never {},
         }
     }
 }
