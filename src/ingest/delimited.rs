@@ -584,20 +584,17 @@ mod tests {
 
     /// Asserts two readings equal, naming the first figure or text that differs.
     fn same(a: &Reading, b: &Reading, what: &str) {
-        let fig = (0..a.0.len().max(b.0.len())).find(|&i| a.0.get(i) != b.0.get(i));
-        assert!(
-            fig.is_none(),
-            "{what}: figure {fig:?}: {:?} vs {:?}",
-            fig.map(|i| a.0.get(i)),
-            fig.map(|i| b.0.get(i))
-        );
-        let txt = (0..a.1.len().max(b.1.len())).find(|&i| a.1.get(i) != b.1.get(i));
-        assert!(
-            txt.is_none(),
-            "{what}: text {txt:?}: {:?} vs {:?}",
-            txt.map(|i| a.1.get(i)),
-            txt.map(|i| b.1.get(i))
-        );
+        fn first_difference<T: PartialEq + std::fmt::Debug>(a: &[T], b: &[T], what: &str) {
+            let at = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i));
+            assert!(
+                at.is_none(),
+                "{what} {at:?}: {:?} vs {:?}",
+                at.map(|i| a.get(i)),
+                at.map(|i| b.get(i))
+            );
+        }
+        first_difference(&a.0, &b.0, &format!("{what}: figure"));
+        first_difference(&a.1, &b.1, &format!("{what}: text"));
         assert_eq!(a.2, b.2, "{what}");
     }
 
