@@ -289,7 +289,91 @@ pub fn stream(
     let rest = &text[tail.byte.min(text.len())..];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let starts = piece_starts(rest.as_bytes(), tail.delimiter, cores, MIN_PIECE);
-    stream_pieces(src, rest, tail, &starts, out, &each)
+    stream_pieces(src, rest, tail, &starts, out, &each).map(|(n, _)| n)
+}
+
+/// Bytes of a table's rest typed at a time when it is read from the file in blocks
+/// (in the tests, small: a test file of a few MB goes in many blocks).
+pub const BLOCK: usize = if cfg!(test) { 64 << 10 } else { 8 << 20 };
+
+/// [`stream`] over the rest of a file still being read, never held whole: `first`, the
+/// bytes of the rest already read, then the file's next bytes, which `next` appends to
+/// the buffer it is given (`false` at the end of the file). About `block` bytes at a time are cut after a record (as [`piece_starts`]
+/// cuts), checked to be UTF-8 and typed as [`stream`] types a text, in pieces on every
+/// core, so the figures, texts and indices are those of one pass over the whole text.
+/// After the end of the table the rest is only checked, as a whole text is. `Ok(None)`
+/// when a block is not UTF-8 (a file in another encoding, ASCII at its start): then the
+/// file must be read whole and its encoding told, and `out` holds figures to drop.
+///
+/// # Errors
+/// [`Error::Source`] when a record or the file cannot be read.
+pub fn stream_blocks(
+    src: &Source,
+    first: &[u8],
+    mut next: impl FnMut(&mut Vec<u8>) -> std::io::Result<bool>,
+    tail: &Tail,
+    block: usize,
+    out: &mut RawFigures,
+    each: impl Fn(&mut RawFigures, Record<'_>, u32) + Sync,
+) -> Result<Option<usize>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut buf = first.to_vec();
+    let (mut n, mut line, mut ended) = (0, tail.line, false);
+    // bytes to hold before cutting: a block, or more while no cut is safe
+    let mut want = block;
+    loop {
+        let mut at_end = false;
+        while buf.len() < want {
+            let more = next(&mut buf)
+                .map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
+            if !more {
+                at_end = true;
+                break;
+            }
+        }
+        let cut = if at_end {
+            buf.len()
+        } else if let Some(cut) = block_cut(&buf, tail.delimiter) {
+            cut
+        } else {
+            want = buf.len() + block;
+            continue;
+        };
+        want = block;
+        let Ok(text) = std::str::from_utf8(&buf[..cut]) else {
+            return Ok(None);
+        };
+        if !ended {
+            let here = Tail { line, ..*tail };
+            let starts = piece_starts(text.as_bytes(), tail.delimiter, cores, MIN_PIECE);
+            let (k, e) = stream_pieces(src, text, &here, &starts, out, &each)?;
+            n += k;
+            ended = e;
+            line = Lines::new(text, line).at(cut);
+        }
+        if at_end {
+            return Ok(Some(n));
+        }
+        buf.drain(..cut);
+    }
+}
+
+/// Where a block of records (starting at a record) can be cut: after its last newline
+/// outside quotes, when its quotes are plain (see [`piece_starts`]). `None` when no
+/// newline, or no newline that surely ends a record.
+fn block_cut(b: &[u8], delim: u8) -> Option<usize> {
+    if memchr::memchr(b'"', b).is_none() {
+        return memchr::memrchr(b'\n', b).map(|p| p + 1);
+    }
+    let (mut quotes, mut cut) = (0usize, None);
+    for p in memchr::memchr2_iter(b'"', b'\n', b) {
+        if b[p] == b'"' {
+            quotes += 1;
+        } else if quotes % 2 == 0 {
+            cut = Some(p + 1);
+        }
+    }
+    cut.filter(|&c| plain_quotes(&b[..c], delim))
 }
 
 /// Where to cut `b` (a CSV text starting at a record) into up to `pieces` pieces of at
@@ -360,7 +444,7 @@ fn stream_pieces(
     starts: &[usize],
     out: &mut RawFigures,
     each: &(impl Fn(&mut RawFigures, Record<'_>, u32) + Sync),
-) -> Result<usize> {
+) -> Result<(usize, bool)> {
     // each piece with the line its first record starts on
     let mut lines = Lines::new(rest, tail.line);
     let mut pieces = Vec::with_capacity(starts.len());
@@ -404,7 +488,7 @@ fn stream_pieces(
             n += k;
             ended = e;
         }
-        Ok(n)
+        Ok((n, ended))
     })
 }
 
@@ -570,7 +654,7 @@ mod tests {
             delimiter: b',',
         };
         let mut out = RawFigures::default();
-        let n = stream_pieces(&src, t, &tail, starts, &mut out, &push).unwrap();
+        let (n, _) = stream_pieces(&src, t, &tail, starts, &mut out, &push).unwrap();
         (out, n)
     }
 
@@ -679,6 +763,107 @@ mod tests {
         for good in ["a;\"b;c\";d\n", "\"\";\"\"\"\"\n", "\"a\"\r\n\"b\""] {
             assert!(plain_quotes(good.as_bytes(), b';'), "{good:?}");
         }
+    }
+
+    /// The figures of `t` streamed as from a file: its first `first` bytes already read,
+    /// the rest handed over `chunk` bytes at a time, typed `block` bytes at a time.
+    fn from_blocks(t: &[u8], first: usize, chunk: usize, block: usize) -> Option<Reading> {
+        let src = Source::for_file(std::path::Path::new("t.csv"));
+        let tail = Tail {
+            table: 0,
+            byte: 0,
+            line: 3,
+            delimiter: b',',
+        };
+        let mut out = RawFigures::default();
+        let mut at = first;
+        let next = |buf: &mut Vec<u8>| {
+            let end = t.len().min(at + chunk);
+            buf.extend_from_slice(&t[at..end]);
+            let more = end > at;
+            at = end;
+            Ok(more)
+        };
+        let n = stream_blocks(&src, &t[..first], next, &tail, block, &mut out, push).unwrap()?;
+        let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
+        Some((seen(&out), texts.collect(), n))
+    }
+
+    #[test]
+    fn blocks_read_as_one_pass() {
+        let t = text(2000);
+        let whole = read(&t, &[0]);
+        // chunks that end inside characters, quoted fields and `\r\n`; blocks of a few
+        // records to many
+        for (first, chunk, block) in [
+            (0, 1, 1),
+            (5, 7, 64),
+            (100, 333, 1000),
+            (0, 4096, 20_000),
+            (0, 1 << 20, BLOCK),
+        ] {
+            let b = from_blocks(t.as_bytes(), first, chunk, block).expect("UTF-8");
+            same(
+                &b,
+                &whole,
+                &format!("first {first}, chunks of {chunk}, blocks of {block}"),
+            );
+        }
+        // no newline at the end of the file
+        let t = t.trim_end();
+        same(
+            &from_blocks(t.as_bytes(), 0, 50, 300).unwrap(),
+            &read(t, &[0]),
+            "no last newline",
+        );
+    }
+
+    #[test]
+    fn blocks_stop_at_the_end_of_the_table_and_check_the_rest() {
+        let mut t = text(300);
+        t.push_str("Source: a ministry\n");
+        t.push_str(&text(300));
+        let whole = read(&t, &[0]);
+        assert_eq!(whole.2, 300);
+        same(
+            &from_blocks(t.as_bytes(), 0, 100, 500).unwrap(),
+            &whole,
+            "ended",
+        );
+        // a byte that is not UTF-8 after the end of the table: the file is not UTF-8
+        let mut bytes = t.into_bytes();
+        bytes.extend_from_slice(b"TUR,T\xfcrkiye,2004,1\n");
+        assert!(from_blocks(&bytes, 0, 100, 500).is_none());
+    }
+
+    #[test]
+    fn a_block_not_utf8_stops_the_reading() {
+        let mut bytes = text(500).into_bytes();
+        let at = bytes.len() / 2;
+        bytes[at] = 0xfc;
+        assert!(from_blocks(&bytes, 0, 64, 256).is_none());
+    }
+
+    #[test]
+    fn blocks_with_a_quote_inside_a_field_are_read_whole() {
+        let mut t = text(100);
+        t.push_str("TUR,5\" disk,2004,1\n");
+        t.push_str(&text(100));
+        assert_eq!(block_cut(t.as_bytes(), b','), None);
+        same(
+            &from_blocks(t.as_bytes(), 0, 10, 100).unwrap(),
+            &read(&t, &[0]),
+            "not cut",
+        );
+    }
+
+    #[test]
+    fn a_block_is_cut_after_its_last_record() {
+        let t = "a,\"x\ny\"\nb,c\nd,\"e\n";
+        // the last newline is inside an open quote: cut after `b,c`
+        assert_eq!(block_cut(t.as_bytes(), b','), Some(t.find("d,").unwrap()));
+        assert_eq!(block_cut(b"a,b", b','), None);
+        assert_eq!(block_cut(b"a,b\nc", b','), Some(4));
     }
 
     #[test]

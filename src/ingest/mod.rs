@@ -110,6 +110,9 @@ pub fn read_source(
     prov: &mut Provenance,
     out: &mut RawFigures,
 ) -> Result<SourceRead> {
+    if let Some(read) = stream_source(src, local, prov, out)? {
+        return Ok(read);
+    }
     let fail = |reason: String| Error::source(&src.id, &src.display, reason);
     let bytes = std::fs::read(local).map_err(|e| fail(format!("cannot read: {e}")))?;
     if bytes.is_empty() {
@@ -130,6 +133,158 @@ pub fn read_source(
     })
 }
 
+/// Files longer than this may be read in blocks; their first this many bytes say whether
+/// they can be (see [`stream_source`]).
+const HEAD_BYTES: usize = 1 << 20;
+
+/// A long CSV table read from its file in blocks of [`delimited::BLOCK`] bytes, never
+/// held whole (at ten million rows the text was half of the ingest's memory): the head
+/// is read and its tables found as for the whole text, then the rest of the table is
+/// typed block by block while another thread reads the file on and hashes it. Only a
+/// file in UTF-8 (declared, marked, or found so) whose head makes one long table that
+/// runs on past it; anything else, and a file found not to be UTF-8 further on (its
+/// figures dropped, `prov` and `out` as they were), is `Ok(None)`: read whole.
+fn stream_source(
+    src: &Source,
+    local: &Path,
+    prov: &mut Provenance,
+    out: &mut RawFigures,
+) -> Result<Option<SourceRead>> {
+    use std::io::Read;
+    if src.encoding.is_some_and(|e| e != encoding_rs::UTF_8) {
+        return Ok(None);
+    }
+    // what cannot be opened or read here is said by the whole-file reading
+    let Ok(mut file) = std::fs::File::open(local) else {
+        return Ok(None);
+    };
+    if file
+        .metadata()
+        .map_or(true, |m| m.len() <= HEAD_BYTES as u64)
+    {
+        return Ok(None);
+    }
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    if (&mut file)
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    if kind_of(src, local, &head)? != Kind::Delimited {
+        return Ok(None);
+    }
+    let bom = match encoding_rs::Encoding::for_bom(&head) {
+        None => 0,
+        Some((enc, n)) if enc == encoding_rs::UTF_8 => n,
+        Some(_) => return Ok(None),
+    };
+    // the head may end inside a character
+    let text = match std::str::from_utf8(&head[bom..]) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[bom..bom + e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return Ok(None),
+    };
+    let (tables, tail) = delimited::tables(src, text)?;
+    // a tail inside the head: the head's records ended before the head did, so they are
+    // those of the whole text
+    let Some(tail) = tail.filter(|t| t.byte < text.len()) else {
+        return Ok(None);
+    };
+    let first = &head[bom + tail.byte..];
+    let (sources, tables_before) = (prov.sources.len(), prov.tables.len());
+    // into `out` when nothing is there yet, else apart and appended once read
+    let pristine = out.len() == 0 && out.dict.len() == 0;
+    let mut apart = RawFigures::default();
+    let into = if pristine { &mut *out } else { &mut apart };
+    let (readings, hashed) = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let head = &head;
+        let reader = scope.spawn(move || {
+            let mut sha = Sha256::new();
+            sha.update(head);
+            let mut bytes = head.len() as u64;
+            loop {
+                let mut b = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(delimited::BLOCK));
+                b.clear();
+                match (&mut file)
+                    .take(delimited::BLOCK as u64)
+                    .read_to_end(&mut b)
+                {
+                    Ok(0) => return Ok((crate::config::hex(&sha.finalize()), bytes)),
+                    Ok(k) => {
+                        sha.update(&b);
+                        bytes += k as u64;
+                        if full_tx.send(Ok(b)).is_err() {
+                            // the reading stopped: nothing more is wanted
+                            return Err(());
+                        }
+                    }
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        return Err(());
+                    }
+                }
+            }
+        });
+        let next = move |buf: &mut Vec<u8>| match full_rx.recv() {
+            Ok(Ok(b)) => {
+                buf.extend_from_slice(&b);
+                let _ = empty_tx.send(b);
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(false),
+        };
+        let mut next = Some(next);
+        let readings = figures_of(src, &tables, prov, into, Some(tail.table), |reader, out| {
+            let Some(next) = next.take() else {
+                return Ok(Some(0));
+            };
+            delimited::stream_blocks(
+                src,
+                first,
+                next,
+                &tail,
+                delimited::BLOCK,
+                out,
+                |out, rec, line| reader.push_record(src, rec, line, out),
+            )
+        });
+        // the channel is closed once the reading is done: the reader ends
+        drop(next);
+        (readings, reader.join())
+    });
+    let readings = readings?;
+    match (readings, hashed) {
+        (Some(tables), Ok(Ok((sha256, bytes)))) => {
+            if !pristine {
+                out.append(apart);
+            }
+            Ok(Some(SourceRead {
+                sha256,
+                bytes,
+                tables,
+            }))
+        }
+        _ => {
+            // not UTF-8 after all (or the reader failed): as if never read
+            prov.sources.truncate(sources);
+            prov.tables.truncate(tables_before);
+            if pristine {
+                *out = RawFigures::default();
+            }
+            Ok(None)
+        }
+    }
+}
+
 /// The figures of a file's tables, into `out`; how each table was read.
 fn read_figures(
     src: &Source,
@@ -138,39 +293,59 @@ fn read_figures(
     prov: &mut Provenance,
     out: &mut RawFigures,
 ) -> Result<Vec<layout::TableReading>> {
-    let source_ix = prov.sources.len() as u16;
-    let mut readings = Vec::new();
-    let register =
-        |t: &Table, prov: &mut Provenance, out: &mut RawFigures| -> (u32, layout::TableReading) {
-            let table_ix = prov.tables.len() as u32;
-            prov.tables.push(TableInfo {
-                source: source_ix,
-                label: t.label.clone(),
-                style: t.style,
-            });
-            (table_ix, layout::read_table(t, src, table_ix, out))
-        };
     let (tables, stream) = read_tables(src, local, bytes)?;
+    let streamed = stream.as_ref().map(|(_, tail)| tail.table);
+    let readings = figures_of(src, &tables, prov, out, streamed, |reader, out| {
+        let Some((text, tail)) = stream.as_ref() else {
+            return Ok(Some(0));
+        };
+        delimited::stream(src, text, tail, out, |out, rec, line| {
+            reader.push_record(src, rec, line, out)
+        })
+        .map(Some)
+    })?;
+    Ok(readings.unwrap_or_default())
+}
+
+/// Registers a file's tables and reads their figures into `out`; the records of table
+/// `streamed` past its head come from `rest`, typed by the table's reader. How each table
+/// was read; `None` when `rest` says the file must be read again whole.
+fn figures_of(
+    src: &Source,
+    tables: &[Table],
+    prov: &mut Provenance,
+    out: &mut RawFigures,
+    streamed: Option<usize>,
+    mut rest: impl FnMut(&layout::LongReader, &mut RawFigures) -> Result<Option<usize>>,
+) -> Result<Option<Vec<layout::TableReading>>> {
+    let source_ix = prov.sources.len() as u16;
     prov.sources.push(SourceInfo {
         id: src.id.clone(),
         display: src.display.clone(),
     });
+    let mut readings = Vec::new();
     for (k, t) in tables.iter().enumerate() {
-        let (table_ix, mut reading) = register(t, prov, out);
-        if let Some((text, tail)) = stream.as_ref().filter(|(_, tl)| tl.table == k) {
+        let table_ix = prov.tables.len() as u32;
+        prov.tables.push(TableInfo {
+            source: source_ix,
+            label: t.label.clone(),
+            style: t.style,
+        });
+        let mut reading = layout::read_table(t, src, table_ix, out);
+        if streamed == Some(k) {
             // the rest of a long table: record by record, never held as cells
             let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
             if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
-                let n = delimited::stream(src, text, tail, out, |out, rec, line| {
-                    reader.push_record(src, rec, line, out)
-                })?;
+                let Some(n) = rest(&reader, out)? else {
+                    return Ok(None);
+                };
                 reading.data_rows += n;
                 reading.figures += n;
             }
         }
         readings.push(reading);
     }
-    Ok(readings)
+    Ok(Some(readings))
 }
 
 /// The format a file holds, from its extension, checked against its first bytes.
@@ -341,5 +516,128 @@ mod trim_tests {
         ] {
             assert_eq!(super::trim(s), s.trim(), "{s:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// A long CSV table of `rows` records: names beyond ASCII, quoted fields, `\r\n`.
+    fn long_csv(rows: usize) -> String {
+        let mut t = String::from("reporter,partner,year,flow,value\n");
+        for i in 0..rows {
+            let partner = [
+                "Azerbaijan",
+                "\"Kyrgyz, Republic\"",
+                "Türkmenistan",
+                "Казахстан",
+            ][i % 4];
+            let end = if i % 3 == 0 { "\r\n" } else { "\n" };
+            t.push_str(&format!(
+                "Türkiye,{partner},{},Export,\"{i}.5\"{end}",
+                2000 + i % 20
+            ));
+        }
+        t
+    }
+
+    type Seen = Vec<(Vec<Option<String>>, String, crate::model::Place)>;
+
+    /// Every figure with its texts resolved, comparable across two readings.
+    fn seen(raw: &RawFigures) -> Seen {
+        (0..raw.len())
+            .map(|i| {
+                let text = |id: u32| raw.dict.get(id).map(str::to_string);
+                let ids = [raw.reporter[i], raw.partner[i], raw.year[i], raw.flow[i]];
+                (ids.map(text).to_vec(), raw.value_text(i), raw.places.get(i))
+            })
+            .collect()
+    }
+
+    /// A file of `bytes` read as a run reads it (`before` read first, if any), and read
+    /// whole: the figures, the tables' labels and the rows each reading counted.
+    fn both(bytes: &[u8], before: Option<&str>) -> [(Seen, Vec<String>, Vec<usize>); 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.csv");
+        std::fs::write(&path, bytes).unwrap();
+        let src = Source::for_file(&path);
+        let start = |prov: &mut Provenance, raw: &mut RawFigures| {
+            if let Some(t) = before {
+                let small = dir.path().join("small.csv");
+                std::fs::write(&small, t).unwrap();
+                read_source(&Source::for_file(&small), &small, prov, raw).unwrap();
+            }
+        };
+        let labels = |p: &Provenance| p.tables.iter().map(|t| t.label.clone()).collect();
+        let (mut p1, mut r1) = (Provenance::default(), RawFigures::default());
+        start(&mut p1, &mut r1);
+        let read = read_source(&src, &path, &mut p1, &mut r1).unwrap();
+        assert_eq!(read.bytes, bytes.len() as u64);
+        assert_eq!(read.sha256, crate::config::hex(&Sha256::digest(bytes)));
+        let rows1 = read.tables.iter().map(|t| t.data_rows).collect();
+        let (mut p2, mut r2) = (Provenance::default(), RawFigures::default());
+        start(&mut p2, &mut r2);
+        let rows2 = read_figures(&src, bytes, &path, &mut p2, &mut r2)
+            .unwrap()
+            .iter()
+            .map(|t| t.data_rows)
+            .collect();
+        [
+            (seen(&r1), labels(&p1), rows1),
+            (seen(&r2), labels(&p2), rows2),
+        ]
+    }
+
+    #[test]
+    fn a_long_file_read_in_blocks_reads_as_a_whole_one() {
+        let text = long_csv(60_000);
+        assert!(text.len() > 2 * HEAD_BYTES);
+        // the file qualifies for blocks
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.csv");
+        std::fs::write(&path, &text).unwrap();
+        let (mut prov, mut raw) = (Provenance::default(), RawFigures::default());
+        let read = stream_source(&Source::for_file(&path), &path, &mut prov, &mut raw).unwrap();
+        assert_eq!(read.map(|r| r.tables[0].data_rows), Some(60_000));
+        // the same figures, texts, places and counts as the whole text gives, alone, after
+        // another source, and after a byte-order mark
+        for before in [None, Some("reporter,partner,year,value\nTUR,KAZ,2019,1\n")] {
+            let [a, b] = both(text.as_bytes(), before);
+            assert_eq!(a.0.len(), 60_000 + usize::from(before.is_some()));
+            assert!(a == b, "before {before:?}");
+        }
+        let bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        let [a, b] = both(&bom, None);
+        assert!(a == b && a.0.len() == 60_000);
+    }
+
+    #[test]
+    fn a_long_file_not_utf8_further_on_is_read_whole() {
+        // Windows-1254 from the middle on: ASCII at the start
+        let mut bytes = long_csv(40_000)
+            .replace("Türkiye", "Turkey")
+            .replace("Türkmenistan", "Turkmenistan")
+            .replace("Казахстан", "Kazakhstan")
+            .into_bytes();
+        let at = bytes.len() * 2 / 3;
+        let nl = at + bytes[at..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        bytes.splice(
+            nl..nl,
+            b"T\xfcrkiye,Azerbaijan,2001,Export,5\n".iter().copied(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut prov, mut raw) = (Provenance::default(), RawFigures::default());
+        let read = stream_source(&Source::for_file(&path), &path, &mut prov, &mut raw).unwrap();
+        // nothing kept from the blocks read before the byte that is not UTF-8
+        assert!(read.is_none());
+        assert!(prov.sources.is_empty() && prov.tables.is_empty());
+        assert_eq!((raw.len(), raw.dict.len()), (0, 0));
+        // and a run reads it whole, its encoding told
+        let [a, b] = both(&bytes, None);
+        assert!(a == b && a.0.len() == 40_001);
+        assert!(a.0.iter().any(|f| f.0[0].as_deref() == Some("Türkiye")));
     }
 }
