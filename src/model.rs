@@ -389,18 +389,25 @@ pub struct RawFigures {
     value_ends: Vec<u64>,
     /// The last text of each interned field, for [`Dict::intern_repeated`].
     last: [Last; 9],
-    /// Where the columns only rejects read went, once [`RawFigures::spill`]ed.
+    /// Where the columns only rejects read went, once [`RawFigures::set_aside_behind`].
     spilled: Option<Spilled>,
 }
 
 /// The columns of raw figures that only rejects read, in a file of their own: one 32-byte
 /// record a figure (reporter, partner, flow and year text ids, the value's kind and its
 /// number or text index), then the end of each value text (8 bytes), then the texts.
+/// Figures from `from` on and texts from `texts_from` on are in the file, the others
+/// still in memory (all of them once set aside to the first figure).
 #[derive(Debug, Clone)]
 struct Spilled {
     file: std::sync::Arc<std::fs::File>,
     figures: u64,
     texts: u64,
+    from: usize,
+    texts_from: usize,
+    /// Whether every figure's text comes after the texts of the figures before it (as
+    /// ingest makes them): then the texts can go with their figures, from the end.
+    in_order: bool,
 }
 
 /// Bytes of a figure's record in a spill file.
@@ -626,20 +633,61 @@ impl RawFigures {
         &self.value_buf[start..end]
     }
 
-    /// Moves the columns that only rejects read (reporter, partner, flow and year text
-    /// ids, the values and their texts: about 50 bytes a figure) to an unnamed file in
-    /// `dir`, gone with the process; [`RawFigures::shown`] reads them from there.
+    /// Sets the columns only rejects read (the reporter, partner, flow and year text
+    /// ids, the values and their texts: about 50 bytes a figure) of figures `lo..` aside
+    /// to an unnamed file in `dir`, gone with the process, and lets them go from memory,
+    /// with the month and commodity columns of those figures (which only normalise
+    /// reads): normalise calls it behind itself, from the end, so that the raw figures
+    /// shrink as the normalised ones grow. Once set aside from the first figure, the
+    /// columns are empty; [`RawFigures::shown`] reads the figures from where they are.
     ///
     /// # Errors
-    /// The file cannot be made or written; the figures are then as they were.
-    pub fn spill(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
-        use std::io::Write;
-        if self.spilled.is_some() {
+    /// The file cannot be made or written; the figures not yet written are then as they
+    /// were, and those written are read from the file.
+    pub fn set_aside_behind(&mut self, dir: &std::path::Path, lo: usize) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        let hi = self.value.len();
+        if lo >= hi {
             return Ok(());
         }
-        let file = tempfile::tempfile_in(dir)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, &file);
-        for i in 0..self.value.len() {
+        if self.spilled.is_none() {
+            let texts = self.value_ends.len();
+            // each figure's text after those of the figures before it, none shared
+            let mut next = 0;
+            let in_order = self.value.iter().all(|v| match *v {
+                RawValue::Text(t) => t as usize >= std::mem::replace(&mut next, t as usize + 1),
+                _ => true,
+            });
+            self.spilled = Some(Spilled {
+                file: std::sync::Arc::new(tempfile::tempfile_in(dir)?),
+                figures: hi as u64,
+                texts: texts as u64,
+                from: hi,
+                texts_from: texts,
+                in_order,
+            });
+        }
+        let sp = self.spilled.as_ref().expect("made above");
+        debug_assert_eq!(sp.from, hi, "set aside from the end");
+        // the texts of figures lo.. are the texts from the first of them on, when in order
+        let t_lo = if lo == 0 {
+            0
+        } else if sp.in_order {
+            self.value[lo..hi]
+                .iter()
+                .find_map(|v| match *v {
+                    RawValue::Text(t) => Some(t as usize),
+                    _ => None,
+                })
+                .unwrap_or(sp.texts_from)
+        } else {
+            sp.texts_from
+        };
+        let t_hi = sp.texts_from;
+        let mut f: &std::fs::File = &sp.file;
+        f.seek(std::io::SeekFrom::Start(lo as u64 * SPILLED))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        for i in lo..hi {
             let (kind, payload) = match self.value[i] {
                 RawValue::Empty => (0u32, 0u64),
                 RawValue::Number(x) => (1, x.to_bits()),
@@ -661,28 +709,59 @@ impl RawFigures {
             record[24..].copy_from_slice(&payload.to_le_bytes());
             w.write_all(&record)?;
         }
-        for e in &self.value_ends {
-            w.write_all(&e.to_le_bytes())?;
-        }
-        w.write_all(self.value_buf.as_bytes())?;
         w.flush()?;
         drop(w);
-        self.spilled = Some(Spilled {
-            file: std::sync::Arc::new(file),
-            figures: self.value.len() as u64,
-            texts: self.value_ends.len() as u64,
-        });
+        let ends = sp.figures * SPILLED;
+        let text_start = |t: usize| {
+            if t == 0 {
+                0
+            } else {
+                self.value_ends[t - 1] as usize
+            }
+        };
+        if t_lo < t_hi {
+            f.seek(std::io::SeekFrom::Start(ends + t_lo as u64 * 8))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            for e in &self.value_ends[t_lo..t_hi] {
+                w.write_all(&e.to_le_bytes())?;
+            }
+            w.flush()?;
+            drop(w);
+            let (a, b) = (text_start(t_lo), self.value_ends[t_hi - 1] as usize);
+            f.seek(std::io::SeekFrom::Start(ends + sp.texts * 8 + a as u64))?;
+            f.write_all(&self.value_buf.as_bytes()[a..b])?;
+        }
+        // written: let go (a shrunken column is given back where it was mapped alone)
+        let buf_len = text_start(t_lo);
+        fn cut<T>(col: &mut Vec<T>, len: usize) {
+            if len == 0 {
+                *col = Vec::new();
+            } else {
+                col.truncate(len);
+                col.shrink_to_fit();
+            }
+        }
         for col in [
             &mut self.reporter,
             &mut self.partner,
             &mut self.flow,
             &mut self.year,
+            &mut self.month,
+            &mut self.commodity,
         ] {
-            *col = Vec::new();
+            cut(col, lo);
         }
-        self.value = Vec::new();
-        self.value_ends = Vec::new();
-        self.value_buf = String::new();
+        cut(&mut self.value, lo);
+        cut(&mut self.value_ends, t_lo);
+        if buf_len == 0 {
+            self.value_buf = String::new();
+        } else {
+            self.value_buf.truncate(buf_len);
+            self.value_buf.shrink_to_fit();
+        }
+        let sp = self.spilled.as_mut().expect("made above");
+        sp.from = lo;
+        sp.texts_from = t_lo;
         Ok(())
     }
 
@@ -691,7 +770,7 @@ impl RawFigures {
     /// # Errors
     /// The spill file cannot be read back.
     pub fn shown(&self, i: usize) -> std::io::Result<RawShown> {
-        let Some(sp) = &self.spilled else {
+        let Some(sp) = self.spilled.as_ref().filter(|sp| i >= sp.from) else {
             return Ok(RawShown {
                 reporter: self.reporter[i],
                 partner: self.partner[i],
@@ -722,11 +801,15 @@ impl RawFigures {
             _ => RawValue::Text(payload as u32),
         };
         let value = value.shown(|t| {
+            if (t as usize) < sp.texts_from {
+                return Ok(self.value_str(t).to_string());
+            }
             let (t, ends) = (u64::from(t), sp.figures * SPILLED);
-            let start = if t == 0 {
-                0
-            } else {
-                u64_at(ends + (t - 1) * 8)?
+            // where the text before ends: in the file, or still in memory
+            let start = match t.checked_sub(1) {
+                None => 0,
+                Some(p) if (p as usize) < sp.texts_from => self.value_ends[p as usize],
+                Some(p) => u64_at(ends + p * 8)?,
             };
             let end = u64_at(ends + t * 8)?;
             let mut text = vec![0u8; end.saturating_sub(start) as usize];
@@ -895,10 +978,9 @@ pub struct Reject {
 mod tests {
     use super::*;
 
-    #[test]
-    fn spilled_figures_show_what_they_showed_in_memory() {
-        // values empty, numbers (a fraction, a negative, a huge one) and texts (empty, of
-        // several bytes a character, long), across a figure set appended from another
+    /// Values empty, numbers (a fraction, a negative, a huge one) and texts (empty, of
+    /// several bytes a character, long), across a figure set appended from another.
+    fn mixed_figures() -> RawFigures {
         let mut a = RawFigures::default();
         let mut b = RawFigures::default();
         let texts = ["1 234,5", "", "двести", "..", &"9".repeat(300)];
@@ -932,9 +1014,15 @@ mod tests {
             );
         }
         a.append(b);
+        a
+    }
+
+    #[test]
+    fn spilled_figures_show_what_they_showed_in_memory() {
+        let mut a = mixed_figures();
         let held: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
         let dir = tempfile::tempdir().unwrap();
-        a.spill(dir.path()).unwrap();
+        a.set_aside_behind(dir.path(), 0).unwrap();
         assert!(a.value.is_empty() && a.reporter.is_empty());
         assert_eq!(a.len(), 40);
         let spilled: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
@@ -944,6 +1032,30 @@ mod tests {
         assert!(spilled.iter().any(|s| s.value == "0.1"));
         // the file is unnamed: nothing is left in the folder
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn figures_set_aside_from_the_end_in_steps_show_what_they_showed() {
+        let dir = tempfile::tempdir().unwrap();
+        // texts in the order of their figures; and a text two figures share, which keeps
+        // every text in memory to the last step
+        let mut shared = mixed_figures();
+        shared.value[38] = shared.value[2].clone();
+        for mut a in [mixed_figures(), shared] {
+            let held: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
+            let texts = a.value_ends.len();
+            for lo in [33, 20, 20, 7, 0] {
+                a.set_aside_behind(dir.path(), lo).unwrap();
+                assert_eq!(
+                    (a.value.len(), a.reporter.len(), a.month.len()),
+                    (lo, lo, lo)
+                );
+                // some figures in memory, the others read back
+                let now: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
+                assert!(now == held, "set aside from {lo}");
+            }
+            assert!(a.value_buf.is_empty() && a.value_ends.is_empty() && texts > 10);
+        }
     }
 
     #[test]

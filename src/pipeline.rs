@@ -230,21 +230,30 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         plausible_max_usd: rust_decimal::Decimal::try_from(p.rules.plausible_max_usd)
             .unwrap_or(rust_decimal::Decimal::MAX),
     };
-    let mut norm = normalize::normalize(&read.raw, &nopts, &sref);
-    // what only normalise reads goes now (8 bytes a figure); the rejects still need the
-    // texts of reporter, partner, flow, year and value, validate the places
-    for col in [&mut read.raw.month, &mut read.raw.commodity] {
-        drop(std::mem::take(col));
-    }
-    // and the texts only rejects show go to the disk when there are many
-    if read.raw.len() >= spill_figures() {
+    // when there are many figures, the texts only rejects show go to the disk behind
+    // normalise, as it works from the last figures to the first
+    let mut norm = if read.raw.len() >= spill_figures() {
         let dir = match p.output_dir.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        if let Err(e) = read.raw.spill(&dir) {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot set the raw texts aside on the disk; they stay in memory");
-        }
+        let mut failed = false;
+        normalize::normalize_behind(&mut read.raw, &nopts, &sref, |raw, lo| {
+            if failed {
+                return;
+            }
+            if let Err(e) = raw.set_aside_behind(&dir, lo) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot set the raw texts aside on the disk; they stay in memory");
+                failed = true;
+            }
+        })
+    } else {
+        normalize::normalize(&read.raw, &nopts, &sref)
+    };
+    // what only normalise reads goes now (8 bytes a figure); the rejects still need the
+    // texts of reporter, partner, flow, year and value, validate the places
+    for col in [&mut read.raw.month, &mut read.raw.commodity] {
+        drop(std::mem::take(col));
     }
     let places = validate::Places {
         place: &read.raw.places,

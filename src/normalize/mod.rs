@@ -257,17 +257,61 @@ pub fn normalize(
     opts: &Options,
     source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
-    let n = raw.len();
     let evidence = column_evidence(raw);
-    // pass 2, in chunks on every core, each with its own memos; merged in order. More
-    // chunks than cores: a chunk's output is freed as soon as it is merged, so the
-    // smaller the chunks, the less is held twice
-    let chunks = if n >= 100_000 {
+    let chunks = chunks(raw.len());
+    normalize_in(raw, opts, source_ref, &evidence, chunks, chunks)
+}
+
+/// Chunks of pass 2 for `n` figures: more than cores, as a chunk's output is freed as
+/// soon as it is merged, so the smaller the chunks, the less is held twice.
+fn chunks(n: usize) -> usize {
+    if n >= 100_000 {
         (rayon::current_num_threads() * 4).clamp(1, 32)
     } else {
         1
-    };
-    normalize_in(raw, opts, source_ref, &evidence, chunks)
+    }
+}
+
+/// [`normalize`], letting the raw figures go behind it: pass 2 runs in waves of a chunk
+/// a core from the last figures to the first, and after each wave `behind(raw, lo)` is
+/// told that figures `lo..` are done with, so that they can leave memory while the
+/// normalised figures grow (see [`RawFigures::set_aside_behind`]). The same result as
+/// [`normalize`].
+pub fn normalize_behind<F: FnMut(&mut RawFigures, usize)>(
+    raw: &mut RawFigures,
+    opts: &Options,
+    source_ref: &(dyn Fn(Place) -> String + Sync),
+    behind: F,
+) -> Normalized {
+    let evidence = column_evidence(raw);
+    let chunks = chunks(raw.len());
+    let wave = rayon::current_num_threads().max(1);
+    normalize_in((raw, behind), opts, source_ref, &evidence, chunks, wave)
+}
+
+/// The raw figures pass 2 reads, and what it says behind each wave of chunks.
+trait Behind {
+    fn raw(&self) -> &RawFigures;
+    /// Figures `lo..` are normalised.
+    fn done_from(&mut self, lo: usize);
+}
+
+impl Behind for &RawFigures {
+    fn raw(&self) -> &RawFigures {
+        self
+    }
+
+    fn done_from(&mut self, _: usize) {}
+}
+
+impl<F: FnMut(&mut RawFigures, usize)> Behind for (&mut RawFigures, F) {
+    fn raw(&self) -> &RawFigures {
+        self.0
+    }
+
+    fn done_from(&mut self, lo: usize) {
+        (self.1)(self.0, lo);
+    }
 }
 
 /// Pass 1: what the value texts of each column (table, column) prove about its decimal
@@ -310,32 +354,47 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
         })
 }
 
-/// Pass 2 in `chunks` chunks (see [`normalize`]).
+/// Pass 2 in `chunks` chunks on every core, each with its own memos, merged in order: in
+/// waves of `wave` chunks from the last (one wave when `wave` is at least `chunks`), each
+/// followed by `raw.done_from` its first figure.
 fn normalize_in(
-    raw: &RawFigures,
+    mut raw: impl Behind,
     opts: &Options,
     source_ref: &(dyn Fn(Place) -> String + Sync),
     evidence: &HashMap<(u32, u32), (usize, usize)>,
     chunks: usize,
+    wave: usize,
 ) -> Normalized {
     use rayon::prelude::*;
-    let n = raw.len();
+    let n = raw.raw().len();
     let size = n.div_ceil(chunks).max(1);
     let unknown = Unknown::default();
-    let (commodities, commodity_of) = commodity_table(raw);
+    let (commodities, commodity_of) = commodity_table(raw.raw());
     let shared = Shared {
         unknown: &unknown,
         commodities: &commodities,
         commodity_of: &commodity_of,
     };
-    let outs: Vec<Normalized> = (0..n.div_ceil(size))
-        .into_par_iter()
-        .map(|c| {
-            let range = (c * size, n.min((c + 1) * size));
-            normalize_range(raw, opts, evidence, shared, range, source_ref)
-        })
-        .collect();
-    let mut all = merge(outs);
+    let count = n.div_ceil(size);
+    let mut outs: Vec<Option<Normalized>> = (0..count).map(|_| None).collect();
+    let mut hi = count;
+    while hi > 0 {
+        let lo = hi.saturating_sub(wave.max(1));
+        let r = raw.raw();
+        let done: Vec<Normalized> = (lo..hi)
+            .into_par_iter()
+            .map(|c| {
+                let range = (c * size, n.min((c + 1) * size));
+                normalize_range(r, opts, evidence, shared, range, source_ref)
+            })
+            .collect();
+        for (slot, out) in outs[lo..hi].iter_mut().zip(done) {
+            *slot = Some(out);
+        }
+        raw.done_from(lo * size);
+        hi = lo;
+    }
+    let mut all = merge(outs.into_iter().flatten().collect());
     all.figures.commodities = commodities;
     all
 }
@@ -995,7 +1054,7 @@ mod tests {
         }
         let (opts, sref) = (Options::default(), |p: Place| format!("row {}", p.row));
         let evidence = column_evidence(&raw);
-        let run = |chunks: usize| normalize_in(&raw, &opts, &sref, &evidence, chunks);
+        let run = |chunks: usize| normalize_in(&raw, &opts, &sref, &evidence, chunks, chunks);
         let show = |n: &Normalized| {
             let f = &n.figures;
             let rows: Vec<String> = (0..f.len())
@@ -1034,6 +1093,27 @@ mod tests {
         assert!(!one.0.is_empty() && !one.1.is_empty() && !one.2.is_empty() && one.3.len() == 2);
         for chunks in [2, 3, 7] {
             assert_eq!(show(&run(chunks)), one, "{chunks} chunks");
+        }
+        // in waves from the end, the raw figures set aside behind them: the same figures,
+        // and every raw figure shows what it showed
+        let dir = tempfile::tempdir().unwrap();
+        let held: Vec<_> = (0..raw.len()).map(|i| raw.shown(i).unwrap()).collect();
+        for chunks in [1, 2, 3, 7] {
+            let mut behind = raw.clone();
+            let mut los = Vec::new();
+            let each = |r: &mut RawFigures, lo| {
+                los.push(lo);
+                r.set_aside_behind(dir.path(), lo).unwrap();
+            };
+            let n = normalize_in((&mut behind, each), &opts, &sref, &evidence, chunks, 2);
+            assert_eq!(show(&n), one, "{chunks} chunks from the end");
+            assert!(
+                los.windows(2).all(|w| w[0] > w[1]) && los.last() == Some(&0),
+                "{los:?}"
+            );
+            assert!(behind.value.is_empty() && behind.commodity.is_empty());
+            let shown: Vec<_> = (0..raw.len()).map(|i| behind.shown(i).unwrap()).collect();
+            assert!(shown == held, "{chunks} chunks: shown from the disk");
         }
     }
 
