@@ -590,19 +590,31 @@ fn clean_table(
         flags,
         raw,
     } = f;
-    let place = gather(idx, |i| place.get(raw[i] as usize));
-    drop(raw);
-    let flags = gather(idx, |i| flags[i] | v.flags[i]);
+    // one column at a time, each normalised column let go as its clean one is made, the
+    // largest first: the columns made from two (places, flags) last, when the others'
+    // memory is given back (at 10M rows the places made first held 160 MB beside it all)
+    let value = take(idx, value);
+    let (reporter, partner) = (take(idx, reporter), take(idx, partner));
+    let (year, commodity) = (take(idx, year), take(idx, commodity));
+    let (month, flow) = (take(idx, month), take(idx, flow));
+    let flags = {
+        let f = flags;
+        gather(idx, |i| f[i] | v.flags[i])
+    };
+    let place = {
+        let raw = raw;
+        gather(idx, |i| place.get(raw[i] as usize))
+    };
     CleanTable {
-        reporter: take(idx, reporter),
-        partner: take(idx, partner),
+        reporter,
+        partner,
         countries,
-        flow: take(idx, flow),
-        year: take(idx, year),
-        month: take(idx, month),
-        commodity: take(idx, commodity),
+        flow,
+        year,
+        month,
+        commodity,
         commodities,
-        value: take(idx, value),
+        value,
         place,
         provenance: prov.clone(),
         flags,

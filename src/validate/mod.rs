@@ -429,17 +429,25 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         }
         crank
     };
-    let mut kx: Vec<(u32, u32, u8, i32, u8, u32)> = vec![(0, 0, 0, 0, 0, 0); n];
-    for i in (0..n).filter(|&i| v.alive[i]) {
-        kx[i] = (
+    // worked out where needed from the figures' columns, not held (20 bytes a figure)
+    let kx = |i: usize| {
+        (
             countries_rank.by_id[f.reporter[i] as usize],
             countries_rank.by_id[f.partner[i] as usize],
             f.flow[i] as u8,
             f.year[i],
             f.month[i].unwrap_or(0),
             crank[f.commodity[i] as usize],
-        );
-    }
+        )
+    };
+    // the key's year, month and commodity
+    let period = |i: usize| {
+        (
+            f.year[i],
+            f.month[i].unwrap_or(0),
+            crank[f.commodity[i] as usize],
+        )
+    };
 
     // uniqueness: the highest-precedence figure of a key wins. Sorted by key, then
     // precedence: the figures of one key are neighbours, the winner first
@@ -453,9 +461,12 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         Some(g) => (g, ranks),
         None => (1, 0),
     };
-    let pair_of = |i: usize| kx[i].0 as usize * pair + kx[i].1 as usize * (pair > 0) as usize;
+    let pair_of = |i: usize| {
+        let rank = |c: u32| countries_rank.by_id[c as usize] as usize;
+        rank(f.reporter[i]) * pair + rank(f.partner[i]) * (pair > 0) as usize
+    };
     let order = sorted_in_groups(&v.clean(), groups, pair_of, |i| {
-        (kx[i], precedence[i], f.raw[i])
+        (kx(i), precedence[i], f.raw[i])
     });
     let mut dups = Check {
         id: "duplicates",
@@ -466,12 +477,12 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     };
     let mut conflicts = v.check("conflict");
     let mut losers: Vec<(usize, usize)> = Vec::new();
-    let mut kept = usize::MAX;
+    let mut kept = None;
     for i in order.iter().map(|&i| i as usize) {
-        if kept != usize::MAX && kx[kept] == kx[i] {
-            losers.push((i, kept));
-        } else {
-            kept = i;
+        let key = kx(i);
+        match kept {
+            Some((k, ref kept_key)) if *kept_key == key => losers.push((i, k)),
+            _ => kept = Some((i, key)),
         }
     }
     // judged in precedence order, as the figures were read
@@ -528,17 +539,19 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // flow and its mirror, are found by walking two runs side by side
     let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
         let key = |at: usize| {
-            let k = kx[clean[at] as usize];
+            let k = kx(clean[at] as usize);
             (k.0, k.1, k.2)
         };
         let mut runs = Vec::new();
         let mut start = 0;
+        let mut start_key = (!clean.is_empty()).then(|| key(0));
         for at in 1..=clean.len() {
-            if at == clean.len() || key(at) != key(start) {
-                if start < at {
-                    runs.push((key(start), start..at));
+            let here = (at < clean.len()).then(|| key(at));
+            if here != start_key {
+                if let Some(k) = start_key.filter(|_| start < at) {
+                    runs.push((k, start..at));
                 }
-                start = at;
+                (start, start_key) = (at, here);
             }
         }
         runs
@@ -557,17 +570,30 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         // ordered by month, commodity and year instead
         let mut by_series = clean.clone();
         sort_segments(&mut by_series, runs.iter().map(|(_, r)| r.len()), |i| {
-            let k = kx[i];
-            (k.4, k.5, k.3)
+            let (y, m, c) = period(i);
+            (m, c, y)
         });
         // the first and last year of the data (a set of every figure's year took a
         // sixth of this pass)
         let first_year = clean.iter().map(|&i| f.year[i as usize]).min();
         let last_year = clean.iter().map(|&i| f.year[i as usize]).max();
         let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
+        // a commodity's index stands for one text (a country's code may be held twice)
         let same_series = |a: usize, b: usize| {
-            let (x, y) = (kx[a], kx[b]);
-            (x.0, x.1, x.2, x.4, x.5) == (y.0, y.1, y.2, y.4, y.5)
+            let r = |c: u32| countries_rank.by_id[c as usize];
+            (
+                r(f.reporter[a]),
+                r(f.partner[a]),
+                f.flow[a],
+                f.month[a],
+                f.commodity[a],
+            ) == (
+                r(f.reporter[b]),
+                r(f.partner[b]),
+                f.flow[b],
+                f.month[b],
+                f.commodity[b],
+            )
         };
         let (jumps_at, repeated_at, gaps_at) = (jumps.severity, repeated.severity, gaps.severity);
         // the findings and flags of the series in `part` (whole series), in order
@@ -712,10 +738,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         (jumps, repeated, gaps, fl)
     };
 
-    let period = |i: usize| {
-        let k = kx[i];
-        (k.3, k.4, k.5)
-    };
     // each export run with the import run `other` names for its (reporter, partner)
     let export_runs = |other: &dyn Fn(u32, u32) -> (u32, u32, u8),
                        each: &mut dyn FnMut(usize, usize)| {
@@ -844,7 +866,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         .collect();
     if !parts.is_empty() && totals.severity != Severity::Off {
         for i in clean.iter().map(|&i| i as usize) {
-            let k = kx[i];
+            let k = kx(i);
             if let Some(e) = parts.get_mut(&(
                 places.place.get(f.raw[i] as usize).table,
                 k.0,
