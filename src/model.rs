@@ -931,6 +931,19 @@ impl Figures {
         self.value.len()
     }
 
+    /// Room for `more` figures in every column.
+    pub fn reserve(&mut self, more: usize) {
+        self.reporter.reserve_exact(more);
+        self.partner.reserve_exact(more);
+        self.flow.reserve_exact(more);
+        self.year.reserve_exact(more);
+        self.month.reserve_exact(more);
+        self.commodity.reserve_exact(more);
+        self.value.reserve_exact(more);
+        self.flags.reserve_exact(more);
+        self.raw.reserve_exact(more);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.value.is_empty()
     }

@@ -471,6 +471,8 @@ fn normalize_range(
         },
         out: Normalized::default(),
     };
+    // nearly every figure of the range is a normalised figure: its columns sized once
+    cx.out.figures.reserve(hi - lo);
     for i in lo..hi {
         let place = raw.places.get(i);
         let text = |id: u32| raw.dict.get(id);
@@ -546,19 +548,7 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
     let mut all = it.next().unwrap_or_default();
     // every column sized once for all chunks: growing by doubling would leave up to half
     // of each unused, and copy it on the way
-    let more = total - all.figures.len();
-    {
-        let f = &mut all.figures;
-        f.reporter.reserve_exact(more);
-        f.partner.reserve_exact(more);
-        f.flow.reserve_exact(more);
-        f.year.reserve_exact(more);
-        f.month.reserve_exact(more);
-        f.commodity.reserve_exact(more);
-        f.value.reserve_exact(more);
-        f.flags.reserve_exact(more);
-        f.raw.reserve_exact(more);
-    }
+    all.figures.reserve(total - all.figures.len());
     let mut seen: rustc_hash::FxHashSet<(u32, u32)> =
         all.column_units.iter().map(|c| (c.table, c.col)).collect();
     // the countries of every chunk in one table: the first chunk's as they are
