@@ -293,8 +293,10 @@ pub fn stream(
 }
 
 /// Bytes of a table's rest typed at a time when it is read from the file in blocks
-/// (in the tests, small: a test file of a few MB goes in many blocks).
-pub const BLOCK: usize = if cfg!(test) { 64 << 10 } else { 8 << 20 };
+/// (in the tests, small: a test file of a few MB goes in many blocks). Each block's
+/// pieces are typed on every core and joined before the next: 8 MB blocks took a 1M-row
+/// ingest 0.40 s, 32 MB ones 0.34 s (six alternating runs each), for 20 MB more.
+pub const BLOCK: usize = if cfg!(test) { 64 << 10 } else { 32 << 20 };
 
 /// [`stream`] over the rest of a file still being read, never held whole: `first`, the
 /// bytes of the rest already read, then the file's next bytes, which `next` appends to
