@@ -264,7 +264,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(), "stage normalise");
     progress.stage("validating");
     let t = Clock::start();
-    let verdict = validate::validate(&norm, &p.rules, &places);
+    let mut verdict = validate::validate(&norm, &p.rules, &places);
     tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(), "stage validate");
     let t = Clock::start();
@@ -296,6 +296,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     );
     // what the rest needs is made: the normalised figures become the clean table,
     // column by column, and go before the change report and the writers run
+    // the checks' findings are in the report now (at 10M rows of the peers' data, 276,638
+    // of them, about 80 MB held twice)
+    drop(std::mem::take(&mut verdict.checks));
     let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
     let clean = clean_table(
         std::mem::take(&mut norm.figures),
