@@ -277,6 +277,17 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let figures_read = read.raw.len();
     let place = std::mem::take(&mut read.raw.places);
     drop(std::mem::take(&mut read.raw));
+    // what the rest needs is made: the normalised figures become the clean table,
+    // column by column, and go before the report is made (at 10M rows of the peers' data
+    // its findings are a JSON tree of about 260 MB) and the writers run
+    let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
+    let clean = clean_table(
+        std::mem::take(&mut norm.figures),
+        &verdict,
+        &read.prov,
+        &place,
+    );
+    drop(place);
     let mut report = report(&p, figures_read, &read, &norm, &verdict, &run_id);
     let counts = counts(figures_read, &norm, &verdict);
     let mut summary = format!(
@@ -289,24 +300,15 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         norm.aggregates.len(),
         verdict.checks.iter().filter(|c| c.severity == validate::Severity::Warn).map(|c| c.findings.len()).sum::<usize>()
     );
+    // the checks' findings are in the report now (276,638 of them in that job, about 80
+    // MB held twice)
+    drop(std::mem::take(&mut verdict.checks));
+    drop(norm);
     tracing::debug!(
         seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(),
         "stage tables and report"
     );
-    // what the rest needs is made: the normalised figures become the clean table,
-    // column by column, and go before the change report and the writers run
-    // the checks' findings are in the report now (at 10M rows of the peers' data, 276,638
-    // of them, about 80 MB held twice)
-    drop(std::mem::take(&mut verdict.checks));
-    let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
-    let clean = clean_table(
-        std::mem::take(&mut norm.figures),
-        &verdict,
-        &read.prov,
-        &place,
-    );
-    drop((place, norm));
     let keys = crate::changes::Keys::of(&clean);
     // the change report reads the previous publication's key file: before anything is
     // published, beside the writers when publishing
