@@ -602,14 +602,10 @@ fn clean_table(
     let (reporter, partner) = (take(idx, reporter), take(idx, partner));
     let (year, commodity) = (take(idx, year), take(idx, commodity));
     let (month, flow) = (take(idx, month), take(idx, flow));
-    let flags = {
-        let f = flags;
-        gather(idx, |i| f[i] | v.flags[i])
-    };
-    let place = {
-        let raw = raw;
-        gather(idx, |i| place.get(raw[i] as usize))
-    };
+    let merged = gather(idx, |i| flags[i] | v.flags[i]);
+    drop(flags);
+    let place = gather(idx, |i| place.get(raw[i] as usize));
+    drop(raw);
     CleanTable {
         reporter,
         partner,
@@ -622,7 +618,7 @@ fn clean_table(
         value,
         place,
         provenance: prov.clone(),
-        flags,
+        flags: merged,
     }
 }
 

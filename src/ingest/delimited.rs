@@ -424,7 +424,7 @@ fn plain_quotes(b: &[u8], delim: u8) -> bool {
     let mut n = 0usize;
     for p in memchr::memchr_iter(b'"', b) {
         // an even one opens a field or follows its twin; an odd one closes or precedes it
-        let beside = if n % 2 == 0 {
+        let beside = if n.is_multiple_of(2) {
             p.checked_sub(1).map(|q| &b[q])
         } else {
             b.get(p + 1)
@@ -434,7 +434,7 @@ fn plain_quotes(b: &[u8], delim: u8) -> bool {
         }
         n += 1;
     }
-    n % 2 == 0
+    n.is_multiple_of(2)
 }
 
 /// [`stream`] over pieces of `rest` starting at `starts`: the first typed into `out` on

@@ -197,7 +197,7 @@ fn stream_source(
     let first = &head[bom + tail.byte..];
     let (sources, tables_before) = (prov.sources.len(), prov.tables.len());
     // into `out` when nothing is there yet, else apart and appended once read
-    let pristine = out.len() == 0 && out.dict.len() == 0;
+    let pristine = out.is_empty() && out.dict.is_empty();
     let mut apart = RawFigures::default();
     let into = if pristine { &mut *out } else { &mut apart };
     let (readings, hashed) = std::thread::scope(|scope| {
