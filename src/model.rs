@@ -621,14 +621,15 @@ impl RawFigures {
         RawValue::Text(self.value_ends.len() as u32 - 1)
     }
 
+    /// Where value text `t` starts in `value_buf` (where the one before it ends).
+    fn text_start(&self, t: usize) -> usize {
+        t.checked_sub(1).map_or(0, |p| self.value_ends[p] as usize)
+    }
+
     /// The text of a [`RawValue::Text`].
     pub fn value_str(&self, t: u32) -> &str {
         let t = t as usize;
-        let start = if t == 0 {
-            0
-        } else {
-            self.value_ends[t - 1] as usize
-        };
+        let start = self.text_start(t);
         let end = self.value_ends.get(t).map_or(start, |e| *e as usize);
         &self.value_buf[start..end]
     }
@@ -712,13 +713,7 @@ impl RawFigures {
         w.flush()?;
         drop(w);
         let ends = sp.figures * SPILLED;
-        let text_start = |t: usize| {
-            if t == 0 {
-                0
-            } else {
-                self.value_ends[t - 1] as usize
-            }
-        };
+        let text_start = |t: usize| self.text_start(t);
         if t_lo < t_hi {
             f.seek(std::io::SeekFrom::Start(ends + t_lo as u64 * 8))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
@@ -734,12 +729,8 @@ impl RawFigures {
         // written: let go (a shrunken column is given back where it was mapped alone)
         let buf_len = text_start(t_lo);
         fn cut<T>(col: &mut Vec<T>, len: usize) {
-            if len == 0 {
-                *col = Vec::new();
-            } else {
-                col.truncate(len);
-                col.shrink_to_fit();
-            }
+            col.truncate(len);
+            col.shrink_to_fit();
         }
         for col in [
             &mut self.reporter,
@@ -753,12 +744,8 @@ impl RawFigures {
         }
         cut(&mut self.value, lo);
         cut(&mut self.value_ends, t_lo);
-        if buf_len == 0 {
-            self.value_buf = String::new();
-        } else {
-            self.value_buf.truncate(buf_len);
-            self.value_buf.shrink_to_fit();
-        }
+        self.value_buf.truncate(buf_len);
+        self.value_buf.shrink_to_fit();
         let sp = self.spilled.as_mut().expect("made above");
         sp.from = lo;
         sp.texts_from = t_lo;

@@ -242,11 +242,8 @@ fn stream_source(
             Ok(Err(e)) => Err(e),
             Err(_) => Ok(false),
         };
-        let mut next = Some(next);
-        let readings = figures_of(src, &tables, prov, into, Some(tail.table), |reader, out| {
-            let Some(next) = next.take() else {
-                return Ok(Some(0));
-            };
+        // the channel closes once the rest is read (or if it is not): the reader ends
+        let rest = |reader: &layout::LongReader, out: &mut RawFigures| {
             delimited::stream_blocks(
                 src,
                 first,
@@ -256,9 +253,8 @@ fn stream_source(
                 out,
                 |out, rec, line| reader.push_record(src, rec, line, out),
             )
-        });
-        // the channel is closed once the reading is done: the reader ends
-        drop(next);
+        };
+        let readings = figures_of(src, &tables, prov, into, Some((tail.table, rest)));
         (readings, reader.join())
     });
     let readings = readings?;
@@ -294,30 +290,33 @@ fn read_figures(
     out: &mut RawFigures,
 ) -> Result<Vec<layout::TableReading>> {
     let (tables, stream) = read_tables(src, local, bytes)?;
-    let streamed = stream.as_ref().map(|(_, tail)| tail.table);
-    let readings = figures_of(src, &tables, prov, out, streamed, |reader, out| {
-        let Some((text, tail)) = stream.as_ref() else {
-            return Ok(Some(0));
+    let rest = stream.as_ref().map(|(text, tail)| {
+        let rest = move |reader: &layout::LongReader, out: &mut RawFigures| {
+            delimited::stream(src, text, tail, out, |out, rec, line| {
+                reader.push_record(src, rec, line, out)
+            })
+            .map(Some)
         };
-        delimited::stream(src, text, tail, out, |out, rec, line| {
-            reader.push_record(src, rec, line, out)
-        })
-        .map(Some)
-    })?;
+        (tail.table, rest)
+    });
+    let readings = figures_of(src, &tables, prov, out, rest)?;
     Ok(readings.unwrap_or_default())
 }
 
-/// Registers a file's tables and reads their figures into `out`; the records of table
-/// `streamed` past its head come from `rest`, typed by the table's reader. How each table
-/// was read; `None` when `rest` says the file must be read again whole.
+/// Registers a file's tables and reads their figures into `out`; with `rest` naming a
+/// table, that table's records past its head come from it, typed by the table's reader.
+/// How each table was read; `None` when `rest` says the file must be read again whole.
 fn figures_of(
     src: &Source,
     tables: &[Table],
     prov: &mut Provenance,
     out: &mut RawFigures,
-    streamed: Option<usize>,
-    mut rest: impl FnMut(&layout::LongReader, &mut RawFigures) -> Result<Option<usize>>,
+    rest: Option<(
+        usize,
+        impl FnOnce(&layout::LongReader, &mut RawFigures) -> Result<Option<usize>>,
+    )>,
 ) -> Result<Option<Vec<layout::TableReading>>> {
+    let (streamed, mut rest) = rest.unzip();
     let source_ix = prov.sources.len() as u16;
     prov.sources.push(SourceInfo {
         id: src.id.clone(),
@@ -335,7 +334,8 @@ fn figures_of(
         if streamed == Some(k) {
             // the rest of a long table: record by record, never held as cells
             let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
-            if let Some(reader) = layout::LongReader::new(t, src, table_ix, &headers) {
+            let reader = layout::LongReader::new(t, src, table_ix, &headers);
+            if let Some((reader, rest)) = reader.zip(rest.take()) {
                 let Some(n) = rest(&reader, out)? else {
                     return Ok(None);
                 };

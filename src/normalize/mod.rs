@@ -375,26 +375,25 @@ fn normalize_in(
         commodities: &commodities,
         commodity_of: &commodity_of,
     };
-    let count = n.div_ceil(size);
-    let mut outs: Vec<Option<Normalized>> = (0..count).map(|_| None).collect();
-    let mut hi = count;
+    // the waves' outputs, the last chunks' first
+    let mut waves: Vec<Vec<Normalized>> = Vec::new();
+    let mut hi = n.div_ceil(size);
     while hi > 0 {
         let lo = hi.saturating_sub(wave.max(1));
         let r = raw.raw();
-        let done: Vec<Normalized> = (lo..hi)
-            .into_par_iter()
-            .map(|c| {
-                let range = (c * size, n.min((c + 1) * size));
-                normalize_range(r, opts, evidence, shared, range, source_ref)
-            })
-            .collect();
-        for (slot, out) in outs[lo..hi].iter_mut().zip(done) {
-            *slot = Some(out);
-        }
+        waves.push(
+            (lo..hi)
+                .into_par_iter()
+                .map(|c| {
+                    let range = (c * size, n.min((c + 1) * size));
+                    normalize_range(r, opts, evidence, shared, range, source_ref)
+                })
+                .collect(),
+        );
         raw.done_from(lo * size);
         hi = lo;
     }
-    let mut all = merge(outs.into_iter().flatten().collect());
+    let mut all = merge(waves.into_iter().rev().flatten().collect());
     all.figures.commodities = commodities;
     all
 }
