@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use crate::config::Severity;
 use crate::error::Error;
 use crate::pipeline::{self, Mode, Options};
 
@@ -162,29 +163,27 @@ fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
                     serde_json::to_string_pretty(&o.report).unwrap_or_default()
                 );
             }
-            for c in o.report["checks"].as_array().into_iter().flatten() {
-                if c["severity"] == "warn" {
-                    for f in c["findings"].as_array().into_iter().flatten() {
-                        tracing::warn!(
-                            "{}: {}",
-                            c["id"].as_str().unwrap_or(""),
-                            f["message"].as_str().unwrap_or("")
-                        );
-                    }
+            for c in o
+                .report
+                .checks
+                .iter()
+                .filter(|c| c.severity == Severity::Warn)
+            {
+                for f in &c.findings {
+                    tracing::warn!("{}: {}", c.id, f.message);
                 }
             }
             match o.failure {
                 Some(why) => {
                     let e = Error::Validation(why);
-                    for c in o.report["checks"].as_array().into_iter().flatten() {
-                        if c["severity"] == "error" {
-                            for f in c["findings"].as_array().into_iter().flatten().take(20) {
-                                tracing::error!(
-                                    "{}: {}",
-                                    c["id"].as_str().unwrap_or(""),
-                                    f["message"].as_str().unwrap_or("")
-                                );
-                            }
+                    for c in o
+                        .report
+                        .checks
+                        .iter()
+                        .filter(|c| c.severity == Severity::Error)
+                    {
+                        for f in c.findings.iter().take(20) {
+                            tracing::error!("{}: {}", c.id, f.message);
                         }
                     }
                     tracing::info!("{}", o.summary);

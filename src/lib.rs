@@ -13,5 +13,6 @@ pub mod model;
 pub mod normalize;
 pub mod pipeline;
 pub mod publish;
+pub mod report;
 pub mod summarize;
 pub mod validate;

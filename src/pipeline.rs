@@ -12,6 +12,7 @@ use crate::ingest::{self, SourceRead};
 use crate::model::{flags, Provenance, RawFigures};
 use crate::normalize::{self, Normalized};
 use crate::publish::{self, CleanTable, Publication, RejectRow};
+use crate::report::Report;
 use crate::validate::{self, Verdict};
 
 /// What a command asks of the pipeline.
@@ -119,7 +120,7 @@ impl Drop for Progress {
 /// The result of a run that got as far as a verdict.
 #[derive(Debug)]
 pub struct Outcome {
-    pub report: serde_json::Value,
+    pub report: Report,
     pub summary: String,
     /// Set when validation failed: the run's exit is then 1.
     pub failure: Option<String>,
@@ -204,7 +205,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             let summary = format!("nothing changed since run {prev} (same config, inputs and tool version): {} left as it is; --full-refresh rebuilds", p.output_dir.display());
             let plan = opts.dry_run.then(|| format!("{summary}\n"));
             return Ok(Outcome {
-                report: json!({"status": "unchanged", "previous_run_id": prev}),
+                report: Report::of(json!({"status": "unchanged", "previous_run_id": prev})),
                 summary,
                 failure: None,
                 unchanged_since: Some(prev),
@@ -288,7 +289,6 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         &place,
     );
     drop(place);
-    let mut report = report(&p, figures_read, &read, &norm, &verdict, &run_id);
     let counts = counts(figures_read, &norm, &verdict);
     let mut summary = format!(
         "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
@@ -300,9 +300,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         norm.aggregates.len(),
         verdict.checks.iter().filter(|c| c.severity == validate::Severity::Warn).map(|c| c.findings.len()).sum::<usize>()
     );
-    // the checks' findings are in the report now (276,638 of them in that job, about 80
-    // MB held twice)
-    drop(std::mem::take(&mut verdict.checks));
+    // the checks' findings move into the report as they are (276,638 of them in that job)
+    let checks = std::mem::take(&mut verdict.checks);
+    let mut report = report(&p, figures_read, &read, &norm, &verdict, checks, &run_id);
     drop(norm);
     tracing::debug!(
         seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
@@ -319,18 +319,17 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             rss_mb = ?memory_mb(), "stage change report");
         changes
     };
-    let with_changes = |report: &mut serde_json::Value,
-                        summary: &mut String,
-                        changes: &crate::changes::Changes| {
-        report["changes"] = serde_json::to_value(changes).unwrap_or_default();
-        if changes.compared {
-            let _ = write!(
-                summary,
-                "; since the last publication: {} added, {} removed, {} revised",
-                changes.counts.added, changes.counts.removed, changes.counts.revised
-            );
-        }
-    };
+    let with_changes =
+        |report: &mut Report, summary: &mut String, changes: &crate::changes::Changes| {
+            report["changes"] = serde_json::to_value(changes).unwrap_or_default();
+            if changes.compared {
+                let _ = write!(
+                    summary,
+                    "; since the last publication: {} added, {} removed, {} revised",
+                    changes.counts.added, changes.counts.removed, changes.counts.revised
+                );
+            }
+        };
     if verdict.failure.is_some() || mode != Mode::Run || opts.dry_run {
         let changes = compare();
         with_changes(&mut report, &mut summary, &changes);
@@ -663,14 +662,15 @@ fn report(
     read: &Read,
     norm: &Normalized,
     v: &Verdict,
+    checks: Vec<validate::Check>,
     run_id: &str,
-) -> serde_json::Value {
+) -> Report {
     let (figures_read, clean, rejected, superseded) = counts(figures_read, norm, v);
     let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in &v.rejects {
         *rules.entry(r.rule).or_default() += 1;
     }
-    json!({
+    let tree = json!({
         "tool": "tradeflow",
         "tool_version": env!("CARGO_PKG_VERSION"),
         "run_id": run_id,
@@ -683,7 +683,7 @@ fn report(
         "figures_superseded": superseded,
         "accounting_holds": figures_read == clean + rejected + superseded,
         "rejected_by_rule": rules,
-        "checks": v.checks,
+        "checks": null,
         "expectations": v.expectations,
         "mirror": v.mirror,
         "coverage": v.coverage.iter().map(|(p, y, f, has)| json!({"partner": p, "year": y, "flow": f, "present": has})).collect::<Vec<_>>(),
@@ -695,7 +695,8 @@ fn report(
             "sha256": r.sha256,
             "tables": r.tables,
         })).collect::<Vec<_>>(),
-    })
+    });
+    Report::new(tree, checks)
 }
 
 /// Figures and rejects `inspect` prints per table; the rest are counted.

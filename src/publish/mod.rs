@@ -240,7 +240,7 @@ pub struct Publication<'a> {
     pub keys: &'a crate::changes::Keys,
     pub rejects: &'a [RejectRow],
     /// The report, set once complete (writers that need it wait for it).
-    pub report: &'a std::sync::OnceLock<serde_json::Value>,
+    pub report: &'a std::sync::OnceLock<crate::report::Report>,
     /// The manifest without its `outputs`, which publish fills in.
     pub manifest: serde_json::Value,
     pub formats: &'a [Format],
@@ -544,7 +544,7 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn write_json(path: &Path, v: &serde_json::Value) -> std::result::Result<(), String> {
+fn write_json(path: &Path, v: &impl serde::Serialize) -> std::result::Result<(), String> {
     use std::io::Write;
     let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     // streamed: a report of a large run is tens of megabytes of text

@@ -5,6 +5,9 @@
 use serde_json::Value;
 use std::fmt::Write;
 
+use crate::config::Severity;
+use crate::report::Report;
+
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
@@ -16,7 +19,7 @@ fn items(v: &Value) -> &[Value] {
 }
 
 /// Renders the report.
-pub fn render(r: &Value) -> String {
+pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let status = s(&r["status"]);
     let _ = writeln!(
@@ -45,14 +48,9 @@ pub fn render(r: &Value) -> String {
 
     let _ = writeln!(o, "## Needs attention\n");
     let mut any = false;
-    for sev in ["error", "warn"] {
-        for c in r["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["severity"] == sev)
-        {
-            let list = items(&c["findings"]);
+    for sev in [Severity::Error, Severity::Warn] {
+        for c in r.checks.iter().filter(|c| c.severity == sev) {
+            let list = &c.findings;
             if list.is_empty() {
                 continue;
             }
@@ -60,24 +58,18 @@ pub fn render(r: &Value) -> String {
             let _ = writeln!(
                 o,
                 "### {} `{}` ({}): {}\n",
-                sev.to_uppercase(),
-                s(&c["id"]),
+                sev.as_str().to_uppercase(),
+                c.id,
                 list.len(),
-                s(&c["description"])
+                c.description
             );
             for f in list.iter().take(25) {
-                let refs: Vec<&str> = f["refs"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let at = if refs.is_empty() {
+                let at = if f.refs.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", refs.join("; "))
+                    format!(" ({})", f.refs.join("; "))
                 };
-                let _ = writeln!(o, "- {}{at}", s(&f["message"]));
+                let _ = writeln!(o, "- {}{at}", f.message);
             }
             if list.len() > 25 {
                 let _ = writeln!(o, "- ... and {} more in report.json", list.len() - 25);

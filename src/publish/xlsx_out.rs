@@ -5,6 +5,7 @@
 //! `Rejects` and `Sources`. Data sheets are written in constant memory. The creation
 //! time can be pinned with `SOURCE_DATE_EPOCH` so two runs give identical files.
 
+use crate::config::Severity;
 use rust_xlsxwriter::{
     Chart, ChartType, DocProperties, ExcelDateTime, Format, Table, TableColumn, Workbook,
     Worksheet, XlsxError,
@@ -60,29 +61,20 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet().set_name("Validation")?;
     header(ws, 0, &["check", "severity", "finding", "where"], &bold)?;
     ws.set_freeze_panes(1, 0)?;
-    let mut checks: Vec<&serde_json::Value> = p.report.wait()["checks"]
-        .as_array()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let rank = |s: &str| match s {
-        "error" => 0,
-        "warn" => 1,
+    // errors, then warnings, then the rest, each in their order
+    let mut checks: Vec<&crate::validate::Check> = p.report.wait().checks.iter().collect();
+    checks.sort_by_key(|c| match c.severity {
+        Severity::Error => 0,
+        Severity::Warn => 1,
         _ => 2,
-    };
-    checks.sort_by_key(|c| rank(c["severity"].as_str().unwrap_or("")));
+    });
     let mut r = 1u32;
     for c in checks {
-        for f in c["findings"].as_array().into_iter().flatten() {
-            ws.write_string(r, 0, c["id"].as_str().unwrap_or(""))?;
-            ws.write_string(r, 1, c["severity"].as_str().unwrap_or(""))?;
-            ws.write_string(r, 2, safe_text(f["message"].as_str().unwrap_or("")))?;
-            let refs: Vec<&str> = f["refs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .collect();
-            ws.write_string(r, 3, safe_text(&refs.join("; ")))?;
+        for f in &c.findings {
+            ws.write_string(r, 0, c.id)?;
+            ws.write_string(r, 1, c.severity.as_str())?;
+            ws.write_string(r, 2, safe_text(&f.message))?;
+            ws.write_string(r, 3, safe_text(&f.refs.join("; ")))?;
             r += 1;
         }
     }
