@@ -467,6 +467,7 @@ fn normalize_range(
             places: Vec::new(),
             flow: vec![None; raw.dict.len()],
             year: vec![None; raw.dict.len()],
+            month: vec![None; raw.dict.len()],
         },
         out: Normalized::default(),
     };
@@ -615,6 +616,10 @@ struct Memo {
     places: Vec<Option<countries::Place>>,
     flow: Vec<Option<Option<Flow>>>,
     year: Vec<Option<Option<i32>>>,
+    /// A month text's month (`None` for an annual figure's), read once per text: parsed
+    /// for every figure, it took a ninth of normalise's instructions (callgrind, 100k
+    /// figures: 274.4M -> 244.0M).
+    month: Vec<Option<Option<Option<u8>>>>,
 }
 
 const UNSEEN_PLACE: u16 = u16::MAX;
@@ -735,13 +740,20 @@ impl Context<'_> {
                 ),
             ));
         };
-        let month = match text(raw.month[i]) {
-            // Comtrade writes 52 (and some agencies 0) for an annual figure
-            None | Some("52") | Some("0") | Some("00") => None,
-            Some(m) => Some(
-                parse_month(m)
-                    .ok_or_else(|| ("bad_month", format!("month {m:?} is not 1 to 12")))?,
-            ),
+        let Some(month) = memo(&mut self.memo.month, raw.month[i], || {
+            match text(raw.month[i]) {
+                // Comtrade writes 52 (and some agencies 0) for an annual figure
+                None | Some("52") | Some("0") | Some("00") => Some(None),
+                Some(m) => parse_month(m).map(Some),
+            }
+        }) else {
+            return Err((
+                "bad_month",
+                format!(
+                    "month {:?} is not 1 to 12",
+                    text(raw.month[i]).unwrap_or("")
+                ),
+            ));
         };
         let id = raw.commodity[i];
         // the last slot is for rows without a commodity

@@ -304,34 +304,77 @@ fn group_continues(chars: &[char], start: usize) -> bool {
 
 type DigitsRead = (Decimal, Option<(Decimal, char)>, Option<Evidence>);
 
-/// The most common value texts, read without allocating: at most 18 digits with at most
-/// one separator between digits (`82414`, `82.414`, `3,5`). Gives exactly what
+/// The most common value texts, read without allocating: at most 18 digits with marks
+/// (`.` or `,`) between them: one (`82414`, `82.414`, `3,5`), or several that group
+/// thousands (`1,234,567`, `1,234.56`, `1.234.567,8`). Gives exactly what
 /// [`read_digits`] gives (same value, same scale, same alternative and evidence), or
-/// `None` to leave the text to it: a separator that the declared mark says groups
-/// thousands, more digits, anything else.
+/// `None` to leave the text to it: a mark that the declared one says groups thousands,
+/// digits grouped otherwise than by three, more digits, anything else.
 fn plain_digits(s: &str, decimal: Option<char>) -> Option<DigitsRead> {
     let b = s.as_bytes();
-    let mut mark_at = None;
+    let (mut marks, mut last, mut mixed) = (0usize, None::<usize>, false);
     for (i, &c) in b.iter().enumerate() {
         match c {
             b'0'..=b'9' => {}
-            b'.' | b',' if mark_at.is_none() => mark_at = Some(i),
+            b'.' | b',' => {
+                mixed |= last.is_some_and(|l| b[l] != c);
+                marks += 1;
+                last = Some(i);
+            }
             _ => return None,
         }
     }
-    if b.len() - usize::from(mark_at.is_some()) > 18 {
+    if b.len() - marks > 18 {
         return None;
     }
-    let num = |d: &[u8]| d.iter().fold(0i64, |a, &c| a * 10 + i64::from(c - b'0'));
-    let Some(at) = mark_at else {
+    let num = |d: &[u8]| {
+        d.iter()
+            .filter(|c| c.is_ascii_digit())
+            .fold(0i64, |a, &c| a * 10 + i64::from(c - b'0'))
+    };
+    let Some(at) = last else {
         return (!b.is_empty()).then(|| (Decimal::new(num(b), 0), None, None));
     };
+    let mark = char::from(b[at]);
+    let other = if mark == '.' { ',' } else { '.' };
+    // digits grouped by three after a first group of one to three, by `sep`
+    let grouped = |int: &[u8], sep: u8| {
+        let mut parts = int.split(|&c| c == sep);
+        let first = parts.next().unwrap_or_default();
+        (1..=3).contains(&first.len()) && parts.all(|p| p.len() == 3)
+    };
+    if marks > 1 {
+        let (int, frac) = (&b[..at], &b[at + 1..]);
+        if !mixed {
+            // 1,234,567: every mark groups thousands
+            if decimal == Some(mark) || !grouped(b, b[at]) {
+                return None;
+            }
+            return Some((
+                Decimal::new(num(b), 0),
+                None,
+                Some(Evidence::DecimalIs(other)),
+            ));
+        }
+        // 1,234.5: the last mark is the decimal one, once, and the other groups
+        let once = !int.contains(&b[at]);
+        if !once || decimal.is_some_and(|d| d != mark) || frac.is_empty() {
+            return None;
+        }
+        if !grouped(int, other as u8) {
+            return None;
+        }
+        let whole = num(int) * 10i64.pow(frac.len() as u32) + num(frac);
+        return Some((
+            Decimal::new(whole, frac.len() as u32),
+            None,
+            Some(Evidence::DecimalIs(mark)),
+        ));
+    }
     let (int, frac) = (&b[..at], &b[at + 1..]);
     if int.is_empty() || frac.is_empty() {
         return None;
     }
-    let mark = char::from(b[at]);
-    let other = if mark == '.' { ',' } else { '.' };
     let whole = num(int) * 10i64.pow(frac.len() as u32) + num(frac);
     let as_decimal = Decimal::new(whole, frac.len() as u32);
     if decimal == Some(mark) {
@@ -580,6 +623,31 @@ mod tests {
             }
         }
         texts.extend(["1.", ".5", "1.2.3", "1,2.3", "1234567890123456789", ""].map(String::from));
+        // several marks: thousands groups, well and badly formed, with and without a
+        // decimal part, marks mixed and repeated
+        for int in [
+            "1,234",
+            "12,345",
+            "123,456",
+            "1.234",
+            "1,234,567",
+            "1.234.567",
+            "123.456.789.012.345.678",
+            "1234,567",
+            "1,23",
+            "1,2345",
+            ",123",
+            "0,000",
+            "1.234,567",
+            "1,234.567",
+        ] {
+            texts.push(int.to_string());
+            for tail in [
+                "", ".", ",", ".5", ",5", ".56", ",56", ".000", ",123", ".1.2", ",9999",
+            ] {
+                texts.push(format!("{int}{tail}"));
+            }
+        }
         let mut fast = 0;
         for t in &texts {
             for decimal in [None, Some('.'), Some(',')] {
@@ -595,7 +663,22 @@ mod tests {
                 }
             }
         }
-        assert!(fast > 200, "the fast path took {fast} texts");
+        assert!(fast > 300, "the fast path took {fast} texts");
+        let grouped = texts
+            .iter()
+            .filter(|t| t.matches(['.', ',']).count() > 1)
+            .filter(|t| plain_digits(t, None).is_some())
+            .count();
+        assert!(grouped >= 40, "the fast path took {grouped} grouped texts");
+        assert_eq!(
+            plain_digits("1,234,567.5", None).map(|r| r.0.serialize()),
+            Some(Decimal::new(12345675, 1).serialize())
+        );
+        assert!(
+            plain_digits("1,234,567", Some(',')).is_none(),
+            "a declared mark repeated"
+        );
+        assert!(plain_digits("1,23.5", None).is_none(), "badly grouped");
         assert!(
             plain_digits("1234567890123456789", None).is_none(),
             "19 digits"
