@@ -257,7 +257,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
                 total.unwrap_or_default()
             },
         ];
-        push_record(&mut records, ids, t.year[i], t.month[i], t.value[i]);
+        push_record(&mut records, ids, t.year[i], t.month[i], t.value.get(i));
         if records.len() > (1 << 16) - RECORD {
             w.write_all(&records)?;
             records.clear();
@@ -633,14 +633,14 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
                     c.added.push(format!(
                         "{} = {}",
                         text_of(row_key(t, i)),
-                        value_text(t.value[i])
+                        value_text(t.value.get(i))
                     ));
                 }
                 c.counts.added += 1;
             }
             Equal => {
                 let (old, i) = (prev.value(a), keys.row(b));
-                let new = t.value[i];
+                let new = t.value.get(i);
                 if old != new {
                     if listed(c.counts.revised) {
                         c.revised.push(revision(text_of(row_key(t, i)), old, new));

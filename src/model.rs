@@ -823,6 +823,99 @@ impl RawFigures {
 }
 
 /// Bit flags a clean figure carries into the report.
+/// Exact values in dollars (`None` where the file marks one missing), 8 bytes each where
+/// an `Option<Decimal>` takes 20: a value is its signed mantissa and its scale packed in
+/// one integer, and the few that do not fit (a mantissa of 2^57 or more, a negative zero)
+/// are kept aside whole. Every value reads back as the very `Decimal` it was (same
+/// mantissa, scale and sign). At 10M rows the clean table's values took 200 MB.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Values {
+    packed: Vec<i64>,
+    /// The values that do not fit, by index (`packed` holds the index).
+    wide: Vec<rust_decimal::Decimal>,
+}
+
+/// The low bits of a packed value: its scale (0 to 28), or one of these.
+const VALUE_TAG: i64 = 63;
+const VALUE_NONE: i64 = 62;
+const VALUE_WIDE: i64 = 61;
+
+impl Values {
+    /// The packed form of a value that fits, else `None`.
+    fn pack(v: Option<rust_decimal::Decimal>) -> Option<i64> {
+        let Some(d) = v else {
+            return Some(VALUE_NONE);
+        };
+        let m = d.mantissa();
+        let negative_zero = m == 0 && d.is_sign_negative();
+        (!negative_zero && m.unsigned_abs() < 1 << 57).then(|| ((m as i64) << 6) | i64::from(d.scale()))
+    }
+
+    pub fn with_capacity(n: usize) -> Values {
+        Values {
+            packed: Vec::with_capacity(n),
+            wide: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, v: Option<rust_decimal::Decimal>) {
+        let p = Self::pack(v).unwrap_or_else(|| {
+            self.wide.push(v.unwrap_or_default());
+            ((self.wide.len() as i64 - 1) << 6) | VALUE_WIDE
+        });
+        self.packed.push(p);
+    }
+
+    /// The values of `all` at `idx`, in that order (on every core).
+    pub fn gather(all: &[Option<rust_decimal::Decimal>], idx: &[u32]) -> Values {
+        use rayon::prelude::*;
+        let mut v = Values {
+            packed: idx
+                .par_iter()
+                .map(|&i| Self::pack(all[i as usize]).unwrap_or(VALUE_WIDE))
+                .collect(),
+            wide: Vec::new(),
+        };
+        // the few that do not fit, numbered in order
+        for (p, &i) in v.packed.iter_mut().zip(idx) {
+            if *p == VALUE_WIDE {
+                v.wide.push(all[i as usize].unwrap_or_default());
+                *p = ((v.wide.len() as i64 - 1) << 6) | VALUE_WIDE;
+            }
+        }
+        v
+    }
+
+    /// The values at `idx`, in that order.
+    pub fn take(&self, idx: &[usize]) -> Values {
+        Values {
+            packed: idx.iter().map(|&i| self.packed[i]).collect(),
+            wide: self.wide.clone(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_empty()
+    }
+
+    /// Value `i`, exactly as it was pushed.
+    pub fn get(&self, i: usize) -> Option<rust_decimal::Decimal> {
+        let p = self.packed[i];
+        match p & VALUE_TAG {
+            VALUE_NONE => None,
+            VALUE_WIDE => Some(self.wide[(p >> 6) as usize]),
+            scale => Some(rust_decimal::Decimal::from_i128_with_scale(
+                i128::from(p >> 6),
+                scale as u32,
+            )),
+        }
+    }
+}
+
 pub mod flags {
     /// The cell's own unit overrode the column header's (`1.135 Billion` under millions).
     pub const UNIT_CELL_OVERRIDES_HEADER: u32 = 1 << 0;
@@ -976,6 +1069,63 @@ pub struct Reject {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_read_back_as_the_very_decimals_pushed() {
+        use rust_decimal::Decimal;
+        let d = |m: i128, s: u32| Some(Decimal::from_i128_with_scale(m, s));
+        let big = (1i128 << 96) - 1;
+        let mut all = vec![
+            None,
+            d(0, 0),
+            d(0, 5),
+            Some(-Decimal::ZERO),
+            {
+                let mut z = Decimal::from_i128_with_scale(0, 3);
+                z.set_sign_negative(true);
+                Some(z)
+            },
+            d(1135000000, 0),
+            d(-7, 0),
+            d(82414, 3),
+            d((1 << 57) - 1, 2),
+            d(-((1 << 57) - 1), 28),
+            d(1 << 57, 0),
+            d(-(1 << 57), 4),
+            d(big, 0),
+            d(-big, 28),
+            Some(Decimal::MAX),
+            Some(Decimal::MIN),
+        ];
+        // and a spread of mantissas and scales, both signs
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let m = i128::from(x >> (x % 64)) * if x % 3 == 0 { -1 } else { 1 };
+            all.push(d(m, (x % 29) as u32));
+        }
+        let mut v = Values::with_capacity(all.len());
+        for &a in &all {
+            v.push(a);
+        }
+        let bits = |a: Option<Decimal>| a.map(|a| a.serialize());
+        assert_eq!(v.len(), all.len());
+        for (i, &a) in all.iter().enumerate() {
+            assert_eq!(bits(v.get(i)), bits(a), "{a:?}");
+        }
+        // the edge cases above went aside, most of the others packed
+        assert!(v.wide.len() >= 6 && v.wide.len() < all.len() / 5, "{}", v.wide.len());
+        // gathered and taken in another order, the same values
+        let idx: Vec<u32> = (0..all.len() as u32).rev().step_by(3).collect();
+        let g = Values::gather(&all, &idx);
+        let t = v.take(&idx.iter().map(|&i| i as usize).collect::<Vec<_>>());
+        for (j, &i) in idx.iter().enumerate() {
+            assert_eq!(bits(g.get(j)), bits(all[i as usize]));
+            assert_eq!(bits(t.get(j)), bits(all[i as usize]));
+        }
+    }
+
     use super::*;
 
     /// Values empty, numbers (a fraction, a negative, a huge one) and texts (empty, of

@@ -597,7 +597,9 @@ fn clean_table(
     // one column at a time, each normalised column let go as its clean one is made, the
     // largest first: the columns made from two (places, flags) last, when the others'
     // memory is given back (at 10M rows the places made first held 160 MB beside it all)
-    let value = take(idx, value);
+    // (the values packed in 8 bytes where the normalised ones take 20)
+    let values = crate::model::Values::gather(&value, idx);
+    drop(value);
     let (reporter, partner) = (take(idx, reporter), take(idx, partner));
     let (year, commodity) = (take(idx, year), take(idx, commodity));
     let (month, flow) = (take(idx, month), take(idx, flow));
@@ -614,7 +616,7 @@ fn clean_table(
         month,
         commodity,
         commodities,
-        value,
+        value: values,
         place,
         provenance: prov.clone(),
         flags: merged,

@@ -38,7 +38,7 @@ pub struct CleanTable {
     /// The commodity texts, each once (the normalised figures' own table).
     pub commodities: crate::model::Dict,
     /// Exact value in US dollars; `None` where the file marks it missing.
-    pub value: Vec<Option<rust_decimal::Decimal>>,
+    pub value: crate::model::Values,
     /// Where each figure was read, in `provenance`.
     pub place: Vec<crate::model::Place>,
     pub provenance: crate::model::Provenance,
@@ -85,12 +85,12 @@ impl CleanTable {
 
     /// The value as the nearest Float64 (whole dollars up to 2^53 are exact).
     pub fn value_usd(&self, i: usize) -> Option<f64> {
-        self.value[i].map(|v| decimal::to_f64(v, 0))
+        self.value.get(i).map(|v| decimal::to_f64(v, 0))
     }
 
     /// The value in millions, for reading: the Float64 nearest to the exact quotient.
     pub fn millions(&self, i: usize) -> Option<f64> {
-        self.value[i].map(|v| decimal::to_f64(v, 6))
+        self.value.get(i).map(|v| decimal::to_f64(v, 6))
     }
 
     pub fn source(&self, i: usize) -> &str {
@@ -111,7 +111,7 @@ impl CleanTable {
     pub fn value_texts(&self, i: usize, b: &mut RowTexts) {
         b.value.clear();
         b.millions.clear();
-        if let Some(v) = self.value[i] {
+        if let Some(v) = self.value.get(i) {
             decimal::push(&mut b.value, v, 0);
             decimal::push(&mut b.millions, v, 6);
         }
@@ -142,7 +142,7 @@ impl CleanTable {
             month: pick(&self.month, idx),
             commodity: pick(&self.commodity, idx),
             commodities: self.commodities.clone(),
-            value: pick(&self.value, idx),
+            value: self.value.take(idx),
             place: pick(&self.place, idx),
             provenance: self.provenance.clone(),
             flags: pick(&self.flags, idx),
