@@ -848,7 +848,8 @@ impl Values {
         };
         let m = d.mantissa();
         let negative_zero = m == 0 && d.is_sign_negative();
-        (!negative_zero && m.unsigned_abs() < 1 << 57).then(|| ((m as i64) << 6) | i64::from(d.scale()))
+        (!negative_zero && m.unsigned_abs() < 1 << 57)
+            .then(|| ((m as i64) << 6) | i64::from(d.scale()))
     }
 
     pub fn with_capacity(n: usize) -> Values {
@@ -866,24 +867,31 @@ impl Values {
         self.packed.push(p);
     }
 
-    /// The values of `all` at `idx`, in that order (on every core).
-    pub fn gather(all: &[Option<rust_decimal::Decimal>], idx: &[u32]) -> Values {
-        use rayon::prelude::*;
-        let mut v = Values {
-            packed: idx
-                .par_iter()
-                .map(|&i| Self::pack(all[i as usize]).unwrap_or(VALUE_WIDE))
-                .collect(),
-            wide: Vec::new(),
-        };
-        // the few that do not fit, numbered in order
-        for (p, &i) in v.packed.iter_mut().zip(idx) {
-            if *p == VALUE_WIDE {
-                v.wide.push(all[i as usize].unwrap_or_default());
-                *p = ((v.wide.len() as i64 - 1) << 6) | VALUE_WIDE;
+    /// Room for `more` values.
+    pub fn reserve(&mut self, more: usize) {
+        self.packed.reserve_exact(more);
+    }
+
+    /// `other`'s values after these.
+    pub fn append(&mut self, other: Values) {
+        let base = self.wide.len() as i64;
+        self.packed.extend(other.packed.into_iter().map(|p| {
+            if p & VALUE_TAG == VALUE_WIDE {
+                (((p >> 6) + base) << 6) | VALUE_WIDE
+            } else {
+                p
             }
+        }));
+        self.wide.extend(other.wide);
+    }
+
+    /// The values at `idx`, in that order (on every core).
+    pub fn gather(&self, idx: &[u32]) -> Values {
+        use rayon::prelude::*;
+        Values {
+            packed: idx.par_iter().map(|&i| self.packed[i as usize]).collect(),
+            wide: self.wide.clone(),
         }
-        v
     }
 
     /// The values at `idx`, in that order.
@@ -1001,7 +1009,7 @@ pub struct Figures {
     pub commodity: Vec<u32>,
     pub commodities: Dict,
     /// Exact value in US dollars; `None` where the file marks it missing.
-    pub value: Vec<Option<rust_decimal::Decimal>>,
+    pub value: Values,
     pub flags: Vec<u32>,
     pub raw: Vec<u32>,
 }
@@ -1019,7 +1027,7 @@ impl Figures {
         self.year.reserve_exact(more);
         self.month.reserve_exact(more);
         self.commodity.reserve_exact(more);
-        self.value.reserve_exact(more);
+        self.value.reserve(more);
         self.flags.reserve_exact(more);
         self.raw.reserve_exact(more);
     }
@@ -1115,14 +1123,30 @@ mod tests {
             assert_eq!(bits(v.get(i)), bits(a), "{a:?}");
         }
         // the edge cases above went aside, most of the others packed
-        assert!(v.wide.len() >= 6 && v.wide.len() < all.len() / 5, "{}", v.wide.len());
+        assert!(
+            v.wide.len() >= 6 && v.wide.len() < all.len() / 5,
+            "{}",
+            v.wide.len()
+        );
         // gathered and taken in another order, the same values
         let idx: Vec<u32> = (0..all.len() as u32).rev().step_by(3).collect();
-        let g = Values::gather(&all, &idx);
+        let g = v.gather(&idx);
         let t = v.take(&idx.iter().map(|&i| i as usize).collect::<Vec<_>>());
         for (j, &i) in idx.iter().enumerate() {
             assert_eq!(bits(g.get(j)), bits(all[i as usize]));
             assert_eq!(bits(t.get(j)), bits(all[i as usize]));
+        }
+        // appended to values with some aside of their own, the same values
+        let mut joined = t.clone();
+        joined.append(v.clone());
+        assert_eq!(joined.len(), t.len() + v.len());
+        for k in 0..joined.len() {
+            let want = if k < t.len() {
+                t.get(k)
+            } else {
+                v.get(k - t.len())
+            };
+            assert_eq!(bits(joined.get(k)), bits(want));
         }
     }
 

@@ -597,8 +597,7 @@ fn clean_table(
     // one column at a time, each normalised column let go as its clean one is made, the
     // largest first: the columns made from two (places, flags) last, when the others'
     // memory is given back (at 10M rows the places made first held 160 MB beside it all)
-    // (the values packed in 8 bytes where the normalised ones take 20)
-    let values = crate::model::Values::gather(&value, idx);
+    let values = value.gather(idx);
     drop(value);
     let (reporter, partner) = (take(idx, reporter), take(idx, partner));
     let (year, commodity) = (take(idx, year), take(idx, commodity));
@@ -789,7 +788,9 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
                 f.partner(i),
                 f.flow[i],
                 f.year[i],
-                f.value[i].map_or_else(|| "null".to_string(), validate::grouped),
+                f.value
+                    .get(i)
+                    .map_or_else(|| "null".to_string(), validate::grouped),
                 raw.value_text(r),
                 prov.source_ref(raw.places.get(r)),
                 if fl.is_empty() {
@@ -880,7 +881,7 @@ fn inspect_json(
                     let r = f.raw[i] as usize;
                     json!({
                         "reporter": f.reporter(i), "partner": f.partner(i), "flow": f.flow[i], "year": f.year[i], "month": f.month[i],
-                        "commodity": f.commodity_str(i), "value_usd": f.value[i].map(|x| x.normalize().to_string()),
+                        "commodity": f.commodity_str(i), "value_usd": f.value.get(i).map(|x| x.normalize().to_string()),
                         "raw": raw.value_text(r), "source_ref": prov.source_ref(raw.places.get(r)), "flags": flags::names(f.flags[i]),
                     })
                 })

@@ -38,8 +38,8 @@ pub fn summarize(f: &Figures, clean: &[u32]) -> Vec<SummaryRow> {
             .entry((f.reporter(i), f.partner(i), f.year[i]))
             .or_default();
         match f.flow[i] {
-            Flow::Export => e.0 = f.value[i],
-            Flow::Import => e.1 = f.value[i],
+            Flow::Export => e.0 = f.value.get(i),
+            Flow::Import => e.1 = f.value.get(i),
             _ => {}
         }
     }

@@ -67,7 +67,7 @@ fn value_cases() {
     let mut failures = Vec::new();
     for (k, c) in cases.iter().enumerate() {
         let got = if let Some(i) = n.figures.raw.iter().position(|&r| r as usize == k) {
-            match n.figures.value[i] {
+            match n.figures.value.get(i) {
                 Some(v) => v.normalize().to_string(),
                 None => "MISSING".into(),
             }

@@ -572,7 +572,7 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
         f.year.extend(g.year);
         f.month.extend(g.month);
         f.commodity.extend(g.commodity);
-        f.value.extend(g.value);
+        f.value.append(g.value);
         f.flags.extend(g.flags);
         f.raw.extend(g.raw);
         all.rejects.extend(part.rejects);
@@ -1067,7 +1067,7 @@ mod tests {
                         f.flow[i],
                         f.year[i],
                         f.commodity_str(i),
-                        f.value[i],
+                        f.value.get(i),
                         f.flags[i],
                         f.raw[i]
                     )

@@ -400,7 +400,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             .into_par_iter()
             .filter(|&i| {
                 let i = i as usize;
-                year_out(i) || f.value[i].is_none_or(|x| negative_value(x) || x.abs() > max)
+                year_out(i)
+                    || f.value
+                        .get(i)
+                        .is_none_or(|x| negative_value(x) || x.abs() > max)
             })
             .collect()
     };
@@ -415,7 +418,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         if !v.alive[i] {
             continue;
         }
-        match f.value[i] {
+        match f.value.get(i) {
             None => v.judge(
                 &mut missing,
                 i,
@@ -536,10 +539,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // judged in precedence order, as the figures were read
     losers.sort_unstable_by_key(|&(i, _)| (precedence[i], f.raw[i]));
     for (i, k) in losers {
-        if f.value[k] == f.value[i] {
+        if f.value.get(k) == f.value.get(i) {
             v.verdict.superseded.push(Superseded {
                 key: key_text(f, i),
-                value_usd: f.value[i].map(|x| x.to_string()),
+                value_usd: f.value.get(i).map(|x| x.to_string()),
                 source_ref: v.r(i),
                 kept: v.r(k),
                 raw: f.raw[i],
@@ -548,8 +551,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         } else {
             let msg = format!(
                 "{} here, {} at {} (kept)",
-                show(f.value[i]),
-                show(f.value[k]),
+                show(f.value.get(i)),
+                show(f.value.get(k)),
                 v.r(k)
             );
             // a conflict can't be kept whatever its severity: two values for one key
@@ -681,7 +684,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 );
                 for w in idx.windows(2) {
                     let (a, b) = (w[0], w[1]);
-                    let (Some(va), Some(vb)) = (f.value[a], f.value[b]) else {
+                    let (Some(va), Some(vb)) = (f.value.get(a), f.value.get(b)) else {
                         continue;
                     };
                     if f.year[b] != f.year[a] + 1
@@ -715,9 +718,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 if repeated_at != Severity::Off && idx.len() >= run {
                     for w in idx.windows(run) {
                         let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
-                        let same = w
-                            .iter()
-                            .all(|&i| f.value[i].is_some() && f.value[i] == f.value[w[0]]);
+                        let same = w.iter().all(|&i| {
+                            f.value.get(i).is_some() && f.value.get(i) == f.value.get(w[0])
+                        });
                         if consecutive && same {
                             repeated.push(Finding {
                                 message: format!(
@@ -725,7 +728,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                     k.0,
                                     k.1,
                                     k.2,
-                                    show(f.value[w[0]]),
+                                    show(f.value.get(w[0])),
                                     f.year[w[0]],
                                     f.year[w[run - 1]]
                                 ),
@@ -820,9 +823,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         if equal.severity != Severity::Off {
             let imports = |r, p| (r, p, Flow::Import as u8);
             export_runs(&imports, &mut |e, m| {
-                if f.value[e].is_some()
-                    && f.value[e] == f.value[m]
-                    && !f.value[e].unwrap_or_default().is_zero()
+                if f.value.get(e).is_some()
+                    && f.value.get(e) == f.value.get(m)
+                    && !f.value.get(e).unwrap_or_default().is_zero()
                 {
                     equal.findings.push(Finding {
                         message: format!(
@@ -830,7 +833,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                             f.reporter(e),
                             f.partner(e),
                             f.year[e],
-                            show(f.value[e])
+                            show(f.value.get(e))
                         ),
                         refs: vec![v.r(e), v.r(m)],
                     });
@@ -848,7 +851,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let mut mirror = v.check("mirror");
         let mirrors = |r, p| (p, r, Flow::Import as u8);
         export_runs(&mirrors, &mut |i, j| {
-            let (Some(x), Some(m)) = (f.value[i], f.value[j]) else {
+            let (Some(x), Some(m)) = (f.value.get(i), f.value.get(j)) else {
                 return;
             };
             if x.is_zero() {
@@ -950,7 +953,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     k.5,
                 );
                 if parts.contains_key(&k) {
-                    add(&mut sums, k, (1, f.value[i].unwrap_or_default()));
+                    add(&mut sums, k, (1, f.value.get(i).unwrap_or_default()));
                 }
                 sums
             })
@@ -1221,7 +1224,7 @@ fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> Ex
             .iter()
             .map(|&i| i as usize)
             .filter(|&i| matches(i) && f.flow[i] == flow)
-            .filter_map(|i| f.value[i])
+            .filter_map(|i| f.value.get(i))
             .collect();
         if vals.is_empty() {
             None
@@ -1245,7 +1248,7 @@ fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> Ex
                             f.partner(i) == p
                                 && f.year[i] == y
                                 && f.flow[i] == fl
-                                && f.value[i].is_some()
+                                && f.value.get(i).is_some()
                                 && e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
                         });
                         if !has {
