@@ -332,6 +332,37 @@ pub enum RawValue {
     Text(u32),
 }
 
+/// A [`RawValue`] in 8 bytes where the enum takes 16 (at 10M figures, 80 MB of the raw
+/// figures): a number is its `f64` (any NaN the one quiet NaN: they all read `NaN`), a
+/// text's index and an empty cell are NaNs of their own, which no number is then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PackedRaw(u64);
+
+const RAW_NAN: u64 = 0x7FF8_0000_0000_0000;
+const RAW_TEXT: u64 = 0xFFF9_0000_0000_0000;
+const RAW_EMPTY: u64 = 0xFFFA_0000_0000_0000;
+
+impl From<RawValue> for PackedRaw {
+    fn from(v: RawValue) -> PackedRaw {
+        PackedRaw(match v {
+            RawValue::Empty => RAW_EMPTY,
+            RawValue::Number(x) if x.is_nan() => RAW_NAN,
+            RawValue::Number(x) => x.to_bits(),
+            RawValue::Text(t) => RAW_TEXT | u64::from(t),
+        })
+    }
+}
+
+impl PackedRaw {
+    pub fn get(self) -> RawValue {
+        match self.0 {
+            RAW_EMPTY => RawValue::Empty,
+            b if b & !u64::from(u32::MAX) == RAW_TEXT => RawValue::Text(b as u32),
+            b => RawValue::Number(f64::from_bits(b)),
+        }
+    }
+}
+
 impl RawValue {
     /// The value as a person would read it in the file, a text's by `text` (from memory,
     /// or read back from the disk).
@@ -380,7 +411,7 @@ pub struct RawFigures {
     pub year: Vec<u32>,
     pub month: Vec<u32>,
     pub commodity: Vec<u32>,
-    pub value: Vec<RawValue>,
+    pub value: Vec<PackedRaw>,
     /// Each figure's place, and the unit texts and decimal mark around its value.
     pub places: Places,
     /// Value texts, one after another (nearly every one is distinct: not interned).
@@ -566,7 +597,7 @@ impl RawFigures {
             col: place.col,
         };
         self.places.push(context, place.row);
-        self.value.push(value);
+        self.value.push(value.into());
     }
 
     /// Appends `other`'s figures after this set's, as if they had been pushed here: each
@@ -598,9 +629,9 @@ impl RawFigures {
         self.value.extend(
             std::mem::take(&mut other.value)
                 .into_iter()
-                .map(|v| match v {
-                    RawValue::Text(t) => RawValue::Text(t + texts),
-                    v => v,
+                .map(|v| match v.get() {
+                    RawValue::Text(t) => RawValue::Text(t + texts).into(),
+                    _ => v,
                 }),
         );
         let base = self.value_buf.len() as u64;
@@ -655,7 +686,7 @@ impl RawFigures {
             let texts = self.value_ends.len();
             // each figure's text after those of the figures before it, none shared
             let mut next = 0;
-            let in_order = self.value.iter().all(|v| match *v {
+            let in_order = self.value.iter().all(|v| match v.get() {
                 RawValue::Text(t) => t as usize >= std::mem::replace(&mut next, t as usize + 1),
                 _ => true,
             });
@@ -676,7 +707,7 @@ impl RawFigures {
         } else if sp.in_order {
             self.value[lo..hi]
                 .iter()
-                .find_map(|v| match *v {
+                .find_map(|v| match v.get() {
                     RawValue::Text(t) => Some(t as usize),
                     _ => None,
                 })
@@ -689,7 +720,7 @@ impl RawFigures {
         f.seek(std::io::SeekFrom::Start(lo as u64 * SPILLED))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         for i in lo..hi {
-            let (kind, payload) = match self.value[i] {
+            let (kind, payload) = match self.value[i].get() {
                 RawValue::Empty => (0u32, 0u64),
                 RawValue::Number(x) => (1, x.to_bits()),
                 RawValue::Text(t) => (2, u64::from(t)),
@@ -815,7 +846,10 @@ impl RawFigures {
 
     /// The value as a person would read it in the file.
     pub fn value_text(&self, i: usize) -> String {
-        match self.value[i].shown(|t| Ok::<_, std::convert::Infallible>(self.value_str(t).into())) {
+        match self.value[i]
+            .get()
+            .shown(|t| Ok::<_, std::convert::Infallible>(self.value_str(t).into()))
+        {
             Ok(s) => s,
             Err(never) => match never {},
         }
@@ -1077,6 +1111,45 @@ pub struct Reject {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn raw_values_read_back_packed_as_they_were() {
+        let all = [
+            RawValue::Empty,
+            RawValue::Text(0),
+            RawValue::Text(7),
+            RawValue::Text(u32::MAX),
+            RawValue::Number(0.0),
+            RawValue::Number(-0.0),
+            RawValue::Number(1135000000.0),
+            RawValue::Number(-82.414),
+            RawValue::Number(f64::MIN_POSITIVE / 4.0),
+            RawValue::Number(f64::MAX),
+            RawValue::Number(f64::INFINITY),
+            RawValue::Number(f64::NEG_INFINITY),
+        ];
+        for v in all {
+            let back = PackedRaw::from(v.clone()).get();
+            match (&v, &back) {
+                (RawValue::Number(a), RawValue::Number(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+                _ => assert_eq!(back, v),
+            }
+        }
+        // any NaN, whatever its bits (those of the texts' and the empty cell's too), is a
+        // number that reads NaN
+        for bits in [
+            0x7FF8_0000_0000_0000u64,
+            0xFFF9_0000_0000_0007,
+            0xFFFA_0000_0000_0000,
+            0x7FF0_0000_0000_0001,
+        ] {
+            let x = f64::from_bits(bits);
+            match PackedRaw::from(RawValue::Number(x)).get() {
+                RawValue::Number(y) => assert!(y.is_nan()),
+                other => panic!("{bits:x}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn values_read_back_as_the_very_decimals_pushed() {
         use rust_decimal::Decimal;

@@ -327,7 +327,7 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
             HashMap::default,
             |mut evidence: HashMap<_, (usize, usize)>, i| {
                 let at = raw.places.context(i);
-                if let (RawValue::Text(t), None) = (&raw.value[i], at.decimal) {
+                if let (RawValue::Text(t), None) = (&raw.value[i].get(), at.decimal) {
                     if let Parsed::Number(Reading {
                         evidence: Some(Evidence::DecimalIs(c)),
                         ..
@@ -823,7 +823,7 @@ impl Context<'_> {
         }
         let base_unit = base.map(|b| b.0);
 
-        let (mantissa, cell_scale) = match &raw.value[i] {
+        let (mantissa, cell_scale) = match &raw.value[i].get() {
             RawValue::Empty => return Ok((None, flag | flags::MISSING)),
             RawValue::Number(x) => match number::from_float(*x) {
                 Some((d, snapped)) => {
