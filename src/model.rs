@@ -950,10 +950,19 @@ impl Values {
         match p & VALUE_TAG {
             VALUE_NONE => None,
             VALUE_WIDE => Some(self.wide[(p >> 6) as usize]),
-            scale => Some(rust_decimal::Decimal::from_i128_with_scale(
-                i128::from(p >> 6),
-                scale as u32,
-            )),
+            scale => {
+                // the parts straight, without the general constructor's checks: a
+                // magnitude below 2^57 and a scale of at most 28, as packed
+                let m = p >> 6;
+                let magnitude = m.unsigned_abs();
+                Some(rust_decimal::Decimal::from_parts(
+                    magnitude as u32,
+                    (magnitude >> 32) as u32,
+                    0,
+                    m < 0,
+                    scale as u32,
+                ))
+            }
         }
     }
 }
