@@ -1192,7 +1192,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let m = i128::from(x >> (x % 64)) * if x % 3 == 0 { -1 } else { 1 };
+            let m = i128::from(x >> (x % 64)) * if x.is_multiple_of(3) { -1 } else { 1 };
             all.push(d(m, (x % 29) as u32));
         }
         let mut v = Values::with_capacity(all.len());
@@ -1296,7 +1296,7 @@ mod tests {
         // texts in the order of their figures; and a text two figures share, which keeps
         // every text in memory to the last step
         let mut shared = mixed_figures();
-        shared.value[38] = shared.value[2].clone();
+        shared.value[38] = shared.value[2];
         for mut a in [mixed_figures(), shared] {
             let held: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
             let texts = a.value_ends.len();

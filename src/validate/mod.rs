@@ -911,6 +911,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     };
     // the parts of each table, summed once, for the keys a total row names:
     // (table, reporter, flow, year, month, commodity) with the texts as their ranks
+    // (table, reporter, flow, year, month, commodity) -> (parts, their sum)
+    type Sums = HashMap<(u32, u32, u8, i32, u8, u32), (usize, Decimal)>;
     let agg_key = |a: &crate::normalize::Aggregate| -> Option<(u32, u32, u8, i32, u8, u32)> {
         Some((
             a.table,
@@ -921,7 +923,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             crank[f.commodities.find(&a.commodity)? as usize],
         ))
     };
-    let mut parts: HashMap<(u32, u32, u8, i32, u8, u32), (usize, Decimal)> = norm
+    let mut parts: Sums = norm
         .aggregates
         .iter()
         .filter_map(agg_key)
@@ -932,7 +934,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         // sum does not depend on the order (exact decimals), and the columns are read
         // straight through rather than at random
         use rayon::prelude::*;
-        type Sums = HashMap<(u32, u32, u8, i32, u8, u32), (usize, Decimal)>;
         let add = |sums: &mut Sums, k, (count, sum): (usize, Decimal)| {
             let e = sums.entry(k).or_insert((0, Decimal::ZERO));
             e.0 += count;
