@@ -604,7 +604,7 @@ fn clean_table(
     let (month, flow) = (take(idx, month), take(idx, flow));
     let merged = gather(idx, |i| flags[i] | v.flags[i]);
     drop(flags);
-    let place = gather(idx, |i| place.get(raw[i] as usize));
+    let place = place.gather(idx, &raw);
     drop(raw);
     CleanTable {
         reporter,

@@ -128,7 +128,10 @@ mod tests {
             back["checks"][0]["findings"][0]["refs"][1],
             "a \"b\".csv line 4"
         );
-        assert_eq!(back.as_object().unwrap().keys().next_back().unwrap(), "checks");
+        assert_eq!(
+            back.as_object().unwrap().keys().next_back().unwrap(),
+            "checks"
+        );
         // a report with no checks is its tree
         let plain = Report::of(json!({"status": "unchanged"}));
         assert_eq!(

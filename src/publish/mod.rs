@@ -40,7 +40,7 @@ pub struct CleanTable {
     /// Exact value in US dollars; `None` where the file marks it missing.
     pub value: crate::model::Values,
     /// Where each figure was read, in `provenance`.
-    pub place: Vec<crate::model::Place>,
+    pub place: crate::model::PlaceColumn,
     pub provenance: crate::model::Provenance,
     pub flags: Vec<u32>,
 }
@@ -94,7 +94,7 @@ impl CleanTable {
     }
 
     pub fn source(&self, i: usize) -> &str {
-        self.provenance.source_id(self.place[i])
+        self.provenance.source_id(self.place.get(i))
     }
 
     /// Row `i`'s texts that every format writes as text, appended to reused buffers
@@ -102,7 +102,7 @@ impl CleanTable {
     pub fn row_texts(&self, i: usize, b: &mut RowTexts) {
         b.source_ref.clear();
         self.provenance
-            .push_source_ref(&mut b.source_ref, self.place[i]);
+            .push_source_ref(&mut b.source_ref, self.place.get(i));
         b.flags.clear();
         crate::model::flags::push_names(&mut b.flags, self.flags[i]);
     }
@@ -143,7 +143,7 @@ impl CleanTable {
             commodity: pick(&self.commodity, idx),
             commodities: self.commodities.clone(),
             value: self.value.take(idx),
-            place: pick(&self.place, idx),
+            place: self.place.take(idx),
             provenance: self.provenance.clone(),
             flags: pick(&self.flags, idx),
         }

@@ -50,7 +50,7 @@ fn column(t: &CleanTable, r: std::ops::Range<usize>, k: usize) -> Column {
         5 => Column::new(name, &r.map(|i| t.commodity(i)).collect::<Vec<_>>()),
         6 => Column::new(name, &r.map(|i| t.value_usd(i)).collect::<Vec<_>>()),
         7 => Column::new(name, &r.map(|i| t.source(i)).collect::<Vec<_>>()),
-        8 => texts(&|s, i| t.provenance.push_source_ref(s, t.place[i])),
+        8 => texts(&|s, i| t.provenance.push_source_ref(s, t.place.get(i))),
         9 => texts(&|s, i| crate::model::flags::push_names(s, t.flags[i])),
         _ => Column::new(name, &r.map(|i| t.millions(i)).collect::<Vec<_>>()),
     }
@@ -251,9 +251,10 @@ fn batch_arrays(
             5 => dictionary(rows.map(|i| (t.commodity[i], i)), |i| {
                 Cow::Borrowed(t.commodity(i))
             })?,
-            7 => dictionary(rows.map(|i| (t.provenance.source_of(t.place[i]), i)), |i| {
-                Cow::Borrowed(t.source(i))
-            })?,
+            7 => dictionary(
+                rows.map(|i| (t.provenance.source_of(t.place.get(i)), i)),
+                |i| Cow::Borrowed(t.source(i)),
+            )?,
             9 => dictionary(rows.map(|i| (t.flags[i], t.flags[i])), flag_names)?,
             _ => None,
         };
