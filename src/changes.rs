@@ -226,13 +226,17 @@ fn push_texts(out: &mut Vec<u8>, texts: &[&str]) {
 pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<()> {
     use std::io::Write;
     // a commodity's text index is its index in the table; reporters, partners and
-    // flows (static texts, a few hundred) are found by address, not by hashing the text
+    // flows (static texts, a few hundred) by their index in the table's countries or
+    // their flow, looked up once each: no text hashed per row
     let mut texts = Texts::new(t.commodities.iter());
-    let mut statics: rustc_hash::FxHashMap<(usize, usize), u32> = Default::default();
-    let mut id_of = |s: &'static str, texts: &mut Texts<'_>| -> u32 {
-        *statics
-            .entry((s.as_ptr() as usize, s.len()))
-            .or_insert_with(|| texts.id(s))
+    const UNSET: u32 = u32::MAX;
+    let mut country_ids = vec![UNSET; t.countries.len()];
+    let mut flow_ids = [UNSET; 4];
+    let id_of = |slot: &mut u32, s: &'static str, texts: &mut Texts<'_>| -> u32 {
+        if *slot == UNSET {
+            *slot = texts.id(s);
+        }
+        *slot
     };
     let commodities = t.commodities.len();
     let total = (t.commodity.iter().any(|&c| c as usize >= commodities)).then(|| texts.id("TOTAL"));
@@ -248,9 +252,17 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
         let i = keys.row(k);
         let c = t.commodity[i];
         let ids = [
-            id_of(t.reporter(i), &mut texts),
-            id_of(t.partner(i), &mut texts),
-            id_of(t.flow(i), &mut texts),
+            id_of(
+                &mut country_ids[t.reporter[i] as usize],
+                t.reporter(i),
+                &mut texts,
+            ),
+            id_of(
+                &mut country_ids[t.partner[i] as usize],
+                t.partner(i),
+                &mut texts,
+            ),
+            id_of(&mut flow_ids[t.flow[i] as usize], t.flow(i), &mut texts),
             if (c as usize) < commodities {
                 c
             } else {
