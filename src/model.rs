@@ -528,6 +528,16 @@ impl Places {
         self.row.is_empty()
     }
 
+    /// The index of figure `i`'s context (the contexts are few: figures share them).
+    pub fn context_id(&self, i: usize) -> u32 {
+        self.context[i]
+    }
+
+    /// How many contexts the figures have.
+    pub fn context_count(&self) -> usize {
+        self.contexts.len()
+    }
+
     /// Figure `i`'s context.
     pub fn context(&self, i: usize) -> &Context {
         &self.contexts[self.context[i] as usize]

@@ -469,6 +469,7 @@ fn normalize_range(
             year: vec![None; raw.dict.len()],
             month: vec![None; raw.dict.len()],
         },
+        context_units: vec![None; raw.places.context_count()],
         out: Normalized::default(),
     };
     // nearly every figure of the range is a normalised figure: its columns sized once
@@ -605,6 +606,10 @@ struct Context<'a> {
     commodities: &'a crate::model::Dict,
     commodity_of: &'a [u32],
     memo: Memo,
+    /// The unit each raw context gives its figures (the nearest level that names one,
+    /// and the flags of the levels it overrides), by context index: worked out once per
+    /// context, not with four lookups per figure.
+    context_units: Vec<Option<(Option<(Unit, Origin)>, u32)>>,
     out: Normalized,
 }
 
@@ -780,10 +785,13 @@ impl Context<'_> {
     }
 
     /// The exact value in dollars (`None` for a missing-value marker) and its flags.
-    fn value(&mut self, i: usize) -> Result<(Option<Decimal>, u32), Rejection> {
-        let raw = self.raw;
-        let place = raw.places.get(i);
-        let c = *raw.places.context(i);
+    /// The unit a context gives its figures, with the flags of the levels it overrides,
+    /// and the unit of its table's column recorded the first time the column is met.
+    fn context_unit(
+        &mut self,
+        c: &crate::model::Context,
+        key: (u32, u32),
+    ) -> (Option<(Unit, Origin)>, u32) {
         let mut flag = 0u32;
         // the unit: nearest level that names one
         let column_unit = self.unit(c.unit_column);
@@ -811,16 +819,34 @@ impl Context<'_> {
                 _ => {}
             }
         }
-        let key = (place.table, place.col);
         if let std::collections::hash_map::Entry::Vacant(e) = self.seen_columns.entry(key) {
             e.insert(self.out.column_units.len());
             self.out.column_units.push(ColumnUnit {
-                table: place.table,
-                col: place.col,
+                table: key.0,
+                col: key.1,
                 unit: base.map(|b| b.0),
                 origin: base.map_or(Origin::Default, |b| b.1),
             });
         }
+        (base, flag)
+    }
+
+    fn value(&mut self, i: usize) -> Result<(Option<Decimal>, u32), Rejection> {
+        let raw = self.raw;
+        let place = raw.places.get(i);
+        let c = *raw.places.context(i);
+        let key = (place.table, place.col);
+        let slot = raw.places.context_id(i) as usize;
+        let (base, mut flag) = match self.context_units.get(slot).copied().flatten() {
+            Some(known) => known,
+            None => {
+                let known = self.context_unit(&c, key);
+                if let Some(s) = self.context_units.get_mut(slot) {
+                    *s = Some(known);
+                }
+                known
+            }
+        };
         let base_unit = base.map(|b| b.0);
 
         let (mantissa, cell_scale) = match &raw.value[i].get() {
