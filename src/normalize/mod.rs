@@ -609,9 +609,13 @@ struct Context<'a> {
     /// The unit each raw context gives its figures (the nearest level that names one,
     /// and the flags of the levels it overrides), by context index: worked out once per
     /// context, not with four lookups per figure.
-    context_units: Vec<Option<(Option<(Unit, Origin)>, u32)>>,
+    context_units: Vec<Option<ContextUnit>>,
     out: Normalized,
 }
+
+/// The unit a raw context gives its figures and where it was named, if anywhere, with the
+/// flags of the levels it overrides.
+type ContextUnit = (Option<(Unit, Origin)>, u32);
 
 /// What a text means, worked out once per distinct text (texts are interned ids).
 struct Memo {
@@ -787,11 +791,7 @@ impl Context<'_> {
     /// The exact value in dollars (`None` for a missing-value marker) and its flags.
     /// The unit a context gives its figures, with the flags of the levels it overrides,
     /// and the unit of its table's column recorded the first time the column is met.
-    fn context_unit(
-        &mut self,
-        c: &crate::model::Context,
-        key: (u32, u32),
-    ) -> (Option<(Unit, Origin)>, u32) {
+    fn context_unit(&mut self, c: &crate::model::Context, key: (u32, u32)) -> ContextUnit {
         let mut flag = 0u32;
         // the unit: nearest level that names one
         let column_unit = self.unit(c.unit_column);
@@ -837,13 +837,11 @@ impl Context<'_> {
         let c = *raw.places.context(i);
         let key = (place.table, place.col);
         let slot = raw.places.context_id(i) as usize;
-        let (base, mut flag) = match self.context_units.get(slot).copied().flatten() {
+        let (base, mut flag) = match self.context_units[slot] {
             Some(known) => known,
             None => {
                 let known = self.context_unit(&c, key);
-                if let Some(s) = self.context_units.get_mut(slot) {
-                    *s = Some(known);
-                }
+                self.context_units[slot] = Some(known);
                 known
             }
         };

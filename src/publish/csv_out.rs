@@ -164,13 +164,13 @@ pub fn write_clean(
         r.field(&safe_text(t.commodity(i)));
         r.plain(&b.value);
         r.field(&safe_text(t.source(i)));
-        let (prefix, prefix_needs, prefix_quote) = &tables[t.place.get(i).table as usize];
+        let at = t.place.get(i);
+        let (prefix, prefix_needs, prefix_quote) = &tables[at.table as usize];
         place.clear();
-        t.provenance.push_ref_place(&mut place, t.place.get(i));
+        t.provenance.push_ref_place(&mut place, at);
         if *prefix_quote || place.contains('"') {
             b.source_ref.clear();
-            t.provenance
-                .push_source_ref(&mut b.source_ref, t.place.get(i));
+            t.provenance.push_source_ref(&mut b.source_ref, at);
             r.field(&safe_text(&b.source_ref));
         } else {
             let needs = *prefix_needs || r.needs_quotes(place.as_bytes());

@@ -330,15 +330,24 @@ fn sort_segments<K: Ord + Send>(
         });
 }
 
-/// Figures per part of the scans that split the key-ordered figures into parts for the
-/// cores (a part's first figure may continue a run of the part before).
+/// `scan` over positions `0..len` split into parts, on every core, its outputs in order.
+/// For scans of the key-ordered figures: a part's first figure may continue a run of the
+/// part before, which `scan` looks back for. Parts are of 65,536 figures;
 /// `TRADEFLOW_TEST_PART` sets it for the tests, so that small data crosses parts.
-fn part_len() -> usize {
-    std::env::var("TRADEFLOW_TEST_PART")
+fn in_parts<T: Send>(
+    len: usize,
+    scan: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync + Send,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let part = std::env::var("TRADEFLOW_TEST_PART")
         .ok()
         .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(1 << 16)
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1 << 16);
+    (0..len.div_ceil(part))
+        .into_par_iter()
+        .flat_map_iter(|k| scan(k * part..((k + 1) * part).min(len)))
+        .collect()
 }
 
 /// Each country code's rank in sorted order: by the figures' index of the code (a
@@ -511,30 +520,24 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // winner), found in parts on every core: a part's first figure may continue a run
     // of the part before
     let mut losers: Vec<(usize, usize)> = {
-        use rayon::prelude::*;
-        let part_len = part_len();
         let at = |p: usize| order[p] as usize;
-        (0..order.len().div_ceil(part_len))
-            .into_par_iter()
-            .flat_map_iter(|part| {
-                let (lo, hi) = (part * part_len, ((part + 1) * part_len).min(order.len()));
-                let mut start = lo;
-                while start > 0 && kx(at(start - 1)) == kx(at(start)) {
-                    start -= 1;
+        in_parts(order.len(), |part| {
+            let mut start = part.start;
+            while start > 0 && kx(at(start - 1)) == kx(at(start)) {
+                start -= 1;
+            }
+            let mut kept = (at(start), kx(at(start)));
+            let mut losers = Vec::new();
+            for p in part {
+                let (i, key) = (at(p), kx(at(p)));
+                if p > start && key == kept.1 {
+                    losers.push((i, kept.0));
+                } else {
+                    kept = (i, key);
                 }
-                let mut kept = (at(start), kx(at(start)));
-                let mut losers = Vec::new();
-                for p in lo..hi {
-                    let (i, key) = (at(p), kx(at(p)));
-                    if p > start && key == kept.1 {
-                        losers.push((i, kept.0));
-                    } else {
-                        kept = (i, key);
-                    }
-                }
-                losers
-            })
-            .collect()
+            }
+            losers
+        })
     };
     // judged in precedence order, as the figures were read
     losers.sort_unstable_by_key(|&(i, _)| (precedence[i], f.raw[i]));
@@ -589,30 +592,24 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // run, figures ordered by year, month and commodity. The two flows of a period, and a
     // flow and its mirror, are found by walking two runs side by side
     let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
-        use rayon::prelude::*;
-        let part_len = part_len();
         let key = |at: usize| {
             let i = clean[at] as usize;
             let rank = |c: u32| countries_rank.by_id[c as usize];
             (rank(f.reporter[i]), rank(f.partner[i]), f.flow[i] as u8)
         };
         // where each run starts, found in parts on every core
-        let starts: Vec<(usize, (u32, u32, u8))> = (0..clean.len().div_ceil(part_len))
-            .into_par_iter()
-            .flat_map_iter(|part| {
-                let (lo, hi) = (part * part_len, ((part + 1) * part_len).min(clean.len()));
-                let mut before = lo.checked_sub(1).map(key);
-                let mut starts = Vec::new();
-                for at in lo..hi {
-                    let k = key(at);
-                    if before != Some(k) {
-                        starts.push((at, k));
-                    }
-                    before = Some(k);
+        let starts: Vec<(usize, (u32, u32, u8))> = in_parts(clean.len(), |part| {
+            let mut before = part.start.checked_sub(1).map(key);
+            let mut starts = Vec::new();
+            for at in part {
+                let k = key(at);
+                if before != Some(k) {
+                    starts.push((at, k));
                 }
-                starts
-            })
-            .collect();
+                before = Some(k);
+            }
+            starts
+        });
         starts
             .iter()
             .enumerate()
@@ -909,9 +906,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             "rows that are sums over partners (World, Total): read, kept out of the clean table",
         findings: vec![],
     };
-    // the parts of each table, summed once, for the keys a total row names:
-    // (table, reporter, flow, year, month, commodity) with the texts as their ranks
-    // (table, reporter, flow, year, month, commodity) -> (parts, their sum)
+    // the parts of each table, summed once, for the keys a total row names: (table,
+    // reporter, flow, year, month, commodity), the texts as their ranks -> (how many
+    // parts, their sum)
     type Sums = HashMap<(u32, u32, u8, i32, u8, u32), (usize, Decimal)>;
     let agg_key = |a: &crate::normalize::Aggregate| -> Option<(u32, u32, u8, i32, u8, u32)> {
         Some((
