@@ -298,52 +298,48 @@ pub fn stream(
 /// ingest 0.40 s, 32 MB ones 0.34 s (six alternating runs each), for 20 MB more.
 pub const BLOCK: usize = if cfg!(test) { 64 << 10 } else { 32 << 20 };
 
+/// Bytes the reader of a file leaves free at the front of each block it hands to
+/// [`stream_blocks`]: the start of a record the block before ended inside goes there, so
+/// a block is typed where it was read, not copied behind that record first. At least the
+/// head a file's first block follows (see `ingest`), so that it goes there too.
+pub const ROOM: usize = 1 << 20;
+
+/// A file's next bytes for [`stream_blocks`]: `room` bytes of room, then the bytes.
+pub type NextBlock<'a> = dyn FnMut() -> std::io::Result<Option<Vec<u8>>> + 'a;
+
 /// [`stream`] over the rest of a file still being read, never held whole: `first`, the
-/// bytes of the rest already read, then the file's next bytes, which `next` appends to
-/// the buffer it is given (`false` at the end of the file). About `block` bytes at a time are cut after a record (as [`piece_starts`]
-/// cuts), checked to be UTF-8 and typed as [`stream`] types a text, in pieces on every
-/// core, so the figures, texts and indices are those of one pass over the whole text.
-/// After the end of the table the rest is only checked, as a whole text is. `Ok(None)`
-/// when a block is not UTF-8 (a file in another encoding, ASCII at its start): then the
-/// file must be read whole and its encoding told, and `out` holds figures to drop.
+/// bytes of the rest already read, then the blocks `next` hands over (each with `room`
+/// bytes of room at its front; `None` at the end of the file), each given back to `done`
+/// once typed so that its memory serves again. About `block` bytes at a time are cut
+/// after a record (as [`piece_starts`] cuts), checked to be UTF-8 and typed as [`stream`]
+/// types a text, in pieces on every core, so the figures, texts and indices are those of
+/// one pass over the whole text. After the end of the table the rest is only checked, as
+/// a whole text is. `Ok(None)` when a block is not UTF-8 (a file in another encoding,
+/// ASCII at its start): then the file must be read whole and its encoding told, and `out`
+/// holds figures to drop.
 ///
 /// # Errors
 /// [`Error::Source`] when a record or the file cannot be read.
+#[allow(clippy::too_many_arguments)]
 pub fn stream_blocks(
     src: &Source,
     first: &[u8],
-    mut next: impl FnMut(&mut Vec<u8>) -> std::io::Result<bool>,
+    next: &mut NextBlock<'_>,
+    mut done: impl FnMut(Vec<u8>),
+    room: usize,
     tail: &Tail,
     block: usize,
     out: &mut RawFigures,
     each: impl Fn(&mut RawFigures, Record<'_>, u32) + Sync,
 ) -> Result<Option<usize>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut buf = first.to_vec();
+    // the bytes read and not yet typed; they start at a record
+    let mut carry = first.to_vec();
     let (mut n, mut line, mut ended) = (0, tail.line, false);
-    // bytes to hold before cutting: a block, or more while no cut is safe
-    let mut want = block;
-    loop {
-        let mut at_end = false;
-        while buf.len() < want {
-            let more = next(&mut buf)
-                .map_err(|e| Error::source(&src.id, &src.display, format!("cannot read: {e}")))?;
-            if !more {
-                at_end = true;
-                break;
-            }
-        }
-        let cut = if at_end {
-            buf.len()
-        } else if let Some(cut) = block_cut(&buf, tail.delimiter) {
-            cut
-        } else {
-            want = buf.len() + block;
-            continue;
-        };
-        want = block;
-        let Ok(text) = std::str::from_utf8(&buf[..cut]) else {
-            return Ok(None);
+    // types `text[..cut]`: `false` when it is not UTF-8
+    let mut step = |text: &[u8], cut: usize| -> Result<bool> {
+        let Ok(text) = std::str::from_utf8(&text[..cut]) else {
+            return Ok(false);
         };
         if !ended {
             let here = Tail { line, ..*tail };
@@ -353,10 +349,50 @@ pub fn stream_blocks(
             ended = e;
             line = Lines::new(text, line).at(cut);
         }
-        if at_end {
-            return Ok(Some(n));
+        Ok(true)
+    };
+    let unread = |e: std::io::Error| Error::source(&src.id, &src.display, format!("cannot read: {e}"));
+    // bytes to hold before cutting: a block, or more while no cut is safe
+    let mut want = block;
+    loop {
+        let Some(mut b) = next().map_err(unread)? else {
+            let all = carry.len();
+            return Ok(step(&carry, all)?.then_some(n));
+        };
+        let read = b.len().saturating_sub(room);
+        if carry.len() <= room && carry.len() + read >= want {
+            // the carried bytes go into the block's room: the block is typed in place
+            let s = room - carry.len();
+            b[s..room].copy_from_slice(&carry);
+            carry.clear();
+            let text = &b[s..];
+            if let Some(cut) = block_cut(text, tail.delimiter) {
+                if !step(text, cut)? {
+                    return Ok(None);
+                }
+                carry.extend_from_slice(&text[cut..]);
+                want = block;
+            } else {
+                carry.extend_from_slice(text);
+                want = carry.len() + block;
+            }
+            done(b);
+            continue;
         }
-        buf.drain(..cut);
+        carry.extend_from_slice(&b[room.min(b.len())..]);
+        done(b);
+        if carry.len() < want {
+            continue;
+        }
+        if let Some(cut) = block_cut(&carry, tail.delimiter) {
+            if !step(&carry, cut)? {
+                return Ok(None);
+            }
+            carry.drain(..cut);
+            want = block;
+        } else {
+            want = carry.len() + block;
+        }
     }
 }
 
@@ -768,8 +804,19 @@ mod tests {
     }
 
     /// The figures of `t` streamed as from a file: its first `first` bytes already read,
-    /// the rest handed over `chunk` bytes at a time, typed `block` bytes at a time.
+    /// the rest handed over `chunk` bytes at a time after `room` bytes of room, typed
+    /// `block` bytes at a time.
     fn from_blocks(t: &[u8], first: usize, chunk: usize, block: usize) -> Option<Reading> {
+        from_blocks_with(t, first, chunk, block, 16)
+    }
+
+    fn from_blocks_with(
+        t: &[u8],
+        first: usize,
+        chunk: usize,
+        block: usize,
+        room: usize,
+    ) -> Option<Reading> {
         let src = Source::for_file(std::path::Path::new("t.csv"));
         let tail = Tail {
             table: 0,
@@ -779,14 +826,23 @@ mod tests {
         };
         let mut out = RawFigures::default();
         let mut at = first;
-        let next = |buf: &mut Vec<u8>| {
+        // the blocks given back are handed over again, with what they held overwritten
+        let spare = std::cell::RefCell::new(Vec::<Vec<u8>>::new());
+        let mut next = || {
             let end = t.len().min(at + chunk);
-            buf.extend_from_slice(&t[at..end]);
-            let more = end > at;
+            if end == at {
+                return Ok(None);
+            }
+            let mut b = spare.borrow_mut().pop().unwrap_or_default();
+            b.clear();
+            b.resize(room, b'#');
+            b.extend_from_slice(&t[at..end]);
             at = end;
-            Ok(more)
+            Ok(Some(b))
         };
-        let n = stream_blocks(&src, &t[..first], next, &tail, block, &mut out, push).unwrap()?;
+        let done = |b: Vec<u8>| spare.borrow_mut().push(b);
+        let n = stream_blocks(&src, &t[..first], &mut next, done, room, &tail, block, &mut out, push)
+            .unwrap()?;
         let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
         Some((seen(&out), texts.collect(), n))
     }
@@ -810,6 +866,18 @@ mod tests {
                 &whole,
                 &format!("first {first}, chunks of {chunk}, blocks of {block}"),
             );
+        }
+        // the record cut by a block put into the next one's room, or (when it does not
+        // fit) the block put after it
+        for room in [0, 3, 64, 1 << 16] {
+            for (first, chunk, block) in [(0, 4096, 1000), (100, 700, 700), (7, 50, 2000)] {
+                let b = from_blocks_with(t.as_bytes(), first, chunk, block, room).expect("UTF-8");
+                same(
+                    &b,
+                    &whole,
+                    &format!("room {room}, first {first}, chunks of {chunk}, blocks of {block}"),
+                );
+            }
         }
         // no newline at the end of the file
         let t = t.trim_end();

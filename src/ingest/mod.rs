@@ -209,17 +209,20 @@ fn stream_source(
             sha.update(head);
             let mut bytes = head.len() as u64;
             loop {
+                // a block typed before serves again: its memory is not fresh (the kernel
+                // clears each fresh page first, about 1 ms a megabyte here)
                 let mut b = empty_rx
                     .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(delimited::BLOCK));
+                    .unwrap_or_else(|_| Vec::with_capacity(delimited::ROOM + delimited::BLOCK));
                 b.clear();
+                b.resize(delimited::ROOM, 0);
                 match (&mut file)
                     .take(delimited::BLOCK as u64)
                     .read_to_end(&mut b)
                 {
                     Ok(0) => return Ok((crate::config::hex(&sha.finalize()), bytes)),
                     Ok(k) => {
-                        sha.update(&b);
+                        sha.update(&b[delimited::ROOM..]);
                         bytes += k as u64;
                         if full_tx.send(Ok(b)).is_err() {
                             // the reading stopped: nothing more is wanted
@@ -233,21 +236,24 @@ fn stream_source(
                 }
             }
         });
-        let next = move |buf: &mut Vec<u8>| match full_rx.recv() {
-            Ok(Ok(b)) => {
-                buf.extend_from_slice(&b);
-                let _ = empty_tx.send(b);
-                Ok(true)
-            }
+        let next = move || match full_rx.recv() {
+            Ok(Ok(b)) => Ok(Some(b)),
             Ok(Err(e)) => Err(e),
-            Err(_) => Ok(false),
+            Err(_) => Ok(None),
+        };
+        let done = move |b: Vec<u8>| {
+            let _ = empty_tx.send(b);
         };
         // the channel closes once the rest is read (or if it is not): the reader ends
         let rest = |reader: &layout::LongReader, out: &mut RawFigures| {
+            // moved here, and dropped with the closure
+            let mut next = next;
             delimited::stream_blocks(
                 src,
                 first,
-                next,
+                &mut next,
+                done,
+                delimited::ROOM,
                 &tail,
                 delimited::BLOCK,
                 out,
