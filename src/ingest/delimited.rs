@@ -304,34 +304,43 @@ pub const BLOCK: usize = if cfg!(test) { 64 << 10 } else { 32 << 20 };
 /// head a file's first block follows (see `ingest`), so that it goes there too.
 pub const ROOM: usize = 1 << 20;
 
-/// A file's next bytes for [`stream_blocks`]: `room` bytes of room, then the bytes.
-pub type NextBlock<'a> = dyn FnMut() -> std::io::Result<Option<Vec<u8>>> + 'a;
+/// Where [`stream_blocks`] gets a file's next bytes: `next` hands over blocks of `room`
+/// bytes of room followed by the bytes (`None` at the end of the file), and `done` takes
+/// each back once typed, so that its memory serves again.
+pub struct Blocks<N, D> {
+    pub next: N,
+    pub done: D,
+    pub room: usize,
+}
 
 /// [`stream`] over the rest of a file still being read, never held whole: `first`, the
-/// bytes of the rest already read, then the blocks `next` hands over (each with `room`
-/// bytes of room at its front; `None` at the end of the file), each given back to `done`
-/// once typed so that its memory serves again. About `block` bytes at a time are cut
-/// after a record (as [`piece_starts`] cuts), checked to be UTF-8 and typed as [`stream`]
-/// types a text, in pieces on every core, so the figures, texts and indices are those of
-/// one pass over the whole text. After the end of the table the rest is only checked, as
-/// a whole text is. `Ok(None)` when a block is not UTF-8 (a file in another encoding,
-/// ASCII at its start): then the file must be read whole and its encoding told, and `out`
-/// holds figures to drop.
+/// bytes of the rest already read, then the blocks of `blocks`. About `block` bytes at a
+/// time are cut after a record (as [`piece_starts`] cuts), checked to be UTF-8 and typed
+/// as [`stream`] types a text, in pieces on every core, so the figures, texts and indices
+/// are those of one pass over the whole text. After the end of the table the rest is only
+/// checked, as a whole text is. `Ok(None)` when a block is not UTF-8 (a file in another
+/// encoding, ASCII at its start): then the file must be read whole and its encoding told,
+/// and `out` holds figures to drop.
 ///
 /// # Errors
 /// [`Error::Source`] when a record or the file cannot be read.
-#[allow(clippy::too_many_arguments)]
 pub fn stream_blocks(
     src: &Source,
     first: &[u8],
-    next: &mut NextBlock<'_>,
-    mut done: impl FnMut(Vec<u8>),
-    room: usize,
+    blocks: Blocks<
+        impl FnMut() -> std::io::Result<Option<Vec<u8>>>,
+        impl FnMut(Vec<u8>),
+    >,
     tail: &Tail,
     block: usize,
     out: &mut RawFigures,
     each: impl Fn(&mut RawFigures, Record<'_>, u32) + Sync,
 ) -> Result<Option<usize>> {
+    let Blocks {
+        mut next,
+        mut done,
+        room,
+    } = blocks;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // the bytes read and not yet typed; they start at a record
     let mut carry = first.to_vec();
@@ -534,25 +543,21 @@ fn stream_pieces(
             "the CSV parser failed".to_string(),
         )
     };
-    {
-        let first = match (typed, first) {
-            (Ok(()), Some(first)) => first,
-            _ => Err(failed()),
-        };
-        let others = others.into_iter().map(|r| r.unwrap_or_else(|| Err(failed())));
-        let (mut n, mut ended) = first?;
-        // in file order, up to the piece where the table ended
-        for r in others {
-            if ended {
-                break;
-            }
-            let (part, k, e) = r?;
-            out.append(part);
-            n += k;
-            ended = e;
+    let (mut n, mut ended) = match (typed, first) {
+        (Ok(()), Some(first)) => first?,
+        _ => return Err(failed()),
+    };
+    // in file order, up to the piece where the table ended
+    for r in others {
+        if ended {
+            break;
         }
-        Ok((n, ended))
+        let (part, k, e) = r.unwrap_or_else(|| Err(failed()))?;
+        out.append(part);
+        n += k;
+        ended = e;
     }
+    Ok((n, ended))
 }
 
 /// Parses and types one piece of a table's records (its first byte on line `line0`): how
@@ -853,7 +858,7 @@ mod tests {
         let mut at = first;
         // the blocks given back are handed over again, with what they held overwritten
         let spare = std::cell::RefCell::new(Vec::<Vec<u8>>::new());
-        let mut next = || {
+        let next = || {
             let end = t.len().min(at + chunk);
             if end == at {
                 return Ok(None);
@@ -866,8 +871,8 @@ mod tests {
             Ok(Some(b))
         };
         let done = |b: Vec<u8>| spare.borrow_mut().push(b);
-        let n = stream_blocks(&src, &t[..first], &mut next, done, room, &tail, block, &mut out, push)
-            .unwrap()?;
+        let blocks = Blocks { next, done, room };
+        let n = stream_blocks(&src, &t[..first], blocks, &tail, block, &mut out, push).unwrap()?;
         let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
         Some((seen(&out), texts.collect(), n))
     }

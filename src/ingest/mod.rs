@@ -236,24 +236,24 @@ fn stream_source(
                 }
             }
         });
-        let next = move || match full_rx.recv() {
-            Ok(Ok(b)) => Ok(Some(b)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(None),
+        let blocks = delimited::Blocks {
+            next: move || match full_rx.recv() {
+                Ok(Ok(b)) => Ok(Some(b)),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Ok(None),
+            },
+            done: move |b: Vec<u8>| {
+                let _ = empty_tx.send(b);
+            },
+            room: delimited::ROOM,
         };
-        let done = move |b: Vec<u8>| {
-            let _ = empty_tx.send(b);
-        };
-        // the channel closes once the rest is read (or if it is not): the reader ends
+        // the blocks are dropped with the closure or when typed: the channel closes once
+        // the rest is read (or if it is not), and the reader ends
         let rest = |reader: &layout::LongReader, out: &mut RawFigures| {
-            // moved here, and dropped with the closure
-            let mut next = next;
             delimited::stream_blocks(
                 src,
                 first,
-                &mut next,
-                done,
-                delimited::ROOM,
+                blocks,
                 &tail,
                 delimited::BLOCK,
                 out,
