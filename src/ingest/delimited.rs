@@ -289,7 +289,8 @@ pub fn stream(
     let rest = &text[tail.byte.min(text.len())..];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let starts = shared_starts(rest.as_bytes(), tail.delimiter, cores, MIN_PIECE);
-    stream_pieces(src, rest, tail, &starts, out, &each).map(|(n, _)| n)
+    let mut lines = Lines::new(rest, tail.line);
+    stream_pieces(src, rest, &mut lines, tail.delimiter, &starts, out, &each).map(|(n, _)| n)
 }
 
 /// Bytes of a table's rest typed at a time when it is read from the file in blocks
@@ -297,6 +298,10 @@ pub fn stream(
 /// pieces are typed on every core and joined before the next: 8 MB blocks took a 1M-row
 /// ingest 0.40 s, 32 MB ones 0.34 s (six alternating runs each), for 20 MB more.
 pub const BLOCK: usize = if cfg!(test) { 64 << 10 } else { 32 << 20 };
+
+/// The first block's bytes, fewer: the cores type it while the reader reads the next, where
+/// they waited 35 to 60 ms for a first block of 32 MB (on the 1M-row file, 58 MB).
+pub const FIRST_BLOCK: usize = if cfg!(test) { 16 << 10 } else { 8 << 20 };
 
 /// Bytes the reader of a file leaves free at the front of each block it hands to
 /// [`stream_blocks`]: the start of a record the block before ended inside goes there, so
@@ -314,10 +319,12 @@ pub struct Blocks<N, D> {
 }
 
 /// [`stream`] over the rest of a file still being read, never held whole: `first`, the
-/// bytes of the rest already read, then the blocks of `blocks`. About `block` bytes at a
-/// time are cut after a record (as [`piece_starts`] cuts), checked to be UTF-8 and typed
-/// as [`stream`] types a text, in pieces on every core, so the figures, texts and indices
-/// are those of one pass over the whole text. After the end of the table the rest is only
+/// bytes of the rest already read, then the blocks of `blocks`. Each block is typed as it
+/// comes, with the record the block before ended inside put in its room: cut after its
+/// last record (as [`piece_starts`] cuts), checked to be UTF-8 and typed as [`stream`]
+/// types a text, in pieces on every core, so the figures, texts and indices are those of
+/// one pass over the whole text. When that record does not fit the room, or a block has
+/// no cut that is safe, bytes are gathered until about `block` of them can be cut. After the end of the table the rest is only
 /// checked, as a whole text is. `Ok(None)` when a block is not UTF-8 (a file in another
 /// encoding, ASCII at its start): then the file must be read whole and its encoding told,
 /// and `out` holds figures to drop.
@@ -351,12 +358,13 @@ pub fn stream_blocks(
             return Ok(false);
         };
         if !ended {
-            let here = Tail { line, ..*tail };
             let starts = shared_starts(text.as_bytes(), tail.delimiter, cores, MIN_PIECE);
-            let (k, e) = stream_pieces(src, text, &here, &starts, out, &each)?;
+            let mut lines = Lines::new(text, line);
+            let (k, e) = stream_pieces(src, text, &mut lines, tail.delimiter, &starts, out, &each)?;
             n += k;
             ended = e;
-            line = Lines::new(text, line).at(cut);
+            // counted on from the last piece's first byte
+            line = lines.at(cut);
         }
         Ok(true)
     };
@@ -368,8 +376,7 @@ pub fn stream_blocks(
             let all = carry.len();
             return Ok(step(&carry, all)?.then_some(n));
         };
-        let read = b.len().saturating_sub(room);
-        if carry.len() <= room && carry.len() + read >= want {
+        if carry.len() <= room {
             // the carried bytes go into the block's room: the block is typed in place
             let s = room - carry.len();
             b[s..room].copy_from_slice(&carry);
@@ -500,13 +507,14 @@ fn plain_quotes(b: &[u8], delim: u8) -> bool {
 fn stream_pieces(
     src: &Source,
     rest: &str,
-    tail: &Tail,
+    lines: &mut Lines<'_>,
+    delimiter: u8,
     starts: &[usize],
     out: &mut RawFigures,
     each: &(impl Fn(&mut RawFigures, Record<'_>, u32) + Sync),
 ) -> Result<(usize, bool)> {
-    // each piece with the line its first record starts on
-    let mut lines = Lines::new(rest, tail.line);
+    // each piece with the line its first record starts on (`lines`, over `rest`, is left
+    // at the last piece's first byte)
     let mut pieces = Vec::with_capacity(starts.len());
     for (k, &s) in starts.iter().enumerate() {
         let end = starts.get(k + 1).copied().unwrap_or(rest.len());
@@ -523,13 +531,13 @@ fn stream_pieces(
             let first = &mut first;
             let out = &mut *out;
             scope.spawn(move |_| {
-                *first = Some(read_piece(src, text, line, tail.delimiter, out, each));
+                *first = Some(read_piece(src, text, line, delimiter, out, each));
             });
             for (slot, &(text, line)) in others.iter_mut().zip(&pieces[1..]) {
                 scope.spawn(move |_| {
                     let mut part = RawFigures::default();
                     *slot = Some(
-                        read_piece(src, text, line, tail.delimiter, &mut part, each)
+                        read_piece(src, text, line, delimiter, &mut part, each)
                             .map(|(n, ended)| (part, n, ended)),
                     );
                 });
@@ -715,14 +723,11 @@ mod tests {
     /// many were typed.
     fn streamed(t: &str, line: u64, starts: &[usize]) -> (RawFigures, usize) {
         let src = Source::for_file(std::path::Path::new("t.csv"));
-        let tail = Tail {
-            table: 0,
-            byte: 0,
-            line,
-            delimiter: b',',
-        };
         let mut out = RawFigures::default();
-        let (n, _) = stream_pieces(&src, t, &tail, starts, &mut out, &push).unwrap();
+        let mut lines = Lines::new(t, line);
+        let (n, _) = stream_pieces(&src, t, &mut lines, b',', starts, &mut out, &push).unwrap();
+        // left at the last piece's first byte
+        assert_eq!(lines.at(0), Lines::new(t, line).at(*starts.last().unwrap()));
         (out, n)
     }
 

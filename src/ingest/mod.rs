@@ -216,8 +216,14 @@ fn stream_source(
                     .unwrap_or_else(|_| Vec::with_capacity(delimited::ROOM + delimited::BLOCK));
                 b.clear();
                 b.resize(delimited::ROOM, 0);
+                // the first block smaller: the cores start on it while the next is read
+                let size = if bytes == head.len() as u64 {
+                    delimited::FIRST_BLOCK
+                } else {
+                    delimited::BLOCK
+                };
                 match (&mut file)
-                    .take(delimited::BLOCK as u64)
+                    .take(size as u64)
                     .read_to_end(&mut b)
                 {
                     Ok(0) => return Ok((crate::config::hex(&sha.finalize()), bytes)),
