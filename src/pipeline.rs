@@ -174,6 +174,19 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
     })
 }
 
+/// Gives the memory freed so far back to the system (glibc: `malloc_trim`). The readers'
+/// threads free many blocks of a few megabytes each, and glibc keeps what a thread frees
+/// for that thread, where the next stages cannot use it: after ingest, the 1M-row job's
+/// peak 158-163 -> 137-142 MB (10M: 737 -> 728 MB). Once more after normalise or the
+/// clean table lowered what was held between stages, not the peak.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
     format!(
         "{}-{:05}",
@@ -216,6 +229,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let progress = Progress::new(opts.progress);
     let t = Clock::start();
     let mut read = read_all(&p, opts, &progress)?;
+    give_back_freed_memory();
     tracing::debug!(
         seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(),
