@@ -334,10 +334,7 @@ pub struct Blocks<N, D> {
 pub fn stream_blocks(
     src: &Source,
     first: &[u8],
-    blocks: Blocks<
-        impl FnMut() -> std::io::Result<Option<Vec<u8>>>,
-        impl FnMut(Vec<u8>),
-    >,
+    blocks: Blocks<impl FnMut() -> std::io::Result<Option<Vec<u8>>>, impl FnMut(Vec<u8>)>,
     tail: &Tail,
     block: usize,
     out: &mut RawFigures,
@@ -368,7 +365,8 @@ pub fn stream_blocks(
         }
         Ok(true)
     };
-    let unread = |e: std::io::Error| Error::source(&src.id, &src.display, format!("cannot read: {e}"));
+    let unread =
+        |e: std::io::Error| Error::source(&src.id, &src.display, format!("cannot read: {e}"));
     // bytes to hold before cutting: a block, or more while no cut is safe
     let mut want = block;
     loop {
@@ -544,13 +542,7 @@ fn stream_pieces(
             }
         })
     }));
-    let failed = || {
-        Error::source(
-            &src.id,
-            &src.display,
-            "the CSV parser failed".to_string(),
-        )
-    };
+    let failed = || Error::source(&src.id, &src.display, "the CSV parser failed".to_string());
     let (mut n, mut ended) = match (typed, first) {
         (Ok(()), Some(first)) => first?,
         _ => return Err(failed()),

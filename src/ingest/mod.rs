@@ -222,10 +222,7 @@ fn stream_source(
                 } else {
                     delimited::BLOCK
                 };
-                match (&mut file)
-                    .take(size as u64)
-                    .read_to_end(&mut b)
-                {
+                match (&mut file).take(size as u64).read_to_end(&mut b) {
                     Ok(0) => return Ok((crate::config::hex(&sha.finalize()), bytes)),
                     Ok(k) => {
                         sha.update(&b[delimited::ROOM..]);

@@ -542,11 +542,15 @@ fn normalize_range(
 }
 
 /// The chunks' outputs, in order, as one (their commodities index one shared table),
-/// each column's unit listed once, where it was first seen.
+/// each column's unit listed once, where it was first seen. The columns are copied side
+/// by side on every core (one after the other, the copy was a fifth of normalise), each
+/// chunk's column let go once copied.
 fn merge(outs: Vec<Normalized>) -> Normalized {
+    use std::mem::take;
     let total: usize = outs.iter().map(|o| o.figures.len()).sum();
     let mut it = outs.into_iter();
     let mut all = it.next().unwrap_or_default();
+    let mut parts: Vec<Normalized> = it.collect();
     // every column sized once for all chunks: growing by doubling would leave up to half
     // of each unused, and copy it on the way
     all.figures.reserve(total - all.figures.len());
@@ -558,32 +562,73 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
         let code = all.figures.countries[k];
         country_ids.insert((code.as_ptr() as usize, code.len()), k as u32);
     }
-    for part in it {
-        let (f, g) = (&mut all.figures, part.figures);
-        let renumber: Vec<u32> = g
-            .countries
-            .iter()
-            .map(|&code| f.country_id(&mut country_ids, code))
-            .collect();
-        f.reporter
-            .extend(g.reporter.into_iter().map(|c| renumber[c as usize]));
-        f.partner
-            .extend(g.partner.into_iter().map(|c| renumber[c as usize]));
-        f.flow.extend(g.flow);
-        f.year.extend(g.year);
-        f.month.extend(g.month);
-        f.commodity.extend(g.commodity);
-        f.value.append(g.value);
-        f.flags.extend(g.flags);
-        f.raw.extend(g.raw);
-        all.rejects.extend(part.rejects);
-        all.aggregates.extend(part.aggregates);
+    let mut renumber: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+    for part in &mut parts {
+        renumber.push(
+            part.figures
+                .countries
+                .iter()
+                .map(|&code| all.figures.country_id(&mut country_ids, code))
+                .collect(),
+        );
+        all.rejects.extend(take(&mut part.rejects));
+        all.aggregates.extend(take(&mut part.aggregates));
         all.column_units.extend(
-            part.column_units
+            take(&mut part.column_units)
                 .into_iter()
                 .filter(|c| seen.insert((c.table, c.col))),
         );
     }
+    // each column of every chunk, in order
+    fn columns<T: Default>(
+        parts: &mut [Normalized],
+        col: impl Fn(&mut Figures) -> &mut T,
+    ) -> Vec<T> {
+        parts
+            .iter_mut()
+            .map(|p| take(col(&mut p.figures)))
+            .collect()
+    }
+    let reporter = columns(&mut parts, |f| &mut f.reporter);
+    let partner = columns(&mut parts, |f| &mut f.partner);
+    let flow = columns(&mut parts, |f| &mut f.flow);
+    let year = columns(&mut parts, |f| &mut f.year);
+    let month = columns(&mut parts, |f| &mut f.month);
+    let commodity = columns(&mut parts, |f| &mut f.commodity);
+    let value = columns(&mut parts, |f| &mut f.value);
+    let flags = columns(&mut parts, |f| &mut f.flags);
+    let raw = columns(&mut parts, |f| &mut f.raw);
+    drop(parts);
+    fn extend<T>(to: &mut Vec<T>, from: Vec<Vec<T>>) {
+        for c in from {
+            to.extend(c);
+        }
+    }
+    let f = &mut all.figures;
+    let renumber = &renumber;
+    rayon::scope(|s| {
+        s.spawn(|_| {
+            for (c, r) in reporter.into_iter().zip(renumber) {
+                f.reporter.extend(c.into_iter().map(|c| r[c as usize]));
+            }
+        });
+        s.spawn(|_| {
+            for (c, r) in partner.into_iter().zip(renumber) {
+                f.partner.extend(c.into_iter().map(|c| r[c as usize]));
+            }
+        });
+        s.spawn(|_| extend(&mut f.flow, flow));
+        s.spawn(|_| extend(&mut f.year, year));
+        s.spawn(|_| extend(&mut f.month, month));
+        s.spawn(|_| extend(&mut f.commodity, commodity));
+        s.spawn(|_| {
+            for v in value {
+                f.value.append(v);
+            }
+        });
+        s.spawn(|_| extend(&mut f.flags, flags));
+        s.spawn(|_| extend(&mut f.raw, raw));
+    });
     all
 }
 
