@@ -604,19 +604,17 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
             to.extend(c);
         }
     }
+    // a country column, each chunk's ids turned into the merged table's
+    fn renumbered(to: &mut Vec<u32>, from: Vec<Vec<u32>>, renumber: &[Vec<u32>]) {
+        for (c, r) in from.into_iter().zip(renumber) {
+            to.extend(c.into_iter().map(|c| r[c as usize]));
+        }
+    }
     let f = &mut all.figures;
     let renumber = &renumber;
     rayon::scope(|s| {
-        s.spawn(|_| {
-            for (c, r) in reporter.into_iter().zip(renumber) {
-                f.reporter.extend(c.into_iter().map(|c| r[c as usize]));
-            }
-        });
-        s.spawn(|_| {
-            for (c, r) in partner.into_iter().zip(renumber) {
-                f.partner.extend(c.into_iter().map(|c| r[c as usize]));
-            }
-        });
+        s.spawn(|_| renumbered(&mut f.reporter, reporter, renumber));
+        s.spawn(|_| renumbered(&mut f.partner, partner, renumber));
         s.spawn(|_| extend(&mut f.flow, flow));
         s.spawn(|_| extend(&mut f.year, year));
         s.spawn(|_| extend(&mut f.month, month));
