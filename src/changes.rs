@@ -10,6 +10,7 @@
 use rust_decimal::Decimal;
 use std::path::Path;
 
+use crate::mapped::{Bytes, Pass};
 use crate::model::push_int;
 use crate::publish::CleanTable;
 
@@ -305,75 +306,6 @@ struct Previous {
     texts: String,
     /// Where each text ends in `texts`.
     ends: Vec<usize>,
-}
-
-/// The bytes of a key file: mapped from the file (no copy, no fresh memory), or made in
-/// memory from a published CSV.
-enum Bytes {
-    Mapped(memmap2::Mmap),
-    Made(Vec<u8>),
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(m) => m,
-            Bytes::Made(v) => v,
-        }
-    }
-}
-
-/// Bytes read in one pass from start to end: a mapped file's pages are let go as the
-/// pass leaves them behind, so the pass holds a window of the file in memory, not the
-/// file (a 10M-row publication's key file is 400 MB; the kernel keeps the pages in its
-/// cache, and the next pass maps them again from there).
-struct Pass<'a> {
-    bytes: &'a Bytes,
-    /// Let go up to here.
-    done: usize,
-}
-
-impl<'a> Pass<'a> {
-    /// Let go in steps of this many bytes.
-    const STEP: usize = 8 << 20;
-
-    fn over(bytes: &'a Bytes) -> Pass<'a> {
-        Pass { bytes, done: 0 }
-    }
-
-    /// What to let go when done with everything before `at`, having let go up to `done`,
-    /// of `len` bytes: whole steps, never past the end (past it lies other memory).
-    fn step(done: usize, at: usize, len: usize) -> Option<usize> {
-        let upto = at.min(len) / Self::STEP * Self::STEP;
-        (upto > done).then_some(upto)
-    }
-
-    /// Done with everything before `at`.
-    fn reached(&mut self, at: usize) {
-        if at < self.done + Self::STEP {
-            return;
-        }
-        let Some(upto) = Self::step(self.done, at, self.bytes.len()) else {
-            return;
-        };
-        #[cfg(unix)]
-        if let Bytes::Mapped(m) = self.bytes {
-            // SAFETY: the mapping is of a file opened read-only and shared (not private,
-            // not anonymous): pages let go are read again from the file when next
-            // touched, with the same bytes, as the key file is never rewritten in place
-            // (see `from_key_file`); no reference into the range outlives this call's
-            // callers' use of it, and any later read of it maps it again
-            let _ = unsafe {
-                m.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    self.done,
-                    upto - self.done,
-                )
-            };
-        }
-        self.done = upto;
-    }
 }
 
 impl Previous {
@@ -836,19 +768,6 @@ mod tests {
         let (counts, c) = changes_of(dir.path(), &t);
         assert_eq!(counts, (0, 0, 1));
         assert_eq!(c.revised[0].key, "TUR AZE export 2019-03 TOTAL");
-    }
-
-    #[test]
-    fn a_pass_lets_go_whole_steps_and_never_past_the_end() {
-        let step = Pass::STEP;
-        // not a whole step yet; one; the rest of a step past what is let go
-        assert_eq!(Pass::step(0, step - 1, 10 * step), None);
-        assert_eq!(Pass::step(0, step + 5, 10 * step), Some(step));
-        assert_eq!(Pass::step(step, step + 5, 10 * step), None);
-        // at or past the end: up to the last whole step inside it, not beyond
-        assert_eq!(Pass::step(0, 3 * step, 2 * step + 100), Some(2 * step));
-        assert_eq!(Pass::step(step, usize::MAX, step + 100), None);
-        assert_eq!(Pass::step(0, 4 * step, 4 * step), Some(4 * step));
     }
 
     #[test]

@@ -203,3 +203,75 @@ fn fail(e: &Error) -> u8 {
     eprintln!("tradeflow: error: {e}");
     e.exit_code()
 }
+
+/// What a process that read a mapped file cut shorter meanwhile says, and its exit: an
+/// error of the source (3). Before the publication's last step no output has changed.
+const CUT_SHORT: &str = "tradeflow: error: a file this run maps to read (an input, or the last publication's key file) was cut shorter while it was read: nothing was published and the previous outputs are untouched; run again once the file is complete\n";
+
+/// Makes a fault on a mapped file cut shorter while it is read (SIGBUS, which would end
+/// the process with no word) an error of its source, exit 3, said on stderr. Inputs and
+/// the previous key file are mapped, not copied (see `ingest::map_input`); a file being
+/// rewritten in place by another program can be cut under the reading.
+pub fn fail_on_files_cut_short() {
+    #[cfg(unix)]
+    {
+        extern "C" fn on_bus_error(_: libc::c_int) {
+            // SAFETY: write and _exit are async-signal-safe; the message is static
+            unsafe {
+                libc::write(2, CUT_SHORT.as_ptr().cast(), CUT_SHORT.len());
+                libc::_exit(3);
+            }
+        }
+        // SAFETY: the action is zeroed and then filled as sigaction expects: a handler
+        // that only calls async-signal-safe functions, an empty mask
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_bus_error as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// In a process of its own (this test run again, told so by the environment): a
+    /// mapped input cut to nothing, then read past its new end.
+    #[test]
+    #[cfg(unix)]
+    fn a_mapped_file_cut_short_is_an_error_of_its_source() {
+        const CHILD: &str = "TRADEFLOW_TEST_CUT_SHORT";
+        if std::env::var_os(CHILD).is_some() {
+            super::fail_on_files_cut_short();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("long.csv");
+            std::fs::write(&path, "TUR,AZE,2019,1\n".repeat(200_000)).unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            let map = crate::ingest::map_input(&file).expect("mapped");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            let byte = std::hint::black_box(map[map.len() / 2]);
+            // not reached: the read above faults
+            std::process::exit(i32::from(byte) + 100);
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "cli::tests::a_mapped_file_cut_short_is_an_error_of_its_source",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains("was cut shorter while it was read"),
+            "{stderr}"
+        );
+    }
+}

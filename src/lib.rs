@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod lock;
+mod mapped;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;

@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
     }
     // TLS for URL sources: rustls with the ring provider
     let _ = rustls::crypto::ring::default_provider().install_default();
+    tradeflow::cli::fail_on_files_cut_short();
     let cli = tradeflow::cli::Cli::parse();
     std::process::ExitCode::from(tradeflow::cli::main_with(cli))
 }

@@ -345,26 +345,10 @@ pub fn stream_blocks(
         mut done,
         room,
     } = blocks;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // the bytes read and not yet typed; they start at a record
     let mut carry = first.to_vec();
-    let (mut n, mut line, mut ended) = (0, tail.line, false);
-    // types `text[..cut]`: `false` when it is not UTF-8
-    let mut step = |text: &[u8], cut: usize| -> Result<bool> {
-        let Ok(text) = std::str::from_utf8(&text[..cut]) else {
-            return Ok(false);
-        };
-        if !ended {
-            let starts = shared_starts(text.as_bytes(), tail.delimiter, cores, MIN_PIECE);
-            let mut lines = Lines::new(text, line);
-            let (k, e) = stream_pieces(src, text, &mut lines, tail.delimiter, &starts, out, &each)?;
-            n += k;
-            ended = e;
-            // counted on from the last piece's first byte
-            line = lines.at(cut);
-        }
-        Ok(true)
-    };
+    let mut typer = Typer::new(tail);
+    let mut step = |text: &[u8], cut: usize| typer.step(src, text, cut, out, &each);
     let unread =
         |e: std::io::Error| Error::source(&src.id, &src.display, format!("cannot read: {e}"));
     // bytes to hold before cutting: a block, or more while no cut is safe
@@ -372,7 +356,7 @@ pub fn stream_blocks(
     loop {
         let Some(mut b) = next().map_err(unread)? else {
             let all = carry.len();
-            return Ok(step(&carry, all)?.then_some(n));
+            return Ok(step(&carry, all)?.then_some(typer.n));
         };
         if carry.len() <= room {
             // the carried bytes go into the block's room: the block is typed in place
@@ -406,6 +390,99 @@ pub fn stream_blocks(
             want = block;
         } else {
             want = carry.len() + block;
+        }
+    }
+}
+
+/// Types a table's rest a block at a time, counting its figures and its lines on: each
+/// block in pieces on every core.
+struct Typer {
+    cores: usize,
+    delimiter: u8,
+    /// Figures so far.
+    n: usize,
+    /// The line the next block starts on.
+    line: u64,
+    /// Whether the table ended (the rest is only checked to be UTF-8).
+    ended: bool,
+}
+
+impl Typer {
+    fn new(tail: &Tail) -> Typer {
+        Typer {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            delimiter: tail.delimiter,
+            n: 0,
+            line: tail.line,
+            ended: false,
+        }
+    }
+
+    /// Types `text[..cut]` (records of the table at `tail`): `false` when it is not UTF-8.
+    fn step(
+        &mut self,
+        src: &Source,
+        text: &[u8],
+        cut: usize,
+        out: &mut RawFigures,
+        each: &(impl Fn(&mut RawFigures, Record<'_>, u32) + Sync),
+    ) -> Result<bool> {
+        let delimiter = self.delimiter;
+        let Ok(text) = std::str::from_utf8(&text[..cut]) else {
+            return Ok(false);
+        };
+        if !self.ended {
+            let starts = shared_starts(text.as_bytes(), delimiter, self.cores, MIN_PIECE);
+            let mut lines = Lines::new(text, self.line);
+            let (k, e) = stream_pieces(src, text, &mut lines, delimiter, &starts, out, each)?;
+            self.n += k;
+            self.ended = e;
+            // counted on from the last piece's first byte
+            self.line = lines.at(cut);
+        }
+        Ok(true)
+    }
+}
+
+/// [`stream_blocks`] over a rest the process holds already, whole (a file's mapped
+/// pages): typed a block at a time, a first of `first` bytes then of `block`, each cut
+/// after its last record; `passed(k)` is told once the first `k` bytes are typed, so that
+/// their pages can go. The same figures, texts and indices as one pass over the text;
+/// `Ok(None)` when a block is not UTF-8.
+///
+/// # Errors
+/// [`Error::Source`] when a record cannot be read.
+pub fn stream_held(
+    src: &Source,
+    text: &[u8],
+    tail: &Tail,
+    (first, block): (usize, usize),
+    out: &mut RawFigures,
+    each: impl Fn(&mut RawFigures, Record<'_>, u32) + Sync,
+    mut passed: impl FnMut(usize),
+) -> Result<Option<usize>> {
+    let mut typer = Typer::new(tail);
+    let (mut at, mut want) = (0, first.max(1));
+    loop {
+        let rest = &text[at..];
+        if rest.len() <= want {
+            let all = rest.len();
+            let typed = typer.step(src, rest, all, out, &each)?;
+            passed(text.len());
+            return Ok(typed.then_some(typer.n));
+        }
+        let b = &rest[..want];
+        match block_cut(b, tail.delimiter) {
+            Some(cut) => {
+                if !typer.step(src, b, cut, out, &each)? {
+                    return Ok(None);
+                }
+                at += cut;
+                passed(at);
+                want = block.max(1);
+            }
+            // no record ends in it that surely does: more bytes
+            None => want += block.max(1),
         }
     }
 }
@@ -830,6 +907,24 @@ mod tests {
         }
     }
 
+    /// A source and the table its records continue (from line 3), for streaming.
+    fn streamed_table() -> (Source, Tail) {
+        let src = Source::for_file(std::path::Path::new("t.csv"));
+        let tail = Tail {
+            table: 0,
+            byte: 0,
+            line: 3,
+            delimiter: b',',
+        };
+        (src, tail)
+    }
+
+    /// What a streaming of `n` records into `out` gave.
+    fn reading(out: &RawFigures, n: usize) -> Reading {
+        let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
+        (seen(out), texts.collect(), n)
+    }
+
     /// The figures of `t` streamed as from a file: its first `first` bytes already read,
     /// the rest handed over `chunk` bytes at a time after `room` bytes of room, typed
     /// `block` bytes at a time.
@@ -844,13 +939,7 @@ mod tests {
         block: usize,
         room: usize,
     ) -> Option<Reading> {
-        let src = Source::for_file(std::path::Path::new("t.csv"));
-        let tail = Tail {
-            table: 0,
-            byte: 0,
-            line: 3,
-            delimiter: b',',
-        };
+        let (src, tail) = streamed_table();
         let mut out = RawFigures::default();
         let mut at = first;
         // the blocks given back are handed over again, with what they held overwritten
@@ -870,8 +959,7 @@ mod tests {
         let done = |b: Vec<u8>| spare.borrow_mut().push(b);
         let blocks = Blocks { next, done, room };
         let n = stream_blocks(&src, &t[..first], blocks, &tail, block, &mut out, push).unwrap()?;
-        let texts = (0..out.dict.len() as u32).map(|i| out.dict.get(i).unwrap().to_string());
-        Some((seen(&out), texts.collect(), n))
+        Some(reading(&out, n))
     }
 
     #[test]
@@ -913,6 +1001,75 @@ mod tests {
             &read(t, &[0]),
             "no last newline",
         );
+    }
+
+    /// The figures of `t` typed from memory, a first block of `first` bytes then blocks
+    /// of `block`, with what each step said was typed.
+    fn held(t: &[u8], first: usize, block: usize) -> (Option<Reading>, Vec<usize>) {
+        let (src, tail) = streamed_table();
+        let mut out = RawFigures::default();
+        let mut passed = Vec::new();
+        let n = stream_held(&src, t, &tail, (first, block), &mut out, push, |k| {
+            passed.push(k)
+        })
+        .unwrap();
+        (n.map(|n| reading(&out, n)), passed)
+    }
+
+    #[test]
+    fn a_held_text_is_typed_as_one_pass() {
+        let t = text(2000);
+        let whole = read(&t, &[0]);
+        for (first, block) in [
+            (1, 1),
+            (7, 64),
+            (1000, 333),
+            (20_000, 4096),
+            (1 << 20, BLOCK),
+        ] {
+            let (b, passed) = held(t.as_bytes(), first, block);
+            same(
+                &b.expect("UTF-8"),
+                &whole,
+                &format!("first {first}, blocks of {block}"),
+            );
+            // each step after the one before, each after a record, the last at the end
+            assert!(passed.windows(2).all(|w| w[0] < w[1]), "{passed:?}");
+            assert!(passed[..passed.len() - 1]
+                .iter()
+                .all(|&k| t.as_bytes()[k - 1] == b'\n'));
+            assert_eq!(passed.last(), Some(&t.len()));
+            if block < 1000 {
+                assert!(
+                    passed.len() > 10,
+                    "first {first}, blocks of {block}: {passed:?}"
+                );
+            }
+        }
+        let t = t.trim_end();
+        same(
+            &held(t.as_bytes(), 50, 300).0.unwrap(),
+            &read(t, &[0]),
+            "no last newline",
+        );
+        // a quote inside a field: no cut after it is safe, the rest goes as one
+        let mut q = text(100);
+        let quote = q.len();
+        q.push_str("TUR,5\" disk,2004,1\n");
+        q.push_str(&text(100));
+        let (b, passed) = held(q.as_bytes(), 10, 100);
+        same(&b.unwrap(), &read(&q, &[0]), "not cut");
+        let (last, cuts) = passed.split_last().unwrap();
+        assert!(
+            cuts.len() > 10 && cuts.iter().all(|&k| k <= quote),
+            "{passed:?}"
+        );
+        assert_eq!(*last, q.len());
+        // not UTF-8 in the middle: no figures to keep
+        let mut bytes = text(500).into_bytes();
+        let at = bytes.len() / 2;
+        bytes[at] = 0xfc;
+        assert!(held(&bytes, 64, 256).0.is_none());
     }
 
     #[test]
