@@ -322,11 +322,7 @@ impl Previous {
         }
         let body = bytes.len().checked_sub(16)?;
         let mut sum = xxhash_rust::xxh3::Xxh3::new();
-        let mut pass = Pass::over(&bytes);
-        for (k, chunk) in bytes[..body].chunks(Pass::STEP).enumerate() {
-            sum.update(chunk);
-            pass.reached((k + 1) * Pass::STEP);
-        }
+        bytes.pass_over(body, |chunk| sum.update(chunk));
         if sum.digest128().to_le_bytes() != bytes[body..] {
             return None;
         }

@@ -20,6 +20,26 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+impl Bytes {
+    /// The first `len` bytes, in order, handed to `each` a step at a time, a mapped file's
+    /// pages let go behind the pass.
+    pub(crate) fn pass_over(&self, len: usize, mut each: impl FnMut(&[u8])) {
+        let mut pass = Pass::over(self);
+        for (k, chunk) in self[..len.min(self.len())].chunks(Pass::STEP).enumerate() {
+            each(chunk);
+            pass.reached((k + 1) * Pass::STEP);
+        }
+    }
+
+    /// The sha256 of the bytes, in hex.
+    pub(crate) fn sha256(&self) -> String {
+        use sha2::Digest;
+        let mut sha = sha2::Sha256::new();
+        self.pass_over(self.len(), |chunk| sha.update(chunk));
+        crate::config::hex(&sha.finalize())
+    }
+}
+
 /// Bytes read in one pass from start to end: a mapped file's pages are let go as the
 /// pass leaves them behind, so the pass holds a window of the file in memory, not the
 /// file (a 10M-row publication's key file is 400 MB, its input CSV 1.1 GB; the kernel
