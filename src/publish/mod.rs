@@ -327,7 +327,18 @@ fn file_entry(
     let path = dir.join(name);
     // the disk starts writing the file while it is read back for its sha256
     start_writeback(&path);
-    let (sha256, bytes) = crate::config::sha256_file(&path).map_err(|e| format!("{name}: {e}"))?;
+    let hashed = crate::config::sha256_file(&path).map_err(|e| format!("{name}: {e}"))?;
+    hashed_entry(dir, name, rows, hashed)
+}
+
+/// [`file_entry`] for a file hashed as it was written: its sha256 (hex) and size.
+fn hashed_entry(
+    dir: &Path,
+    name: &str,
+    rows: Option<usize>,
+    (sha256, bytes): (String, u64),
+) -> std::result::Result<OutputFile, String> {
+    let path = dir.join(name);
     // on the disk by the thread that wrote it, beside the other writers
     sync(&path).map_err(|e| format!("{name}: {e}"))?;
     Ok(OutputFile {
@@ -353,7 +364,7 @@ fn sync(path: &Path) -> std::io::Result<()> {
 /// Asks the kernel to start writing a file's data to the disk now, without waiting (Linux:
 /// `sync_file_range`), so that the flush that follows has less left to wait for. Only a
 /// hint: nothing is lost when it cannot be given.
-fn start_writeback(path: &Path) {
+pub(crate) fn start_writeback(path: &Path) {
     #[cfg(target_os = "linux")]
     if let Ok(f) = std::fs::File::open(path) {
         use std::os::fd::AsRawFd;
@@ -414,9 +425,9 @@ fn write_all(
                 files.push(file_entry(staging, "trade_summary.parquet", Some(s))?);
             }
             Format::Csv => {
-                csv_out::write_clean(&staging.join("trade.csv"), p.clean, o)
+                let hashed = csv_out::write_clean(&staging.join("trade.csv"), p.clean, o)
                     .map_err(|e| format!("trade.csv: {e}"))?;
-                files.push(file_entry(staging, "trade.csv", Some(n))?);
+                files.push(hashed_entry(staging, "trade.csv", Some(n), hashed)?);
                 csv_out::write_summary(&staging.join("trade_summary.csv"), p.summary, o)
                     .map_err(|e| format!("trade_summary.csv: {e}"))?;
                 files.push(file_entry(staging, "trade_summary.csv", Some(s))?);
