@@ -28,8 +28,9 @@ pub struct SummaryRow {
 
 /// Summarises the clean figures (`clean` indexes into `f`), sorted by reporter, partner, year.
 pub fn summarize(f: &Figures, clean: &[u32]) -> Vec<SummaryRow> {
-    let mut by: BTreeMap<(&'static str, &'static str, i32), (Option<Decimal>, Option<Decimal>)> =
-        BTreeMap::new();
+    // reporter, partner, year -> exports, imports
+    type Totals = (Option<Decimal>, Option<Decimal>);
+    let mut by: BTreeMap<(&'static str, &'static str, i32), Totals> = BTreeMap::new();
     for i in clean.iter().map(|&i| i as usize) {
         if f.month[i].is_some() || f.commodity_str(i) != "TOTAL" {
             continue;

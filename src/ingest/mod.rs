@@ -278,6 +278,9 @@ pub(crate) fn map_input(file: &std::fs::File) -> Option<memmap2::Mmap> {
     (map.len() > HEAD_BYTES).then_some(map)
 }
 
+/// A file's sha256 (hex) and size, or why not: the reading stopped.
+type Hashed = std::result::Result<(String, u64), ()>;
+
 /// The reading thread of [`stream_source`] for a file not mapped: blocks read into
 /// memory (used again once typed) and hashed, typed as they come.
 #[allow(clippy::too_many_arguments)]
@@ -290,10 +293,7 @@ fn read_blocks(
     tables: &[Table],
     prov: &mut Provenance,
     into: &mut RawFigures,
-) -> (
-    Result<Option<Vec<layout::TableReading>>>,
-    std::result::Result<(String, u64), ()>,
-) {
+) -> (Result<Option<Vec<layout::TableReading>>>, Hashed) {
     use std::io::Read;
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);

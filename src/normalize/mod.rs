@@ -503,19 +503,22 @@ fn normalize_range(
             });
             continue;
         }
-        let result =
-            (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), (&'static str, String)> {
-                let partner = match partner {
-                None => return Err(("missing_partner", "no partner in the row, its headers, the title, the sheet name or the config".into())),
+        let result = (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), Rejection> {
+            let partner = match partner {
+                None => return Err((
+                    "missing_partner",
+                    "no partner in the row, its headers, the title, the sheet name or the config"
+                        .into(),
+                )),
                 Some((_, Some(countries::Place::Country(c)))) => c.iso3,
                 Some((p, _)) => {
                     return Err(("unknown_country", cx.unknown("partner", raw.partner[i], p)))
                 }
             };
-                let dims = cx.dims(i)?;
-                let (value, flag) = cx.value(i)?;
-                Ok((partner, dims, value, flag))
-            })();
+            let dims = cx.dims(i)?;
+            let (value, flag) = cx.value(i)?;
+            Ok((partner, dims, value, flag))
+        })();
         match result {
             Ok((partner, d, value, flag)) => {
                 let f = &mut cx.out.figures;

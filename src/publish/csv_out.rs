@@ -193,7 +193,6 @@ pub fn write_clean(
     for buf in &formatted {
         write(buf)?;
     }
-    drop(write);
     file.flush()?;
     Ok((crate::config::hex(&sha.finalize()), bytes))
 }
