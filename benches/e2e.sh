@@ -2,8 +2,9 @@
 # End-to-end benchmark: tradeflow against the Python polars peer of ../shared/bench/,
 # side by side, alternating runs, on the peer's own 1M-row CSV (gen_data.py --locale en),
 # read + normalise + Parquet + CSV. Prints wall time and peak RSS of each run and the
-# median ratio. Needs python3 with polars, numpy, xlsxwriter, fastexcel, pyarrow
-# (pip install ...); without them only tradeflow runs.
+# median ratio; a `sync` before each run keeps one run's disk writes out of the next.
+# Needs python3 with polars, numpy, xlsxwriter, fastexcel, pyarrow (pip install ...);
+# without them only tradeflow runs.
 #   benches/e2e.sh [REPS=3] [ROWS=1000000] [more]
 # With `more` (and the peers' Python packages) it also runs, side by side: the limit
 # (polars CSV -> Parquet, no transformation; `phys.py pl_csv2pq`), the 200,000-row
@@ -30,7 +31,12 @@ decimal = "."
 dir = "out"
 formats = ["parquet", "csv"]
 TOML
-measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
+# Each run starts with no file data of the run before still waiting to go to the disk
+# (`sync`, not timed): tradeflow flushes its outputs before it ends and pays for that
+# itself, the Python peers leave theirs to the kernel, whose writeback (130 MB after the
+# 1M-row job) then ran inside the next timed run, on the same two cores (tradeflow after
+# a peer run: 1.35 s median of 5, after a peer run and a sync: 1.28 s).
+measure() { sync; /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "rows: $rows; runs alternate; wall seconds and peak RSS MB"
 ours=(); theirs=()
