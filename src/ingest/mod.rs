@@ -137,15 +137,15 @@ pub fn read_source(
 /// they can be (see [`stream_source`]).
 const HEAD_BYTES: usize = 1 << 20;
 
-/// A long CSV table read from its file in blocks of [`delimited::BLOCK`] bytes, never
-/// held whole (at ten million rows the text was half of the ingest's memory): the head
-/// is read and its tables found as for the whole text, then the rest of the table is
-/// typed block by block while another thread reads the file on and hashes it. Only a
-/// file in UTF-8 (declared, marked, or found so) whose head makes one long table that
-/// runs on past it; anything else, and a file found not to be UTF-8 further on (its
-/// figures dropped, `prov` and `out` as they were), is `Ok(None)`: read whole. With `map`
-/// the file's pages are mapped and typed where they are (see [`map_input`]); without it,
-/// or where they cannot be, blocks are read into memory.
+/// A long CSV table typed from its file a block of [`delimited::BLOCK`] bytes at a time,
+/// never held whole (at ten million rows the text was half of the ingest's memory): the
+/// head's tables are found as for the whole text, then the rest of the table is typed
+/// block by block while another thread hashes the file. With `map` the file's pages are
+/// mapped and typed where they are, let go behind (see [`map_input`]); without it, or
+/// where they cannot be, that thread reads the blocks into memory. Only a file in UTF-8
+/// (declared, marked, or found so) whose head makes one long table that runs on past it;
+/// anything else, and a file found not to be UTF-8 further on (its figures dropped,
+/// `prov` and `out` as they were), is `Ok(None)`: read whole.
 fn stream_source(
     src: &Source,
     local: &Path,
