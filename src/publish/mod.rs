@@ -460,14 +460,17 @@ fn write_all(
             // the report's files as soon as the report is complete, beside the data files
             let report = scope.spawn(|| -> std::result::Result<Vec<OutputFile>, String> {
                 let report = p.report.wait();
+                let t = std::time::Instant::now();
                 write_json(&staging.join("report.json"), report)?;
                 let md = report_md::render(report);
                 std::fs::write(staging.join("report.md"), md)
                     .map_err(|e| format!("report.md: {e}"))?;
-                Ok(vec![
+                let files = vec![
                     file_entry(staging, "report.json", None)?,
                     file_entry(staging, "report.md", None)?,
-                ])
+                ];
+                tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written report");
+                Ok(files)
             });
             let mut written: Vec<_> = threads
                 .into_iter()
