@@ -539,7 +539,9 @@ mod tests {
             0.0,
             -0.0,
             1.18,
-            1.1799999999999999,
+            // the floats either side of 1.18 (a literal `1.1799999999999999` is 1.18)
+            f64::from_bits(1.18f64.to_bits() - 1),
+            f64::from_bits(1.18f64.to_bits() + 1),
             0.1 + 0.2,
             1e-7,
             123456.789,
