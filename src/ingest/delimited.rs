@@ -99,22 +99,138 @@ pub struct Tail {
 }
 
 /// A streamed record's fields as texts. The records are parsed as bytes: the text they
-/// come from is UTF-8 already (decoded or checked whole), and the `csv` reader cuts it
-/// only at ASCII bytes (delimiter, quote, line end) and drops only ASCII quotes, so every
-/// field is UTF-8 too, and checking each record again (as `csv::StringRecord` does) would
-/// only repeat the work.
+/// come from is UTF-8 already (decoded or checked whole), and a record is cut only at
+/// ASCII bytes (delimiter, quote, line end) and loses only ASCII quotes, so every field is
+/// UTF-8 too, and checking each record again (as `csv::StringRecord` does) would only
+/// repeat the work. A record without a quote points into the text itself; a quoted one
+/// into the bytes its quotes were taken from.
 #[derive(Clone, Copy)]
-pub struct Record<'a>(&'a csv::ByteRecord);
+pub struct Record<'a> {
+    data: &'a [u8],
+    /// Where each field starts and ends in `data`.
+    fields: &'a [(usize, usize)],
+}
 
 impl<'a> Record<'a> {
     /// Field `i`, if the record has it.
     pub fn get(&self, i: usize) -> Option<&'a str> {
-        self.0.get(i).map(as_text)
+        let data = self.data;
+        self.fields.get(i).map(|&(s, e)| as_text(&data[s..e]))
     }
 
     /// Every field, in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().map(as_text)
+        let data = self.data;
+        self.fields.iter().map(move |&(s, e)| as_text(&data[s..e]))
+    }
+}
+
+/// Records parsed from a piece's text and handed over together: each record's fields
+/// as bounds, into the text or (a quoted record's) into `unquoted`.
+#[derive(Default)]
+struct Batch {
+    /// Per record: whether its fields are in `unquoted`, its first field in `fields`, its
+    /// field count and its line (0-based).
+    records: Vec<(bool, usize, usize, u32)>,
+    fields: Vec<(usize, usize)>,
+    unquoted: Vec<u8>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.fields.clear();
+        self.unquoted.clear();
+    }
+
+    fn record<'a>(&'a self, text: &'a [u8], k: usize) -> (Record<'a>, u32) {
+        let (quoted, first, n, line) = self.records[k];
+        let data = if quoted { &self.unquoted[..] } else { text };
+        let fields = &self.fields[first..first + n];
+        (Record { data, fields }, line)
+    }
+}
+
+/// A piece's records one after the other, as the `csv` crate reads them (flexible, no
+/// header, `"` quotes doubled inside, `\r`, `\n` or `\r\n` ending a record, blank lines
+/// skipped): a line without a quote is cut at its delimiters, its fields left in the text
+/// (`csv_core`'s state machine took each byte in turn, and the `csv` reader copied every
+/// field); a record with a quote goes through `csv_core`.
+struct Splitter<'a> {
+    text: &'a [u8],
+    /// The first byte not read yet.
+    at: usize,
+    delimiter: u8,
+    core: csv_core::Reader,
+    /// `csv_core`'s output for a quoted record: its fields' bytes and where each ends.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<'a> Splitter<'a> {
+    fn new(text: &'a [u8], delimiter: u8) -> Splitter<'a> {
+        Splitter {
+            text,
+            at: 0,
+            delimiter,
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            out: vec![0; 1024],
+            ends: vec![0; 64],
+        }
+    }
+
+    /// The next record's fields pushed onto `batch.fields` (a quoted record's bytes onto
+    /// `batch.unquoted`): whether it was quoted, and the offset of its first byte; `None`
+    /// at the end of the text.
+    fn next(&mut self, batch: &mut Batch) -> Option<(bool, usize)> {
+        let t = self.text;
+        while self.at < t.len() && matches!(t[self.at], b'\n' | b'\r') {
+            self.at += 1;
+        }
+        if self.at >= t.len() {
+            return None;
+        }
+        let start = self.at;
+        let end = memchr::memchr2(b'\n', b'\r', &t[start..]).map_or(t.len(), |p| start + p);
+        if memchr::memchr(b'"', &t[start..end]).is_none() {
+            let mut from = start;
+            for p in memchr::memchr_iter(self.delimiter, &t[start..end]) {
+                batch.fields.push((from, start + p));
+                from = start + p + 1;
+            }
+            batch.fields.push((from, end));
+            self.at = end;
+            return Some((false, start));
+        }
+        // a quoted field may run over lines: `csv_core` reads the record from its start
+        // (between records there, as every record before ended where this one starts)
+        let (mut n_out, mut n_ends) = (0, 0);
+        loop {
+            use csv_core::ReadRecordResult::*;
+            let input = &t[self.at..];
+            let (result, n_in, out, ends) =
+                self.core
+                    .read_record(input, &mut self.out[n_out..], &mut self.ends[n_ends..]);
+            self.at += n_in;
+            n_out += out;
+            n_ends += ends;
+            match result {
+                InputEmpty if input.is_empty() => break,
+                InputEmpty => {}
+                OutputFull => self.out.resize(self.out.len() * 2, 0),
+                OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                Record => break,
+                End => return None,
+            }
+        }
+        let base = batch.unquoted.len();
+        batch.unquoted.extend_from_slice(&self.out[..n_out]);
+        let mut from = 0;
+        for &to in &self.ends[..n_ends] {
+            batch.fields.push((base + from, base + to));
+            from = to;
+        }
+        Some((true, start))
     }
 }
 
@@ -670,49 +786,48 @@ fn read_piece(
     /// Batches in flight: each is parsed into, handed over, typed and handed back, so
     /// the records' buffers are allocated once and reused to the end of the piece.
     const BATCHES: usize = 8;
-    let (full_tx, full_rx) = sync_channel::<Vec<(csv::ByteRecord, u32)>>(BATCHES);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<(csv::ByteRecord, u32)>>(BATCHES);
+    let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES);
+    let (empty_tx, empty_rx) = sync_channel::<Batch>(BATCHES);
     for _ in 0..BATCHES {
-        let _ = empty_tx.send(Vec::new());
+        let _ = empty_tx.send(Batch::default());
     }
+    let bytes = text.as_bytes();
     std::thread::scope(|scope| {
         let parser = scope.spawn(move || -> Result<bool> {
-            let mut rdr = reader(text, delimiter);
+            let mut records = Splitter::new(bytes, delimiter);
             let mut lines = Lines::new(text, line0);
             // a batch comes back once typed; none comes back only if the typing side
             // has stopped, and then nothing more is needed
             while let Ok(mut batch) = empty_rx.recv() {
-                // a record sized for a typical row, so few grow as they are filled
-                batch.resize_with(BATCH, || (csv::ByteRecord::with_capacity(256, 16), 0));
-                let mut filled = 0;
+                batch.clear();
                 let mut ended = None;
-                while filled < BATCH {
-                    let (rec, line) = &mut batch[filled];
-                    let more = rdr.read_byte_record(rec).map_err(|e| {
-                        let line = e.position().map(|p| p.line() + line0 - 1).unwrap_or(0);
-                        Error::source(&src.id, format!("{} line {line}", src.display), e)
-                    })?;
-                    if !more {
+                while batch.records.len() < BATCH {
+                    let (fields, unquoted) = (batch.fields.len(), batch.unquoted.len());
+                    let Some((quoted, start)) = records.next(&mut batch) else {
                         ended = Some(false);
                         break;
-                    }
-                    let fields = Record(rec);
-                    let first = fields.iter().find(|f| !super::trim(f).is_empty());
+                    };
+                    let n = batch.fields.len() - fields;
+                    batch.records.push((quoted, fields, n, 0));
+                    let (rec, _) = batch.record(bytes, batch.records.len() - 1);
+                    let first = rec.iter().find(|f| !super::trim(f).is_empty());
                     // a footer is a lone text (counted first: most records have more)
                     let footer = first.is_none_or(|f| {
-                        fields.iter().filter(|f| !super::trim(f).is_empty()).count() == 1
+                        rec.iter().filter(|f| !super::trim(f).is_empty()).count() == 1
                             && super::markdown::is_footer(f)
                     });
                     if footer {
+                        batch.records.pop();
+                        batch.fields.truncate(fields);
+                        batch.unquoted.truncate(unquoted);
                         ended = Some(true);
                         break;
                     }
-                    *line = rec
-                        .position()
-                        .map_or(0, |p| lines.of_record(p.byte()).saturating_sub(1) as u32);
-                    filled += 1;
+                    let line = lines.at(start).saturating_sub(1) as u32;
+                    if let Some(r) = batch.records.last_mut() {
+                        r.3 = line;
+                    }
                 }
-                batch.truncate(filled);
                 if full_tx.send(batch).is_err() {
                     return Ok(false);
                 }
@@ -724,11 +839,12 @@ fn read_piece(
         });
         let mut n = 0;
         for batch in full_rx {
-            for (rec, line) in &batch {
-                each(out, Record(rec), *line);
+            for k in 0..batch.records.len() {
+                let (rec, line) = batch.record(bytes, k);
+                each(out, rec, line);
             }
-            n += batch.len();
-            // sent back with its records, whose buffers the parser refills
+            n += batch.records.len();
+            // sent back with its buffers, which the parser refills
             let _ = empty_tx.send(batch);
         }
         let ended = parser.join().map_err(|_| {
@@ -1133,6 +1249,59 @@ mod tests {
         assert_eq!(block_cut(t.as_bytes(), b','), Some(t.find("d,").unwrap()));
         assert_eq!(block_cut(b"a,b", b','), None);
         assert_eq!(block_cut(b"a,b\nc", b','), Some(4));
+    }
+
+    /// Every record of `t` as the splitter reads it: its fields and its line.
+    fn split(t: &str, delimiter: u8) -> Vec<(Vec<String>, u64)> {
+        let (mut records, mut lines) = (Splitter::new(t.as_bytes(), delimiter), Lines::new(t, 1));
+        let mut batch = Batch::default();
+        let mut got = Vec::new();
+        while let Some((quoted, start)) = records.next(&mut batch) {
+            batch.records.push((quoted, 0, batch.fields.len(), 0));
+            let (rec, _) = batch.record(t.as_bytes(), 0);
+            got.push((rec.iter().map(str::to_string).collect(), lines.at(start)));
+            batch.clear();
+        }
+        got
+    }
+
+    /// The same as the `csv` crate reads it, its lines placed as the reader placed them
+    /// before the splitter.
+    fn csv_crate(t: &str, delimiter: u8) -> Vec<(Vec<String>, u64)> {
+        let (mut rdr, mut lines) = (reader(t, delimiter), Lines::new(t, 1));
+        let mut rec = csv::ByteRecord::new();
+        let mut got = Vec::new();
+        while rdr.read_byte_record(&mut rec).unwrap() {
+            let fields = rec.iter().map(|f| String::from_utf8(f.to_vec()).unwrap());
+            let line = lines.of_record(rec.position().unwrap().byte());
+            got.push((fields.collect(), line));
+        }
+        got
+    }
+
+    #[test]
+    fn records_are_split_as_the_csv_crate_reads_them() {
+        use proptest::prelude::*;
+        // texts of delimiters, quotes, line ends of every kind, blank lines, spaces and
+        // names beyond ASCII, in any order: quoted fields over lines, doubled quotes,
+        // quotes inside unquoted fields, a last record with no line end
+        let piece = prop::sample::select(vec![
+            "a", "Türkiye", "12.5", ",", ";", "\"", "\"\"", "\n", "\r", "\r\n", " ", "",
+        ]);
+        let texts = prop::collection::vec(piece, 0..60).prop_map(|p| p.concat());
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(2000));
+        runner
+            .run(
+                &(texts, prop::sample::select(vec![b',', b';'])),
+                |(t, d)| {
+                    prop_assert_eq!(split(&t, d), csv_crate(&t, d), "{:?}", t);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        // and the test file's records
+        let t = text(500);
+        assert_eq!(split(&t, b','), csv_crate(&t, b','));
     }
 
     #[test]
