@@ -161,6 +161,8 @@ struct Splitter<'a> {
     /// The first byte not read yet.
     at: usize,
     delimiter: u8,
+    /// The bytes a line's pass stops at: the delimiter, `"`, `\r`, `\n`.
+    special: [bool; 256],
     core: csv_core::Reader,
     /// `csv_core`'s output for a quoted record: its fields' bytes and where each ends.
     out: Vec<u8>,
@@ -169,10 +171,15 @@ struct Splitter<'a> {
 
 impl<'a> Splitter<'a> {
     fn new(text: &'a [u8], delimiter: u8) -> Splitter<'a> {
+        let mut special = [false; 256];
+        for b in [delimiter, b'"', b'\r', b'\n'] {
+            special[b as usize] = true;
+        }
         Splitter {
             text,
             at: 0,
             delimiter,
+            special,
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             out: vec![0; 1024],
             ends: vec![0; 64],
@@ -191,17 +198,31 @@ impl<'a> Splitter<'a> {
             return None;
         }
         let start = self.at;
-        let end = memchr::memchr2(b'\n', b'\r', &t[start..]).map_or(t.len(), |p| start + p);
-        if memchr::memchr(b'"', &t[start..end]).is_none() {
-            let mut from = start;
-            for p in memchr::memchr_iter(self.delimiter, &t[start..end]) {
-                batch.fields.push((from, start + p));
-                from = start + p + 1;
+        // one pass over the line: its delimiters, its end, or a quote (then it goes the
+        // other way); a byte that is none of them costs one look-up
+        let (first, mut from, mut at) = (batch.fields.len(), start, start);
+        let quoted = loop {
+            let Some(&b) = t.get(at) else {
+                break false;
+            };
+            if self.special[b as usize] {
+                if b == self.delimiter {
+                    batch.fields.push((from, at));
+                    from = at + 1;
+                } else if b == b'"' {
+                    break true;
+                } else {
+                    break false;
+                }
             }
-            batch.fields.push((from, end));
-            self.at = end;
+            at += 1;
+        };
+        if !quoted {
+            batch.fields.push((from, at));
+            self.at = at;
             return Some((false, start));
         }
+        batch.fields.truncate(first);
         // a quoted field may run over lines: `csv_core` reads the record from its start
         // (between records there, as every record before ended where this one starts)
         let (mut n_out, mut n_ends) = (0, 0);
