@@ -218,7 +218,7 @@ fn stream_source(
                 // hashed on the other core as the rest is typed, each pass letting the
                 // pages behind it go (where they are behind the other, it maps them
                 // again from the kernel's cache)
-                let hasher = scope.spawn(|| Ok::<_, ()>((bytes.sha256(), bytes.len() as u64)));
+                let hasher = scope.spawn(|| (bytes.sha256(), bytes.len() as u64));
                 let rest = |reader: &layout::LongReader, out: &mut RawFigures| {
                     let mut pass = crate::mapped::Pass::over(&bytes);
                     delimited::stream_held(
@@ -232,7 +232,7 @@ fn stream_source(
                     )
                 };
                 let readings = figures_of(src, &tables, prov, into, Some((tail.table, rest)));
-                (readings, hasher.join().unwrap_or(Err(())))
+                (readings, hasher.join().map_err(drop))
             })
         }
         None => {

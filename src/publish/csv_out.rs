@@ -140,7 +140,7 @@ pub fn write_clean(
         file.write_all(buf)?;
         sha.update(buf);
         if (bytes + buf.len() as u64) / WRITEBACK > bytes / WRITEBACK {
-            super::start_writeback(path);
+            super::start_writeback_of(&file);
         }
         bytes += buf.len() as u64;
         Ok(())

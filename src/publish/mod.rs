@@ -364,17 +364,24 @@ fn sync(path: &Path) -> std::io::Result<()> {
 /// Asks the kernel to start writing a file's data to the disk now, without waiting (Linux:
 /// `sync_file_range`), so that the flush that follows has less left to wait for. Only a
 /// hint: nothing is lost when it cannot be given.
-pub(crate) fn start_writeback(path: &Path) {
-    #[cfg(target_os = "linux")]
+fn start_writeback(path: &Path) {
     if let Ok(f) = std::fs::File::open(path) {
+        start_writeback_of(&f);
+    }
+}
+
+/// [`start_writeback`] of a file already open (its writer's).
+pub(crate) fn start_writeback_of(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
         use std::os::fd::AsRawFd;
         // SAFETY: the descriptor is open for the call; the range 0..0 means the whole file
         unsafe {
-            libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = path;
+    let _ = file;
 }
 
 /// [`sync`] of every file and folder under `dir`, and of `dir`.
