@@ -400,27 +400,31 @@ impl Previous {
         )
     }
 
-    /// Record `k`'s key against row `i` of `t` (`same`: see [`compare`]): as [`Self::key`]
-    /// compared with [`row_key`], reading the commodity's text only when its index does
-    /// not already tell it equal.
-    fn cmp(&self, k: usize, t: &CleanTable, i: usize, same: &[u32]) -> std::cmp::Ordering {
+    /// Record `k`'s key against row `i` of `t`: as [`Self::key`] compared with
+    /// [`row_key`], reading a text only where `same` does not already tell it equal.
+    fn cmp(&self, k: usize, t: &CleanTable, i: usize, same: &Same) -> std::cmp::Ordering {
+        use std::cmp::Ordering::Equal;
         let [reporter, partner, flow, commodity] = self.ids(k);
-        let row = (
-            t.reporter(i),
-            t.partner(i),
-            t.flow(i),
-            (t.year[i], t.month[i]),
-        );
-        (
-            self.text(reporter),
-            self.text(partner),
-            self.text(flow),
-            self.period(k),
-        )
-            .cmp(&row)
+        let country = |id: u32, row: u32, text: &str| {
+            if same.country[id as usize] == row {
+                Equal
+            } else {
+                self.text(id).cmp(text)
+            }
+        };
+        country(reporter, t.reporter[i], t.reporter(i))
+            .then_with(|| country(partner, t.partner[i], t.partner(i)))
             .then_with(|| {
-                if same.get(t.commodity[i] as usize) == Some(&commodity) {
-                    std::cmp::Ordering::Equal
+                if same.flow[flow as usize] == Some(t.flow[i]) {
+                    Equal
+                } else {
+                    self.text(flow).cmp(t.flow(i))
+                }
+            })
+            .then_with(|| self.period(k).cmp(&(t.year[i], t.month[i])))
+            .then_with(|| {
+                if same.commodity.get(t.commodity[i] as usize) == Some(&commodity) {
+                    Equal
                 } else {
                     self.text(commodity).cmp(t.commodity(i))
                 }
@@ -517,6 +521,47 @@ fn value_text(v: Option<Decimal>) -> String {
 
 /// Compares the clean table with the previous publication in `dir`: both in key order,
 /// walked side by side; the first [`MAX_LISTED`] of each kind are the first met.
+/// The previous key file's texts matched with the table's own, so that equal keys are
+/// told equal by integers, without their texts being read: each commodity's text index in
+/// the file (by the table's commodity index), and each of the file's texts as a country
+/// and as a flow of the table (by the file's text index).
+struct Same {
+    commodity: Vec<u32>,
+    country: Vec<u32>,
+    flow: Vec<Option<crate::model::Flow>>,
+}
+
+impl Same {
+    fn of(prev: &Previous, t: &CleanTable) -> Same {
+        let m = prev.ends.len() as u32;
+        let mut commodity = vec![u32::MAX; t.commodities.len()];
+        for j in 0..m {
+            if let Some(c) = t.commodities.find(prev.text(j)) {
+                commodity[c as usize] = j;
+            }
+        }
+        let countries: rustc_hash::FxHashMap<&str, u32> = t
+            .countries
+            .iter()
+            .enumerate()
+            .map(|(c, &s)| (s, c as u32))
+            .collect();
+        Same {
+            commodity,
+            country: (0..m)
+                .map(|j| countries.get(prev.text(j)).copied().unwrap_or(u32::MAX))
+                .collect(),
+            flow: (0..m)
+                .map(|j| {
+                    crate::model::Flow::ALL
+                        .into_iter()
+                        .find(|f| f.as_str() == prev.text(j))
+                })
+                .collect(),
+        }
+    }
+}
+
 pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     let Some(prev) = Previous::read(dir) else {
         return Changes::default();
@@ -532,18 +577,7 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
     };
     let listed = |n: usize| n < MAX_LISTED;
     let n = keys.len(t);
-    // each commodity's text index in the previous file, found by looking the file's
-    // texts up in the table's own commodity table (no map built): equal keys are then
-    // told apart by integers, without reading their texts
-    let same: Vec<u32> = {
-        let mut same = vec![u32::MAX; t.commodities.len()];
-        for j in 0..prev.ends.len() as u32 {
-            if let Some(c) = t.commodities.find(prev.text(j)) {
-                same[c as usize] = j;
-            }
-        }
-        same
-    };
+    let same = Same::of(&prev, t);
     let (mut a, mut b) = (0usize, 0usize);
     let mut pass = Pass::over(&prev.bytes);
     loop {

@@ -177,6 +177,9 @@ pub enum Flow {
 }
 
 impl Flow {
+    /// Every flow.
+    pub const ALL: [Flow; 4] = [Flow::Export, Flow::Import, Flow::ReExport, Flow::ReImport];
+
     /// The contract's spelling: `export`, `import`, `re_export`, `re_import`.
     pub fn as_str(self) -> &'static str {
         match self {
