@@ -14,21 +14,35 @@ use rust_decimal::Decimal;
 /// assert_eq!(s, "0.00057618");
 /// ```
 pub fn push(out: &mut String, v: Decimal, shift: u32) {
-    let mut digits_of = v.mantissa().unsigned_abs();
+    let m = v.mantissa().unsigned_abs();
     let mut scale = v.scale() + shift;
-    while scale > 0 && digits_of.is_multiple_of(10) {
-        digits_of /= 10;
-        scale -= 1;
-    }
-    if digits_of == 0 {
+    let mut buf = itoa::Buffer::new();
+    // trailing zeros dropped and the digits made in 64 bits where the mantissa fits
+    // (nearly always: u128 division and formatting go through the software routines)
+    let digits = match u64::try_from(m) {
+        Ok(mut d) => {
+            while scale > 0 && d.is_multiple_of(10) {
+                d /= 10;
+                scale -= 1;
+            }
+            (d != 0).then(|| buf.format(d))
+        }
+        Err(_) => {
+            let mut d = m;
+            while scale > 0 && d.is_multiple_of(10) {
+                d /= 10;
+                scale -= 1;
+            }
+            Some(buf.format(d))
+        }
+    };
+    let Some(digits) = digits else {
         out.push('0');
         return;
-    }
+    };
     if v.is_sign_negative() {
         out.push('-');
     }
-    let mut buf = itoa::Buffer::new();
-    let digits = buf.format(digits_of);
     let scale = scale as usize;
     if scale == 0 {
         out.push_str(digits);
@@ -57,7 +71,8 @@ pub fn to_f64(v: Decimal, shift: u32) -> f64 {
     let m = v.mantissa();
     let scale = (v.scale() + shift) as usize;
     if m.unsigned_abs() <= 1 << 53 && scale < EXACT_POW10.len() {
-        return m as f64 / EXACT_POW10[scale];
+        // in 64 bits, exactly (i128 to f64 is a software routine)
+        return m as i64 as f64 / EXACT_POW10[scale];
     }
     let mut s = String::with_capacity(48);
     push(&mut s, v, shift);
@@ -86,6 +101,11 @@ mod tests {
     #[case("-0.00", 0, "0")]
     #[case("12.3400", 0, "12.34")]
     #[case("79228162514264337593543950335", 6, "79228162514264337593543.950335")]
+    // either side of 64 bits, with trailing zeros to drop
+    #[case("18446744073709551615", 0, "18446744073709551615")]
+    #[case("18446744073709551615", 6, "18446744073709.551615")]
+    #[case("184467440737095516160", 6, "184467440737095.51616")]
+    #[case("1844674407370955161600.0", 2, "18446744073709551616")]
     #[case(
         "0.0000000000000000000000000001",
         6,
