@@ -101,14 +101,6 @@ const GIVEN_MONTH: u8 = 1 << 4;
 const VALUE: u8 = 1 << 5;
 const NEGATIVE: u8 = 1 << 6;
 
-fn push_uleb(out: &mut Vec<u8>, mut v: u128) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// A ULEB128 integer of at most 14 bytes (98 bits: a Decimal's 96-bit mantissa fits).
 #[inline]
 fn read_uleb(b: &[u8], at: &mut usize) -> Option<u128> {
@@ -136,41 +128,45 @@ fn read_uleb(b: &[u8], at: &mut usize) -> Option<u128> {
 
 /// Appends record `r`, written as it differs from `last` (see [`MAGIC`]).
 fn push_record(out: &mut Vec<u8>, last: &Rec, r: &Rec) {
+    // made on the stack, appended at once: a head byte, three indices and the
+    // commodity's (5 bytes each at most), a year (5), a month, a scale, a mantissa (14)
+    let mut b = [0u8; 1 + 4 * 5 + 5 + 1 + 1 + 14];
+    let mut n = 1;
+    let mut put = |mut v: u128| {
+        while v >= 0x80 {
+            b[n] = v as u8 | 0x80;
+            n += 1;
+            v >>= 7;
+        }
+        b[n] = v as u8;
+        n += 1;
+    };
     let mut head = 0u8;
     for j in 0..3 {
         if r.ids[j] != last.ids[j] {
             head |= 1 << j;
+            put(r.ids[j].into());
         }
     }
     if r.year != last.year {
         head |= GIVEN_YEAR;
+        put(((r.year << 1) ^ (r.year >> 31)) as u32 as u128);
     }
     if r.month != last.month {
         head |= GIVEN_MONTH;
+        put(r.month.unwrap_or(0).into());
     }
+    put(r.ids[3].into());
     if let Some(v) = r.value {
         head |= VALUE;
         if v.is_sign_negative() {
             head |= NEGATIVE;
         }
+        put(v.scale().into());
+        put(v.mantissa().unsigned_abs());
     }
-    out.push(head);
-    for j in 0..3 {
-        if head & (1 << j) != 0 {
-            push_uleb(out, r.ids[j].into());
-        }
-    }
-    if head & GIVEN_YEAR != 0 {
-        push_uleb(out, ((r.year << 1) ^ (r.year >> 31)) as u32 as u128);
-    }
-    if head & GIVEN_MONTH != 0 {
-        out.push(r.month.unwrap_or(0));
-    }
-    push_uleb(out, r.ids[3].into());
-    if let Some(v) = r.value {
-        out.push(v.scale() as u8);
-        push_uleb(out, v.mantissa().unsigned_abs());
-    }
+    b[0] = head;
+    out.extend_from_slice(&b[..n]);
 }
 
 /// The record at `*at`, written as it differs from `last`; `None` when the bytes are not
