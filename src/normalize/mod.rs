@@ -530,7 +530,8 @@ fn normalize_range(
                 f.year.push(d.year);
                 f.month.push(d.month);
                 f.commodity.push(d.commodity);
-                f.value.push(value.map(|v| v.normalize()));
+                f.value
+                    .push(value.map(tradeflow_kernels::decimal::normalized));
                 f.flags.push(flag);
                 f.raw.push(i as u32);
             }

@@ -58,6 +58,25 @@ pub fn push(out: &mut String, v: Decimal, shift: u32) {
     }
 }
 
+/// `v` with the trailing zeros of its fraction dropped, the same Decimal as
+/// `v.normalize()` gives (a zero of either sign is `0`), in 64-bit steps where the
+/// mantissa fits: rust_decimal divides all 96 bits by ten for each zero, and normalise
+/// does this for every figure.
+pub fn normalized(v: Decimal) -> Decimal {
+    let scale = v.scale();
+    match u64::try_from(v.mantissa().unsigned_abs()) {
+        Ok(mut m) if m != 0 && scale > 0 => {
+            let mut s = scale;
+            while s > 0 && m.is_multiple_of(10) {
+                m /= 10;
+                s -= 1;
+            }
+            Decimal::from_parts(m as u32, (m >> 32) as u32, 0, v.is_sign_negative(), s)
+        }
+        _ => v.normalize(),
+    }
+}
+
 /// Powers of ten that Float64 holds exactly.
 const EXACT_POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -125,6 +144,32 @@ mod tests {
             );
             assert_eq!(text(&v.to_string(), 0), v.normalize().to_string(), "{v:?}");
         }
+    }
+
+    #[test]
+    fn normalized_is_the_decimals_own_normalize() {
+        // mantissas of every size to 96 bits, every scale, both signs, zeros among them;
+        // the same bytes, not only an equal value
+        let same = |v: Decimal| {
+            assert_eq!(
+                normalized(v).serialize(),
+                v.normalize().serialize(),
+                "{v:?}"
+            )
+        };
+        for x in crate::test_numbers(0xD1B5_4A32_D192_ED03) {
+            let m = match x % 4 {
+                0 => i128::from(x % 1000) * 10i128.pow((x % 12) as u32),
+                1 => i128::from(x >> 1),
+                2 => (i128::from(x) << 32) | i128::from(x >> 40),
+                _ => 0,
+            };
+            let mut v = Decimal::from_i128_with_scale(m, (x % 29) as u32);
+            v.set_sign_negative(x & 4 != 0);
+            same(v);
+        }
+        same(Decimal::MAX);
+        same(Decimal::MIN);
     }
 
     #[test]
