@@ -937,9 +937,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             e.1 += sum;
         };
         let alive = &v.alive;
+        // a figure is a part only of a total of its own commodity: most are turned away
+        // by an array look-up before their key is made and hashed
+        let mut wanted = vec![false; crank.len()];
+        for k in parts.keys() {
+            wanted[k.5 as usize] = true;
+        }
         let sums = (0..n)
             .into_par_iter()
-            .filter(|&i| alive[i])
+            .filter(|&i| alive[i] && wanted[crank[f.commodity[i] as usize] as usize])
             .fold(Sums::default, |mut sums, i| {
                 let k = kx(i);
                 let k = (
