@@ -130,21 +130,8 @@ pub fn write_clean(
     t: &CleanTable,
     o: &OutputOptions,
 ) -> Result<(String, u64), Box<dyn std::error::Error>> {
-    use sha2::Digest;
-    let mut file = std::fs::File::create(path)?;
-    let (mut sha, mut bytes) = (sha2::Sha256::new(), 0u64);
-    // the disk starts on each 16 MB as it is written, so that the flush after the last has
-    // little left to wait for
-    const WRITEBACK: u64 = 16 << 20;
-    let mut write = |buf: &[u8]| -> std::io::Result<()> {
-        file.write_all(buf)?;
-        sha.update(buf);
-        if (bytes + buf.len() as u64) / WRITEBACK > bytes / WRITEBACK {
-            super::start_writeback_of(&file);
-        }
-        bytes += buf.len() as u64;
-        Ok(())
-    };
+    let mut file = super::HashedFile::create(path)?;
+    let mut write = |buf: &[u8]| file.write_all(buf);
     let mut r = Record::new(o.csv_delimiter);
     if o.csv_bom {
         r.buf.extend_from_slice(b"\xEF\xBB\xBF");
@@ -194,7 +181,7 @@ pub fn write_clean(
         write(buf)?;
     }
     file.flush()?;
-    Ok((crate::config::hex(&sha.finalize()), bytes))
+    Ok(file.finish())
 }
 
 /// The CSV records of the clean table's `rows`, appended to `out`.

@@ -384,6 +384,57 @@ pub(crate) fn start_writeback_of(file: &std::fs::File) {
     let _ = file;
 }
 
+/// A new file hashed as it is written (sha256), the disk started on each 16 MB as it
+/// goes, so that the flush after the last has little left to wait for; no file is read
+/// back for its hash.
+pub(crate) struct HashedFile {
+    file: std::fs::File,
+    sha: sha2::Sha256,
+    bytes: u64,
+}
+
+impl HashedFile {
+    const WRITEBACK: u64 = 16 << 20;
+
+    pub(crate) fn create(path: &Path) -> std::io::Result<HashedFile> {
+        use sha2::Digest;
+        Ok(HashedFile {
+            file: std::fs::File::create(path)?,
+            sha: sha2::Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    /// The file's sha256 (hex) and size.
+    pub(crate) fn finish(self) -> (String, u64) {
+        use sha2::Digest;
+        (crate::config::hex(&self.sha.finalize()), self.bytes)
+    }
+}
+
+impl std::io::Write for HashedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        use sha2::Digest;
+        self.file.write_all(buf)?;
+        self.sha.update(buf);
+        let before = self.bytes;
+        self.bytes += buf.len() as u64;
+        if self.bytes / Self::WRITEBACK > before / Self::WRITEBACK {
+            start_writeback_of(&self.file);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// [`sync`] of every file and folder under `dir`, and of `dir`.
 fn sync_tree(dir: &Path) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
@@ -413,9 +464,10 @@ fn write_all(
         let mut files = Vec::new();
         match f {
             Format::Parquet => {
-                parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest)
-                    .map_err(|e| format!("trade.parquet: {e}"))?;
-                files.push(file_entry(staging, "trade.parquet", Some(n))?);
+                let hashed =
+                    parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest)
+                        .map_err(|e| format!("trade.parquet: {e}"))?;
+                files.push(hashed_entry(staging, "trade.parquet", Some(n), hashed)?);
                 for (rel, rows) in parquet_out::write_partitioned(
                     staging,
                     "trade",

@@ -93,18 +93,19 @@ fn write_frame(
 /// A new file written through a buffer: the Parquet writer writes each thrift field of
 /// the page headers and statistics (a few bytes, or one `source_ref` text) by itself, 27,000
 /// writes to the file for a million rows unbuffered.
-fn buffered(path: &Path) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+fn buffered(path: &Path) -> std::io::Result<std::io::BufWriter<super::HashedFile>> {
     Ok(std::io::BufWriter::with_capacity(
         1 << 20,
-        std::fs::File::create(path)?,
+        super::HashedFile::create(path)?,
     ))
 }
 
+/// Writes `trade.parquet` and says its sha256 (hex) and size, hashed as it is written.
 pub fn write(
     path: &Path,
     t: &CleanTable,
     manifest: &serde_json::Value,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(String, u64), Box<dyn std::error::Error>> {
     write_table(path, t, &[], manifest)
 }
 
@@ -122,7 +123,7 @@ fn write_table(
     t: &CleanTable,
     without: &[&str],
     manifest: &serde_json::Value,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(String, u64), Box<dyn std::error::Error>> {
     use polars_parquet::write::{Version, WriteOptions};
     use rayon::prelude::*;
     let schema = frame(t, 0, 0, without)?.schema().clone();
@@ -165,8 +166,8 @@ fn write_table(
     }
     w.finish()?;
     drop(w);
-    file.flush()?;
-    Ok(())
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    Ok(file.finish())
 }
 
 /// A row group's rows and each column's compressed pages.
@@ -502,7 +503,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let manifest = serde_json::json!({"tool_version": "x"});
         let ours = dir.path().join("ours.parquet");
-        write(&ours, &t, &manifest).unwrap();
+        let (sha256, bytes) = write(&ours, &t, &manifest).unwrap();
+        // hashed as written: what the file holds
+        assert_eq!(
+            (sha256, bytes),
+            crate::config::sha256_file(&ours).unwrap(),
+            "the hash and size said of the file"
+        );
         let theirs = dir.path().join("theirs.parquet");
         let schema = frame(&t, 0, 0, &[]).unwrap().schema().clone();
         let mut w = ParquetWriter::new(std::fs::File::create(&theirs).unwrap())
