@@ -12,26 +12,16 @@ bin="${CARGO_TARGET_DIR:-$HOME/.cache/tradeflow-target}/release/tradeflow"
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 if [ "$kind" = peer ] && ! python3 -c "import numpy" 2>/dev/null; then kind=gen; fi
+. "$root/benches/common.sh"
 for rows in 1000000 10000000; do
   d="$work/$rows"; mkdir -p "$d"
   if [ "$kind" = peer ]; then
     (cd "$bench" && python3 gen_data.py --out "$d" --rows "$rows" --locale en --only long >/dev/null)
-    decimal='decimal = "."'
+    config "$d" "$d/long.csv" "."
   else
-    cargo run --release --quiet --manifest-path "$root/Cargo.toml" --example gen_data -- \
-      --out "$d" --rows "$rows" --xlsx-rows 0 >/dev/null
-    decimal=''
+    gen_rows "$d" "$rows"
+    config "$d" "$d/long.csv"
   fi
-  cat > "$d/pipeline.toml" <<TOML
-[[sources]]
-path = "$d/long.csv"
-$decimal
-[validate]
-max_rejected_share = 0.05
-[output]
-dir = "out"
-formats = ["parquet", "csv"]
-TOML
 done
 echo "data: $kind; runs alternate; wall seconds and peak RSS MB"
 declare -A times mems

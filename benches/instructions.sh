@@ -14,21 +14,12 @@ rows="${2:-100000}"; csv="${3:-}"
 command -v valgrind >/dev/null || { echo "needs valgrind (apt install valgrind)" >&2; exit 2; }
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+. "$root/benches/common.sh"
 if [ -z "$csv" ]; then
-  cargo run --release --quiet --manifest-path "$root/Cargo.toml" --example gen_data -- \
-    --out "$work" --rows "$rows" --xlsx-rows 0 >/dev/null
+  gen_rows "$work" "$rows"
   csv="$work/long.csv"
 fi
-cat > "$work/pipeline.toml" <<TOML
-[[sources]]
-path = "$csv"
-decimal = "."
-[validate]
-max_rejected_share = 0.05
-[output]
-dir = "out"
-formats = ["parquet", "csv"]
-TOML
+config "$work" "$csv" "."
 # the tunable set here keeps the binary from restarting itself outside valgrind
 (cd "$work" && GLIBC_TUNABLES=glibc.malloc.hugetlb=1 valgrind --tool=callgrind \
   --callgrind-out-file="$work/cg.out" "$bin" -q run --full-refresh 2>&1 | grep "refs")
