@@ -126,7 +126,21 @@ fn read_uleb(b: &[u8], at: &mut usize) -> Option<u128> {
     None
 }
 
-/// Appends record `r`, written as it differs from `last` (see [`MAGIC`]).
+/// Appends records in order, each written as it differs from the one before (see
+/// [`MAGIC`]).
+#[derive(Default)]
+struct Encoder {
+    last: Rec,
+}
+
+impl Encoder {
+    fn push(&mut self, out: &mut Vec<u8>, r: Rec) {
+        push_record(out, &self.last, &r);
+        self.last = r;
+    }
+}
+
+/// Appends record `r`, written as it differs from `last`.
 fn push_record(out: &mut Vec<u8>, last: &Rec, r: &Rec) {
     // made on the stack, appended at once: a head byte, three indices and the
     // commodity's (5 bytes each at most), a year (5), a month, a scale, a mantissa (14)
@@ -379,7 +393,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     w.write_all(MAGIC)?;
     w.write_all(&(n as u64).to_le_bytes())?;
     let mut records = Vec::with_capacity(1 << 16);
-    let mut last = Rec::default();
+    let mut encoder = Encoder::default();
     // where the records end: counted as they go
     let mut end = 16u64;
     for k in 0..n {
@@ -409,8 +423,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
             month: t.month[i],
             value: t.value.get(i),
         };
-        push_record(&mut records, &last, &r);
-        last = r;
+        encoder.push(&mut records, r);
         if records.len() > (1 << 16) - 64 {
             end += records.len() as u64;
             w.write_all(&records)?;
@@ -637,11 +650,9 @@ impl Previous {
             col("commodity")?,
         ];
         let val = col("value_usd")?;
-        // the texts interned as read; a row is (reporter, partner, flow, commodity) as
-        // text ids, year, month, value
+        // the texts interned as read, each row a record of their ids
         let mut dict = crate::model::Dict::default();
-        type Row = ([u32; 4], i32, Option<u8>, Option<Decimal>);
-        let mut rows: Vec<Row> = Vec::new();
+        let mut rows: Vec<Rec> = Vec::new();
         let mut rec = csv::StringRecord::new();
         while r.read_record(&mut rec).ok()? {
             let f = cols.map(|i| rec.get(i).unwrap_or(""));
@@ -649,32 +660,25 @@ impl Previous {
                 "" => None,
                 m => Some(m.parse::<u8>().ok().filter(|m| (1..=12).contains(m))?),
             };
-            rows.push((
-                [f[0], f[1], f[2], f[5]].map(|s| dict.intern(s)),
-                f[3].parse().ok()?,
+            rows.push(Rec {
+                ids: [f[0], f[1], f[2], f[5]].map(|s| dict.intern(s)),
+                year: f[3].parse().ok()?,
                 month,
-                rec.get(val).unwrap_or("").parse::<Decimal>().ok(),
-            ));
+                value: rec.get(val).unwrap_or("").parse::<Decimal>().ok(),
+            });
         }
         let text = |id: u32| dict.get(id).unwrap_or("");
-        let key = |r: &Row| -> Key<'_> {
-            let [reporter, partner, flow, commodity] = r.0.map(text);
-            (reporter, partner, flow, r.1, r.2, commodity)
+        let key = |r: &Rec| -> Key<'_> {
+            let [reporter, partner, flow, commodity] = r.ids.map(text);
+            (reporter, partner, flow, r.year, r.month, commodity)
         };
         rows.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         rows.dedup_by(|a, b| key(a) == key(b));
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-        let mut last = Rec::default();
-        for row in &rows {
-            let r = Rec {
-                ids: row.0,
-                year: row.1,
-                month: row.2,
-                value: row.3,
-            };
-            push_record(&mut bytes, &last, &r);
-            last = r;
+        let mut encoder = Encoder::default();
+        for &r in &rows {
+            encoder.push(&mut bytes, r);
         }
         drop(rows);
         let texts: Vec<&str> = (0..dict.len() as u32).map(text).collect();
@@ -1022,10 +1026,9 @@ mod tests {
     fn key_file(records: &[Rec], texts: &[&str], n: usize, more: &[u8]) -> Vec<u8> {
         let mut b = MAGIC.to_vec();
         b.extend_from_slice(&(n as u64).to_le_bytes());
-        let mut last = Rec::default();
-        for r in records {
-            push_record(&mut b, &last, r);
-            last = *r;
+        let mut encoder = Encoder::default();
+        for &r in records {
+            encoder.push(&mut b, r);
         }
         b.extend_from_slice(more);
         let end = b.len() as u64;

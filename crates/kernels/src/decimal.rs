@@ -14,31 +14,16 @@ use rust_decimal::Decimal;
 /// assert_eq!(s, "0.00057618");
 /// ```
 pub fn push(out: &mut String, v: Decimal, shift: u32) {
-    let m = v.mantissa().unsigned_abs();
-    let mut scale = v.scale() + shift;
-    let mut buf = itoa::Buffer::new();
-    // trailing zeros dropped and the digits made in 64 bits where the mantissa fits
-    // (nearly always: u128 division and formatting go through the software routines)
-    let digits = match u64::try_from(m) {
-        Ok(mut d) => {
-            while scale > 0 && d.is_multiple_of(10) {
-                d /= 10;
-                scale -= 1;
-            }
-            (d != 0).then(|| buf.format(d))
-        }
-        Err(_) => {
-            let mut d = m;
-            while scale > 0 && d.is_multiple_of(10) {
-                d /= 10;
-                scale -= 1;
-            }
-            Some(buf.format(d))
-        }
-    };
-    let Some(digits) = digits else {
+    let (d, scale) = trimmed(v.mantissa().unsigned_abs(), v.scale() + shift);
+    if d == 0 {
         out.push('0');
         return;
+    }
+    let mut buf = itoa::Buffer::new();
+    // formatted in 64 bits where it fits (u128 formatting goes through software division)
+    let digits = match u64::try_from(d) {
+        Ok(d) => buf.format(d),
+        Err(_) => buf.format(d),
     };
     if v.is_sign_negative() {
         out.push('-');
@@ -58,23 +43,40 @@ pub fn push(out: &mut String, v: Decimal, shift: u32) {
     }
 }
 
-/// `v` with the trailing zeros of its fraction dropped, the same Decimal as
-/// `v.normalize()` gives (a zero of either sign is `0`), in 64-bit steps where the
-/// mantissa fits: rust_decimal divides all 96 bits by ten for each zero, and normalise
-/// does this for every figure.
-pub fn normalized(v: Decimal) -> Decimal {
-    let scale = v.scale();
-    match u64::try_from(v.mantissa().unsigned_abs()) {
-        Ok(mut m) if m != 0 && scale > 0 => {
-            let mut s = scale;
-            while s > 0 && m.is_multiple_of(10) {
-                m /= 10;
-                s -= 1;
-            }
-            Decimal::from_parts(m as u32, (m >> 32) as u32, 0, v.is_sign_negative(), s)
+/// A mantissa and its scale with the trailing zeros of the fraction dropped, in 64-bit
+/// steps where the mantissa fits (nearly always: u128 division by ten is a software
+/// routine, and rust_decimal divides all 96 bits for each zero).
+fn trimmed(m: u128, mut scale: u32) -> (u128, u32) {
+    if let Ok(mut d) = u64::try_from(m) {
+        while scale > 0 && d != 0 && d.is_multiple_of(10) {
+            d /= 10;
+            scale -= 1;
         }
-        _ => v.normalize(),
+        return (d.into(), scale);
     }
+    let mut d = m;
+    while scale > 0 && d.is_multiple_of(10) {
+        d /= 10;
+        scale -= 1;
+    }
+    (d, scale)
+}
+
+/// `v` with the trailing zeros of its fraction dropped, the same Decimal as
+/// `v.normalize()` gives (a zero of either sign is `0`), by [`trimmed`]: normalise does
+/// this for every figure.
+pub fn normalized(v: Decimal) -> Decimal {
+    let (d, scale) = trimmed(v.mantissa().unsigned_abs(), v.scale());
+    if d == 0 {
+        return Decimal::ZERO;
+    }
+    Decimal::from_parts(
+        d as u32,
+        (d >> 32) as u32,
+        (d >> 64) as u32,
+        v.is_sign_negative(),
+        scale,
+    )
 }
 
 /// Powers of ten that Float64 holds exactly.
