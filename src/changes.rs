@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::mapped::{Bytes, Pass};
 use crate::model::push_int;
-use crate::publish::CleanTable;
+use crate::publish::{CleanTable, FlushedFile};
 
 /// One revised figure.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -387,7 +387,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     let total = (t.commodity.iter().any(|&c| c as usize >= commodities)).then(|| texts.id("TOTAL"));
     let n = keys.len(t);
     let mut w = Hashed {
-        file: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?),
+        file: std::io::BufWriter::with_capacity(1 << 20, FlushedFile::create(path)?),
         sum: xxhash_rust::xxh3::Xxh3::new(),
     };
     w.write_all(MAGIC)?;
@@ -435,12 +435,12 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     w.write_all(&records)?;
     let sum = w.sum.digest128();
     w.file.write_all(&sum.to_le_bytes())?;
-    w.file.flush()
+    w.file.into_inner().map_err(|e| e.into_error())?.finish()
 }
 
 /// A file written with the checksum of what went into it.
 struct Hashed {
-    file: std::io::BufWriter<std::fs::File>,
+    file: std::io::BufWriter<FlushedFile>,
     sum: xxhash_rust::xxh3::Xxh3,
 }
 

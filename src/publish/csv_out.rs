@@ -181,7 +181,7 @@ pub fn write_clean(
         write(buf)?;
     }
     file.flush()?;
-    Ok(file.finish())
+    Ok(file.finish()?)
 }
 
 /// The CSV records of the clean table's `rows`, appended to `out`.

@@ -167,7 +167,7 @@ fn write_table(
     w.finish()?;
     drop(w);
     let file = file.into_inner().map_err(|e| e.into_error())?;
-    Ok(file.finish())
+    Ok(file.finish()?)
 }
 
 /// A row group's rows and each column's compressed pages.
