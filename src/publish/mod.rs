@@ -515,6 +515,18 @@ impl HashedFile {
         self.file.finish()?;
         Ok((crate::config::hex(&self.sha.finalize()), bytes))
     }
+
+    /// A new file behind a buffer of 1 MB, for writers that write a few bytes at a time.
+    pub(crate) fn buffered(path: &Path) -> std::io::Result<std::io::BufWriter<HashedFile>> {
+        Ok(std::io::BufWriter::with_capacity(1 << 20, HashedFile::create(path)?))
+    }
+
+    /// [`HashedFile::finish`] of a [`HashedFile::buffered`], once the buffer is written.
+    pub(crate) fn finish_buffered(
+        file: std::io::BufWriter<HashedFile>,
+    ) -> std::io::Result<(String, u64)> {
+        file.into_inner().map_err(|e| e.into_error())?.finish()
+    }
 }
 
 impl std::io::Write for HashedFile {
@@ -592,9 +604,9 @@ fn write_all(
                 files.push(file_entry(staging, "trade_summary.csv", Some(s))?);
             }
             Format::Xlsx => {
-                xlsx_out::write(&staging.join("trade.xlsx"), p)
+                let hashed = xlsx_out::write(&staging.join("trade.xlsx"), p)
                     .map_err(|e| format!("trade.xlsx: {e}"))?;
-                files.push(file_entry(staging, "trade.xlsx", Some(n))?);
+                files.push(hashed_entry(staging, "trade.xlsx", Some(n), hashed)?);
             }
         }
         tracing::debug!(seconds = t.elapsed().as_secs_f64(), format = ?f, "written");

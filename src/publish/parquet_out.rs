@@ -5,7 +5,6 @@
 
 use polars::prelude::*;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use super::{CleanTable, COLUMNS, SUMMARY_COLUMNS};
@@ -80,24 +79,17 @@ fn write_frame(
     df: &mut DataFrame,
     meta: Option<KeyValueMetadata>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut file = buffered(path)?;
+    // through a buffer: the Parquet writer writes each thrift field of the page headers
+    // and statistics (a few bytes, or one `source_ref` text) by itself, 27,000 writes to
+    // the file for a million rows unbuffered
+    let mut file = super::HashedFile::buffered(path)?;
     ParquetWriter::new(&mut file)
         .with_compression(COMPRESSION)
         .with_statistics(StatisticsOptions::default())
         .with_key_value_metadata(meta)
         .finish(df)?;
-    file.flush()?;
+    super::HashedFile::finish_buffered(file)?;
     Ok(())
-}
-
-/// A new file written through a buffer: the Parquet writer writes each thrift field of
-/// the page headers and statistics (a few bytes, or one `source_ref` text) by itself, 27,000
-/// writes to the file for a million rows unbuffered.
-fn buffered(path: &Path) -> std::io::Result<std::io::BufWriter<super::HashedFile>> {
-    Ok(std::io::BufWriter::with_capacity(
-        1 << 20,
-        super::HashedFile::create(path)?,
-    ))
 }
 
 /// Writes `trade.parquet` and says its sha256 (hex) and size, hashed as it is written.
@@ -127,7 +119,7 @@ fn write_table(
     use polars_parquet::write::{Version, WriteOptions};
     use rayon::prelude::*;
     let schema = frame(t, 0, 0, without)?.schema().clone();
-    let mut file = buffered(path)?;
+    let mut file = super::HashedFile::buffered(path)?;
     let mut w = ParquetWriter::new(&mut file)
         .with_compression(COMPRESSION)
         .with_statistics(StatisticsOptions::default())
@@ -166,8 +158,7 @@ fn write_table(
     }
     w.finish()?;
     drop(w);
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    Ok(file.finish()?)
+    Ok(super::HashedFile::finish_buffered(file)?)
 }
 
 /// A row group's rows and each column's compressed pages.

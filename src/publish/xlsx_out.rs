@@ -29,7 +29,8 @@ fn widths(ws: &mut Worksheet, w: &[f64]) -> Result<(), XlsxError> {
     Ok(())
 }
 
-pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
+/// Writes `trade.xlsx` and says its sha256 (hex) and size, hashed as it is written.
+pub fn write(path: &Path, p: &Publication<'_>) -> Result<(String, u64), XlsxError> {
     let mut wb = Workbook::new();
     // zip level 2 rather than 6: about 0.6 of the time to save for a file about a
     // tenth bigger (rust_xlsxwriter's own measurements); a million-row sheet is mostly
@@ -174,7 +175,11 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(), XlsxError> {
         )?;
     }
     widths(ws, &[20.0, 48.0, 66.0, 12.0])?;
-    wb.save(path)
+    // the zip's bytes hashed and flushed to the disk as they are written (a million rows
+    // make about 150 MB): not read back for the hash, nor all left to the last flush
+    let mut file = super::HashedFile::buffered(path)?;
+    wb.save_to_writer(&mut file)?;
+    Ok(super::HashedFile::finish_buffered(file)?)
 }
 
 /// Most rows of a data sheet made an Excel table.
