@@ -628,16 +628,21 @@ fn write_all(
                 .iter()
                 .map(|f| scope.spawn(move || write_format(f)))
                 .collect();
+            let rejects = scope.spawn(|| -> std::result::Result<Vec<OutputFile>, String> {
+                csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o)
+                    .map_err(|e| format!("rejects.csv: {e}"))?;
+                Ok(vec![file_entry(staging, "rejects.csv", Some(p.rejects.len()))?])
+            });
             // the report's files as soon as the report is complete, beside the data files
             let report = scope.spawn(|| -> std::result::Result<Vec<OutputFile>, String> {
                 let report = p.report.wait();
                 let t = std::time::Instant::now();
-                write_json(&staging.join("report.json"), report)?;
+                let json = write_json(&staging.join("report.json"), report)?;
                 let md = report_md::render(report);
                 std::fs::write(staging.join("report.md"), md)
                     .map_err(|e| format!("report.md: {e}"))?;
                 let files = vec![
-                    file_entry(staging, "report.json", None)?,
+                    hashed_entry(staging, "report.json", None, json)?,
                     file_entry(staging, "report.md", None)?,
                 ];
                 tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written report");
@@ -652,6 +657,11 @@ fn write_all(
                     .unwrap_or_else(|_| Err("a writer panicked".into()))
                     .map(|()| Vec::new()),
             );
+            written.push(
+                rejects
+                    .join()
+                    .unwrap_or_else(|_| Err("a writer panicked".into())),
+            );
             let report = report
                 .join()
                 .unwrap_or_else(|_| Err("a writer panicked".into()));
@@ -661,9 +671,6 @@ fn write_all(
     for w in written {
         files.extend(w?);
     }
-    csv_out::write_rejects(&staging.join("rejects.csv"), p.rejects, o)
-        .map_err(|e| format!("rejects.csv: {e}"))?;
-    files.push(file_entry(staging, "rejects.csv", Some(p.rejects.len()))?);
     files.extend(report?);
     let mut manifest = p.manifest.clone();
     manifest["outputs"] = serde_json::to_value(&files).map_err(|e| e.to_string())?;
@@ -729,18 +736,18 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn write_json(path: &Path, v: &impl serde::Serialize) -> std::result::Result<(), String> {
+/// Writes `v` as pretty JSON and says the file's sha256 (hex) and size, hashed as it is
+/// written (a report of a large run is tens of megabytes of text: streamed, not read back).
+fn write_json(
+    path: &Path,
+    v: &impl serde::Serialize,
+) -> std::result::Result<(String, u64), String> {
     use std::io::Write;
     let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    // streamed: a report of a large run is tens of megabytes of text
-    let file = FlushedFile::create(path).map_err(|e| fail(&e))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut w = HashedFile::buffered(path).map_err(|e| fail(&e))?;
     serde_json::to_writer_pretty(&mut w, v).map_err(|e| fail(&e))?;
     w.write_all(b"\n").map_err(|e| fail(&e))?;
-    w.into_inner()
-        .map_err(|e| fail(&e.into_error()))?
-        .finish()
-        .map_err(|e| fail(&e))
+    HashedFile::finish_buffered(w).map_err(|e| fail(&e))
 }
 
 #[cfg(test)]
