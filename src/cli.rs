@@ -120,6 +120,7 @@ pub fn main_with(cli: Cli) -> u8 {
                 },
             ),
             false,
+            cli.verbose > 0,
         ),
         Command::Validate { config, offline } => finish(
             pipeline::run(
@@ -132,6 +133,7 @@ pub fn main_with(cli: Cli) -> u8 {
                 },
             ),
             true,
+            cli.verbose > 0,
         ),
         Command::Inspect {
             path,
@@ -147,7 +149,33 @@ pub fn main_with(cli: Cli) -> u8 {
     }
 }
 
-fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
+/// Findings of a check said on stderr, at most (all of them with `-v`): every finding is
+/// in `report.json`, and a run of millions of figures can have hundreds of thousands (a
+/// log line each would bury the run's own lines).
+const SAID: usize = 20;
+
+/// The findings of the checks of one severity on stderr, the first [`SAID`] of each
+/// (every one when `every`), then how many more are in the report.
+fn say_findings(report: &crate::report::Report, severity: Severity, every: bool) {
+    for c in report.checks.iter().filter(|c| c.severity == severity) {
+        let said = if every { c.findings.len() } else { SAID };
+        let more = c.findings.len().saturating_sub(said);
+        let lines = c
+            .findings
+            .iter()
+            .take(said)
+            .map(|f| format!("{}: {}", c.id, f.message))
+            .chain((more > 0).then(|| format!("{}: {more} more in report.json", c.id)));
+        for line in lines {
+            match severity {
+                Severity::Error => tracing::error!("{line}"),
+                _ => tracing::warn!("{line}"),
+            }
+        }
+    }
+}
+
+fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool, every: bool) -> u8 {
     match r {
         Ok(o) => {
             if let Some(plan) = &o.plan {
@@ -163,29 +191,11 @@ fn finish(r: Result<pipeline::Outcome, Error>, print_report: bool) -> u8 {
                     serde_json::to_string_pretty(&o.report).unwrap_or_default()
                 );
             }
-            for c in o
-                .report
-                .checks
-                .iter()
-                .filter(|c| c.severity == Severity::Warn)
-            {
-                for f in &c.findings {
-                    tracing::warn!("{}: {}", c.id, f.message);
-                }
-            }
+            say_findings(&o.report, Severity::Warn, every);
             match o.failure {
                 Some(why) => {
                     let e = Error::Validation(why);
-                    for c in o
-                        .report
-                        .checks
-                        .iter()
-                        .filter(|c| c.severity == Severity::Error)
-                    {
-                        for f in c.findings.iter().take(20) {
-                            tracing::error!("{}: {}", c.id, f.message);
-                        }
-                    }
+                    say_findings(&o.report, Severity::Error, every);
                     tracing::info!("{}", o.summary);
                     fail(&e)
                 }

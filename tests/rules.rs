@@ -422,3 +422,51 @@ fn series_checks_over_thousands_of_series_find_each_once() {
         "{gapped:?}"
     );
 }
+
+/// Runs a command on a CSV with extra config; returns the exit code, stdout and stderr.
+fn run_on(csv: &str, extra: &str, args: &[&str]) -> (i32, String, String) {
+    let w = Workdir::empty();
+    w.write("raw/t.csv", csv);
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\npath = \"raw/t.csv\"\n\n{extra}"),
+    );
+    let o = w.run(args);
+    (code(&o), stdout(&o), stderr(&o))
+}
+
+#[test]
+fn stderr_says_twenty_findings_of_a_check_and_counts_the_rest() {
+    // 25 series with a jump each: 25 yoy_jump findings
+    let partners = [
+        "KAZ", "AZE", "UZB", "KGZ", "TKM", "DEU", "FRA", "ITA", "ESP", "GBR", "USA", "CHN",
+        "JPN", "KOR", "IND", "BRA", "RUS", "UKR", "POL", "NLD", "BEL", "AUT", "CHE", "SWE",
+        "NOR",
+    ];
+    let all: Vec<_> = partners
+        .iter()
+        .flat_map(|p| series(p, "export", &["100", "300"]))
+        .collect();
+    let csv = csv_of(&all);
+    let said = |err: &str, level: &str| {
+        err.lines()
+            .filter(|l| l.contains(level) && l.contains("yoy_jump: TUR "))
+            .count()
+    };
+    let (c, out, err) = run_on(&csv, "", &["validate"]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(said(&err, "WARN"), 20, "{err}");
+    assert!(err.contains("yoy_jump: 5 more in report.json"), "{err}");
+    // the report has every one
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(findings(&r, "yoy_jump").len(), 25);
+    // -v: every one, nothing left to count
+    let (_, _, err) = run_on(&csv, "", &["-v", "validate"]);
+    assert_eq!(said(&err, "WARN"), 25, "{err}");
+    assert!(!err.contains("more in report.json"), "{err}");
+    // errors the same way
+    let (c, _, err) = run_on(&csv, "[validate.severity]\nyoy_jump = \"error\"\n", &["validate"]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(said(&err, "ERROR"), 20, "{err}");
+    assert!(err.contains("yoy_jump: 5 more in report.json"), "{err}");
+}
