@@ -172,6 +172,18 @@ fn hive_partitions_by_year() {
         .unwrap()
         .iter()
         .any(|o| o["file"] == "trade/year=2016/part-0.parquet" && o["rows"] == 8));
+    // each file's hash and size, said as it was written, are the file's
+    use sha2::Digest;
+    for o in m["outputs"].as_array().unwrap() {
+        let bytes =
+            std::fs::read(w.path().join("processed").join(o["file"].as_str().unwrap())).unwrap();
+        assert_eq!(o["bytes"], bytes.len(), "{o}");
+        assert_eq!(
+            tradeflow::config::hex(&sha2::Sha256::digest(&bytes)),
+            o["sha256"].as_str().unwrap(),
+            "{o}"
+        );
+    }
 }
 
 #[test]

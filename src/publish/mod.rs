@@ -500,6 +500,9 @@ impl std::io::Write for FlushedFile {
     }
 }
 
+/// A file's sha256 (hex) and size, said by the writer that wrote it.
+pub(crate) type Written = (String, u64);
+
 /// A new [`FlushedFile`] hashed as it is written (sha256): no file is read back for its
 /// hash.
 pub(crate) struct HashedFile {
@@ -589,7 +592,7 @@ fn write_all(
                     parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest)
                         .map_err(|e| format!("trade.parquet: {e}"))?;
                 files.push(hashed_entry(staging, "trade.parquet", Some(n), hashed)?);
-                for (rel, rows) in parquet_out::write_partitioned(
+                for (rel, rows, hashed) in parquet_out::write_partitioned(
                     staging,
                     "trade",
                     p.clean,
@@ -598,11 +601,12 @@ fn write_all(
                 )
                 .map_err(|e| format!("trade/: {e}"))?
                 {
-                    files.push(file_entry(staging, &rel, Some(rows))?);
+                    files.push(hashed_entry(staging, &rel, Some(rows), hashed)?);
                 }
-                parquet_out::write_summary(&staging.join("trade_summary.parquet"), p.summary)
-                    .map_err(|e| format!("trade_summary.parquet: {e}"))?;
-                files.push(file_entry(staging, "trade_summary.parquet", Some(s))?);
+                let hashed =
+                    parquet_out::write_summary(&staging.join("trade_summary.parquet"), p.summary)
+                        .map_err(|e| format!("trade_summary.parquet: {e}"))?;
+                files.push(hashed_entry(staging, "trade_summary.parquet", Some(s), hashed)?);
             }
             Format::Csv => {
                 let hashed = csv_out::write_clean(&staging.join("trade.csv"), p.clean, o)

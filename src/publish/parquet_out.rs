@@ -78,7 +78,7 @@ fn write_frame(
     path: &Path,
     df: &mut DataFrame,
     meta: Option<KeyValueMetadata>,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(String, u64), Box<dyn std::error::Error>> {
     // through a buffer: the Parquet writer writes each thrift field of the page headers
     // and statistics (a few bytes, or one `source_ref` text) by itself, 27,000 writes to
     // the file for a million rows unbuffered
@@ -88,8 +88,7 @@ fn write_frame(
         .with_statistics(StatisticsOptions::default())
         .with_key_value_metadata(meta)
         .finish(df)?;
-    super::HashedFile::finish_buffered(file)?;
-    Ok(())
+    Ok(super::HashedFile::finish_buffered(file)?)
 }
 
 /// Writes `trade.parquet` and says its sha256 (hex) and size, hashed as it is written.
@@ -354,15 +353,20 @@ fn compressed(
     })
 }
 
+/// A partition's file: its path relative to the output folder, its rows, its sha256 and
+/// size.
+pub type Partition = (String, usize, super::Written);
+
 /// Writes `<dir>/<name>/col=value/.../part-0.parquet` for each partition; returns each
-/// file's path relative to `dir` and its rows. Nothing when `by` is empty.
+/// file's path relative to `dir`, its rows, and its sha256 (hex) and size, hashed as it
+/// is written. Nothing when `by` is empty.
 pub fn write_partitioned(
     dir: &Path,
     name: &str,
     t: &CleanTable,
     by: &[&str],
     manifest: &serde_json::Value,
-) -> Result<Vec<(String, usize)>, Box<dyn std::error::Error>> {
+) -> Result<Vec<Partition>, Box<dyn std::error::Error>> {
     if by.is_empty() {
         return Ok(Vec::new());
     }
@@ -392,13 +396,18 @@ pub fn write_partitioned(
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        write_table(&path, &t.take(&idx), by, manifest)?;
-        out.push((rel, idx.len()));
+        let hashed = write_table(&path, &t.take(&idx), by, manifest)?;
+        out.push((rel, idx.len(), hashed));
     }
     Ok(out)
 }
 
-pub fn write_summary(path: &Path, rows: &[SummaryRow]) -> Result<(), Box<dyn std::error::Error>> {
+/// Writes `trade_summary.parquet` and says its sha256 (hex) and size, hashed as it is
+/// written.
+pub fn write_summary(
+    path: &Path,
+    rows: &[SummaryRow],
+) -> Result<(String, u64), Box<dyn std::error::Error>> {
     let f = |g: fn(&SummaryRow) -> Option<rust_decimal::Decimal>| -> Vec<Option<f64>> {
         rows.iter()
             .map(|r| g(r).map(|d| tradeflow_kernels::decimal::to_f64(d, 0)))
