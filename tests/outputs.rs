@@ -371,7 +371,7 @@ fn rejects_read_back_from_the_disk_are_the_rejects_held_in_memory() {
 }
 
 #[test]
-fn validation_in_parts_gives_the_outputs_of_one_pass() {
+fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
     // validate scans the key-ordered figures in parts on the cores, where a key's run or
     // a reporter x partner x flow's run can go on from one part into the next: in parts
     // of one to five figures, the outputs are those of one part
@@ -395,7 +395,7 @@ fn validation_in_parts_gives_the_outputs_of_one_pass() {
             }
         }
     }
-    let outputs = |part: Option<&str>| {
+    let outputs = |test: Option<(&str, &str)>| {
         let w = Workdir::empty();
         w.write("raw/a.csv", &a);
         w.write("raw/b.csv", &b);
@@ -405,8 +405,8 @@ fn validation_in_parts_gives_the_outputs_of_one_pass() {
              [validate]\nmax_rejected_share = 1.0\n[output]\nformats = [\"csv\"]\n",
         );
         let mut c = w.command(&["run"]);
-        if let Some(n) = part {
-            c.env("TRADEFLOW_TEST_PART", n);
+        if let Some((k, v)) = test {
+            c.env(k, v);
         }
         let o = c.output().expect("run tradeflow");
         assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -445,6 +445,16 @@ fn validation_in_parts_gives_the_outputs_of_one_pass() {
     assert_eq!(found("conflict"), 6);
     assert!(found("yoy_jump") >= 12 && found("totals") > 0);
     for part in ["1", "2", "3", "5"] {
-        assert_eq!(outputs(Some(part)), whole, "parts of {part}");
+        assert_eq!(
+            outputs(Some(("TRADEFLOW_TEST_PART", part))),
+            whole,
+            "parts of {part}"
+        );
     }
+    // keys sorted field by field, as where they cannot be packed in integers
+    assert_eq!(
+        outputs(Some(("TRADEFLOW_TEST_UNPACKED_KEYS", "1"))),
+        whole,
+        "unpacked keys"
+    );
 }

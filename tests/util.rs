@@ -54,7 +54,8 @@ impl Workdir {
             .env_remove("TRADEFLOW_TEST_FAIL_BEFORE_SWAP")
             .env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS")
             .env_remove("TRADEFLOW_TEST_SPILL_FIGURES")
-            .env_remove("TRADEFLOW_TEST_PART");
+            .env_remove("TRADEFLOW_TEST_PART")
+            .env_remove("TRADEFLOW_TEST_UNPACKED_KEYS");
         c
     }
 
