@@ -514,12 +514,13 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let period_packs = crank.len() <= 1 << 25
         && alive.iter().all(|&i| f.month[i as usize].unwrap_or(0) < 16)
         && std::env::var_os("TRADEFLOW_TEST_UNPACKED_KEYS").is_none();
+    // a year as an unsigned integer of the same order
+    let year_key = |y: i32| u64::from(y as u32 ^ 1 << 31);
     let order = if pair > 0 && period_packs {
         sorted_in_groups(&alive, groups, pair_of, |i| {
-            let year = (f.year[i] as i64 - i32::MIN as i64) as u64;
             (
                 (f.flow[i] as u64) << 61
-                    | year << 29
+                    | year_key(f.year[i]) << 29
                     | (f.month[i].unwrap_or(0) as u64) << 25
                     | crank[f.commodity[i] as usize] as u64,
                 (precedence[i] as u64) << 32 | f.raw[i] as u64,
@@ -657,7 +658,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             // month, commodity rank and year in one integer (see the key order above)
             sort_segments(&mut by_series, lens, |i| {
                 let (y, m, c) = period(i);
-                (m as u64) << 57 | (c as u64) << 32 | (y as i64 - i32::MIN as i64) as u64
+                (m as u64) << 57 | (c as u64) << 32 | year_key(y)
             });
         } else {
             sort_segments(&mut by_series, lens, |i| {
