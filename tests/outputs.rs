@@ -71,6 +71,93 @@ fn previous_publication_is_kept_once() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn the_publication_before_the_last_is_a_spare_the_next_run_writes_over() {
+    use std::os::unix::fs::MetadataExt;
+    let refresh = |w: &Workdir, fail: bool| {
+        let mut c = w.command(&["run", "--full-refresh"]);
+        c.env("SOURCE_DATE_EPOCH", "1700000000");
+        if fail {
+            c.env("TRADEFLOW_TEST_FAIL_BEFORE_SWAP", "1");
+        }
+        c.output().unwrap()
+    };
+    let inode = |w: &Workdir, p: &str| std::fs::metadata(w.path().join(p)).unwrap().ino();
+    let w = Workdir::with_default_pipeline();
+    let spare = w.path().join(".processed.spare");
+    assert_eq!(code(&refresh(&w, false)), 0);
+    let first = w.read("processed/trade.csv");
+    assert_eq!(code(&refresh(&w, false)), 0);
+    assert!(
+        !spare.exists(),
+        "two publications: the last and the one before"
+    );
+    assert_eq!(code(&refresh(&w, false)), 0);
+    // the third run keeps the first publication as the spare
+    assert_eq!(w.read(".processed.spare/trade.csv"), first);
+    let taken = [
+        "trade.csv",
+        "trade.parquet",
+        "trade.xlsx",
+        ".keys.bin",
+        "report.json",
+    ]
+    .map(|f| (f, inode(&w, &format!(".processed.spare/{f}"))));
+    // the next run writes its large files over the spare's: the same files on the disk,
+    // the same bytes as files written new
+    assert_eq!(code(&refresh(&w, false)), 0);
+    for (f, ino) in taken {
+        assert_eq!(
+            inode(&w, &format!("processed/{f}")),
+            ino,
+            "{f} written over the spare's"
+        );
+    }
+    // the third run wrote new files, on the same inputs, after a publication as well
+    let all = w.snapshot("processed");
+    let (mut over, mut new): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for (n, bytes) in &all {
+        // the files that say the run (its id and times) differ anyway
+        if ["manifest.json", "report.json", "report.md"]
+            .iter()
+            .any(|f| n.ends_with(f))
+        {
+            continue;
+        }
+        match n.strip_prefix(".previous/") {
+            Some(n) => new.push((n.to_string(), bytes)),
+            None => over.push((n.clone(), bytes)),
+        }
+    }
+    let names = |v: &[(String, &Vec<u8>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&over), names(&new));
+    for ((n, a), (_, b)) in over.iter().zip(&new) {
+        assert!(
+            a == b,
+            "{n} written over a spare differs from one written new"
+        );
+    }
+    assert!(
+        spare.exists(),
+        "the publication before the last is the spare again"
+    );
+    // a run that fails once it has taken the spare leaves the publication as it was
+    let before = w.snapshot("processed");
+    assert_ne!(code(&refresh(&w, true)), 0);
+    assert!(w.snapshot("processed") == before);
+    // `recycle = false`: the spare goes at the next run, and none is kept after
+    let cfg = w
+        .read("pipeline.toml")
+        .replace("[output]\n", "[output]\nrecycle = false\n");
+    w.write("pipeline.toml", cfg);
+    for _ in 0..2 {
+        assert_eq!(code(&refresh(&w, false)), 0);
+        assert!(!spare.exists());
+        assert!(w.path().join("processed/.previous/trade.csv").exists());
+    }
+}
+
 #[test]
 fn workbook_has_every_sheet_and_the_data_matches() {
     let w = Workdir::with_default_pipeline();

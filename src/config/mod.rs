@@ -276,6 +276,9 @@ struct OutputConfig {
     partition_by: Vec<Spanned<String>>,
     /// Data rows per worksheet before the `Data` sheet continues on `Data (2)`.
     xlsx_max_rows: usize,
+    /// Keep the publication before `.previous` beside the output folder for the next run
+    /// to write over (its disk blocks used again rather than freed and allocated anew).
+    recycle: bool,
 }
 
 /// Data rows an Excel sheet holds under its header row.
@@ -293,6 +296,7 @@ impl Default for OutputConfig {
             csv_delimiter: Spanned::new(0..0, ",".into()),
             partition_by: Vec::new(),
             xlsx_max_rows: XLSX_MAX_ROWS,
+            recycle: true,
         }
     }
 }
@@ -307,6 +311,8 @@ pub struct OutputOptions {
     pub csv_delimiter: u8,
     pub partition_by: Vec<&'static str>,
     pub xlsx_max_rows: usize,
+    /// Keep the publication before the last as a spare that the next run writes over.
+    pub recycle: bool,
 }
 
 impl Default for OutputOptions {
@@ -316,6 +322,7 @@ impl Default for OutputOptions {
             csv_delimiter: b',',
             partition_by: Vec::new(),
             xlsx_max_rows: XLSX_MAX_ROWS,
+            recycle: true,
         }
     }
 }
@@ -851,6 +858,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         csv_delimiter,
         partition_by,
         xlsx_max_rows: o.xlsx_max_rows,
+        recycle: o.recycle,
     };
     if !c.errors.is_empty() {
         return Err(Error::Config(c.errors));
