@@ -455,22 +455,55 @@ impl FlushedFile {
     const PAGE: usize = 4096;
 
     pub(crate) fn create(path: &Path) -> std::io::Result<FlushedFile> {
-        let spare = RECYCLE
+        let taken = RECYCLE
             .load(std::sync::atomic::Ordering::Relaxed)
             .then(|| spare_of(path))
             .flatten()
             .filter(|spare| std::fs::rename(spare, path).is_ok());
-        let file = match spare {
-            Some(_) => std::fs::OpenOptions::new().write(true).open(path)?,
-            None => std::fs::File::create(path)?,
+        let over = match taken {
+            Some(_) => Self::open_spare(path),
+            None => None,
         };
         Ok(FlushedFile {
-            file,
+            over: over.is_some().then(|| Vec::with_capacity(Self::PAGE)),
+            file: match over {
+                Some(file) => file,
+                None => std::fs::File::create(path)?,
+            },
             bytes: 0,
             flusher: None,
             alone: false,
-            over: spare.map(|_| Vec::with_capacity(Self::PAGE)),
         })
+    }
+
+    /// A spare file taken to `path`, open to be written over when it is a plain file with
+    /// no other name: never through a symbolic link, and never a file that another name
+    /// shares (a copy made with hard links, `cp -al`, would change with it). Otherwise
+    /// it is let go, and the caller makes a new file.
+    fn open_spare(path: &Path) -> Option<std::fs::File> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let alone = |f: &std::fs::File| {
+            f.metadata().is_ok_and(|m| {
+                #[cfg(unix)]
+                let one_name = std::os::unix::fs::MetadataExt::nlink(&m) == 1;
+                #[cfg(not(unix))]
+                let one_name = false;
+                m.is_file() && one_name
+            })
+        };
+        match options.open(path) {
+            Ok(f) if alone(&f) => Some(f),
+            _ => {
+                let _ = std::fs::remove_file(path);
+                None
+            }
+        }
     }
 
     /// Bytes written.
@@ -947,6 +980,31 @@ mod sync_tests {
             assert_eq!(bytes, written.len() as u64);
             assert_eq!(sha, crate::config::hex(&sha2::Sha256::digest(&written)));
         }
+        // a spare file that another name shares (a copy made with hard links), or a
+        // symbolic link, is let go: a new file is made, and the other name keeps its bytes
+        let kept = d.path().join("kept.csv");
+        std::fs::write(&kept, b"a copy made with a hard link").unwrap();
+        std::fs::hard_link(&kept, spare.join("trade.csv")).unwrap();
+        let target = d.path().join("target.parquet");
+        std::fs::write(&target, b"the target of a link").unwrap();
+        std::os::unix::fs::symlink(&target, spare.join("trade.parquet")).unwrap();
+        for name in ["trade.csv", "trade.parquet"] {
+            let path = staging.join(name);
+            let _ = std::fs::remove_file(&path);
+            let mut f = super::HashedFile::create(&path).unwrap();
+            f.write_all(b"new").unwrap();
+            f.finish().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"new");
+            assert!(
+                std::fs::symlink_metadata(&path).unwrap().is_file(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            b"a copy made with a hard link"
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), b"the target of a link");
         // a file anywhere but a staging folder's top takes no spare
         assert_eq!(
             super::spare_of(&staging.join("trade/year=2020/part-0.parquet")),
