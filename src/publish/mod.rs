@@ -877,7 +877,9 @@ fn keep_spare(dir: &Path, before_last: &Path) {
     }
     let spare = aside_name(dir, "spare");
     let _ = std::fs::remove_dir_all(&spare);
-    if !RECYCLE.load(std::sync::atomic::Ordering::Relaxed)
+    // (where a file's other names cannot be counted, no spare is written over: none kept)
+    if !cfg!(unix)
+        || !RECYCLE.load(std::sync::atomic::Ordering::Relaxed)
         || std::fs::rename(before_last, &spare).is_err()
     {
         let _ = std::fs::remove_dir_all(before_last);
