@@ -318,9 +318,8 @@ pub fn recover(dir: &Path) -> Result<()> {
 /// untouched and the staging folder removed.
 pub fn publish(dir: &Path, p: &Publication<'_>) -> Result<Vec<OutputFile>> {
     recover(dir)?;
-    RECYCLE.store(p.options.recycle, std::sync::atomic::Ordering::Relaxed);
     if !p.options.recycle {
-        // a spare kept by an earlier run goes
+        // a spare kept by an earlier run goes: none is there to be written over
         let _ = std::fs::remove_dir_all(aside_name(dir, "spare"));
     }
     let staging = aside_name(dir, "staging");
@@ -455,11 +454,7 @@ impl FlushedFile {
     const PAGE: usize = 4096;
 
     pub(crate) fn create(path: &Path) -> std::io::Result<FlushedFile> {
-        let taken = RECYCLE
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .then(|| spare_of(path))
-            .flatten()
-            .filter(|spare| std::fs::rename(spare, path).is_ok());
+        let taken = spare_of(path).filter(|spare| std::fs::rename(spare, path).is_ok());
         let over = match taken {
             Some(_) => Self::open_spare(path),
             None => None,
@@ -565,18 +560,21 @@ impl std::io::Write for FlushedFile {
         match &mut self.over {
             None => self.file.write_all(buf)?,
             Some(held) => {
-                // the page begun, made whole; then whole pages; the rest held back
-                let fill = (Self::PAGE - held.len()).min(buf.len());
-                held.extend_from_slice(&buf[..fill]);
-                let mut rest = &buf[fill..];
-                if held.len() == Self::PAGE {
-                    self.file.write_all(held)?;
-                    held.clear();
-                    let whole = rest.len() / Self::PAGE * Self::PAGE;
-                    self.file.write_all(&rest[..whole])?;
-                    rest = &rest[whole..];
+                // the page begun, made whole (else nothing is left of `buf`); then whole
+                // pages; the rest held back
+                let mut rest = buf;
+                if !held.is_empty() {
+                    let fill = (Self::PAGE - held.len()).min(rest.len());
+                    held.extend_from_slice(&rest[..fill]);
+                    rest = &rest[fill..];
+                    if held.len() == Self::PAGE {
+                        self.file.write_all(held)?;
+                        held.clear();
+                    }
                 }
-                held.extend_from_slice(rest);
+                let whole = rest.len() / Self::PAGE * Self::PAGE;
+                self.file.write_all(&rest[..whole])?;
+                held.extend_from_slice(&rest[whole..]);
             }
         }
         let before = self.bytes;
@@ -597,10 +595,6 @@ impl std::io::Write for FlushedFile {
         self.file.flush()
     }
 }
-
-/// Whether the publication before the last is kept as a spare to be written over
-/// (`[output] recycle`, on unless the config says otherwise).
-pub static RECYCLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// A file's sha256 (hex) and size, said by the writer that wrote it.
 pub(crate) type Written = (String, u64);
@@ -816,7 +810,7 @@ fn write_all(
     // every byte on the disk before the swap makes the publication the current one
     sync_tree(staging).map_err(|e| format!("flushing {} to the disk: {e}", staging.display()))?;
     test_hooks()?;
-    swap(dir, staging)?;
+    swap(dir, staging, p.options.recycle)?;
     Ok(files)
 }
 
@@ -831,7 +825,7 @@ fn test_hooks() -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
+fn swap(dir: &Path, staging: &Path, recycle: bool) -> std::result::Result<(), String> {
     let old = aside_name(dir, "old");
     let parent = dir
         .parent()
@@ -856,7 +850,7 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
     // keep the publication before this one, once, for a rollback by hand; the one before
     // it becomes the spare that the next run writes over
     if old.exists() {
-        keep_spare(dir, &old.join(PREVIOUS));
+        keep_spare(dir, &old.join(PREVIOUS), recycle);
         if std::fs::rename(&old, dir.join(PREVIOUS)).is_err() {
             let _ = std::fs::remove_dir_all(&old);
         }
@@ -871,17 +865,14 @@ fn swap(dir: &Path, staging: &Path) -> std::result::Result<(), String> {
 /// (the disk is told of every freed block, `discard`), and writing over one is faster
 /// than writing a new one. What the last run did not write over goes first. Deleted at
 /// once when the config says `recycle = false`, or when it cannot be moved.
-fn keep_spare(dir: &Path, before_last: &Path) {
+fn keep_spare(dir: &Path, before_last: &Path, recycle: bool) {
     if !before_last.exists() {
         return;
     }
     let spare = aside_name(dir, "spare");
     let _ = std::fs::remove_dir_all(&spare);
     // (where a file's other names cannot be counted, no spare is written over: none kept)
-    if !cfg!(unix)
-        || !RECYCLE.load(std::sync::atomic::Ordering::Relaxed)
-        || std::fs::rename(before_last, &spare).is_err()
-    {
+    if !cfg!(unix) || !recycle || std::fs::rename(before_last, &spare).is_err() {
         let _ = std::fs::remove_dir_all(before_last);
     }
 }
