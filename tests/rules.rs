@@ -439,9 +439,8 @@ fn run_on(csv: &str, extra: &str, args: &[&str]) -> (i32, String, String) {
 fn stderr_says_twenty_findings_of_a_check_and_counts_the_rest() {
     // 25 series with a jump each: 25 yoy_jump findings
     let partners = [
-        "KAZ", "AZE", "UZB", "KGZ", "TKM", "DEU", "FRA", "ITA", "ESP", "GBR", "USA", "CHN",
-        "JPN", "KOR", "IND", "BRA", "RUS", "UKR", "POL", "NLD", "BEL", "AUT", "CHE", "SWE",
-        "NOR",
+        "KAZ", "AZE", "UZB", "KGZ", "TKM", "DEU", "FRA", "ITA", "ESP", "GBR", "USA", "CHN", "JPN",
+        "KOR", "IND", "BRA", "RUS", "UKR", "POL", "NLD", "BEL", "AUT", "CHE", "SWE", "NOR",
     ];
     let all: Vec<_> = partners
         .iter()
@@ -465,7 +464,11 @@ fn stderr_says_twenty_findings_of_a_check_and_counts_the_rest() {
     assert_eq!(said(&err, "WARN"), 25, "{err}");
     assert!(!err.contains("more in report.json"), "{err}");
     // errors the same way
-    let (c, _, err) = run_on(&csv, "[validate.severity]\nyoy_jump = \"error\"\n", &["validate"]);
+    let (c, _, err) = run_on(
+        &csv,
+        "[validate.severity]\nyoy_jump = \"error\"\n",
+        &["validate"],
+    );
     assert_eq!(c, 1, "{err}");
     assert_eq!(said(&err, "ERROR"), 20, "{err}");
     assert!(err.contains("yoy_jump: 5 more in report.json"), "{err}");
