@@ -7,7 +7,8 @@
 # without them only tradeflow runs.
 #   benches/e2e.sh [REPS=3] [ROWS=1000000] [more]
 # With `more` (and the peers' Python packages) it also runs, side by side: the limit
-# (polars CSV -> Parquet, no transformation; `phys.py pl_csv2pq`), the 200,000-row
+# (polars CSV -> Parquet, no transformation; `phys.py pl_csv2pq`, in the same rotation
+# as tradeflow and the peer), the 200,000-row
 # workbook to Parquet + CSV against calamine's bare read (`phys.py calamine`) and the
 # polars peer, and, once each, the CSV job with XLSX output against the polars peer's
 # write_excel.
@@ -39,13 +40,19 @@ TOML
 measure() { sync; /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "rows: $rows; runs alternate; wall seconds and peak RSS MB"
-ours=(); theirs=()
+# with `more`, the limit runs in the same rotation (tradeflow, peer, limit), so that the
+# machine's drift between hours falls on all three alike
+ours=(); theirs=(); lim=()
 for i in $(seq "$reps"); do
   read -r t m < <(cd "$work" && measure "$bin" -q run --full-refresh)
   echo "tradeflow     run $i: ${t}s $((m / 1024)) MB"; ours+=("$t")
   if [ "$peer" = 1 ]; then
     read -r t m < <(measure python3 "$bench/ref_polars.py" "$data/long.csv" "$work/peer" --stages read,parquet,csv)
     echo "polars peer   run $i: ${t}s $((m / 1024)) MB"; theirs+=("$t")
+    if [ "$more" = more ]; then
+      read -r t m < <(cd "$bench" && measure python3 phys.py pl_csv2pq "$data/long.csv" "$work/phys")
+      echo "limit         run $i: ${t}s $((m / 1024)) MB"; lim+=("$t")
+    fi
   fi
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -58,12 +65,7 @@ fi
 [ "$more" = more ] && [ "$peer" = 1 ] || exit 0
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
-echo "the limit: polars CSV -> Parquet, no transformation"
-lim=()
-for i in $(seq "$reps"); do
-  read -r t m < <(cd "$bench" && measure python3 phys.py pl_csv2pq "$data/long.csv" "$work/phys")
-  echo "limit         run $i: ${t}s $((m / 1024)) MB"; lim+=("$t")
-done
+echo "the limit (polars CSV -> Parquet, no transformation; runs above)"
 ml=$(median "${lim[@]}"); echo "limit median: ${ml}s; tradeflow / limit: $(ratio "$mo" "$ml")"
 
 echo
