@@ -255,8 +255,11 @@ impl V<'_> {
         });
     }
 
+    /// The figures still alive, in order (found on every core).
     fn clean(&self) -> Vec<u32> {
+        use rayon::prelude::*;
         (0..self.f.len() as u32)
+            .into_par_iter()
             .filter(|&i| self.alive[i as usize])
             .collect()
     }
@@ -265,27 +268,64 @@ impl V<'_> {
 /// `idx` sorted by `key`, given that the key's first part is `group(i)` (below
 /// `groups`): the indices are put in group order by counting (no keys held), then each
 /// group is sorted by its keys, laid out beside its indices. Only a group's keys are held
-/// at once; keying every index first took 32 bytes a figure. Groups sort on every core,
-/// and a group of more than a core's share sorts on every core by itself.
+/// at once; keying every index first took 32 bytes a figure. The counting goes in parts
+/// on every core (each part's indices of a group placed after those of the parts before:
+/// the order of one pass), then groups sort on every core, and a group of more than a
+/// core's share sorts on every core by itself.
 fn sorted_in_groups<K: Ord + Send>(
     idx: &[u32],
     groups: usize,
     group: impl Fn(usize) -> usize + Sync,
     key: impl Fn(usize) -> K + Sync,
 ) -> Vec<u32> {
+    use rayon::prelude::*;
+    // a part's count table is as long as the groups: parts of many indices each
+    let parts = rayon::current_num_threads()
+        .min(idx.len() / (4 * groups).max(1 << 16))
+        .max(1);
+    let part_len = idx.len().div_ceil(parts).max(1);
+    // each part's count of each group, then where its indices of each group go
+    let mut at: Vec<Vec<usize>> = idx
+        .par_chunks(part_len)
+        .map(|part| {
+            let mut n = vec![0usize; groups];
+            for &i in part {
+                n[group(i as usize)] += 1;
+            }
+            n
+        })
+        .collect();
     let mut start = vec![0usize; groups + 1];
-    for &i in idx {
-        start[group(i as usize) + 1] += 1;
-    }
+    let mut next = 0;
     for g in 0..groups {
-        start[g + 1] += start[g];
+        start[g] = next;
+        for n in at.iter_mut() {
+            let count = n[g];
+            n[g] = next;
+            next += count;
+        }
     }
+    start[groups] = next;
     let mut out = vec![0u32; idx.len()];
-    let mut at = start.clone();
-    for &i in idx {
-        let g = group(i as usize);
-        out[at[g]] = i;
-        at[g] += 1;
+    {
+        // each part writes its own places: disjoint, as the counts set them
+        struct Out(*mut u32);
+        // SAFETY: the pointer is shared across the parts' threads, which write disjoint
+        // places of `out` (below) while `out` outlives them
+        unsafe impl Sync for Out {}
+        let to = Out(out.as_mut_ptr());
+        let to = &to;
+        idx.par_chunks(part_len)
+            .zip(at.par_iter_mut())
+            .for_each(|(part, at)| {
+                for &i in part {
+                    let g = group(i as usize);
+                    // SAFETY: `at[g]` runs over this part's own places of group `g`, all
+                    // below `out.len()` (the counts sum to `idx.len()`), each written once
+                    unsafe { *to.0.add(at[g]) = i };
+                    at[g] += 1;
+                }
+            });
     }
     drop(at);
     sort_segments(&mut out, (0..groups).map(|g| start[g + 1] - start[g]), key);
