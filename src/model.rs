@@ -1036,6 +1036,16 @@ impl Values {
         self.packed.is_empty()
     }
 
+    /// Value `i` as its signed mantissa and scale, when it is held packed (most are):
+    /// `None` for a missing value and for the few kept aside whole.
+    pub fn parts(&self, i: usize) -> Option<(i64, u32)> {
+        let p = self.packed[i];
+        match p & VALUE_TAG {
+            VALUE_NONE | VALUE_WIDE => None,
+            scale => Some((p >> 6, scale as u32)),
+        }
+    }
+
     /// Value `i`, exactly as it was pushed.
     pub fn get(&self, i: usize) -> Option<rust_decimal::Decimal> {
         let p = self.packed[i];

@@ -207,6 +207,49 @@ pub struct Places<'a> {
     pub precedence: &'a (dyn Fn(Place) -> usize + Sync),
 }
 
+/// Whether a value given as mantissa and scale (`m / 10^s`) is neither negative (unless
+/// allowed) nor above a bound in magnitude, on integers: the bound times `10^s`, rounded
+/// down, for every scale a packed value can have (0 to 28), saturating where it passes
+/// every packed mantissa.
+struct Within {
+    /// `None` for a bound below zero, which no value is within.
+    limit: Option<[u128; 29]>,
+    allow_negative: bool,
+}
+
+impl Within {
+    fn new(max: Decimal, allow_negative: bool) -> Within {
+        let (mantissa, t) = (max.mantissa().unsigned_abs(), max.scale());
+        let limit = (!max.is_sign_negative() || max.is_zero()).then(|| {
+            std::array::from_fn(|s| {
+                let s = s as u32;
+                if s >= t {
+                    10u128
+                        .checked_pow(s - t)
+                        .and_then(|p| mantissa.checked_mul(p))
+                        .unwrap_or(u128::MAX)
+                } else {
+                    mantissa / 10u128.pow(t - s)
+                }
+            })
+        });
+        Within {
+            limit,
+            allow_negative,
+        }
+    }
+
+    /// `m / 10^s` is within: `m` not negative (or negatives allowed), `|m| <= max * 10^s`.
+    fn holds(&self, m: i64, s: u32) -> bool {
+        (m >= 0 || self.allow_negative)
+            && self
+                .limit
+                .as_ref()
+                .and_then(|l| l.get(s as usize))
+                .is_some_and(|&l| u128::from(m.unsigned_abs()) <= l)
+    }
+}
+
 struct V<'a> {
     f: &'a Figures,
     rules: &'a Rules,
@@ -442,7 +485,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let max = Decimal::try_from(rules.plausible_max_usd).unwrap_or(Decimal::MAX);
     let year_out = |i: usize| f.year[i] < rules.year_min || f.year[i] > rules.year_max;
     let negative_value = |x: Decimal| x.is_sign_negative() && !x.is_zero() && !rules.allow_negative;
-    // the figures a rule below judges, found on every core (few: judged in order after)
+    // the figures a rule below judges, found on every core (few: judged in order after);
+    // a packed value within bounds is passed on its integers, without making its decimal
+    let within = Within::new(max, rules.allow_negative);
     let judged: Vec<u32> = {
         use rayon::prelude::*;
         (0..n as u32)
@@ -450,9 +495,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             .filter(|&i| {
                 let i = i as usize;
                 year_out(i)
-                    || f.value
-                        .get(i)
-                        .is_none_or(|x| negative_value(x) || x.abs() > max)
+                    || !f.value.parts(i).is_some_and(|(m, s)| within.holds(m, s))
+                        && f.value
+                            .get(i)
+                            .is_none_or(|x| negative_value(x) || x.abs() > max)
             })
             .collect()
     };
@@ -1415,6 +1461,41 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_value_within_on_integers_is_within_as_a_decimal() {
+        use proptest::prelude::*;
+        let bounds = prop::sample::select(vec![
+            Decimal::new(1_000_000_000_000, 0),
+            Decimal::new(123_456_789, 3),
+            Decimal::new(5, 28),
+            Decimal::new(1, 0),
+            Decimal::ZERO,
+            Decimal::MAX,
+            Decimal::new(-5, 1),
+            Decimal::from_parts(0, 0, 0, true, 3),
+        ]);
+        let mantissas = prop_oneof![
+            -(1i64 << 56)..(1i64 << 56),
+            -1000i64..1000,
+            prop::sample::select(vec![0i64, 1, -1, (1 << 56) - 1, -((1 << 56) - 1)]),
+        ];
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(20_000));
+        runner
+            .run(
+                &(bounds, mantissas, 0u32..=28, any::<bool>()),
+                |(max, m, s, neg)| {
+                    let w = Within::new(max, neg);
+                    let x = Decimal::new(m, s);
+                    // as the rules judge it: negative (unless allowed) or above the bound
+                    let negative = x.is_sign_negative() && !x.is_zero() && !neg;
+                    let exact = !negative && x.abs() <= max;
+                    prop_assert_eq!(w.holds(m, s), exact, "{} / 10^{} against {}", m, s, max);
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
 
     #[test]
     fn sorting_within_groups_gives_the_order_of_one_sort() {
