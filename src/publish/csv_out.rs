@@ -32,6 +32,45 @@ fn writer(path: &Path, o: &OutputOptions) -> Result<Writer, Box<dyn std::error::
         .from_writer(file))
 }
 
+/// Appends `s` to `buf`. A short text (16 bytes or fewer: nearly every field of the clean
+/// table) goes by a few word-sized copies made in line where `extend_from_slice` calls
+/// `memcpy` (about eleven calls a row, 3% of a 1M-row run's samples with the calls'
+/// own cost); longer ones as before.
+#[inline]
+fn put(buf: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 16 {
+        buf.extend_from_slice(s);
+        return;
+    }
+    buf.reserve(16);
+    let at = buf.len();
+    let src = s.as_ptr();
+    // SAFETY: `reserve` left room for 16 bytes past `at`, and every copy below writes
+    // within `at..at + n` (n <= 16) from within `s` (its first and last words overlap
+    // where `n` is not a whole word); then the first `at + n` bytes are set
+    unsafe {
+        let dst = buf.as_mut_ptr().add(at);
+        match n {
+            8..=16 => {
+                std::ptr::copy_nonoverlapping(src, dst, 8);
+                std::ptr::copy_nonoverlapping(src.add(n - 8), dst.add(n - 8), 8);
+            }
+            4..=7 => {
+                std::ptr::copy_nonoverlapping(src, dst, 4);
+                std::ptr::copy_nonoverlapping(src.add(n - 4), dst.add(n - 4), 4);
+            }
+            1..=3 => {
+                *dst = *src;
+                *dst.add(n / 2) = *src.add(n / 2);
+                *dst.add(n - 1) = *src.add(n - 1);
+            }
+            _ => {}
+        }
+        buf.set_len(at + n);
+    }
+}
+
 /// Fields of one CSV record appended to a byte buffer, quoted as the `csv` crate quotes
 /// them (only a field holding the delimiter, a quote, CR or LF; quotes doubled). The clean
 /// table's rows are written this way: its fields are few kinds of texts and numbers, and
@@ -69,7 +108,7 @@ impl Record {
             self.buf.push(self.delimiter);
         }
         self.first = false;
-        self.buf.extend_from_slice(s.as_bytes());
+        put(&mut self.buf, s.as_bytes());
     }
 
     fn field(&mut self, s: &str) {
@@ -79,7 +118,7 @@ impl Record {
         self.first = false;
         let bytes = s.as_bytes();
         if !self.needs_quotes(bytes) {
-            self.buf.extend_from_slice(bytes);
+            put(&mut self.buf, bytes);
             return;
         }
         self.buf.push(b'"');
@@ -102,7 +141,7 @@ impl Record {
             self.buf.push(b'"');
         }
         for p in parts {
-            self.buf.extend_from_slice(p.as_bytes());
+            put(&mut self.buf, p.as_bytes());
         }
         if quote {
             self.buf.push(b'"');
@@ -277,6 +316,24 @@ pub fn write_rejects(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_put_are_the_bytes_extended() {
+        // every length from 0 to 40, onto buffers of every fill against their room
+        let text: Vec<u8> = (0..40u8).map(|k| b'a' + k % 26).collect();
+        for len in 0..=40 {
+            for before in [0, 1, 7, 15, 16, 17, 63] {
+                let mut ours: Vec<u8> = Vec::with_capacity(before + 3);
+                ours.extend(std::iter::repeat_n(b'.', before));
+                let mut want = ours.clone();
+                put(&mut ours, &text[..len]);
+                put(&mut ours, b"xy");
+                want.extend_from_slice(&text[..len]);
+                want.extend_from_slice(b"xy");
+                assert_eq!(ours, want, "{len} after {before}");
+            }
+        }
+    }
 
     #[test]
     fn formula_injection_is_neutralised() {
