@@ -109,8 +109,8 @@ const WINDOW: usize = 4;
 /// built, encoded and compressed on a core of its own, up to [`WINDOW`] of them ahead of
 /// the writer, which only appends the finished pages, in order, and hands out the next
 /// batch as each is appended (no wait for a window's last batch while a core idles). Same
-/// encodings, statistics and compression as the batched writer's, so the bytes are the
-/// same.
+/// encodings, statistics and compression level as the batched writer's: with
+/// [`Tuning::AsPolars`] the very bytes it writes.
 fn write_table(
     path: &Path,
     t: &CleanTable,
