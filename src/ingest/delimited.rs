@@ -718,21 +718,9 @@ fn piece_starts(b: &[u8], delim: u8, pieces: usize, min: usize) -> Vec<usize> {
         return starts;
     }
     let count = |s: &[u8]| memchr::memchr_iter(b'"', s).count();
-    // the quotes before each target, the spans between targets counted on every core
+    // the quotes before each target (none counted past the last)
     let targets: Vec<usize> = (0..pieces).map(|k| b.len() / pieces * k).collect();
-    let before: Vec<usize> = {
-        use rayon::prelude::*;
-        let spans: Vec<usize> = (1..pieces)
-            .into_par_iter()
-            .map(|k| count(&b[targets[k - 1]..targets[k]]))
-            .collect();
-        std::iter::once(0)
-            .chain(spans.iter().scan(0, |sum, n| {
-                *sum += n;
-                Some(*sum)
-            }))
-            .collect()
-    };
+    let (before, _) = scan::counts_before(&b[..targets[pieces - 1]], b'"', &targets);
     let mut pos = 0;
     for k in 1..pieces {
         let target = targets[k];
@@ -765,26 +753,15 @@ fn piece_starts(b: &[u8], delim: u8, pieces: usize, min: usize) -> Vec<usize> {
 /// knowing how many quotes come before it.
 fn plain_quotes(b: &[u8], delim: u8) -> bool {
     use rayon::prelude::*;
-    let spans: Vec<std::ops::Range<usize>> = (0..b.len().div_ceil(scan::SPAN).max(1))
-        .map(|k| k * scan::SPAN..((k + 1) * scan::SPAN).min(b.len()))
+    let starts: Vec<usize> = (0..b.len().div_ceil(scan::SPAN).max(1))
+        .map(|k| k * scan::SPAN)
         .collect();
-    let counts: Vec<usize> = spans
-        .par_iter()
-        .map(|r| memchr::memchr_iter(b'"', &b[r.clone()]).count())
-        .collect();
-    let mut before = 0;
-    let firsts: Vec<usize> = counts
-        .iter()
-        .map(|n| {
-            before += n;
-            before - n
+    let (before, all) = scan::counts_before(b, b'"', &starts);
+    all.is_multiple_of(2)
+        && (0..starts.len()).into_par_iter().all(|k| {
+            let end = starts.get(k + 1).copied().unwrap_or(b.len());
+            quotes_plain_in(b, starts[k]..end, before[k], delim)
         })
-        .collect();
-    before.is_multiple_of(2)
-        && spans
-            .par_iter()
-            .zip(&firsts)
-            .all(|(r, &n)| quotes_plain_in(b, r.clone(), n, delim))
 }
 
 /// Whether each quote in `b[r]` opens, closes or doubles as [`plain_quotes`] asks, `n`
@@ -824,6 +801,27 @@ mod scan {
         b.par_chunks(SPAN)
             .map(|c| memchr::memchr_iter(byte, c).count())
             .sum()
+    }
+
+    /// For each of `starts` (increasing, the first 0), how many bytes of `b` before it are
+    /// `byte`, and how many in all: the spans between starts counted on every core.
+    pub(super) fn counts_before(b: &[u8], byte: u8, starts: &[usize]) -> (Vec<usize>, usize) {
+        let spans: Vec<usize> = (0..starts.len())
+            .into_par_iter()
+            .map(|k| {
+                let end = starts.get(k + 1).copied().unwrap_or(b.len());
+                memchr::memchr_iter(byte, &b[starts[k]..end]).count()
+            })
+            .collect();
+        let mut all = 0;
+        let before = spans
+            .iter()
+            .map(|n| {
+                all += n;
+                all - n
+            })
+            .collect();
+        (before, all)
     }
 
     /// Whether any byte of `b` is `byte`.
