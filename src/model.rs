@@ -1038,6 +1038,7 @@ impl Values {
 
     /// Value `i` as its signed mantissa and scale, when it is held packed (most are):
     /// `None` for a missing value and for the few kept aside whole.
+    #[inline]
     pub fn parts(&self, i: usize) -> Option<(i64, u32)> {
         let p = self.packed[i];
         match p & VALUE_TAG {
@@ -1048,24 +1049,20 @@ impl Values {
 
     /// Value `i`, exactly as it was pushed.
     pub fn get(&self, i: usize) -> Option<rust_decimal::Decimal> {
-        let p = self.packed[i];
-        match p & VALUE_TAG {
-            VALUE_NONE => None,
-            VALUE_WIDE => Some(self.wide[(p >> 6) as usize]),
-            scale => {
-                // the parts straight, without the general constructor's checks: a
-                // magnitude below 2^57 and a scale of at most 28, as packed
-                let m = p >> 6;
-                let magnitude = m.unsigned_abs();
-                Some(rust_decimal::Decimal::from_parts(
-                    magnitude as u32,
-                    (magnitude >> 32) as u32,
-                    0,
-                    m < 0,
-                    scale as u32,
-                ))
-            }
+        if let Some((m, scale)) = self.parts(i) {
+            // the parts straight, without the general constructor's checks: a magnitude
+            // below 2^57 and a scale of at most 28, as packed
+            let magnitude = m.unsigned_abs();
+            return Some(rust_decimal::Decimal::from_parts(
+                magnitude as u32,
+                (magnitude >> 32) as u32,
+                0,
+                m < 0,
+                scale,
+            ));
         }
+        let p = self.packed[i];
+        (p & VALUE_TAG == VALUE_WIDE).then(|| self.wide[(p >> 6) as usize])
     }
 }
 
