@@ -273,7 +273,7 @@ pub struct Keys(Option<Vec<u32>>);
 /// Rows `a` and `b` in key order, as their [`row_key`]s compare: a country or
 /// commodity of the same index, or the same flow, is equal without its text being read.
 fn key_cmp(t: &CleanTable, a: usize, b: usize) -> std::cmp::Ordering {
-    let country = |x: u32, y: u32| {
+    let country = |x: u16, y: u16| {
         if x == y {
             std::cmp::Ordering::Equal
         } else {
@@ -592,8 +592,8 @@ impl Previous {
                 self.text(id).cmp(text)
             }
         };
-        country(reporter, t.reporter[i], t.reporter(i))
-            .then_with(|| country(partner, t.partner[i], t.partner(i)))
+        country(reporter, t.reporter[i].into(), t.reporter(i))
+            .then_with(|| country(partner, t.partner[i].into(), t.partner(i)))
             .then_with(|| {
                 if same.flow[flow as usize] == Some(t.flow[i]) {
                     Equal
@@ -899,7 +899,7 @@ mod tests {
         ];
         let mut t = table(&rows);
         t.countries.push("TUR");
-        t.reporter[1] = t.countries.len() as u32 - 1;
+        t.reporter[1] = (t.countries.len() - 1) as u16;
         t.commodity.push(u32::MAX);
         let tur = t.country("TUR");
         for col in [&mut t.reporter, &mut t.partner] {

@@ -556,6 +556,11 @@ impl Places {
         self.contexts.len()
     }
 
+    /// Context `k` (an index below [`Places::context_count`]).
+    pub fn context_at(&self, k: u32) -> &Context {
+        &self.contexts[k as usize]
+    }
+
     /// Figure `i`'s context.
     pub fn context(&self, i: usize) -> &Context {
         &self.contexts[self.context[i] as usize]
@@ -1138,10 +1143,10 @@ pub mod flags {
 /// [`RawFigures`] each was made from.
 #[derive(Debug, Default, Clone)]
 pub struct Figures {
-    /// Reporter and partner as indices into `countries` (4 bytes a figure, where the
-    /// texts took 16).
-    pub reporter: Vec<u32>,
-    pub partner: Vec<u32>,
+    /// Reporter and partner as indices into `countries` (2 bytes a figure each, where the
+    /// texts took 16: the codes are the country table's, a few hundred).
+    pub reporter: Vec<u16>,
+    pub partner: Vec<u16>,
     /// The country codes the figures name (the country table's own texts).
     pub countries: Vec<&'static str>,
     pub flow: Vec<Flow>,
@@ -1193,18 +1198,19 @@ impl Figures {
     }
 
     /// The index of a country code in `countries`, added when new; `seen` finds a code
-    /// by its address (the country table's texts have one each).
+    /// by its address (the country tables' texts have one each: a few hundred, a test of
+    /// the kernels' `countries` keeps them below `u16::MAX`).
     pub fn country_id(
         &mut self,
-        seen: &mut rustc_hash::FxHashMap<(usize, usize), u32>,
+        seen: &mut rustc_hash::FxHashMap<(usize, usize), u16>,
         code: &'static str,
-    ) -> u32 {
+    ) -> u16 {
         let countries = &mut self.countries;
         *seen
             .entry((code.as_ptr() as usize, code.len()))
             .or_insert_with(|| {
                 countries.push(code);
-                countries.len() as u32 - 1
+                (countries.len() - 1) as u16
             })
     }
 }

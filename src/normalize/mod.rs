@@ -561,12 +561,12 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
     let mut seen: rustc_hash::FxHashSet<(u32, u32)> =
         all.column_units.iter().map(|c| (c.table, c.col)).collect();
     // the countries of every chunk in one table: the first chunk's as they are
-    let mut country_ids: HashMap<(usize, usize), u32> = HashMap::default();
+    let mut country_ids: HashMap<(usize, usize), u16> = HashMap::default();
     for k in 0..all.figures.countries.len() {
         let code = all.figures.countries[k];
-        country_ids.insert((code.as_ptr() as usize, code.len()), k as u32);
+        country_ids.insert((code.as_ptr() as usize, code.len()), k as u16);
     }
-    let mut renumber: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+    let mut renumber: Vec<Vec<u16>> = Vec::with_capacity(parts.len());
     for part in &mut parts {
         renumber.push(
             part.figures
@@ -609,7 +609,7 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
         }
     }
     // a country column, each chunk's ids turned into the merged table's
-    fn renumbered(to: &mut Vec<u32>, from: Vec<Vec<u32>>, renumber: &[Vec<u32>]) {
+    fn renumbered(to: &mut Vec<u16>, from: Vec<Vec<u16>>, renumber: &[Vec<u16>]) {
         for (c, r) in from.into_iter().zip(renumber) {
             to.extend(c.into_iter().map(|c| r[c as usize]));
         }
@@ -646,7 +646,7 @@ struct Context<'a> {
     evidence: &'a HashMap<(u32, u32), (usize, usize)>,
     seen_columns: HashMap<(u32, u32), usize>,
     /// Where each country code is in the chunk's `countries`, by address.
-    country_ids: HashMap<(usize, usize), u32>,
+    country_ids: HashMap<(usize, usize), u16>,
     /// `unknown_country` messages (with their suggestions) by name, computed once.
     unknown: &'a Unknown,
     /// The commodities, and the commodity of each raw text (see [`commodity_table`]).

@@ -25,9 +25,9 @@ use tradeflow_kernels::decimal;
 #[derive(Debug, Default, Clone)]
 pub struct CleanTable {
     /// Index into `countries` of each row's reporter code.
-    pub reporter: Vec<u32>,
+    pub reporter: Vec<u16>,
     /// Index into `countries` of each row's partner code.
-    pub partner: Vec<u32>,
+    pub partner: Vec<u16>,
     /// The country codes the rows name (the normalised figures' own table).
     pub countries: Vec<&'static str>,
     pub flow: Vec<crate::model::Flow>,
@@ -69,12 +69,12 @@ impl CleanTable {
     /// The index of a country code in `countries`, added when new: for tables made by
     /// hand in tests (the pipeline's come with the normalised figures' table).
     #[cfg(test)]
-    pub fn country(&mut self, code: &'static str) -> u32 {
+    pub fn country(&mut self, code: &'static str) -> u16 {
         match self.countries.iter().position(|&c| c == code) {
-            Some(k) => k as u32,
+            Some(k) => k as u16,
             None => {
                 self.countries.push(code);
-                self.countries.len() as u32 - 1
+                (self.countries.len() - 1) as u16
             }
         }
     }

@@ -203,7 +203,8 @@ pub struct Places<'a> {
     pub place: &'a crate::model::Places,
     /// Formats a place as `source_ref`.
     pub source_ref: &'a (dyn Fn(Place) -> String + Sync),
-    /// A place's source rank: lower wins a conflict.
+    /// A place's source rank: lower wins a conflict. The same for every place of a table
+    /// (validate asks it once per table and column read).
     pub precedence: &'a (dyn Fn(Place) -> usize + Sync),
 }
 
@@ -573,13 +574,20 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
 
     // uniqueness: the highest-precedence figure of a key wins. Sorted by key, then
     // precedence: the figures of one key are neighbours, the winner first
-    let precedence: Vec<u32> = {
-        use rayon::prelude::*;
-        (0..n)
-            .into_par_iter()
-            .map(|i| (places.precedence)(places.place.get(f.raw[i] as usize)) as u32)
-            .collect()
-    };
+    // a figure's precedence is its table's: asked once per context, looked up per
+    // figure (a column of them took 4 bytes a figure through the sort)
+    let by_context: Vec<u32> = (0..places.place.context_count() as u32)
+        .map(|k| {
+            let c = places.place.context_at(k);
+            let place = Place {
+                table: c.table,
+                row: 0,
+                col: c.col,
+            };
+            (places.precedence)(place) as u32
+        })
+        .collect();
+    let precedence = |i: usize| by_context[places.place.context_id(f.raw[i] as usize) as usize];
     // keys sort within each reporter x partner, grouped first by counting (as there are
     // no more ranks than countries, the groups are few); too many ranks: one group
     let ranks = countries_rank.len().max(1);
@@ -588,7 +596,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         None => (1, 0),
     };
     let pair_of = |i: usize| {
-        let rank = |c: u32| countries_rank.by_id[c as usize] as usize;
+        let rank = |c: u16| countries_rank.by_id[c as usize] as usize;
         rank(f.reporter[i]) * pair + rank(f.partner[i]) * (pair > 0) as usize
     };
     let alive = v.clean();
@@ -609,12 +617,12 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     | year_key(f.year[i]) << 29
                     | (f.month[i].unwrap_or(0) as u64) << 25
                     | crank[f.commodity[i] as usize] as u64,
-                (precedence[i] as u64) << 32 | f.raw[i] as u64,
+                (precedence(i) as u64) << 32 | f.raw[i] as u64,
             )
         })
     } else {
         sorted_in_groups(&alive, groups, pair_of, |i| {
-            (kx(i), precedence[i], f.raw[i])
+            (kx(i), precedence(i), f.raw[i])
         })
     };
     drop(alive);
@@ -650,7 +658,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         })
     };
     // judged in precedence order, as the figures were read
-    losers.sort_unstable_by_key(|&(i, _)| (precedence[i], f.raw[i]));
+    losers.sort_unstable_by_key(|&(i, _)| (precedence(i), f.raw[i]));
     for (i, k) in losers {
         if f.value.get(k) == f.value.get(i) {
             v.verdict.superseded.push(Superseded {
@@ -704,7 +712,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
         let key = |at: usize| {
             let i = clean[at] as usize;
-            let rank = |c: u32| countries_rank.by_id[c as usize];
+            let rank = |c: u16| countries_rank.by_id[c as usize];
             (rank(f.reporter[i]), rank(f.partner[i]), f.flow[i] as u8)
         };
         // where each run starts, found in parts on every core
@@ -759,7 +767,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
         // a commodity's index stands for one text (a country's code may be held twice)
         let same_series = |a: usize, b: usize| {
-            let r = |c: u32| countries_rank.by_id[c as usize];
+            let r = |c: u16| countries_rank.by_id[c as usize];
             (
                 r(f.reporter[a]),
                 r(f.partner[a]),

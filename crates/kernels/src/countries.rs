@@ -352,6 +352,14 @@ mod tests {
     use rstest::rstest;
 
     #[test]
+    fn every_code_has_an_index_of_two_bytes() {
+        // the figures hold a country as its index among the codes met, in a u16: every
+        // code a name or a Comtrade number resolves to comes from these two tables
+        let lines = |t: &str| t.lines().filter(|l| !l.trim().is_empty()).count();
+        assert!(lines(TABLE) + lines(M49) < usize::from(u16::MAX));
+    }
+
+    #[test]
     fn ascii_names_fold_as_the_general_folding() {
         // every printable ASCII byte, alone and inside words, and words of mixed case
         let mut texts: Vec<String> = (0u8..128).map(|b| format!("A{}z", b as char)).collect();
