@@ -751,67 +751,63 @@ impl Places {
         }
     }
 
-    /// The places of figures `raw[j]` for each `j` of `idx`, in that order (on every core).
-    pub fn gather(&self, idx: &[u32], raw: &[u32]) -> PlaceColumn {
+    /// The places of figures `raw[j]` for each `j` of `idx`, in that order (on every core),
+    /// these places moved into the column.
+    pub fn into_column(self, idx: &[u32], raw: &[u32]) -> PlaceColumn {
         use rayon::prelude::*;
-        let of = |j: &u32| self.locate(raw[*j as usize] as usize);
         PlaceColumn {
-            row: idx.par_iter().map(|j| of(j).0).collect(),
-            at: idx.par_iter().map(|j| of(j).1).collect(),
-            spots: self.contexts.iter().map(|c| (c.table, c.col)).collect(),
+            raw: idx.par_iter().map(|&j| raw[j as usize]).collect(),
+            places: std::sync::Arc::new(self),
         }
     }
 }
 
-/// Where each of a set of figures was read, 8 bytes a figure where a [`Place`] takes 12:
-/// its row, and the index of its table and column among the few met (at 10M rows of the
-/// clean table, 40 MB less).
+/// Where each of a set of figures was read: the index of its raw figure (4 bytes a figure),
+/// looked up in the raw figures' [`Places`], shared (a long table's are a few runs; at 10M
+/// rows of the clean table, 40 MB less than a row and a table-and-column index each).
 #[derive(Debug, Clone, Default)]
 pub struct PlaceColumn {
-    row: Vec<u32>,
-    at: Vec<u32>,
-    /// Table and column of each index.
-    spots: Vec<(u32, u32)>,
+    raw: Vec<u32>,
+    places: std::sync::Arc<Places>,
 }
 
 impl PlaceColumn {
+    /// Appends a place (for tables made by hand and read back: the pipeline's are made by
+    /// [`Places::into_column`]).
     pub fn push(&mut self, p: Place) {
-        let spot = (p.table, p.col);
-        let k = match self.spots.iter().rposition(|&s| s == spot) {
-            Some(k) => k,
-            None => {
-                self.spots.push(spot);
-                self.spots.len() - 1
-            }
-        };
-        self.at.push(k as u32);
-        self.row.push(p.row);
+        let places = std::sync::Arc::make_mut(&mut self.places);
+        self.raw.push(places.len() as u32);
+        places.push(
+            Context {
+                unit_column: NONE,
+                unit_title: NONE,
+                unit_config: NONE,
+                decimal: None,
+                table: p.table,
+                col: p.col,
+            },
+            p.row,
+        );
     }
 
     pub fn len(&self) -> usize {
-        self.row.len()
+        self.raw.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.row.is_empty()
+        self.raw.is_empty()
     }
 
     /// Figure `i`'s place.
     pub fn get(&self, i: usize) -> Place {
-        let (table, col) = self.spots[self.at[i] as usize];
-        Place {
-            table,
-            row: self.row[i],
-            col,
-        }
+        self.places.get(self.raw[i] as usize)
     }
 
     /// The places at `idx`, in that order.
     pub fn take(&self, idx: &[usize]) -> PlaceColumn {
         PlaceColumn {
-            row: idx.iter().map(|&i| self.row[i]).collect(),
-            at: idx.iter().map(|&i| self.at[i]).collect(),
-            spots: self.spots.clone(),
+            raw: idx.iter().map(|&i| self.raw[i]).collect(),
+            places: self.places.clone(),
         }
     }
 }
@@ -1432,7 +1428,6 @@ mod tests {
             c.push(p);
         }
         assert_eq!(c.len(), places.len());
-        assert!(c.spots.len() == 6, "{:?}", c.spots);
         for (i, &p) in places.iter().enumerate() {
             assert_eq!(c.get(i), p);
         }
@@ -1445,7 +1440,7 @@ mod tests {
         let raw = mixed_figures();
         let ids: Vec<u32> = (0..raw.len() as u32).rev().collect();
         let clean: Vec<u32> = (0..raw.len() as u32).step_by(4).collect();
-        let g = raw.places.gather(&clean, &ids);
+        let g = raw.places.clone().into_column(&clean, &ids);
         for (k, &j) in clean.iter().enumerate() {
             assert_eq!(g.get(k), raw.places.get(ids[j as usize] as usize));
         }

@@ -296,13 +296,14 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // column by column, and go before the report is made (at 10M rows of the peers' data
     // its findings are a JSON tree of about 260 MB) and the writers run
     let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
+    let checked = std::mem::take(&mut verdict.flags);
     let clean = clean_table(
         std::mem::take(&mut norm.figures),
-        &verdict,
+        &verdict.clean,
         &read.prov,
-        &place,
+        place,
+        checked,
     );
-    drop(place);
     let counts = counts(figures_read, &norm, &verdict);
     let mut summary = format!(
         "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
@@ -579,13 +580,15 @@ fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> (usize, usize,
 }
 
 /// The clean table from the normalised figures, which it consumes: each column is
-/// gathered at the clean rows (on every core) and its source freed before the next, so
-/// the two tables are never held whole at once.
+/// gathered at the clean rows `idx` (on every core) and its source freed before the next, so
+/// the two tables are never held whole at once. `checked`: the flags validate set, each
+/// figure's (taken from the verdict, and freed here).
 fn clean_table(
     f: crate::model::Figures,
-    v: &Verdict,
+    idx: &[u32],
     prov: &Provenance,
-    place: &crate::model::Places,
+    place: crate::model::Places,
+    checked: Vec<u32>,
 ) -> CleanTable {
     use rayon::prelude::*;
     fn gather<T: Copy + Send + Sync>(idx: &[u32], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -594,7 +597,6 @@ fn clean_table(
     fn take<T: Copy + Send + Sync>(idx: &[u32], col: Vec<T>) -> Vec<T> {
         gather(idx, |i| col[i])
     }
-    let idx = &v.clean;
     let crate::model::Figures {
         reporter,
         partner,
@@ -608,17 +610,17 @@ fn clean_table(
         flags,
         raw,
     } = f;
-    // one column at a time, each normalised column let go as its clean one is made, the
-    // largest first: the columns made from two (places, flags) last, when the others'
-    // memory is given back (at 10M rows the places made first held 160 MB beside it all)
+    // one column at a time, each normalised column let go as its clean one is made: the
+    // flags first, as two columns (normalise's and validate's) make one, the largest of
+    // the others next
+    let merged = gather(idx, |i| flags[i] | checked[i]);
+    drop((flags, checked));
     let values = value.gather(idx);
     drop(value);
     let (reporter, partner) = (take(idx, reporter), take(idx, partner));
     let (year, commodity) = (take(idx, year), take(idx, commodity));
     let (month, flow) = (take(idx, month), take(idx, flow));
-    let merged = gather(idx, |i| flags[i] | v.flags[i]);
-    drop(flags);
-    let place = place.gather(idx, &raw);
+    let place = place.into_column(idx, &raw);
     drop(raw);
     CleanTable {
         reporter,
