@@ -423,12 +423,13 @@ impl Origin {
 #[derive(Debug, Default, Clone)]
 pub struct RawFigures {
     pub dict: Dict,
-    pub reporter: Vec<u32>,
-    pub partner: Vec<u32>,
-    pub flow: Vec<u32>,
-    pub year: Vec<u32>,
-    pub month: Vec<u32>,
-    pub commodity: Vec<u32>,
+    /// Text ids, narrow while the texts are few (see [`Ids`]).
+    pub reporter: Ids,
+    pub partner: Ids,
+    pub flow: Ids,
+    pub year: Ids,
+    pub month: Ids,
+    pub commodity: Ids,
     pub value: Vec<PackedRaw>,
     /// Each figure's place, and the unit texts and decimal mark around its value.
     pub places: Places,
@@ -492,7 +493,7 @@ pub struct Context {
 /// by one (a long table's) or stay on one row (a wide table's columns) are a run of 12
 /// bytes, where a row each took 4 bytes a figure; rows that follow no such run are held
 /// one by one in plain segments (never more than 4 bytes a figure, with 24 bytes, counting
-/// the runs). The context indices take a byte a figure while there are at most 256
+/// the runs). The context indices take a byte a figure while there are fewer than 255
 /// contexts (a CSV with a unit column has one per unit met). At 10M rows of a CSV, 70 MB
 /// less than a row and an index of 4 bytes each.
 #[derive(Debug, Default, Clone)]
@@ -504,7 +505,7 @@ pub struct Places {
     /// The rows of the figures of the plain segments, one after another.
     plain_rows: Vec<u32>,
     /// Each figure's context index.
-    context: Narrow,
+    context: Ids,
     contexts: Vec<Context>,
     /// Each context's index, to find a context met before.
     ids: rustc_hash::FxHashMap<Context, u32>,
@@ -530,64 +531,101 @@ const PLAIN: u32 = 3;
 /// than 4 bytes a figure.
 const SHORTEST_RUN: u32 = 6;
 
-/// Integers below `u32::MAX`, held in one byte each while all are below 256, then in two
-/// while below 65,536, then in four.
+/// A column of `u32`s (text ids, context indices) in one byte each while every one is
+/// below 255, then two while below 65,535, then four: a column widens when a larger one
+/// comes. [`NONE`] (no text) is held as 0, each other value as itself plus one, so a
+/// column of absent texts stays narrow.
 #[derive(Debug, Clone)]
-enum Narrow {
+pub enum Ids {
     U8(Vec<u8>),
     U16(Vec<u16>),
     U32(Vec<u32>),
 }
 
-impl Default for Narrow {
-    fn default() -> Narrow {
-        Narrow::U8(Vec::new())
+impl Default for Ids {
+    fn default() -> Ids {
+        Ids::U8(Vec::new())
     }
 }
 
-impl Narrow {
-    fn push(&mut self, v: u32) {
+impl Ids {
+    pub fn push(&mut self, v: u32) {
+        let held = v.wrapping_add(1);
         match self {
-            Narrow::U8(c) => match u8::try_from(v) {
+            Ids::U8(c) => match u8::try_from(held) {
                 Ok(b) => c.push(b),
                 Err(_) => {
-                    *self = Narrow::U16(c.iter().map(|&b| u16::from(b)).collect());
+                    *self = Ids::U16(Self::widened(c, u16::from));
                     self.push(v);
                 }
             },
-            Narrow::U16(c) => match u16::try_from(v) {
+            Ids::U16(c) => match u16::try_from(held) {
                 Ok(w) => c.push(w),
                 Err(_) => {
-                    *self = Narrow::U32(c.iter().map(|&w| u32::from(w)).collect());
+                    *self = Ids::U32(Self::widened(c, u32::from));
                     self.push(v);
                 }
             },
-            Narrow::U32(c) => c.push(v),
+            Ids::U32(c) => c.push(held),
         }
+    }
+
+    /// `c` in a wider type, with its room for more.
+    fn widened<T: Copy, U>(c: &[T], wide: impl Fn(T) -> U) -> Vec<U> {
+        let mut w = Vec::with_capacity(c.len().max(16) * 2);
+        w.extend(c.iter().map(|&x| wide(x)));
+        w
     }
 
     #[inline]
-    fn get(&self, i: usize) -> u32 {
+    pub fn get(&self, i: usize) -> u32 {
         match self {
-            Narrow::U8(c) => u32::from(c[i]),
-            Narrow::U16(c) => u32::from(c[i]),
-            Narrow::U32(c) => c[i],
+            Ids::U8(c) => u32::from(c[i]),
+            Ids::U16(c) => u32::from(c[i]),
+            Ids::U32(c) => c[i],
+        }
+        .wrapping_sub(1)
+    }
+
+    pub fn last(&self) -> Option<u32> {
+        self.len().checked_sub(1).map(|i| self.get(i))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Ids::U8(c) => c.len(),
+            Ids::U16(c) => c.len(),
+            Ids::U32(c) => c.len(),
         }
     }
 
-    fn last(&self) -> Option<u32> {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every value, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    pub fn reserve(&mut self, more: usize) {
         match self {
-            Narrow::U8(c) => c.last().map(|&b| u32::from(b)),
-            Narrow::U16(c) => c.last().map(|&w| u32::from(w)),
-            Narrow::U32(c) => c.last().copied(),
+            Ids::U8(c) => c.reserve_exact(more),
+            Ids::U16(c) => c.reserve_exact(more),
+            Ids::U32(c) => c.reserve_exact(more),
         }
     }
 
-    fn reserve(&mut self, more: usize) {
+    /// Keeps the first `len` and gives back the room past them.
+    pub fn cut(&mut self, len: usize) {
+        fn cut<T>(c: &mut Vec<T>, len: usize) {
+            c.truncate(len);
+            c.shrink_to_fit();
+        }
         match self {
-            Narrow::U8(c) => c.reserve_exact(more),
-            Narrow::U16(c) => c.reserve_exact(more),
-            Narrow::U32(c) => c.reserve_exact(more),
+            Ids::U8(c) => cut(c, len),
+            Ids::U16(c) => cut(c, len),
+            Ids::U32(c) => cut(c, len),
         }
     }
 }
@@ -885,12 +923,10 @@ impl RawFigures {
             (&mut self.month, &mut other.month),
             (&mut self.commodity, &mut other.commodity),
         ] {
-            to.reserve_exact(n - to.len());
-            to.extend(
-                std::mem::take(from)
-                    .into_iter()
-                    .map(|i| renumbered(&ids, i)),
-            );
+            to.reserve(n - to.len());
+            for i in std::mem::take(from).iter() {
+                to.push(renumbered(&ids, i));
+            }
         }
         let texts = self.value_ends.len() as u32;
         self.value.reserve_exact(n - self.value.len());
@@ -995,10 +1031,10 @@ impl RawFigures {
             };
             let mut record = [0u8; SPILLED as usize];
             for (k, v) in [
-                self.reporter[i],
-                self.partner[i],
-                self.flow[i],
-                self.year[i],
+                self.reporter.get(i),
+                self.partner.get(i),
+                self.flow.get(i),
+                self.year.get(i),
                 kind,
             ]
             .into_iter()
@@ -1039,7 +1075,7 @@ impl RawFigures {
             &mut self.month,
             &mut self.commodity,
         ] {
-            cut(col, lo);
+            col.cut(lo);
         }
         cut(&mut self.value, lo);
         cut(&mut self.value_ends, t_lo);
@@ -1058,10 +1094,10 @@ impl RawFigures {
     pub fn shown(&self, i: usize) -> std::io::Result<RawShown> {
         let Some(sp) = self.spilled.as_ref().filter(|sp| i >= sp.from) else {
             return Ok(RawShown {
-                reporter: self.reporter[i],
-                partner: self.partner[i],
-                flow: self.flow[i],
-                year: self.year[i],
+                reporter: self.reporter.get(i),
+                partner: self.partner.get(i),
+                flow: self.flow.get(i),
+                year: self.year.get(i),
                 value: self.value_text(i),
             });
         };
@@ -1509,13 +1545,35 @@ mod tests {
     }
 
     #[test]
+    fn ids_read_back_as_pushed_and_widen_only_for_large_ones() {
+        let mut ids = Ids::default();
+        let small = [NONE, 0, 7, 254, NONE];
+        for v in small {
+            ids.push(v);
+        }
+        assert!(matches!(ids, Ids::U8(_)), "no text and ids below 255 take a byte");
+        ids.push(255);
+        assert!(matches!(ids, Ids::U16(_)));
+        ids.push(65_534);
+        assert!(matches!(ids, Ids::U16(_)));
+        ids.push(65_535);
+        ids.push(u32::MAX - 1);
+        assert!(matches!(ids, Ids::U32(_)));
+        let all: Vec<u32> = ids.iter().collect();
+        assert_eq!(all, [NONE, 0, 7, 254, NONE, 255, 65_534, 65_535, u32::MAX - 1]);
+        assert_eq!(ids.last(), Some(u32::MAX - 1));
+        ids.cut(2);
+        assert_eq!(ids.iter().collect::<Vec<_>>(), [NONE, 0]);
+    }
+
+    #[test]
     fn context_indices_widen_past_one_byte_and_two() {
         let mut p = Places::default();
         let cols = 70_000u32;
         for col in 0..cols {
             p.push(context_of_col(col), col / 3);
         }
-        assert!(matches!(p.context, Narrow::U32(_)));
+        assert!(matches!(p.context, Ids::U32(_)));
         for col in (0..cols).step_by(7) {
             assert_eq!(
                 p.get(col as usize),

@@ -1058,10 +1058,10 @@ mod tests {
         (0..out.len())
             .map(|i| {
                 let ids = vec![
-                    out.reporter[i],
-                    out.partner[i],
-                    out.year[i],
-                    out.commodity[i],
+                    out.reporter.get(i),
+                    out.partner.get(i),
+                    out.year.get(i),
+                    out.commodity.get(i),
                 ];
                 (ids, out.value_text(i), out.places.get(i).row)
             })

@@ -630,7 +630,12 @@ mod stream_tests {
         (0..raw.len())
             .map(|i| {
                 let text = |id: u32| raw.dict.get(id).map(str::to_string);
-                let ids = [raw.reporter[i], raw.partner[i], raw.year[i], raw.flow[i]];
+                let ids = [
+                    raw.reporter.get(i),
+                    raw.partner.get(i),
+                    raw.year.get(i),
+                    raw.flow.get(i),
+                ];
                 (ids.map(text).to_vec(), raw.value_text(i), raw.places.get(i))
             })
             .collect()

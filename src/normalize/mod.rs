@@ -414,7 +414,7 @@ fn commodity_table(raw: &RawFigures) -> (crate::model::Dict, Vec<u32>) {
         }
     };
     let mut used = vec![false; none + 1];
-    for &id in &raw.commodity {
+    for id in raw.commodity.iter() {
         used[slot(id)] = true;
     }
     let slots: Vec<usize> = (0..=none).filter(|&k| used[k]).collect();
@@ -477,9 +477,13 @@ fn normalize_range(
     for i in lo..hi {
         let place = raw.places.get(i);
         let text = |id: u32| raw.dict.get(id);
-        let partner_text = text(raw.partner[i]);
-        let partner =
-            partner_text.map(|p| (p, cx.memo.place(raw.partner[i], || opts.aliases.lookup(p))));
+        let partner_text = text(raw.partner.get(i));
+        let partner = partner_text.map(|p| {
+            (
+                p,
+                cx.memo.place(raw.partner.get(i), || opts.aliases.lookup(p)),
+            )
+        });
         if let Some((label, Some(countries::Place::Aggregate))) = partner {
             // a sum row: read what can be read, keep it aside
             let dims = cx.dims(i).ok();
@@ -503,8 +507,9 @@ fn normalize_range(
             });
             continue;
         }
-        let result = (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), Rejection> {
-            let partner = match partner {
+        let result =
+            (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), Rejection> {
+                let partner = match partner {
                 None => return Err((
                     "missing_partner",
                     "no partner in the row, its headers, the title, the sheet name or the config"
@@ -512,13 +517,13 @@ fn normalize_range(
                 )),
                 Some((_, Some(countries::Place::Country(c)))) => c.iso3,
                 Some((p, _)) => {
-                    return Err(("unknown_country", cx.unknown("partner", raw.partner[i], p)))
+                    return Err(("unknown_country", cx.unknown("partner", raw.partner.get(i), p)))
                 }
             };
-            let dims = cx.dims(i)?;
-            let (value, flag) = cx.value(i)?;
-            Ok((partner, dims, value, flag))
-        })();
+                let dims = cx.dims(i)?;
+                let (value, flag) = cx.value(i)?;
+                Ok((partner, dims, value, flag))
+            })();
         match result {
             Ok((partner, d, value, flag)) => {
                 let f = &mut cx.out.figures;
@@ -753,7 +758,7 @@ impl Context<'_> {
     fn dims(&mut self, i: usize) -> Result<Dims, Rejection> {
         let raw = self.raw;
         let text = |id: u32| raw.dict.get(id);
-        let reporter = match text(raw.reporter[i]) {
+        let reporter = match text(raw.reporter.get(i)) {
             None => {
                 return Err((
                     "missing_reporter",
@@ -763,41 +768,41 @@ impl Context<'_> {
             }
             Some(r) => match self
                 .memo
-                .place(raw.reporter[i], || self.opts.aliases.lookup(r))
+                .place(raw.reporter.get(i), || self.opts.aliases.lookup(r))
             {
                 Some(countries::Place::Country(c)) => c.iso3,
                 _ => {
                     return Err((
                         "unknown_country",
-                        self.unknown("reporter", raw.reporter[i], r),
+                        self.unknown("reporter", raw.reporter.get(i), r),
                     ))
                 }
             },
         };
-        let Some(flow) = memo(&mut self.memo.flow, raw.flow[i], || {
-            text(raw.flow[i]).and_then(parse_flow)
+        let Some(flow) = memo(&mut self.memo.flow, raw.flow.get(i), || {
+            text(raw.flow.get(i)).and_then(parse_flow)
         }) else {
             return Err((
                 "bad_flow",
-                match text(raw.flow[i]) {
+                match text(raw.flow.get(i)) {
                     Some(f) => format!("flow {f:?} is not export, import, re-export or re-import"),
                     None => "no flow in the row, its headers or the config".into(),
                 },
             ));
         };
-        let Some(year) = memo(&mut self.memo.year, raw.year[i], || {
-            text(raw.year[i]).and_then(parse_year)
+        let Some(year) = memo(&mut self.memo.year, raw.year.get(i), || {
+            text(raw.year.get(i)).and_then(parse_year)
         }) else {
             return Err((
                 "bad_year",
                 format!(
                     "year {:?} is not a calendar year",
-                    text(raw.year[i]).unwrap_or("")
+                    text(raw.year.get(i)).unwrap_or("")
                 ),
             ));
         };
-        let Some(month) = memo(&mut self.memo.month, raw.month[i], || {
-            match text(raw.month[i]) {
+        let Some(month) = memo(&mut self.memo.month, raw.month.get(i), || {
+            match text(raw.month.get(i)) {
                 // Comtrade writes 52 (and some agencies 0) for an annual figure
                 None | Some("52") | Some("0") | Some("00") => Some(None),
                 Some(m) => parse_month(m).map(Some),
@@ -807,11 +812,11 @@ impl Context<'_> {
                 "bad_month",
                 format!(
                     "month {:?} is not 1 to 12",
-                    text(raw.month[i]).unwrap_or("")
+                    text(raw.month.get(i)).unwrap_or("")
                 ),
             ));
         };
-        let id = raw.commodity[i];
+        let id = raw.commodity.get(i);
         // the last slot is for rows without a commodity
         let slot = if id == crate::model::NONE {
             raw.dict.len()
