@@ -1279,36 +1279,39 @@ impl Values {
 }
 
 pub mod flags {
+    /// A figure's flags, a bit each (13 so far: two bytes a figure).
+    pub type Flags = u16;
+
     /// The cell's own unit overrode the column header's (`1.135 Billion` under millions).
-    pub const UNIT_CELL_OVERRIDES_HEADER: u32 = 1 << 0;
+    pub const UNIT_CELL_OVERRIDES_HEADER: Flags = 1 << 0;
     /// The column header's unit overrode the table title's.
-    pub const UNIT_HEADER_OVERRIDES_TITLE: u32 = 1 << 1;
+    pub const UNIT_HEADER_OVERRIDES_TITLE: Flags = 1 << 1;
     /// The config's unit disagreed with the file and the file won.
-    pub const UNIT_FILE_OVERRIDES_CONFIG: u32 = 1 << 2;
+    pub const UNIT_FILE_OVERRIDES_CONFIG: Flags = 1 << 2;
     /// An ambiguous separator (`1.180`) was decided by the column's other cells.
-    pub const DECIMAL_FROM_COLUMN: u32 = 1 << 3;
+    pub const DECIMAL_FROM_COLUMN: Flags = 1 << 3;
     /// An ambiguous separator was decided by plausibility against the unit.
-    pub const DECIMAL_FROM_PLAUSIBILITY: u32 = 1 << 4;
+    pub const DECIMAL_FROM_PLAUSIBILITY: Flags = 1 << 4;
     /// A spreadsheet float was snapped to the precision it displays.
-    pub const SNAPPED_FLOAT: u32 = 1 << 5;
+    pub const SNAPPED_FLOAT: Flags = 1 << 5;
     /// Part of a year-on-year jump beyond the configured factor.
-    pub const JUMP: u32 = 1 << 6;
+    pub const JUMP: Flags = 1 << 6;
     /// Equal to the other flow of the same partner and year.
-    pub const EQUAL_FLOWS: u32 = 1 << 7;
+    pub const EQUAL_FLOWS: Flags = 1 << 7;
     /// A missing-value marker (`..`, `n/a`, empty): the value is null, never zero.
-    pub const MISSING: u32 = 1 << 8;
+    pub const MISSING: Flags = 1 << 8;
     /// Beyond the mirror band against the partner's own figure.
-    pub const MIRROR_GAP: u32 = 1 << 9;
+    pub const MIRROR_GAP: Flags = 1 << 9;
     /// The same value several years running.
-    pub const REPEATED: u32 = 1 << 10;
+    pub const REPEATED: Flags = 1 << 10;
     /// Negative, kept because negatives are allowed or the rule is a warning.
-    pub const NEGATIVE: u32 = 1 << 11;
+    pub const NEGATIVE: Flags = 1 << 11;
     /// Outside the year range or above the plausible maximum, kept by a warning rule.
-    pub const OUT_OF_RANGE: u32 = 1 << 12;
+    pub const OUT_OF_RANGE: Flags = 1 << 12;
 
     /// Names of the flags set in `bits`, for people.
     /// Appends the names of the flags set, space-separated.
-    pub fn push_names(out: &mut String, bits: u32) {
+    pub fn push_names(out: &mut String, bits: Flags) {
         if bits == 0 {
             return;
         }
@@ -1320,12 +1323,12 @@ pub mod flags {
         }
     }
 
-    pub fn names(bits: u32) -> Vec<&'static str> {
+    pub fn names(bits: Flags) -> Vec<&'static str> {
         set(bits).collect()
     }
 
-    fn set(bits: u32) -> impl Iterator<Item = &'static str> {
-        const ALL: [(u32, &str); 13] = [
+    fn set(bits: Flags) -> impl Iterator<Item = &'static str> {
+        const ALL: [(Flags, &str); 13] = [
             (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),
             (UNIT_HEADER_OVERRIDES_TITLE, "unit_header_overrides_title"),
             (UNIT_FILE_OVERRIDES_CONFIG, "unit_file_overrides_config"),
@@ -1364,7 +1367,7 @@ pub struct Figures {
     pub commodities: Dict,
     /// Exact value in US dollars; `None` where the file marks it missing.
     pub value: Values,
-    pub flags: Vec<u32>,
+    pub flags: Vec<flags::Flags>,
     pub raw: Vec<u32>,
 }
 
@@ -1551,7 +1554,10 @@ mod tests {
         for v in small {
             ids.push(v);
         }
-        assert!(matches!(ids, Ids::U8(_)), "no text and ids below 255 take a byte");
+        assert!(
+            matches!(ids, Ids::U8(_)),
+            "no text and ids below 255 take a byte"
+        );
         ids.push(255);
         assert!(matches!(ids, Ids::U16(_)));
         ids.push(65_534);
@@ -1560,7 +1566,10 @@ mod tests {
         ids.push(u32::MAX - 1);
         assert!(matches!(ids, Ids::U32(_)));
         let all: Vec<u32> = ids.iter().collect();
-        assert_eq!(all, [NONE, 0, 7, 254, NONE, 255, 65_534, 65_535, u32::MAX - 1]);
+        assert_eq!(
+            all,
+            [NONE, 0, 7, 254, NONE, 255, 65_534, 65_535, u32::MAX - 1]
+        );
         assert_eq!(ids.last(), Some(u32::MAX - 1));
         ids.cut(2);
         assert_eq!(ids.iter().collect::<Vec<_>>(), [NONE, 0]);

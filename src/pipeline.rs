@@ -588,7 +588,7 @@ fn clean_table(
     idx: &[u32],
     prov: &Provenance,
     place: crate::model::Places,
-    checked: Vec<u32>,
+    checked: Vec<flags::Flags>,
 ) -> CleanTable {
     use rayon::prelude::*;
     fn gather<T: Copy + Send + Sync>(idx: &[u32], col: impl Fn(usize) -> T + Sync) -> Vec<T> {

@@ -508,7 +508,7 @@ fn normalize_range(
             continue;
         }
         let result =
-            (|| -> Result<(&'static str, Dims, Option<Decimal>, u32), Rejection> {
+            (|| -> Result<(&'static str, Dims, Option<Decimal>, flags::Flags), Rejection> {
                 let partner = match partner {
                 None => return Err((
                     "missing_partner",
@@ -667,7 +667,7 @@ struct Context<'a> {
 
 /// The unit a raw context gives its figures and where it was named, if anywhere, with the
 /// flags of the levels it overrides.
-type ContextUnit = (Option<(Unit, Origin)>, u32);
+type ContextUnit = (Option<(Unit, Origin)>, flags::Flags);
 
 /// What a text means, worked out once per distinct text (texts are interned ids).
 struct Memo {
@@ -844,7 +844,7 @@ impl Context<'_> {
     /// The unit a context gives its figures, with the flags of the levels it overrides,
     /// and the unit of its table's column recorded the first time the column is met.
     fn context_unit(&mut self, c: &crate::model::Context, key: (u32, u32)) -> ContextUnit {
-        let mut flag = 0u32;
+        let mut flag: flags::Flags = 0;
         // the unit: nearest level that names one
         let column_unit = self.unit(c.unit_column);
         let title_unit = self.unit(c.unit_title);
@@ -883,7 +883,7 @@ impl Context<'_> {
         (base, flag)
     }
 
-    fn value(&mut self, i: usize) -> Result<(Option<Decimal>, u32), Rejection> {
+    fn value(&mut self, i: usize) -> Result<(Option<Decimal>, flags::Flags), Rejection> {
         let raw = self.raw;
         let place = raw.places.get(i);
         let c = *raw.places.context(i);
@@ -996,7 +996,7 @@ fn decide(
     exp: Option<u32>,
     column: Option<(usize, usize)>,
     max: Decimal,
-) -> Result<(Decimal, u32), String> {
+) -> Result<(Decimal, flags::Flags), String> {
     if let Some((dots, commas)) = column {
         let says = match (dots > 0, commas > 0) {
             (true, false) => Some('.'),

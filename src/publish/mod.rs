@@ -42,7 +42,7 @@ pub struct CleanTable {
     /// Where each figure was read, in `provenance`.
     pub place: crate::model::PlaceColumn,
     pub provenance: crate::model::Provenance,
-    pub flags: Vec<u32>,
+    pub flags: Vec<crate::model::flags::Flags>,
 }
 
 impl CleanTable {

@@ -156,7 +156,7 @@ pub struct Verdict {
     /// Partner x year x flow: `true` where a clean figure exists.
     pub coverage: Vec<(String, i32, Flow, bool)>,
     /// Flags set by validation, per figure (OR-ed onto normalise's).
-    pub flags: Vec<u32>,
+    pub flags: Vec<flags::Flags>,
     /// `None` when the data may be published, else why not.
     pub failure: Option<String>,
 }
@@ -280,7 +280,7 @@ impl V<'_> {
     }
 
     /// A figure-level finding: `error` rejects the figure, `warn` flags it.
-    fn judge(&mut self, c: &mut Check, i: usize, flag: u32, message: String) {
+    fn judge(&mut self, c: &mut Check, i: usize, flag: flags::Flags, message: String) {
         match c.severity {
             Severity::Off => return,
             Severity::Error => {
@@ -786,7 +786,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         // the findings and flags of the series in `part` (whole series), in order
         let scan = |part: &[u32]| {
             let (mut jumps, mut repeated, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
-            let mut fl: Vec<(usize, u32)> = Vec::new();
+            let mut fl: Vec<(usize, flags::Flags)> = Vec::new();
             // one series' indices at a time, widened for indexing
             let mut series: Vec<usize> = Vec::new();
             let mut start = 0;
@@ -914,7 +914,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 .map(|w| scan(&by_series[w[0]..w[1]]))
                 .collect::<Vec<_>>()
         };
-        let mut fl: Vec<(usize, u32)> = Vec::new();
+        let mut fl: Vec<(usize, flags::Flags)> = Vec::new();
         for (j, r, g, f) in parts {
             jumps.findings.extend(j);
             repeated.findings.extend(r);
@@ -941,7 +941,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     };
 
     let equal_pass = || {
-        let mut fl: Vec<(usize, u32)> = Vec::new();
+        let mut fl: Vec<(usize, flags::Flags)> = Vec::new();
         // the two flows of a period are equal: often a copy error
         let mut equal = v.check("equal_flows");
         if equal.severity != Severity::Off {
@@ -970,7 +970,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     };
 
     let mirror_pass = || {
-        let (mut fl, mut rows): (Vec<(usize, u32)>, Vec<MirrorGap>) = (Vec::new(), Vec::new());
+        let (mut fl, mut rows): (Vec<(usize, flags::Flags)>, Vec<MirrorGap>) =
+            (Vec::new(), Vec::new());
         // mirror statistics: A's exports to B against B's imports from A
         let mut mirror = v.check("mirror");
         let mirrors = |r, p| (p, r, Flow::Import as u8);
