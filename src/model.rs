@@ -1500,7 +1500,7 @@ mod tests {
     proptest::proptest! {
         /// Places held as runs and plain segments read back as pushed, figure by figure,
         /// whether pushed into one set or into pieces appended one after another, and
-        /// take no more than 8 bytes a figure. Each step: a column (its context) and how
+        /// their rows take no more than 4 bytes a figure. Each step: a column (its context) and how
         /// far the row moves (mostly one on, as in a long table).
         #[test]
         fn places_read_back_as_pushed_in_runs_or_pieces(
