@@ -265,8 +265,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     } else {
         normalize::normalize(&read.raw, &nopts, &sref)
     };
-    // what only normalise reads goes now (text ids, 1 to 4 bytes a figure each); the rejects still need the
-    // texts of reporter, partner, flow, year and value, validate the places
+    // what only normalise reads goes now (text ids, 1 to 4 bytes a figure each); the
+    // rejects still need the texts of reporter, partner, flow, year and value, validate
+    // the places
     for col in [&mut read.raw.month, &mut read.raw.commodity] {
         drop(std::mem::take(col));
     }
