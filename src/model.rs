@@ -549,25 +549,28 @@ impl Default for Ids {
 }
 
 impl Ids {
+    #[inline]
     pub fn push(&mut self, v: u32) {
         let held = v.wrapping_add(1);
         match self {
-            Ids::U8(c) => match u8::try_from(held) {
-                Ok(b) => c.push(b),
-                Err(_) => {
-                    *self = Ids::U16(Self::widened(c, u16::from));
-                    self.push(v);
-                }
-            },
-            Ids::U16(c) => match u16::try_from(held) {
-                Ok(w) => c.push(w),
-                Err(_) => {
-                    *self = Ids::U32(Self::widened(c, u32::from));
-                    self.push(v);
-                }
-            },
+            Ids::U8(c) if held < 1 << 8 => c.push(held as u8),
+            Ids::U16(c) if held < 1 << 16 => c.push(held as u16),
             Ids::U32(c) => c.push(held),
+            _ => self.widen_and_push(held),
         }
+    }
+
+    /// Widens the column to hold `held` (a value plus one), and pushes it.
+    #[cold]
+    #[inline(never)]
+    fn widen_and_push(&mut self, held: u32) {
+        *self = match self {
+            Ids::U8(c) if held < 1 << 16 => Ids::U16(Self::widened(c, u16::from)),
+            Ids::U8(c) => Ids::U32(Self::widened(c, u32::from)),
+            Ids::U16(c) => Ids::U32(Self::widened(c, u32::from)),
+            Ids::U32(c) => Ids::U32(std::mem::take(c)),
+        };
+        self.push(held.wrapping_sub(1));
     }
 
     /// `c` in a wider type, with its room for more.
@@ -639,6 +642,7 @@ impl Places {
         })
     }
 
+    #[inline]
     fn push(&mut self, c: Context, row: u32) {
         // a figure's context is nearly always its predecessor's
         let id = match self.context.last() {
@@ -749,8 +753,11 @@ impl Places {
     #[inline]
     fn locate(&self, i: usize) -> (u32, u32) {
         let at = i as u32;
-        let k = self.runs.partition_point(|r| r.first <= at) - 1;
-        let r = self.runs[k];
+        // a long table's places are one run
+        let r = match self.runs[..] {
+            [only] => only,
+            _ => self.runs[self.runs.partition_point(|r| r.first <= at) - 1],
+        };
         let row = match r.step {
             PLAIN => self.plain_rows[(r.row + (at - r.first)) as usize],
             step => r.row + (at - r.first) * (step % OPEN),
@@ -779,6 +786,7 @@ impl Places {
     }
 
     /// Figure `i`'s place.
+    #[inline]
     pub fn get(&self, i: usize) -> Place {
         let (row, k) = self.locate(i);
         let c = &self.contexts[k as usize];
@@ -837,6 +845,7 @@ impl PlaceColumn {
     }
 
     /// Figure `i`'s place.
+    #[inline]
     pub fn get(&self, i: usize) -> Place {
         self.places.get(self.raw[i] as usize)
     }
