@@ -164,7 +164,7 @@ fn say_findings(report: &crate::report::Report, severity: Severity, every: bool)
             .findings
             .iter()
             .take(said)
-            .map(|f| format!("{}: {}", c.id, f.message))
+            .map(|f| format!("{}: {}", c.id, f.message()))
             .chain((more > 0).then(|| format!("{}: {more} more in report.json", c.id)));
         for line in lines {
             match severity {

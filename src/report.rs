@@ -91,10 +91,10 @@ mod tests {
             id: "yoy_jump",
             severity: Severity::Warn,
             description: "a jump",
-            findings: vec![Finding {
-                message: "TUR KAZ export 2019 -> 2020: 1 -> 9 (x9)".into(),
-                refs: vec!["a.csv line 3".into(), "a \"b\".csv line 4".into()],
-            }],
+            findings: vec![Finding::new(
+                "TUR KAZ export 2019 -> 2020: 1 -> 9 (x9)".into(),
+                vec!["a.csv line 3".into(), "a \"b\".csv line 4".into()],
+            )],
         }]
     }
 

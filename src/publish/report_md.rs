@@ -64,12 +64,12 @@ pub fn render(r: &Report) -> String {
                 c.description
             );
             for f in list.iter().take(25) {
-                let at = if f.refs.is_empty() {
+                let at = if f.refs().len() == 0 {
                     String::new()
                 } else {
-                    format!(" ({})", f.refs.join("; "))
+                    format!(" ({})", f.refs_joined())
                 };
-                let _ = writeln!(o, "- {}{at}", f.message);
+                let _ = writeln!(o, "- {}{at}", f.message());
             }
             if list.len() > 25 {
                 let _ = writeln!(o, "- ... and {} more in report.json", list.len() - 25);

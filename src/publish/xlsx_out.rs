@@ -74,8 +74,8 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(String, u64), XlsxErro
         for f in &c.findings {
             ws.write_string(r, 0, c.id)?;
             ws.write_string(r, 1, c.severity.as_str())?;
-            ws.write_string(r, 2, safe_text(&f.message))?;
-            ws.write_string(r, 3, safe_text(&f.refs.join("; ")))?;
+            ws.write_string(r, 2, safe_text(f.message()))?;
+            ws.write_string(r, 3, safe_text(&f.refs_joined()))?;
             r += 1;
         }
     }

@@ -90,12 +90,63 @@ pub const RULES: &[(&str, Severity, &str)] = &[
 /// (every reject is in rejects.csv regardless).
 pub const MAX_LISTED: usize = 1000;
 
-/// One thing a check found.
-#[derive(Debug, Clone, serde::Serialize)]
+/// One thing a check found: a message and where (the `source_ref`s of the figures
+/// involved). Held as one text, the message and each ref end to end, with where each
+/// ends: one allocation a finding where a message, a list and each ref took one each (at
+/// 10M rows of the peer's data, 294,792 warnings: the run's peak 37 MB lower).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    pub message: String,
-    /// Where: `source_ref`s of the figures involved.
-    pub refs: Vec<String>,
+    text: Box<str>,
+    /// Where the message ends in `text`, then where each ref ends.
+    ends: smallvec::SmallVec<[u32; 3]>,
+}
+
+impl Finding {
+    pub fn new(message: String, refs: Vec<String>) -> Finding {
+        let mut text =
+            String::with_capacity(message.len() + refs.iter().map(String::len).sum::<usize>());
+        let mut ends = smallvec::SmallVec::new();
+        for part in std::iter::once(&message).chain(&refs) {
+            text.push_str(part);
+            ends.push(text.len() as u32);
+        }
+        Finding {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.text[..self.ends[0] as usize]
+    }
+
+    /// Where: the `source_ref`s of the figures involved.
+    pub fn refs(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.ends
+            .windows(2)
+            .map(|w| &self.text[w[0] as usize..w[1] as usize])
+    }
+
+    /// The refs for people: joined by `; `.
+    pub fn refs_joined(&self) -> String {
+        self.refs().collect::<Vec<_>>().join("; ")
+    }
+}
+
+impl serde::Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Refs<'a>(&'a Finding);
+        impl serde::Serialize for Refs<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.refs())
+            }
+        }
+        let mut st = s.serialize_struct("Finding", 2)?;
+        st.serialize_field("message", self.message())?;
+        st.serialize_field("refs", &Refs(self))?;
+        st.end()
+    }
 }
 
 /// A check and what it found.
@@ -293,10 +344,10 @@ impl V<'_> {
             }
             _ => self.verdict.flags[i] |= flag,
         }
-        c.findings.push(Finding {
-            message: format!("{}: {message}", key_text(self.f, i)),
-            refs: vec![self.r(i)],
-        });
+        c.findings.push(Finding::new(
+            format!("{}: {message}", key_text(self.f, i)),
+            vec![self.r(i)],
+        ));
     }
 
     /// The figures still alive, in order (found on every core).
@@ -684,20 +735,20 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 message: msg.clone(),
             });
             v.alive[i] = false;
-            conflicts.findings.push(Finding {
-                message: format!("{}: {msg}", key_text(f, i)),
-                refs: vec![v.r(i), v.r(k)],
-            });
+            conflicts.findings.push(Finding::new(
+                format!("{}: {msg}", key_text(f, i)),
+                vec![v.r(i), v.r(k)],
+            ));
         }
     }
     if !v.verdict.superseded.is_empty() {
-        dups.findings.push(Finding {
-            message: format!(
+        dups.findings.push(Finding::new(
+            format!(
                 "{} figures repeat a figure of a higher-precedence source with the same value",
                 v.verdict.superseded.len()
             ),
-            refs: vec![],
-        });
+            vec![],
+        ));
     }
 
     // by key: the survivors of the uniqueness pass, already in key order
@@ -821,8 +872,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
                     if hi > lo * factor {
                         let ratio = (vb / va).round_dp(2);
-                        jumps.push(Finding {
-                            message: format!(
+                        jumps.push(Finding::new(
+                            format!(
                                 "{} {} {} {} -> {}: {} -> {} (x{ratio})",
                                 k.0,
                                 k.1,
@@ -832,8 +883,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                 grouped(va),
                                 grouped(vb)
                             ),
-                            refs: vec![v.r(a), v.r(b)],
-                        });
+                            vec![v.r(a), v.r(b)],
+                        ));
                         fl.push((a, flags::JUMP));
                         fl.push((b, flags::JUMP));
                     }
@@ -846,8 +897,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                             f.value.get(i).is_some() && f.value.get(i) == f.value.get(w[0])
                         });
                         if consecutive && same {
-                            repeated.push(Finding {
-                                message: format!(
+                            repeated.push(Finding::new(
+                                format!(
                                     "{} {} {}: {} in every year {}-{}",
                                     k.0,
                                     k.1,
@@ -856,8 +907,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                     f.year[w[0]],
                                     f.year[w[run - 1]]
                                 ),
-                                refs: w.iter().map(|&i| v.r(i)).collect(),
-                            });
+                                w.iter().map(|&i| v.r(i)).collect(),
+                            ));
                             for &i in w {
                                 fl.push((i, flags::REPEATED));
                             }
@@ -882,10 +933,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                         what.push(format!("starts in {lo} while the data starts in {m}"));
                     }
                     if !what.is_empty() {
-                        gaps.push(Finding {
-                            message: format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
-                            refs: vec![],
-                        });
+                        gaps.push(Finding::new(
+                            format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
+                            vec![],
+                        ));
                     }
                 }
             }
@@ -951,16 +1002,16 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     && f.value.get(e) == f.value.get(m)
                     && !f.value.get(e).unwrap_or_default().is_zero()
                 {
-                    equal.findings.push(Finding {
-                        message: format!(
+                    equal.findings.push(Finding::new(
+                        format!(
                             "{} {} {}: exports and imports are both {}",
                             f.reporter(e),
                             f.partner(e),
                             f.year[e],
                             show(f.value.get(e))
                         ),
-                        refs: vec![v.r(e), v.r(m)],
-                    });
+                        vec![v.r(e), v.r(m)],
+                    ));
                     fl.push((e, flags::EQUAL_FLOWS));
                     fl.push((m, flags::EQUAL_FLOWS));
                 }
@@ -995,8 +1046,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 within_band: within,
             });
             if !within && mirror.severity != Severity::Off {
-                mirror.findings.push(Finding {
-                message: format!(
+                mirror.findings.push(Finding::new(format!(
                     "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
                     f.reporter(i),
                     f.partner(i),
@@ -1007,9 +1057,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     gap * 100.0,
                     rules.mirror_band.0 * 100.0,
                     rules.mirror_band.1 * 100.0
-                ),
-                refs: vec![v.r(i), v.r(j)],
-            });
+                ), vec![v.r(i), v.r(j)]));
                 fl.push((i, flags::MIRROR_GAP));
                 fl.push((j, flags::MIRROR_GAP));
             }
@@ -1101,10 +1149,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
     for a in &norm.aggregates {
         if aggregates.findings.len() < MAX_LISTED {
-            aggregates.findings.push(Finding {
-                message: format!("{} = {:?}", a.label, a.raw_value),
-                refs: vec![a.source_ref.clone()],
-            });
+            aggregates.findings.push(Finding::new(
+                format!("{} = {:?}", a.label, a.raw_value),
+                vec![a.source_ref.clone()],
+            ));
         }
         let (Some(total), Some(rep), Some(flow), Some(year)) =
             (a.value_usd, a.reporter, a.flow, a.year)
@@ -1116,15 +1164,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
         if (sum - total).abs() > tol {
-            totals.findings.push(Finding {
-                message: format!(
+            totals.findings.push(Finding::new(
+                format!(
                     "{rep} {flow} {year}: the {count} partners add up to {}, the {:?} row says {}",
                     grouped(sum),
                     a.label,
                     grouped(total)
                 ),
-                refs: vec![a.source_ref.clone()],
-            });
+                vec![a.source_ref.clone()],
+            ));
         }
     }
 
@@ -1194,10 +1242,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 } else {
                     format!("missing {}", missing_here.join(", "))
                 };
-                coverage.findings.push(Finding {
-                    message: format!("{rep} {par}: {what}"),
-                    refs: vec![],
-                });
+                coverage
+                    .findings
+                    .push(Finding::new(format!("{rep} {par}: {what}"), vec![]));
             }
         }
     }
@@ -1207,10 +1254,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     for e in &rules.expectations {
         let res = expectation(f, &clean, e);
         if !res.passed && e.severity != Severity::Off {
-            expect.findings.push(Finding {
-                message: format!("{}: {}", e.name, res.detail),
-                refs: vec![],
-            });
+            expect
+                .findings
+                .push(Finding::new(format!("{}: {}", e.name, res.detail), vec![]));
         }
         v.verdict.expectations.push(res);
     }
@@ -1224,23 +1270,23 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         findings: vec![],
     };
     for rj in norm.rejects.iter().take(MAX_LISTED) {
-        parse.findings.push(Finding {
-            message: format!("{}: {}", rj.rule, rj.message),
-            refs: vec![(places.source_ref)(places.place.get(rj.raw as usize))],
-        });
+        parse.findings.push(Finding::new(
+            format!("{}: {}", rj.rule, rj.message),
+            vec![(places.source_ref)(places.place.get(rj.raw as usize))],
+        ));
     }
     for (c, total) in [
         (&mut parse, norm.rejects.len()),
         (&mut aggregates, norm.aggregates.len()),
     ] {
         if total > MAX_LISTED {
-            c.findings.push(Finding {
-                message: format!(
+            c.findings.push(Finding::new(
+                format!(
                     "... and {} more (every one is in rejects.csv or report.json's aggregates)",
                     total - MAX_LISTED
                 ),
-                refs: vec![],
-            });
+                vec![],
+            ));
         }
     }
 
@@ -1289,15 +1335,12 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 "check {} found {} problem(s) and its severity is error: {}",
                 c.id,
                 c.findings.len(),
-                c.findings[0].message
+                c.findings[0].message()
             ));
         }
     }
     if let Some(why) = &failure {
-        tolerance.findings.push(Finding {
-            message: why.clone(),
-            refs: vec![],
-        });
+        tolerance.findings.push(Finding::new(why.clone(), vec![]));
     }
     v.verdict.failure = failure;
     v.verdict.checks = vec![
@@ -1543,6 +1586,28 @@ mod tests {
         assert_eq!(grouped("985680000.5".parse().unwrap()), "985,680,000.5");
         assert_eq!(grouped(Decimal::from(-1234)), "-1,234");
         assert_eq!(grouped(Decimal::from(999)), "999");
+    }
+
+    #[test]
+    fn a_finding_gives_back_its_message_and_refs_and_writes_them_as_fields() {
+        let refs = vec![
+            "a.csv line 3".to_string(),
+            String::new(),
+            "b \"c\" [T] B7".into(),
+        ];
+        for k in 0..=refs.len() {
+            let f = Finding::new(format!("message {k}: é"), refs[..k].to_vec());
+            assert_eq!(f.message(), format!("message {k}: é"));
+            assert_eq!(f.refs().collect::<Vec<_>>(), refs[..k]);
+            assert_eq!(
+                serde_json::to_value(&f).unwrap(),
+                serde_json::json!({"message": format!("message {k}: é"), "refs": refs[..k]})
+            );
+        }
+        assert_eq!(
+            Finding::new("m".into(), refs.clone()).refs_joined(),
+            "a.csv line 3; ; b \"c\" [T] B7"
+        );
     }
 
     #[test]
