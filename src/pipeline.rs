@@ -581,9 +581,9 @@ fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> (usize, usize,
 }
 
 /// The clean table from the normalised figures, which it consumes: each column is
-/// gathered at the clean rows `idx` (on every core) and its source freed before the next, so
-/// the two tables are never held whole at once. `checked`: the flags validate set, each
-/// figure's (taken from the verdict, and freed here).
+/// gathered at the clean rows `idx` (on every core) and its source freed before the
+/// next, so the two tables are never held whole at once. `checked`: the flags validate
+/// set, each figure's (taken from the verdict, and freed here).
 fn clean_table(
     f: crate::model::Figures,
     idx: &[u32],

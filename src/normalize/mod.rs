@@ -477,13 +477,9 @@ fn normalize_range(
     for i in lo..hi {
         let place = raw.places.get(i);
         let text = |id: u32| raw.dict.get(id);
-        let partner_text = text(raw.partner.get(i));
-        let partner = partner_text.map(|p| {
-            (
-                p,
-                cx.memo.place(raw.partner.get(i), || opts.aliases.lookup(p)),
-            )
-        });
+        let partner_id = raw.partner.get(i);
+        let partner =
+            text(partner_id).map(|p| (p, cx.memo.place(partner_id, || opts.aliases.lookup(p))));
         if let Some((label, Some(countries::Place::Aggregate))) = partner {
             // a sum row: read what can be read, keep it aside
             let dims = cx.dims(i).ok();
@@ -507,9 +503,8 @@ fn normalize_range(
             });
             continue;
         }
-        let result =
-            (|| -> Result<(&'static str, Dims, Option<Decimal>, flags::Flags), Rejection> {
-                let partner = match partner {
+        let result = (|| -> Result<Typed, Rejection> {
+            let partner = match partner {
                 None => return Err((
                     "missing_partner",
                     "no partner in the row, its headers, the title, the sheet name or the config"
@@ -517,13 +512,13 @@ fn normalize_range(
                 )),
                 Some((_, Some(countries::Place::Country(c)))) => c.iso3,
                 Some((p, _)) => {
-                    return Err(("unknown_country", cx.unknown("partner", raw.partner.get(i), p)))
+                    return Err(("unknown_country", cx.unknown("partner", partner_id, p)))
                 }
             };
-                let dims = cx.dims(i)?;
-                let (value, flag) = cx.value(i)?;
-                Ok((partner, dims, value, flag))
-            })();
+            let dims = cx.dims(i)?;
+            let (value, flag) = cx.value(i)?;
+            Ok((partner, dims, value, flag))
+        })();
         match result {
             Ok((partner, d, value, flag)) => {
                 let f = &mut cx.out.figures;
@@ -665,6 +660,9 @@ struct Context<'a> {
     out: Normalized,
 }
 
+/// A raw figure typed: its partner's code, its other dimensions, its value and flags.
+type Typed = (&'static str, Dims, Option<Decimal>, flags::Flags);
+
 /// The unit a raw context gives its figures and where it was named, if anywhere, with the
 /// flags of the levels it overrides.
 type ContextUnit = (Option<(Unit, Origin)>, flags::Flags);
@@ -758,7 +756,9 @@ impl Context<'_> {
     fn dims(&mut self, i: usize) -> Result<Dims, Rejection> {
         let raw = self.raw;
         let text = |id: u32| raw.dict.get(id);
-        let reporter = match text(raw.reporter.get(i)) {
+        let (reporter_id, flow_id) = (raw.reporter.get(i), raw.flow.get(i));
+        let (year_id, month_id) = (raw.year.get(i), raw.month.get(i));
+        let reporter = match text(reporter_id) {
             None => {
                 return Err((
                     "missing_reporter",
@@ -766,43 +766,35 @@ impl Context<'_> {
                         .into(),
                 ))
             }
-            Some(r) => match self
-                .memo
-                .place(raw.reporter.get(i), || self.opts.aliases.lookup(r))
-            {
+            Some(r) => match self.memo.place(reporter_id, || self.opts.aliases.lookup(r)) {
                 Some(countries::Place::Country(c)) => c.iso3,
-                _ => {
-                    return Err((
-                        "unknown_country",
-                        self.unknown("reporter", raw.reporter.get(i), r),
-                    ))
-                }
+                _ => return Err(("unknown_country", self.unknown("reporter", reporter_id, r))),
             },
         };
-        let Some(flow) = memo(&mut self.memo.flow, raw.flow.get(i), || {
-            text(raw.flow.get(i)).and_then(parse_flow)
+        let Some(flow) = memo(&mut self.memo.flow, flow_id, || {
+            text(flow_id).and_then(parse_flow)
         }) else {
             return Err((
                 "bad_flow",
-                match text(raw.flow.get(i)) {
+                match text(flow_id) {
                     Some(f) => format!("flow {f:?} is not export, import, re-export or re-import"),
                     None => "no flow in the row, its headers or the config".into(),
                 },
             ));
         };
-        let Some(year) = memo(&mut self.memo.year, raw.year.get(i), || {
-            text(raw.year.get(i)).and_then(parse_year)
+        let Some(year) = memo(&mut self.memo.year, year_id, || {
+            text(year_id).and_then(parse_year)
         }) else {
             return Err((
                 "bad_year",
                 format!(
                     "year {:?} is not a calendar year",
-                    text(raw.year.get(i)).unwrap_or("")
+                    text(year_id).unwrap_or("")
                 ),
             ));
         };
-        let Some(month) = memo(&mut self.memo.month, raw.month.get(i), || {
-            match text(raw.month.get(i)) {
+        let Some(month) = memo(&mut self.memo.month, month_id, || {
+            match text(month_id) {
                 // Comtrade writes 52 (and some agencies 0) for an annual figure
                 None | Some("52") | Some("0") | Some("00") => Some(None),
                 Some(m) => parse_month(m).map(Some),
@@ -810,10 +802,7 @@ impl Context<'_> {
         }) else {
             return Err((
                 "bad_month",
-                format!(
-                    "month {:?} is not 1 to 12",
-                    text(raw.month.get(i)).unwrap_or("")
-                ),
+                format!("month {:?} is not 1 to 12", text(month_id).unwrap_or("")),
             ));
         };
         let id = raw.commodity.get(i);
