@@ -250,8 +250,8 @@ fn row_key(t: &CleanTable, i: usize) -> Key<'_> {
         t.reporter(i),
         t.partner(i),
         t.flow(i),
-        t.year[i],
-        t.month[i],
+        t.year.get(i),
+        t.month.get(i),
         t.commodity(i),
     )
 }
@@ -289,9 +289,9 @@ fn key_cmp(t: &CleanTable, a: usize, b: usize) -> std::cmp::Ordering {
                 t.flow(a).cmp(t.flow(b))
             }
         })
-        .then_with(|| (t.year[a], t.month[a]).cmp(&(t.year[b], t.month[b])))
+        .then_with(|| (t.year.get(a), t.month.get(a)).cmp(&(t.year.get(b), t.month.get(b))))
         .then_with(|| {
-            if t.commodity[a] == t.commodity[b] {
+            if t.commodity.get(a) == t.commodity.get(b) {
                 std::cmp::Ordering::Equal
             } else {
                 t.commodity(a).cmp(t.commodity(b))
@@ -384,7 +384,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
         *slot
     };
     let commodities = t.commodities.len();
-    let total = (t.commodity.iter().any(|&c| c as usize >= commodities)).then(|| texts.id("TOTAL"));
+    let total = (t.commodity.iter().any(|c| c as usize >= commodities)).then(|| texts.id("TOTAL"));
     let n = keys.len(t);
     let mut w = Hashed {
         file: std::io::BufWriter::with_capacity(1 << 20, FlushedFile::create(path)?),
@@ -398,7 +398,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     let mut end = 16u64;
     for k in 0..n {
         let i = keys.row(k);
-        let c = t.commodity[i];
+        let c = t.commodity.get(i);
         let ids = [
             id_of(
                 &mut country_ids[t.reporter[i] as usize],
@@ -419,8 +419,8 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
         ];
         let r = Rec {
             ids,
-            year: t.year[i],
-            month: t.month[i],
+            year: t.year.get(i),
+            month: t.month.get(i),
             value: t.value.get(i),
         };
         encoder.push(&mut records, r);
@@ -601,9 +601,9 @@ impl Previous {
                     self.text(flow).cmp(t.flow(i))
                 }
             })
-            .then_with(|| (r.year, r.month).cmp(&(t.year[i], t.month[i])))
+            .then_with(|| (r.year, r.month).cmp(&(t.year.get(i), t.month.get(i))))
             .then_with(|| {
-                if same.commodity.get(t.commodity[i] as usize) == Some(&commodity) {
+                if same.commodity.get(t.commodity.get(i) as usize) == Some(&commodity) {
                     Equal
                 } else {
                     self.text(commodity).cmp(t.commodity(i))

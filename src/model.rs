@@ -633,6 +633,167 @@ impl Ids {
     }
 }
 
+impl Ids {
+    /// Appends `other`'s values after these, the column widened to the wider of the two.
+    pub fn append(&mut self, other: Ids) {
+        fn extend<T, U: From<T>>(to: &mut Vec<U>, from: Vec<T>) {
+            to.reserve_exact(from.len());
+            to.extend(from.into_iter().map(U::from));
+        }
+        let wider = |a: &Ids| match a {
+            Ids::U8(_) => 0,
+            Ids::U16(_) => 1,
+            Ids::U32(_) => 2,
+        };
+        if wider(&other) > wider(self) {
+            *self = match (std::mem::take(self), wider(&other)) {
+                (Ids::U8(c), 1) => Ids::U16(Self::widened(&c, u16::from)),
+                (Ids::U8(c), _) => Ids::U32(Self::widened(&c, u32::from)),
+                (Ids::U16(c), _) => Ids::U32(Self::widened(&c, u32::from)),
+                (c, _) => c,
+            };
+        }
+        match (self, other) {
+            (Ids::U8(to), Ids::U8(from)) => extend(to, from),
+            (Ids::U16(to), Ids::U8(from)) => extend(to, from),
+            (Ids::U16(to), Ids::U16(from)) => extend(to, from),
+            (Ids::U32(to), Ids::U8(from)) => extend(to, from),
+            (Ids::U32(to), Ids::U16(from)) => extend(to, from),
+            (Ids::U32(to), Ids::U32(from)) => extend(to, from),
+            _ => unreachable!("widened above"),
+        }
+    }
+
+    /// The values at `idx`, in that order and this column's width, made on every core.
+    pub fn gather(&self, idx: &[u32]) -> Ids {
+        use rayon::prelude::*;
+        fn at<T: Copy + Send + Sync>(c: &[T], idx: &[u32]) -> Vec<T> {
+            idx.par_iter().map(|&i| c[i as usize]).collect()
+        }
+        match self {
+            Ids::U8(c) => Ids::U8(at(c, idx)),
+            Ids::U16(c) => Ids::U16(at(c, idx)),
+            Ids::U32(c) => Ids::U32(at(c, idx)),
+        }
+    }
+}
+
+/// A value a [`Narrow`] column holds, as the `u32` an [`Ids`] holds for it.
+pub trait Narrowed: Copy {
+    fn to_id(self) -> u32;
+    fn from_id(id: u32) -> Self;
+}
+
+/// A year, as its distance from 1800: one byte from 1799 to 2054, two for any other year
+/// within 65,000 of it; every `i32` reads back as it was.
+impl Narrowed for i32 {
+    #[inline]
+    fn to_id(self) -> u32 {
+        self.wrapping_sub(1800) as u32
+    }
+    #[inline]
+    fn from_id(id: u32) -> i32 {
+        (id as i32).wrapping_add(1800)
+    }
+}
+
+/// A month or none: none is [`NONE`], so held as 0.
+impl Narrowed for Option<u8> {
+    #[inline]
+    fn to_id(self) -> u32 {
+        self.map_or(NONE, u32::from)
+    }
+    #[inline]
+    fn from_id(id: u32) -> Option<u8> {
+        (id != NONE).then_some(id as u8)
+    }
+}
+
+/// An index into a table of texts.
+impl Narrowed for u32 {
+    #[inline]
+    fn to_id(self) -> u32 {
+        self
+    }
+    #[inline]
+    fn from_id(id: u32) -> u32 {
+        id
+    }
+}
+
+/// A column of years, months or text indices in one byte each while they are few or
+/// near (see [`Ids`]), where a `Vec<i32>` took four bytes a figure, `Option<u8>` two.
+#[derive(Debug, Clone)]
+pub struct Narrow<T> {
+    ids: Ids,
+    of: std::marker::PhantomData<T>,
+}
+
+impl<T> Default for Narrow<T> {
+    fn default() -> Narrow<T> {
+        Narrow {
+            ids: Ids::default(),
+            of: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Narrowed> Narrow<T> {
+    #[inline]
+    pub fn push(&mut self, v: T) {
+        self.ids.push(v.to_id());
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> T {
+        T::from_id(self.ids.get(i))
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn reserve(&mut self, more: usize) {
+        self.ids.reserve(more);
+    }
+
+    pub fn append(&mut self, other: Narrow<T>) {
+        self.ids.append(other.ids);
+    }
+
+    /// The values at `idx`, in that order, made on every core.
+    pub fn gather(&self, idx: &[u32]) -> Narrow<T> {
+        Narrow {
+            ids: self.ids.gather(idx),
+            of: std::marker::PhantomData,
+        }
+    }
+
+    /// Every value, in order.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Values `range`, in order.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Vec<T> {
+        range.map(|i| self.get(i)).collect()
+    }
+}
+
+impl<T: Narrowed> FromIterator<T> for Narrow<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Narrow<T> {
+        let mut n = Narrow::default();
+        for v in it {
+            n.push(v);
+        }
+        n
+    }
+}
+
 impl Places {
     /// A context's index, added when new.
     fn intern(&mut self, c: Context) -> u32 {
@@ -1369,10 +1530,10 @@ pub struct Figures {
     /// The country codes the figures name (the country table's own texts).
     pub countries: Vec<&'static str>,
     pub flow: Vec<Flow>,
-    pub year: Vec<i32>,
-    pub month: Vec<Option<u8>>,
+    pub year: Narrow<i32>,
+    pub month: Narrow<Option<u8>>,
     /// `TOTAL` or an HS code, interned in `commodities`.
-    pub commodity: Vec<u32>,
+    pub commodity: Narrow<u32>,
     pub commodities: Dict,
     /// Exact value in US dollars; `None` where the file marks it missing.
     pub value: Values,
@@ -1390,9 +1551,9 @@ impl Figures {
         self.reporter.reserve_exact(more);
         self.partner.reserve_exact(more);
         self.flow.reserve_exact(more);
-        self.year.reserve_exact(more);
-        self.month.reserve_exact(more);
-        self.commodity.reserve_exact(more);
+        self.year.reserve(more);
+        self.month.reserve(more);
+        self.commodity.reserve(more);
         self.value.reserve(more);
         self.flags.reserve_exact(more);
         self.raw.reserve_exact(more);
@@ -1403,7 +1564,9 @@ impl Figures {
     }
 
     pub fn commodity_str(&self, i: usize) -> &str {
-        self.commodities.get(self.commodity[i]).unwrap_or("TOTAL")
+        self.commodities
+            .get(self.commodity.get(i))
+            .unwrap_or("TOTAL")
     }
 
     /// Figure `i`'s reporter code.
@@ -1582,6 +1745,42 @@ mod tests {
         assert_eq!(ids.last(), Some(u32::MAX - 1));
         ids.cut(2);
         assert_eq!(ids.iter().collect::<Vec<_>>(), [NONE, 0]);
+    }
+
+    #[test]
+    fn narrow_columns_read_back_years_months_and_indices_as_pushed() {
+        let years = [2016, 1799, 2054, i32::MIN, 2055, -1, 1800, i32::MAX, 2020];
+        let mut y: Narrow<i32> = Narrow::default();
+        for &v in &years[..3] {
+            y.push(v);
+        }
+        assert!(matches!(y.ids, Ids::U8(_)), "1799..=2054 take a byte each");
+        for &v in &years[3..] {
+            y.push(v);
+        }
+        assert_eq!(y.iter().collect::<Vec<_>>(), years);
+        let months = [Some(1), None, Some(12), Some(0), Some(255), None];
+        let m: Narrow<Option<u8>> = months.into_iter().collect();
+        assert_eq!(m.iter().collect::<Vec<_>>(), months);
+        assert_eq!(m.slice(1..3), [None, Some(12)]);
+        // appended each way round: the column takes the wider width, values unchanged
+        for (a, b) in [
+            (vec![1u32, 2, NONE], vec![300, 70_000]),
+            (vec![70_000, 3], vec![4, NONE, 5]),
+        ] {
+            let mut to: Narrow<u32> = a.iter().copied().collect();
+            to.append(b.iter().copied().collect());
+            let all: Vec<u32> = a.iter().chain(&b).copied().collect();
+            assert_eq!(to.iter().collect::<Vec<_>>(), all);
+            assert!(matches!(to.ids, Ids::U32(_)));
+            let idx = [4u32, 0, 2, 2];
+            let picked: Vec<u32> = idx.iter().map(|&i| all[i as usize]).collect();
+            assert_eq!(to.gather(&idx).iter().collect::<Vec<_>>(), picked);
+        }
+        let mut small: Narrow<u32> = [1u32, 2].into_iter().collect();
+        small.append([300u32].into_iter().collect());
+        assert!(matches!(small.ids, Ids::U16(_)));
+        assert_eq!(small.iter().collect::<Vec<_>>(), [1, 2, 300]);
     }
 
     #[test]

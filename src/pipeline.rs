@@ -591,12 +591,16 @@ fn clean_table(
     place: crate::model::Places,
     checked: Vec<flags::Flags>,
 ) -> CleanTable {
+    use crate::model::{Narrow, Narrowed};
     use rayon::prelude::*;
     fn gather<T: Copy + Send + Sync>(idx: &[u32], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
         idx.par_iter().map(|&i| col(i as usize)).collect()
     }
     fn take<T: Copy + Send + Sync>(idx: &[u32], col: Vec<T>) -> Vec<T> {
         gather(idx, |i| col[i])
+    }
+    fn narrow<T: Narrowed>(idx: &[u32], col: Narrow<T>) -> Narrow<T> {
+        col.gather(idx)
     }
     let crate::model::Figures {
         reporter,
@@ -619,8 +623,8 @@ fn clean_table(
     let values = value.gather(idx);
     drop(value);
     let (reporter, partner) = (take(idx, reporter), take(idx, partner));
-    let (year, commodity) = (take(idx, year), take(idx, commodity));
-    let (month, flow) = (take(idx, month), take(idx, flow));
+    let (year, commodity) = (narrow(idx, year), narrow(idx, commodity));
+    let (month, flow) = (narrow(idx, month), take(idx, flow));
     let place = place.into_column(idx, &raw);
     drop(raw);
     CleanTable {
@@ -804,7 +808,7 @@ pub fn inspect(path: &Path, reporter: Option<String>, as_json: bool) -> Result<S
                 f.reporter(i),
                 f.partner(i),
                 f.flow[i],
-                f.year[i],
+                f.year.get(i),
                 f.value
                     .get(i)
                     .map_or_else(|| "null".to_string(), validate::grouped),
@@ -897,7 +901,7 @@ fn inspect_json(
                 .map(|i| {
                     let r = f.raw[i] as usize;
                     json!({
-                        "reporter": f.reporter(i), "partner": f.partner(i), "flow": f.flow[i], "year": f.year[i], "month": f.month[i],
+                        "reporter": f.reporter(i), "partner": f.partner(i), "flow": f.flow[i], "year": f.year.get(i), "month": f.month.get(i),
                         "commodity": f.commodity_str(i), "value_usd": f.value.get(i).map(|x| x.normalize().to_string()),
                         "raw": raw.value_text(r), "source_ref": prov.source_ref(raw.places.get(r)), "flags": flags::names(f.flags[i]),
                     })

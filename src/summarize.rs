@@ -32,11 +32,11 @@ pub fn summarize(f: &Figures, clean: &[u32]) -> Vec<SummaryRow> {
     type Totals = (Option<Decimal>, Option<Decimal>);
     let mut by: BTreeMap<(&'static str, &'static str, i32), Totals> = BTreeMap::new();
     for i in clean.iter().map(|&i| i as usize) {
-        if f.month[i].is_some() || f.commodity_str(i) != "TOTAL" {
+        if f.month.get(i).is_some() || f.commodity_str(i) != "TOTAL" {
             continue;
         }
         let e = by
-            .entry((f.reporter(i), f.partner(i), f.year[i]))
+            .entry((f.reporter(i), f.partner(i), f.year.get(i)))
             .or_default();
         match f.flow[i] {
             Flow::Export => e.0 = f.value.get(i),

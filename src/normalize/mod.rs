@@ -620,9 +620,9 @@ fn merge(outs: Vec<Normalized>) -> Normalized {
         s.spawn(|_| renumbered(&mut f.reporter, reporter, renumber));
         s.spawn(|_| renumbered(&mut f.partner, partner, renumber));
         s.spawn(|_| extend(&mut f.flow, flow));
-        s.spawn(|_| extend(&mut f.year, year));
-        s.spawn(|_| extend(&mut f.month, month));
-        s.spawn(|_| extend(&mut f.commodity, commodity));
+        s.spawn(|_| year.into_iter().for_each(|c| f.year.append(c)));
+        s.spawn(|_| month.into_iter().for_each(|c| f.month.append(c)));
+        s.spawn(|_| commodity.into_iter().for_each(|c| f.commodity.append(c)));
         s.spawn(|_| {
             for v in value {
                 f.value.append(v);
@@ -1130,7 +1130,7 @@ mod tests {
                         f.reporter(i),
                         f.partner(i),
                         f.flow[i],
-                        f.year[i],
+                        f.year.get(i),
                         f.commodity_str(i),
                         f.value.get(i),
                         f.flags[i],

@@ -245,10 +245,10 @@ fn format_rows(
         r.field(t.partner(i));
         r.plain(t.flow(i));
         number.clear();
-        push_int(&mut number, t.year[i]);
+        push_int(&mut number, t.year.get(i));
         r.plain(&number);
         number.clear();
-        if let Some(m) = t.month[i] {
+        if let Some(m) = t.month.get(i) {
             push_int(&mut number, m);
         }
         r.plain(&number);
@@ -458,7 +458,10 @@ mod tests {
             for i in 0..t.len() {
                 t.row_texts(i, &mut b);
                 t.value_texts(i, &mut b);
-                let (year, month) = (t.year[i].to_string(), t.month[i].map(|m| m.to_string()));
+                let (year, month) = (
+                    t.year.get(i).to_string(),
+                    t.month.get(i).map(|m| m.to_string()),
+                );
                 w.write_record([
                     t.reporter(i),
                     t.partner(i),

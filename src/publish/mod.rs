@@ -31,10 +31,10 @@ pub struct CleanTable {
     /// The country codes the rows name (the normalised figures' own table).
     pub countries: Vec<&'static str>,
     pub flow: Vec<crate::model::Flow>,
-    pub year: Vec<i32>,
-    pub month: Vec<Option<u8>>,
+    pub year: crate::model::Narrow<i32>,
+    pub month: crate::model::Narrow<Option<u8>>,
     /// Index into `commodities` (an index past its texts reads as `TOTAL`).
-    pub commodity: Vec<u32>,
+    pub commodity: crate::model::Narrow<u32>,
     /// The commodity texts, each once (the normalised figures' own table).
     pub commodities: crate::model::Dict,
     /// Exact value in US dollars; `None` where the file marks it missing.
@@ -80,7 +80,9 @@ impl CleanTable {
     }
 
     pub fn commodity(&self, i: usize) -> &str {
-        self.commodities.get(self.commodity[i]).unwrap_or("TOTAL")
+        self.commodities
+            .get(self.commodity.get(i))
+            .unwrap_or("TOTAL")
     }
 
     /// The value as the nearest Float64 (whole dollars up to 2^53 are exact).
@@ -138,9 +140,9 @@ impl CleanTable {
             partner: pick(&self.partner, idx),
             countries: self.countries.clone(),
             flow: pick(&self.flow, idx),
-            year: pick(&self.year, idx),
-            month: pick(&self.month, idx),
-            commodity: pick(&self.commodity, idx),
+            year: idx.iter().map(|&i| self.year.get(i)).collect(),
+            month: idx.iter().map(|&i| self.month.get(i)).collect(),
+            commodity: idx.iter().map(|&i| self.commodity.get(i)).collect(),
             commodities: self.commodities.clone(),
             value: self.value.take(idx),
             place: self.place.take(idx),

@@ -38,12 +38,10 @@ fn column(t: &CleanTable, r: std::ops::Range<usize>, k: usize) -> Column {
         0 => Column::new(name, &r.map(|i| t.reporter(i)).collect::<Vec<_>>()),
         1 => Column::new(name, &r.map(|i| t.partner(i)).collect::<Vec<_>>()),
         2 => Column::new(name, &r.map(|i| t.flow(i)).collect::<Vec<_>>()),
-        3 => Column::new(name, &t.year[r]),
+        3 => Column::new(name, &t.year.slice(r)),
         4 => Column::new(
             name,
-            &t.month[r]
-                .iter()
-                .map(|m| m.map(|m| m as i8))
+            &r.map(|i| t.month.get(i).map(|m| m as i8))
                 .collect::<Vec<_>>(),
         ),
         5 => Column::new(name, &r.map(|i| t.commodity(i)).collect::<Vec<_>>()),
@@ -279,7 +277,7 @@ fn batch_arrays(
                 Cow::Borrowed(t.partner(i))
             })?,
             2 => dictionary(rows.map(|i| (t.flow[i], i)), |i| Cow::Borrowed(t.flow(i)))?,
-            5 => dictionary(rows.map(|i| (t.commodity[i], i)), |i| {
+            5 => dictionary(rows.map(|i| (t.commodity.get(i), i)), |i| {
                 Cow::Borrowed(t.commodity(i))
             })?,
             7 => dictionary(
@@ -456,7 +454,7 @@ pub fn write_partitioned(
             "reporter" => t.reporter(i).to_string(),
             "partner" => t.partner(i).to_string(),
             "flow" => t.flow(i).to_string(),
-            _ => t.year[i].to_string(),
+            _ => t.year.get(i).to_string(),
         }
     };
     let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();

@@ -235,8 +235,8 @@ fn data_sheets(
             ws.write_string(r, 0, t.reporter(i))?;
             ws.write_string(r, 1, t.partner(i))?;
             ws.write_string(r, 2, t.flow(i))?;
-            ws.write_number(r, 3, t.year[i])?;
-            if let Some(m) = t.month[i] {
+            ws.write_number(r, 3, t.year.get(i))?;
+            if let Some(m) = t.month.get(i) {
                 ws.write_number(r, 4, m)?;
             }
             ws.write_string(r, 5, safe_text(t.commodity(i)))?;

@@ -213,13 +213,17 @@ pub struct Verdict {
 }
 
 fn key_text(f: &Figures, i: usize) -> String {
-    let m = f.month[i].map(|m| format!("-{m:02}")).unwrap_or_default();
+    let m = f
+        .month
+        .get(i)
+        .map(|m| format!("-{m:02}"))
+        .unwrap_or_default();
     format!(
         "{} {} {} {}{m} {}",
         f.reporter(i),
         f.partner(i),
         f.flow[i],
-        f.year[i],
+        f.year.get(i),
         f.commodity_str(i)
     )
 }
@@ -535,7 +539,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let mut negative = v.check("negative_value");
     let mut implausible = v.check("implausible_value");
     let max = Decimal::try_from(rules.plausible_max_usd).unwrap_or(Decimal::MAX);
-    let year_out = |i: usize| f.year[i] < rules.year_min || f.year[i] > rules.year_max;
+    let year_out = |i: usize| f.year.get(i) < rules.year_min || f.year.get(i) > rules.year_max;
     let negative_value = |x: Decimal| x.is_sign_negative() && !x.is_zero() && !rules.allow_negative;
     // the figures a rule below judges, found on every core (few: judged in order after);
     // a packed value within bounds is passed on its integers, without making its decimal
@@ -558,7 +562,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         if year_out(i) {
             let msg = format!(
                 "year {} outside {}..{}",
-                f.year[i], rules.year_min, rules.year_max
+                f.year.get(i),
+                rules.year_min,
+                rules.year_max
             );
             v.judge(&mut range, i, flags::OUT_OF_RANGE, msg);
         }
@@ -609,17 +615,17 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             countries_rank.by_id[f.reporter[i] as usize],
             countries_rank.by_id[f.partner[i] as usize],
             f.flow[i] as u8,
-            f.year[i],
-            f.month[i].unwrap_or(0),
-            crank[f.commodity[i] as usize],
+            f.year.get(i),
+            f.month.get(i).unwrap_or(0),
+            crank[f.commodity.get(i) as usize],
         )
     };
     // the key's year, month and commodity
     let period = |i: usize| {
         (
-            f.year[i],
-            f.month[i].unwrap_or(0),
-            crank[f.commodity[i] as usize],
+            f.year.get(i),
+            f.month.get(i).unwrap_or(0),
+            crank[f.commodity.get(i) as usize],
         )
     };
 
@@ -657,7 +663,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // compared at once rather than field by field
     // (`TRADEFLOW_TEST_UNPACKED_KEYS` takes the keys field by field, for the tests)
     let period_packs = crank.len() <= 1 << 25
-        && alive.iter().all(|&i| f.month[i as usize].unwrap_or(0) < 16)
+        && alive
+            .iter()
+            .all(|&i| f.month.get(i as usize).unwrap_or(0) < 16)
         && std::env::var_os("TRADEFLOW_TEST_UNPACKED_KEYS").is_none();
     // a year as an unsigned integer of the same order
     let year_key = |y: i32| u64::from(y as u32 ^ 1 << 31);
@@ -665,9 +673,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         sorted_in_groups(&alive, groups, pair_of, |i| {
             (
                 (f.flow[i] as u64) << 61
-                    | year_key(f.year[i]) << 29
-                    | (f.month[i].unwrap_or(0) as u64) << 25
-                    | crank[f.commodity[i] as usize] as u64,
+                    | year_key(f.year.get(i)) << 29
+                    | (f.month.get(i).unwrap_or(0) as u64) << 25
+                    | crank[f.commodity.get(i) as usize] as u64,
                 (precedence(i) as u64) << 32 | f.raw[i] as u64,
             )
         })
@@ -813,8 +821,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         }
         // the first and last year of the data (a set of every figure's year took a
         // sixth of this pass)
-        let first_year = clean.iter().map(|&i| f.year[i as usize]).min();
-        let last_year = clean.iter().map(|&i| f.year[i as usize]).max();
+        let first_year = clean.iter().map(|&i| f.year.get(i as usize)).min();
+        let last_year = clean.iter().map(|&i| f.year.get(i as usize)).max();
         let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
         // a commodity's index stands for one text (a country's code may be held twice)
         let same_series = |a: usize, b: usize| {
@@ -823,14 +831,14 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 r(f.reporter[a]),
                 r(f.partner[a]),
                 f.flow[a],
-                f.month[a],
-                f.commodity[a],
+                f.month.get(a),
+                f.commodity.get(a),
             ) == (
                 r(f.reporter[b]),
                 r(f.partner[b]),
                 f.flow[b],
-                f.month[b],
-                f.commodity[b],
+                f.month.get(b),
+                f.commodity.get(b),
             )
         };
         let (jumps_at, repeated_at, gaps_at) = (jumps.severity, repeated.severity, gaps.severity);
@@ -855,14 +863,14 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     f.reporter(first),
                     f.partner(first),
                     f.flow[first],
-                    f.month[first],
+                    f.month.get(first),
                 );
                 for w in idx.windows(2) {
                     let (a, b) = (w[0], w[1]);
                     let (Some(va), Some(vb)) = (f.value.get(a), f.value.get(b)) else {
                         continue;
                     };
-                    if f.year[b] != f.year[a] + 1
+                    if f.year.get(b) != f.year.get(a) + 1
                         || va <= Decimal::ZERO
                         || vb <= Decimal::ZERO
                         || jumps_at == Severity::Off
@@ -878,8 +886,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                 k.0,
                                 k.1,
                                 k.2,
-                                f.year[a],
-                                f.year[b],
+                                f.year.get(a),
+                                f.year.get(b),
                                 grouped(va),
                                 grouped(vb)
                             ),
@@ -892,7 +900,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 let run = rules.repeat_run;
                 if repeated_at != Severity::Off && idx.len() >= run {
                     for w in idx.windows(run) {
-                        let consecutive = w.windows(2).all(|p| f.year[p[1]] == f.year[p[0]] + 1);
+                        let consecutive = w
+                            .windows(2)
+                            .all(|p| f.year.get(p[1]) == f.year.get(p[0]) + 1);
                         let same = w.iter().all(|&i| {
                             f.value.get(i).is_some() && f.value.get(i) == f.value.get(w[0])
                         });
@@ -904,8 +914,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                     k.1,
                                     k.2,
                                     show(f.value.get(w[0])),
-                                    f.year[w[0]],
-                                    f.year[w[run - 1]]
+                                    f.year.get(w[0]),
+                                    f.year.get(w[run - 1])
                                 ),
                                 w.iter().map(|&i| v.r(i)).collect(),
                             ));
@@ -916,7 +926,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     }
                 }
                 if gaps_at != Severity::Off && k.3.is_none() {
-                    let years: BTreeSet<i32> = idx.iter().map(|&i| f.year[i]).collect();
+                    let years: BTreeSet<i32> = idx.iter().map(|&i| f.year.get(i)).collect();
                     let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
                     let holes: Vec<String> = (lo..=hi)
                         .filter(|y| !years.contains(y))
@@ -1007,7 +1017,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                             "{} {} {}: exports and imports are both {}",
                             f.reporter(e),
                             f.partner(e),
-                            f.year[e],
+                            f.year.get(e),
                             show(f.value.get(e))
                         ),
                         vec![v.r(e), v.r(m)],
@@ -1038,8 +1048,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             rows.push(MirrorGap {
                 exporter: f.reporter(i),
                 importer: f.partner(i),
-                year: f.year[i],
-                month: f.month[i],
+                year: f.year.get(i),
+                month: f.month.get(i),
                 exports_usd: x.to_string(),
                 imports_usd: m.to_string(),
                 gap,
@@ -1050,7 +1060,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
                     f.reporter(i),
                     f.partner(i),
-                    f.year[i],
+                    f.year.get(i),
                     grouped(x),
                     f.partner(i),
                     grouped(m),
@@ -1121,7 +1131,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         }
         let sums = (0..n)
             .into_par_iter()
-            .filter(|&i| alive[i] && wanted[crank[f.commodity[i] as usize] as usize])
+            .filter(|&i| alive[i] && wanted[crank[f.commodity.get(i) as usize] as usize])
             .fold(Sums::default, |mut sums, i| {
                 let k = kx(i);
                 let k = (
@@ -1181,8 +1191,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let present: BTreeSet<(&str, &str, i32, Flow)> = clean
         .iter()
         .map(|&i| i as usize)
-        .filter(|&i| f.month[i].is_none())
-        .map(|i| (f.reporter(i), f.partner(i), f.year[i], f.flow[i]))
+        .filter(|&i| f.month.get(i).is_none())
+        .map(|i| (f.reporter(i), f.partner(i), f.year.get(i), f.flow[i]))
         .collect();
     let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) =
         match &rules.coverage {
@@ -1390,8 +1400,8 @@ fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> Ex
     let matches = |i: usize| {
         e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
             && e.partner.as_deref().is_none_or(|p| f.partner(i) == p)
-            && e.year.is_none_or(|y| f.year[i] == y)
-            && f.month[i].is_none()
+            && e.year.is_none_or(|y| f.year.get(i) == y)
+            && f.month.get(i).is_none()
             && f.commodity_str(i) == "TOTAL"
     };
     let sum = |flow: Flow| -> Option<Decimal> {
@@ -1421,7 +1431,7 @@ fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> Ex
                     for fl in [Flow::Export, Flow::Import] {
                         let has = clean.iter().map(|&i| i as usize).any(|i| {
                             f.partner(i) == p
-                                && f.year[i] == y
+                                && f.year.get(i) == y
                                 && f.flow[i] == fl
                                 && f.value.get(i).is_some()
                                 && e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
