@@ -12,7 +12,7 @@ pub use tradeflow_kernels::{countries, number, units};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::model::{flags, Figures, Flow, Origin, Place, RawFigures, RawValue, Reject};
+use crate::model::{flags, Digits, Figures, Flow, Origin, Place, RawFigures, RawValue, Reject};
 use number::{Evidence, Parsed, Reading};
 use units::{Currency, Unit, UnitRead};
 
@@ -327,11 +327,17 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
             HashMap::default,
             |mut evidence: HashMap<_, (usize, usize)>, i| {
                 let at = raw.places.context(i);
-                if let (RawValue::Text(t), None) = (&raw.value[i].get(), at.decimal) {
+                let mut buf = [0; Digits::LONGEST];
+                // a declared mark needs no evidence: its column's texts are not read
+                let text = match at.decimal {
+                    None => raw.text_of(&raw.value[i].get(), &mut buf),
+                    Some(_) => None,
+                };
+                if let Some(text) = text {
                     if let Parsed::Number(Reading {
                         evidence: Some(Evidence::DecimalIs(c)),
                         ..
-                    }) = number::parse(raw.value_str(*t), None)
+                    }) = number::parse(text, None)
                     {
                         let e = evidence.entry((at.table, at.col)).or_default();
                         if c == '.' {
@@ -899,7 +905,11 @@ impl Context<'_> {
                 }
                 None => return Err(("unparseable_value", format!("cell holds {x}"))),
             },
-            RawValue::Text(t) => match number::parse(raw.value_str(*t), c.decimal) {
+            v @ (RawValue::Text(_) | RawValue::Digits(_)) => match number::parse(
+                raw.text_of(v, &mut [0; Digits::LONGEST])
+                    .unwrap_or_default(),
+                c.decimal,
+            ) {
                 Parsed::Missing => return Ok((None, flag | flags::MISSING)),
                 Parsed::Invalid(why) => return Err(("unparseable_value", why)),
                 Parsed::Number(r) => {
