@@ -478,15 +478,19 @@ fn in_parts<T: Send>(
     scan: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync + Send,
 ) -> Vec<T> {
     use rayon::prelude::*;
-    let part = std::env::var("TRADEFLOW_TEST_PART")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(1 << 16);
+    let part = test_part().unwrap_or(1 << 16);
     (0..len.div_ceil(part))
         .into_par_iter()
         .flat_map_iter(|k| scan(k * part..((k + 1) * part).min(len)))
         .collect()
+}
+
+/// The figures of a part, set by `TRADEFLOW_TEST_PART` for the tests.
+fn test_part() -> Option<usize> {
+    std::env::var("TRADEFLOW_TEST_PART")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
 }
 
 /// Each country code's rank in sorted order: by the figures' index of the code (a
@@ -804,21 +808,28 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let mut repeated = v.check("repeated_value");
         let mut gaps = v.check("series_gap");
         // each run of one reporter, partner and flow (ordered by year, month, commodity)
-        // ordered by month, commodity and year instead
-        let mut by_series = clean.clone();
-        let lens = runs.iter().map(|(_, r)| r.len());
-        if period_packs {
-            // month, commodity rank and year in one integer (see the key order above)
-            sort_segments(&mut by_series, lens, |i| {
-                let (y, m, c) = period(i);
-                (m as u64) << 57 | (c as u64) << 32 | year_key(y)
-            });
-        } else {
-            sort_segments(&mut by_series, lens, |i| {
-                let (y, m, c) = period(i);
-                (m, c, y)
-            });
-        }
+        // ordered by month, commodity and year instead, a part of runs at a time
+        let by_series = |runs: &[((u32, u32, u8), std::ops::Range<usize>)]| -> Vec<u32> {
+            let (lo, hi) = match (runs.first(), runs.last()) {
+                (Some(a), Some(b)) => (a.1.start, b.1.end),
+                _ => (0, 0),
+            };
+            let mut part = clean[lo..hi].to_vec();
+            let lens = runs.iter().map(|(_, r)| r.len());
+            if period_packs {
+                // month, commodity rank and year in one integer (see the key order above)
+                sort_segments(&mut part, lens, |i| {
+                    let (y, m, c) = period(i);
+                    (m as u64) << 57 | (c as u64) << 32 | year_key(y)
+                });
+            } else {
+                sort_segments(&mut part, lens, |i| {
+                    let (y, m, c) = period(i);
+                    (m, c, y)
+                });
+            }
+            part
+        };
         // the first and last year of the data (a set of every figure's year took a
         // sixth of this pass)
         let first_year = clean.iter().map(|&i| f.year.get(i as usize)).min();
@@ -952,27 +963,27 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             }
             (jumps, repeated, gaps, fl)
         };
-        // whole series cut into a few parts a core, scanned on every core, joined in order
+        // whole runs (so whole series) cut into a few parts a core, each ordered by series
+        // and scanned on every core, joined in order: only the parts in hand are held in
+        // series order, where a copy of every clean figure's index took 4 bytes a figure
         let parts = {
             use rayon::prelude::*;
             let want = (4 * rayon::current_num_threads()).max(1);
-            let step = (by_series.len() / want).max(1 << 12);
+            let step = test_part().unwrap_or((clean.len() / want).max(1 << 12));
             let mut cuts = vec![0];
-            let mut at = step;
-            while at < by_series.len() {
-                while at < by_series.len()
-                    && same_series(by_series[at - 1] as usize, by_series[at] as usize)
-                {
-                    at += 1;
+            let mut held = 0;
+            for (j, (_, r)) in runs.iter().enumerate() {
+                held += r.len();
+                if held >= step {
+                    cuts.push(j + 1);
+                    held = 0;
                 }
-                if at < by_series.len() {
-                    cuts.push(at);
-                }
-                at += step;
             }
-            cuts.push(by_series.len());
+            if cuts.last() != Some(&runs.len()) {
+                cuts.push(runs.len());
+            }
             cuts.par_windows(2)
-                .map(|w| scan(&by_series[w[0]..w[1]]))
+                .map(|w| scan(&by_series(&runs[w[0]..w[1]])))
                 .collect::<Vec<_>>()
         };
         let mut fl: Vec<(usize, flags::Flags)> = Vec::new();
@@ -982,7 +993,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             gaps.findings.extend(g);
             fl.extend(f);
         }
-        drop(by_series);
         (jumps, repeated, gaps, fl)
     };
 
