@@ -772,6 +772,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // the clean figures' runs of one reporter, partner and flow, in key order: within a
     // run, figures ordered by year, month and commodity. The two flows of a period, and a
     // flow and its mirror, are found by walking two runs side by side
+    // each run of one reporter, partner and flow (their ranks) and where it is in `clean`
+    type Runs = [((u32, u32, u8), std::ops::Range<usize>)];
     let runs: Vec<((u32, u32, u8), std::ops::Range<usize>)> = {
         let key = |at: usize| {
             let i = clean[at] as usize;
@@ -809,7 +811,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         let mut gaps = v.check("series_gap");
         // each run of one reporter, partner and flow (ordered by year, month, commodity)
         // ordered by month, commodity and year instead, a part of runs at a time
-        let by_series = |runs: &[((u32, u32, u8), std::ops::Range<usize>)]| -> Vec<u32> {
+        let by_series = |runs: &Runs| -> Vec<u32> {
             let (lo, hi) = match (runs.first(), runs.last()) {
                 (Some(a), Some(b)) => (a.1.start, b.1.end),
                 _ => (0, 0),
