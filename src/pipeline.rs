@@ -571,11 +571,10 @@ fn inputs_hash(read: &Read) -> String {
     config::hex(&h.finalize())
 }
 
-/// (read, clean, rejected, superseded). Aggregate rows are not figures.
-/// Figures read (besides aggregate rows), clean, rejected, superseded.
-/// Figures read (aggregate rows not counted), clean, rejected and superseded.
+/// Figures read, clean, rejected and superseded: aggregate rows are not figures.
 type Counts = (usize, usize, usize, usize);
 
+/// The run's [`Counts`], from the figures read, the normalised figures and the verdict.
 fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> Counts {
     (
         figures_read - norm.aggregates.len(),

@@ -985,7 +985,29 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 cuts.push(runs.len());
             }
             cuts.par_windows(2)
-                .map(|w| scan(&by_series(&runs[w[0]..w[1]])))
+                .flat_map_iter(|w| {
+                    let part = by_series(&runs[w[0]..w[1]]);
+                    // a part longer than a step (one long run) is scanned in pieces on
+                    // every core, cut between series
+                    let mut pieces = vec![0];
+                    let mut at = step;
+                    while at < part.len() {
+                        while at < part.len()
+                            && same_series(part[at - 1] as usize, part[at] as usize)
+                        {
+                            at += 1;
+                        }
+                        if at < part.len() {
+                            pieces.push(at);
+                        }
+                        at += step;
+                    }
+                    pieces.push(part.len());
+                    pieces
+                        .par_windows(2)
+                        .map(|c| scan(&part[c[0]..c[1]]))
+                        .collect::<Vec<_>>()
+                })
                 .collect::<Vec<_>>()
         };
         let mut fl: Vec<(usize, flags::Flags)> = Vec::new();
