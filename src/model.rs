@@ -352,8 +352,8 @@ pub enum RawValue {
     Digits(Digits),
 }
 
-/// A value text of plain digits (`-?(0|[1-9][0-9]*)(\.[0-9]+)?`, up to 13 significant
-/// digits and 15 after the point) held as its digits, where the point was and its sign, in
+/// A value text of plain digits (`-?(0|[1-9][0-9]*)(\.[0-9]+)?`, its digits as a number
+/// below 2^43, so any of 12 digits, and at most 15 after the point) held as its digits, where the point was and its sign, in
 /// 48 bits: it reads back as the very text it was, and takes no room among the value
 /// texts (at 10M figures of the peers' data, three in five values; each text took its
 /// bytes and 8 more for where it ends). What the text means (a decimal point or a
@@ -372,7 +372,7 @@ impl Digits {
     pub fn of(s: &str) -> Option<Digits> {
         let b = s.as_bytes();
         let start = usize::from(b.first() == Some(&b'-'));
-        // no more than 17 digits: the mantissa cannot overflow below
+        // no more than 18 digits: the mantissa cannot overflow below
         if b.len() <= start || b.len() > Self::LONGEST {
             return None;
         }
