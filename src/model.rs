@@ -434,6 +434,25 @@ impl Digits {
         unsafe { std::str::from_utf8_unchecked(&buf[..n]) }
     }
 
+    /// The number the text is where it can mean nothing else: digits without a point, or
+    /// with a point declared the decimal mark (the same mantissa and scale as reading the
+    /// text gives). `None` where the text is to be read: a point under a declared `,`
+    /// (a thousands separator) or under no declaration (`1.234` can be either), and a
+    /// negative zero.
+    #[inline]
+    pub fn exact(self, decimal: Option<char>) -> Option<rust_decimal::Decimal> {
+        let point = ((self.0 >> Self::POINT_SHIFT) & 0xF) as u32;
+        let mantissa = (self.0 & Self::MANTISSA) as i64;
+        let negative = self.0 & Self::NEGATIVE != 0;
+        if point > 0 && decimal != Some('.') || negative && mantissa == 0 {
+            return None;
+        }
+        Some(rust_decimal::Decimal::new(
+            if negative { -mantissa } else { mantissa },
+            point,
+        ))
+    }
+
     /// The 48 bits.
     fn bits(self) -> u64 {
         self.0
@@ -2009,6 +2028,71 @@ mod tests {
         );
         let shown: Vec<String> = (0..4).map(|i| set.value_text(i)).collect();
         assert_eq!(shown, ["82.414", "3.5 mn", "-0.05", "1,234"]);
+    }
+
+    #[test]
+    fn digits_taken_as_numbers_are_what_reading_their_text_gives() {
+        use tradeflow_kernels::number::{parse, Parsed, Reading};
+        let mut texts: Vec<String> = Vec::new();
+        for int in [
+            "0",
+            "1",
+            "7",
+            "10",
+            "905",
+            "1000",
+            "8796093022207",
+            "1234567890123",
+        ] {
+            for frac in [
+                "",
+                ".0",
+                ".5",
+                ".05",
+                ".50",
+                ".000",
+                ".123",
+                ".123456789012345",
+            ] {
+                for sign in ["", "-"] {
+                    texts.push(format!("{sign}{int}{frac}"));
+                }
+            }
+        }
+        let mut taken = 0;
+        for s in &texts {
+            let Some(d) = Digits::of(s) else { continue };
+            for decimal in [None, Some('.'), Some(',')] {
+                let point = s.contains('.');
+                let negative_zero =
+                    s.starts_with('-') && s.bytes().all(|b| !(b'1'..=b'9').contains(&b));
+                match d.exact(decimal) {
+                    Some(v) => {
+                        taken += 1;
+                        let Parsed::Number(Reading {
+                            value,
+                            scale: None,
+                            alt: None,
+                            foreign_currency: false,
+                            evidence,
+                        }) = parse(s, decimal)
+                        else {
+                            panic!("{s:?} under {decimal:?} is not a plain reading");
+                        };
+                        // undeclared, such a text says nothing of its column's mark
+                        assert!(decimal.is_some() || evidence.is_none(), "{s:?}");
+                        // the very decimal: mantissa, scale and sign
+                        assert_eq!(v.serialize(), value.serialize(), "{s:?} under {decimal:?}");
+                    }
+                    // only what can mean something else, and a negative zero, are left
+                    None => assert!(
+                        point && decimal != Some('.') || negative_zero,
+                        "{s:?} under {decimal:?} could be taken"
+                    ),
+                }
+            }
+        }
+        assert!(taken >= 100, "{taken}");
     }
 
     #[test]

@@ -329,9 +329,11 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
                 let at = raw.places.context(i);
                 let mut buf = [0; Digits::LONGEST];
                 // a declared mark needs no evidence: its column's texts are not read
-                let text = match at.decimal {
-                    None => raw.text_of(&raw.value[i].get(), &mut buf),
-                    Some(_) => None,
+                let text = match (at.decimal, raw.value[i].get()) {
+                    (Some(_), _) => None,
+                    // digits without a point prove nothing
+                    (None, RawValue::Digits(d)) if d.exact(None).is_some() => None,
+                    (None, v) => raw.text_of(&v, &mut buf),
                 };
                 if let Some(text) = text {
                     if let Parsed::Number(Reading {
@@ -894,9 +896,16 @@ impl Context<'_> {
         };
         let base_unit = base.map(|b| b.0);
 
-        let (mantissa, cell_scale) = match &raw.value[i].get() {
-            RawValue::Empty => return Ok((None, flag | flags::MISSING)),
-            RawValue::Number(x) => match number::from_float(*x) {
+        let v = raw.value[i].get();
+        // plain digits that can mean only their number are not read as a text
+        let exact = match v {
+            RawValue::Digits(d) => d.exact(c.decimal),
+            _ => None,
+        };
+        let (mantissa, cell_scale) = match (&v, exact) {
+            (_, Some(x)) => (x, None),
+            (RawValue::Empty, _) => return Ok((None, flag | flags::MISSING)),
+            (RawValue::Number(x), _) => match number::from_float(*x) {
                 Some((d, snapped)) => {
                     if snapped {
                         flag |= flags::SNAPPED_FLOAT;
@@ -905,7 +914,7 @@ impl Context<'_> {
                 }
                 None => return Err(("unparseable_value", format!("cell holds {x}"))),
             },
-            v @ (RawValue::Text(_) | RawValue::Digits(_)) => match number::parse(
+            (v @ (RawValue::Text(_) | RawValue::Digits(_)), None) => match number::parse(
                 raw.text_of(v, &mut [0; Digits::LONGEST])
                     .unwrap_or_default(),
                 c.decimal,
