@@ -203,36 +203,55 @@ type RowGroup = (u64, Vec<Vec<polars_parquet::write::CompressedPage>>);
 
 /// A column of few distinct texts as the dictionary array polars' cast to a dictionary
 /// would make of it (values in first-seen order, u32 keys, no nulls), so its pages are
-/// the same bytes. Each row gives a key, an integer cheap to hash, and what its text is
+/// the same bytes. Each row gives a key below `keys_below` (an index into the table its
+/// texts come from: countries, commodities, sources; or flag bits) and what its text is
 /// made from; the text is made once per distinct key, and equal texts of two keys share
-/// one value. `None` when more than half the rows are distinct: polars decides those by
-/// an estimate of the distinct share (plain beyond 75%), so they are left to it.
-fn dictionary<'a, K: std::hash::Hash + Eq + Copy, V>(
-    rows: impl ExactSizeIterator<Item = (K, V)>,
+/// one value. A key's dictionary entry is looked up in a table of `keys_below` slots where
+/// that is not much more than the rows, else hashed. `None` when more than half the rows
+/// are distinct: polars decides those by an estimate of the distinct share (plain beyond
+/// 75%), so they are left to it.
+fn dictionary<'a, V>(
+    rows: impl ExactSizeIterator<Item = (usize, V)>,
+    keys_below: usize,
     text: impl Fn(V) -> std::borrow::Cow<'a, str>,
 ) -> PolarsResult<Option<Box<dyn polars_arrow::array::Array>>> {
     use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
     use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+    const UNSEEN: u32 = u32::MAX;
     let n = rows.len();
-    let mut by_key: rustc_hash::FxHashMap<K, u32> = Default::default();
+    let dense = keys_below <= n.max(1024);
+    let mut slots: Vec<u32> = if dense {
+        vec![UNSEEN; keys_below]
+    } else {
+        Vec::new()
+    };
+    let mut by_key: rustc_hash::FxHashMap<usize, u32> = Default::default();
     let mut by_text: rustc_hash::FxHashMap<std::borrow::Cow<'a, str>, u32> = Default::default();
     let mut values: Vec<std::borrow::Cow<'a, str>> = Vec::new();
     let mut keys: Vec<u32> = Vec::with_capacity(n);
     for (k, v) in rows {
-        let key = match by_key.get(&k) {
-            Some(&key) => key,
-            None => {
-                if n > 128 && (values.len() + 1) * 2 > n {
-                    return Ok(None);
-                }
-                let s = text(v);
-                let key = *by_text.entry(s.clone()).or_insert_with(|| {
-                    values.push(s);
-                    values.len() as u32 - 1
-                });
-                by_key.insert(k, key);
-                key
+        let seen = if dense {
+            slots[k]
+        } else {
+            by_key.get(&k).copied().unwrap_or(UNSEEN)
+        };
+        let key = if seen != UNSEEN {
+            seen
+        } else {
+            if n > 128 && (values.len() + 1) * 2 > n {
+                return Ok(None);
             }
+            let s = text(v);
+            let key = *by_text.entry(s.clone()).or_insert_with(|| {
+                values.push(s);
+                values.len() as u32 - 1
+            });
+            if dense {
+                slots[k] = key;
+            } else {
+                by_key.insert(k, key);
+            }
+            key
         };
         keys.push(key);
     }
@@ -270,21 +289,36 @@ fn batch_arrays(
         }
         let rows = r.clone();
         let array = match k {
-            0 => dictionary(rows.map(|i| (t.reporter[i], i)), |i| {
-                Cow::Borrowed(t.reporter(i))
-            })?,
-            1 => dictionary(rows.map(|i| (t.partner[i], i)), |i| {
-                Cow::Borrowed(t.partner(i))
-            })?,
-            2 => dictionary(rows.map(|i| (t.flow[i], i)), |i| Cow::Borrowed(t.flow(i)))?,
-            5 => dictionary(rows.map(|i| (t.commodity.get(i), i)), |i| {
-                Cow::Borrowed(t.commodity(i))
-            })?,
+            0 => dictionary(
+                rows.map(|i| (usize::from(t.reporter[i]), i)),
+                t.countries.len(),
+                |i| Cow::Borrowed(t.reporter(i)),
+            )?,
+            1 => dictionary(
+                rows.map(|i| (usize::from(t.partner[i]), i)),
+                t.countries.len(),
+                |i| Cow::Borrowed(t.partner(i)),
+            )?,
+            2 => dictionary(
+                rows.map(|i| (t.flow[i] as usize, i)),
+                crate::model::Flow::ALL.len(),
+                |i| Cow::Borrowed(t.flow(i)),
+            )?,
+            5 => dictionary(
+                rows.map(|i| (t.commodity.get(i) as usize, i)),
+                t.commodities.len(),
+                |i| Cow::Borrowed(t.commodity(i)),
+            )?,
             7 => dictionary(
                 rows.map(|i| (t.provenance.source_of(t.place.get(i)), i)),
+                t.provenance.sources.len(),
                 |i| Cow::Borrowed(t.source(i)),
             )?,
-            9 => dictionary(rows.map(|i| (t.flags[i], t.flags[i])), flag_names)?,
+            9 => dictionary(
+                rows.map(|i| (usize::from(t.flags[i]), t.flags[i])),
+                1 << crate::model::flags::Flags::BITS,
+                flag_names,
+            )?,
             _ => None,
         };
         // otherwise the column as polars makes it, to encode as it would
