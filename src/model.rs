@@ -1077,10 +1077,12 @@ impl Places {
 
     /// The places of figures `raw[j]` for each `j` of `idx`, in that order (on every core),
     /// these places moved into the column.
-    pub fn into_column(self, idx: &[u32], raw: &[u32]) -> PlaceColumn {
+    pub fn into_column(self, mut idx: Vec<u32>, raw: &[u32]) -> PlaceColumn {
         use rayon::prelude::*;
+        // each index becomes its raw figure's in place: no second column of them
+        idx.par_iter_mut().for_each(|j| *j = raw[*j as usize]);
         PlaceColumn {
-            raw: idx.par_iter().map(|&j| raw[j as usize]).collect(),
+            raw: idx,
             places: std::sync::Arc::new(self),
         }
     }
@@ -1538,6 +1540,64 @@ impl Values {
         }
     }
 
+    /// [`Values::gather`] for a column too large to hold twice: the values at `idx` are
+    /// written to an unnamed file in `dir` as they are gathered, these are let go, and
+    /// the file is read back, so the two columns are never in memory at once (at 10M
+    /// figures, 80 MB). The file is the system's page cache to give back, not this
+    /// process's memory.
+    ///
+    /// # Errors
+    /// The file cannot be made or written: `Err` gives these values back, untouched.
+    /// It cannot be read back (the values are then lost): `Ok(Err(_))`.
+    pub fn gather_through(
+        self,
+        idx: &[u32],
+        dir: &std::path::Path,
+    ) -> Result<std::io::Result<Values>, (Values, std::io::Error)> {
+        use rayon::prelude::*;
+        use std::io::{Read, Seek, Write};
+        // a block of values gathered on every core, written as bytes
+        const BLOCK: usize = if cfg!(test) { 64 } else { 1 << 20 };
+        let written = (|| -> std::io::Result<std::fs::File> {
+            let mut file = tempfile::tempfile_in(dir)?;
+            let mut values: Vec<i64> = Vec::with_capacity(BLOCK);
+            let mut bytes: Vec<u8> = Vec::with_capacity(BLOCK * 8);
+            for block in idx.chunks(BLOCK) {
+                block
+                    .par_iter()
+                    .map(|&i| self.packed[i as usize])
+                    .collect_into_vec(&mut values);
+                bytes.clear();
+                bytes.extend(values.iter().flat_map(|v| v.to_ne_bytes()));
+                file.write_all(&bytes)?;
+            }
+            file.rewind()?;
+            Ok(file)
+        })();
+        let mut file = match written {
+            Ok(f) => f,
+            Err(e) => return Err((self, e)),
+        };
+        let Values { packed, wide } = self;
+        drop(packed);
+        let mut back = Vec::with_capacity(idx.len());
+        let mut bytes = vec![0u8; BLOCK * 8];
+        let mut left = idx.len();
+        while left > 0 {
+            let n = left.min(BLOCK);
+            if let Err(e) = file.read_exact(&mut bytes[..n * 8]) {
+                return Ok(Err(e));
+            }
+            back.extend(
+                bytes[..n * 8]
+                    .chunks_exact(8)
+                    .map(|b| i64::from_ne_bytes(b.try_into().expect("8 bytes"))),
+            );
+            left -= n;
+        }
+        Ok(Ok(Values { packed: back, wide }))
+    }
+
     /// The values at `idx`, in that order.
     pub fn take(&self, idx: &[usize]) -> Values {
         Values {
@@ -1787,7 +1847,7 @@ mod tests {
         let raw = mixed_figures();
         let ids: Vec<u32> = (0..raw.len() as u32).rev().collect();
         let clean: Vec<u32> = (0..raw.len() as u32).step_by(4).collect();
-        let g = raw.places.clone().into_column(&clean, &ids);
+        let g = raw.places.clone().into_column(clean.clone(), &ids);
         for (k, &j) in clean.iter().enumerate() {
             assert_eq!(g.get(k), raw.places.get(ids[j as usize] as usize));
         }
@@ -1881,6 +1941,46 @@ mod tests {
         assert_eq!(ids.last(), Some(u32::MAX - 1));
         ids.cut(2);
         assert_eq!(ids.iter().collect::<Vec<_>>(), [NONE, 0]);
+    }
+
+    #[test]
+    fn values_gathered_through_the_disk_are_those_gathered_in_memory() {
+        use rust_decimal::Decimal;
+        let mut v = Values::default();
+        // packed, missing, and kept aside whole (a mantissa past 57 bits, a negative zero)
+        for k in 0..3000i64 {
+            v.push(match k % 7 {
+                0 => None,
+                1 => Some(Decimal::from_i128_with_scale(i128::from(k) << 70, 3)),
+                2 => Some(Decimal::from_i128_with_scale(0, 2) * Decimal::NEGATIVE_ONE),
+                _ => Some(Decimal::new(k * 1_000_003 - 77, (k % 5) as u32)),
+            });
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // a subset in another order: every third, backwards, then some of the rest
+        let mut idx: Vec<u32> = (0..3000).rev().step_by(3).collect();
+        idx.extend((1..3000).step_by(3));
+        for idx in [idx, Vec::new(), (0..3000).collect()] {
+            let want = v.gather(&idx);
+            let got = v
+                .clone()
+                .gather_through(&idx, dir.path())
+                .ok()
+                .unwrap()
+                .unwrap();
+            assert_eq!(got, want);
+            let shown = |x: &Values| (0..x.len()).map(|i| x.get(i)).collect::<Vec<_>>();
+            assert_eq!(
+                shown(&got),
+                idx.iter().map(|&i| v.get(i as usize)).collect::<Vec<_>>()
+            );
+        }
+        // a folder that is not there: the values come back whole
+        let (back, _) = v
+            .clone()
+            .gather_through(&[0, 1], &dir.path().join("gone"))
+            .unwrap_err();
+        assert_eq!(back, v);
     }
 
     #[test]

@@ -247,17 +247,17 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     };
     // when there are many figures, the texts only rejects show go to the disk behind
     // normalise, as it works from the last figures to the first
-    let mut norm = if read.raw.len() >= spill_figures() {
-        let dir = match p.output_dir.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
+    let spill_dir = (read.raw.len() >= spill_figures()).then(|| match p.output_dir.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    });
+    let mut norm = if let Some(dir) = &spill_dir {
         let mut failed = false;
         normalize::normalize_behind(&mut read.raw, &nopts, &sref, |raw, lo| {
             if failed {
                 return;
             }
-            if let Err(e) = raw.set_aside_behind(&dir, lo) {
+            if let Err(e) = raw.set_aside_behind(dir, lo) {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot set the raw texts aside on the disk; they stay in memory");
                 failed = true;
             }
@@ -299,15 +299,19 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
     let checked = std::mem::take(&mut verdict.flags);
     let counts = counts(figures_read, &norm, &verdict);
+    // the clean rows' order becomes the clean table's column of places (4 bytes a row)
     let clean = clean_table(
         std::mem::take(&mut norm.figures),
-        &verdict.clean,
+        std::mem::take(&mut verdict.clean),
         &read.prov,
         place,
         checked,
-    );
-    // the clean rows' order is the clean table's now (4 bytes a row, to the run's end)
-    drop(std::mem::take(&mut verdict.clean));
+        spill_dir.as_deref(),
+    )
+    .map_err(|e| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!("reading the clean values back from the disk: {e}"),
+    })?;
     let mut summary = format!(
         "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
         counts.0,
@@ -590,11 +594,12 @@ fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> Counts {
 /// set, each figure's (taken from the verdict, and freed here).
 fn clean_table(
     f: crate::model::Figures,
-    idx: &[u32],
+    idx: Vec<u32>,
     prov: &Provenance,
     place: crate::model::Places,
     checked: Vec<flags::Flags>,
-) -> CleanTable {
+    spill_dir: Option<&Path>,
+) -> std::io::Result<CleanTable> {
     use crate::model::{Narrow, Narrowed};
     use rayon::prelude::*;
     fn gather<T: Copy + Send + Sync>(idx: &[u32], col: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -620,18 +625,37 @@ fn clean_table(
         raw,
     } = f;
     // one column at a time, each normalised column let go as its clean one is made: the
-    // flags first, as two columns (normalise's and validate's) make one, the largest of
-    // the others next
-    let merged = gather(idx, |i| flags[i] | checked[i]);
-    drop((flags, checked));
-    let values = value.gather(idx);
-    drop(value);
-    let (reporter, partner) = (take(idx, reporter), take(idx, partner));
-    let (year, commodity) = (narrow(idx, year), narrow(idx, commodity));
-    let (month, flow) = (narrow(idx, month), take(idx, flow));
+    // flags first, validate's merged into normalise's where they are, the largest of the
+    // others next
+    let mut flags = flags;
+    flags
+        .par_iter_mut()
+        .zip(checked.par_iter())
+        .for_each(|(f, c)| *f |= *c);
+    drop(checked);
+    let merged = take(&idx, flags);
+    // the largest column: when there are many, through the disk, never held twice
+    let values = match spill_dir {
+        Some(dir) => match value.gather_through(&idx, dir) {
+            Ok(gathered) => gathered?,
+            Err((value, e)) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot gather the clean values through the disk; they are gathered in memory");
+                value.gather(&idx)
+            }
+        },
+        None => {
+            let values = value.gather(&idx);
+            drop(value);
+            values
+        }
+    };
+    let (reporter, partner) = (take(&idx, reporter), take(&idx, partner));
+    let (year, commodity) = (narrow(&idx, year), narrow(&idx, commodity));
+    let (month, flow) = (narrow(&idx, month), take(&idx, flow));
+    // the last: the rows' order becomes their places
     let place = place.into_column(idx, &raw);
     drop(raw);
-    CleanTable {
+    Ok(CleanTable {
         reporter,
         partner,
         countries,
@@ -644,12 +668,14 @@ fn clean_table(
         place,
         provenance: prov.clone(),
         flags: merged,
-    }
+    })
 }
 
 /// Figures from which on the texts only rejects show are set aside on the disk before
-/// validation (about 50 bytes a figure): above a few million, where they are hundreds of
-/// megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the tests.
+/// validation (about 50 bytes a figure), and the clean table's values are gathered
+/// through it (8 bytes a figure, else held twice for a moment): above a few million,
+/// where they are hundreds of megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the
+/// tests.
 fn spill_figures() -> usize {
     std::env::var("TRADEFLOW_TEST_SPILL_FIGURES")
         .ok()
