@@ -93,10 +93,20 @@ pub fn parse(text: &str, decimal: Option<char>) -> Parsed {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
         if plain_number && !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphabetic()) {
-            if let (Some((value, alt, evidence)), Some((e, _))) = (
-                plain_digits(num, decimal),
-                scale_word(&crate::countries::name_key(word)),
-            ) {
+            // the word folded as `name_key` folds ASCII letters (to lower case), on the
+            // stack where it is short
+            let mut folded = [0u8; 16];
+            let scale = match folded.get_mut(..word.len()) {
+                Some(f) => {
+                    f.copy_from_slice(word.as_bytes());
+                    f.make_ascii_lowercase();
+                    std::str::from_utf8(f).ok().and_then(scale_word)
+                }
+                None => scale_word(&crate::countries::name_key(word)),
+            };
+            if let (Some((value, alt, evidence)), Some((e, _))) =
+                (plain_digits(num, decimal), scale)
+            {
                 return Parsed::Number(Reading {
                     value,
                     scale: Some(e),
@@ -580,8 +590,29 @@ mod tests {
             "0", "7", "12.5", "1.135", "1,135", "999.99", "1234", "12,5", "1.2.3", "05",
         ] {
             for word in [
-                "thousand", "Thousand", "th", "K", "k", "mn", "MN", "bn", "Billion", "million",
-                "m", "b", "USD", "dollars", "xyz", "Bin", "milyar", "T", "tn",
+                "thousand",
+                "Thousand",
+                "th",
+                "K",
+                "k",
+                "mn",
+                "MN",
+                "bn",
+                "Billion",
+                "million",
+                "m",
+                "b",
+                "USD",
+                "dollars",
+                "xyz",
+                "Bin",
+                "milyar",
+                "T",
+                "tn",
+                // longer than the stack's fold
+                "Millionsandbillions",
+                "SIXTEENLETTERSXY",
+                "SEVENTEENLETTERSX",
             ] {
                 let t = format!("{num} {word}");
                 for decimal in [None, Some('.'), Some(',')] {
@@ -594,7 +625,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 10 * 19 * 3);
+        assert_eq!(n, 10 * 22 * 3);
     }
 
     #[test]
