@@ -114,8 +114,7 @@ impl CleanTable {
         b.value.clear();
         b.millions.clear();
         if let Some(v) = self.value.get(i) {
-            decimal::push(&mut b.value, v, 0);
-            decimal::push(&mut b.millions, v, 6);
+            decimal::push_both(&mut b.value, &mut b.millions, v, 6);
         }
     }
 }

@@ -14,21 +14,60 @@ use rust_decimal::Decimal;
 /// assert_eq!(s, "0.00057618");
 /// ```
 pub fn push(out: &mut String, v: Decimal, shift: u32) {
-    let (d, scale) = trimmed(v.mantissa().unsigned_abs(), v.scale() + shift);
-    if d == 0 {
+    let mut buf = itoa::Buffer::new();
+    put(
+        out,
+        digits(&mut buf, v),
+        v.scale() + shift,
+        v.is_sign_negative(),
+    );
+}
+
+/// [`push`] of `v` into `a` and of `v / 10^shift` into `b`, from one formatting of its
+/// digits: a value and the same value in millions.
+///
+/// ```
+/// use rust_decimal::Decimal;
+/// let (mut a, mut b) = (String::new(), String::new());
+/// tradeflow_kernels::decimal::push_both(&mut a, &mut b, Decimal::new(8960000, 0), 6);
+/// assert_eq!((a.as_str(), b.as_str()), ("8960000", "8.96"));
+/// ```
+pub fn push_both(a: &mut String, b: &mut String, v: Decimal, shift: u32) {
+    let mut buf = itoa::Buffer::new();
+    let digits = digits(&mut buf, v);
+    let negative = v.is_sign_negative();
+    put(a, digits, v.scale(), negative);
+    put(b, digits, v.scale() + shift, negative);
+}
+
+/// The digits of `v`'s mantissa, without its sign, in 64 bits where it fits (u128
+/// formatting goes through software division).
+fn digits(buf: &mut itoa::Buffer, v: Decimal) -> &str {
+    let m = v.mantissa().unsigned_abs();
+    match u64::try_from(m) {
+        Ok(d) => buf.format(d),
+        Err(_) => buf.format(m),
+    }
+}
+
+/// Appends the number of mantissa `digits` over `10^scale`, the fraction's trailing
+/// zeros dropped, `0` for zero whatever its sign.
+fn put(out: &mut String, digits: &str, scale: u32, negative: bool) {
+    if digits == "0" {
         out.push('0');
         return;
     }
-    let mut buf = itoa::Buffer::new();
-    // formatted in 64 bits where it fits (u128 formatting goes through software division)
-    let digits = match u64::try_from(d) {
-        Ok(d) => buf.format(d),
-        Err(_) => buf.format(d),
-    };
-    if v.is_sign_negative() {
+    // a mantissa that is not zero has a digit that is not: the zeros stop before it
+    let zeros = digits
+        .bytes()
+        .rev()
+        .take(scale as usize)
+        .take_while(|&c| c == b'0')
+        .count();
+    let (digits, scale) = (&digits[..digits.len() - zeros], scale as usize - zeros);
+    if negative {
         out.push('-');
     }
-    let scale = scale as usize;
     if scale == 0 {
         out.push_str(digits);
     } else if digits.len() > scale {
@@ -134,6 +173,33 @@ mod tests {
     )]
     fn exact_text(#[case] v: &str, #[case] shift: u32, #[case] want: &str) {
         assert_eq!(text(v, shift), want);
+    }
+
+    #[test]
+    fn both_texts_at_once_are_the_texts_one_at_a_time() {
+        for x in crate::test_numbers(0x2545_F491_4F6C_DD1D) {
+            for v in [
+                Decimal::new(
+                    (x >> 1) as i64 * if x & 1 == 0 { 1 } else { -1 },
+                    (x % 29) as u32,
+                ),
+                // past 64 bits, trailing zeros, zeros of either sign
+                Decimal::from_i128_with_scale(i128::from(x >> 8) << 30, (x % 20) as u32),
+                Decimal::new(((x % 1000) * 1000) as i64, (x % 5) as u32),
+                Decimal::new(0, (x % 9) as u32) * Decimal::NEGATIVE_ONE,
+            ] {
+                for shift in [0, 3, 6] {
+                    let (mut a, mut b) = (String::new(), String::new());
+                    push_both(&mut a, &mut b, v, shift);
+                    let one = |shift| {
+                        let mut s = String::new();
+                        push(&mut s, v, shift);
+                        s
+                    };
+                    assert_eq!((a, b), (one(0), one(shift)), "{v:?} {shift}");
+                }
+            }
+        }
     }
 
     #[test]
