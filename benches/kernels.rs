@@ -108,14 +108,14 @@ fn bench_decimal_out(c: &mut Criterion) {
     g.throughput(Throughput::Elements(values.len() as u64));
     g.sample_size(10);
     g.bench_function("texts of 1M values, dollars and millions", |b| {
-        let mut s = String::new();
+        let (mut s, mut m) = (String::new(), String::new());
         b.iter(|| {
             let mut n = 0usize;
             for v in &values {
                 s.clear();
-                decimal::push(&mut s, *black_box(v), 0);
-                decimal::push(&mut s, *v, 6);
-                n += s.len();
+                m.clear();
+                decimal::push_both(&mut s, &mut m, *black_box(v), 6);
+                n += s.len() + m.len();
             }
             n
         })

@@ -1130,6 +1130,11 @@ impl PlaceColumn {
         self.places.get(self.raw[i] as usize)
     }
 
+    /// The places of every raw figure, by its index (shared).
+    pub fn places(&self) -> std::sync::Arc<Places> {
+        std::sync::Arc::clone(&self.places)
+    }
+
     /// The places at `idx`, in that order.
     pub fn take(&self, idx: &[usize]) -> PlaceColumn {
         PlaceColumn {

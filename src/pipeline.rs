@@ -325,6 +325,12 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // the checks' findings move into the report as they are (276,638 of them in that job)
     let checks = std::mem::take(&mut verdict.checks);
     let mut report = report(&p, counts, &read, &norm, &verdict, checks, &run_id);
+    // the checks' refs to raw figures are written out from the raw figures' places,
+    // which the clean table shares
+    report.refs = {
+        let (prov, places) = (read.prov.clone(), clean.place.places());
+        crate::report::RawRefs::new(move |raw| prov.source_ref(places.get(raw as usize)))
+    };
     drop(norm);
     tracing::debug!(
         seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),

@@ -25,6 +25,35 @@ pub struct Report {
     pub tree: Value,
     /// The checks, in order, with their findings.
     pub checks: Vec<Check>,
+    /// How the checks' refs to raw figures are written out.
+    pub refs: RawRefs,
+}
+
+/// Writes out a raw figure's `source_ref` by its index, for the checks' refs held as
+/// indices ([`crate::validate::Finding::at`]): the run's sources and the raw figures'
+/// places, shared. Without them (a report made by hand), an empty text.
+#[derive(Clone, Default)]
+pub struct RawRefs(Option<std::sync::Arc<dyn Fn(u32) -> String + Send + Sync>>);
+
+impl RawRefs {
+    pub fn new(text: impl Fn(u32) -> String + Send + Sync + 'static) -> RawRefs {
+        RawRefs(Some(std::sync::Arc::new(text)))
+    }
+
+    /// The `source_ref` of raw figure `raw`.
+    pub fn text(&self, raw: u32) -> String {
+        self.0.as_ref().map_or_else(String::new, |text| text(raw))
+    }
+}
+
+impl std::fmt::Debug for RawRefs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "RawRefs(..)"
+        } else {
+            "RawRefs(none)"
+        })
+    }
 }
 
 impl Report {
@@ -34,7 +63,11 @@ impl Report {
         if let Some(map) = tree.as_object_mut() {
             map.entry(CHECKS).or_insert(Value::Null);
         }
-        Report { tree, checks }
+        Report {
+            tree,
+            checks,
+            refs: RawRefs::default(),
+        }
     }
 
     /// A report with no checks (a run that stopped before validation, or changed nothing).
@@ -42,6 +75,7 @@ impl Report {
         Report {
             tree,
             checks: Vec::new(),
+            refs: RawRefs::default(),
         }
     }
 }
@@ -70,7 +104,8 @@ impl Serialize for Report {
         let mut m = s.serialize_map(Some(map.len()))?;
         for (k, v) in map {
             if k == CHECKS {
-                m.serialize_entry(k, &self.checks)?;
+                let refs = |raw| self.refs.text(raw);
+                m.serialize_entry(k, &crate::validate::Shown(&self.checks, &refs))?;
             } else {
                 m.serialize_entry(k, v)?;
             }
@@ -104,7 +139,8 @@ mod tests {
             json!({"run_id": "r1", "figures_read": 3, "checks": null, "mirror": [1.5, null]});
         let report = Report::new(tree.clone(), checks());
         let mut whole = tree;
-        whole["checks"] = serde_json::to_value(checks()).unwrap();
+        whole["checks"] =
+            serde_json::to_value(crate::validate::Shown(&checks(), &|_| String::new())).unwrap();
         assert_eq!(
             serde_json::to_string_pretty(&report).unwrap(),
             serde_json::to_string_pretty(&whole).unwrap()

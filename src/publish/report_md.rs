@@ -64,10 +64,11 @@ pub fn render(r: &Report) -> String {
                 c.description
             );
             for f in list.iter().take(25) {
-                let at = if f.refs().len() == 0 {
+                let raw = |raw| r.refs.text(raw);
+                let at = if f.refs(&raw).len() == 0 {
                     String::new()
                 } else {
-                    format!(" ({})", f.refs_joined())
+                    format!(" ({})", f.refs_joined(&raw))
                 };
                 let _ = writeln!(o, "- {}{at}", f.message());
             }

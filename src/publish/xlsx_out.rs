@@ -63,7 +63,9 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(String, u64), XlsxErro
     header(ws, 0, &["check", "severity", "finding", "where"], &bold)?;
     ws.set_freeze_panes(1, 0)?;
     // errors, then warnings, then the rest, each in their order
-    let mut checks: Vec<&crate::validate::Check> = p.report.wait().checks.iter().collect();
+    let report = p.report.wait();
+    let raw = |raw| report.refs.text(raw);
+    let mut checks: Vec<&crate::validate::Check> = report.checks.iter().collect();
     checks.sort_by_key(|c| match c.severity {
         Severity::Error => 0,
         Severity::Warn => 1,
@@ -75,7 +77,7 @@ pub fn write(path: &Path, p: &Publication<'_>) -> Result<(String, u64), XlsxErro
             ws.write_string(r, 0, c.id)?;
             ws.write_string(r, 1, c.severity.as_str())?;
             ws.write_string(r, 2, safe_text(f.message()))?;
-            ws.write_string(r, 3, safe_text(&f.refs_joined()))?;
+            ws.write_string(r, 3, safe_text(&f.refs_joined(&raw)))?;
             r += 1;
         }
     }

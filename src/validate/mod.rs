@@ -91,15 +91,26 @@ pub const RULES: &[(&str, Severity, &str)] = &[
 pub const MAX_LISTED: usize = 1000;
 
 /// One thing a check found: a message and where (the `source_ref`s of the figures
-/// involved). Held as one text, the message and each ref end to end, with where each
-/// ends: one allocation a finding where a message, a list and each ref took one each (at
-/// 10M rows of the peer's data, 294,792 warnings: the run's peak 37 MB lower).
+/// involved). Held as one text, the message and each ref given as a text end to end,
+/// with where each ends: one allocation a finding where a message, a list and each ref
+/// took one each (at 10M rows of the peer's data, 294,792 warnings: the run's peak 37 MB
+/// lower). A ref to a raw figure is held as its index and written out when shown (see
+/// [`Finding::at`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     text: Box<str>,
-    /// Where the message ends in `text`, then where each ref ends.
+    /// Where the message ends in `text`, then each ref: where its text ends, or a raw
+    /// figure's index with [`RAW_REF`] set.
     ends: smallvec::SmallVec<[u32; 3]>,
 }
+
+/// Marks a ref held as a raw figure's index (raw figures are counted in `u32`: far
+/// fewer than 2^31 fit in memory).
+const RAW_REF: u32 = 1 << 31;
+
+/// Writes out the `source_ref` of a raw figure, by its index: how the refs of
+/// [`Finding::at`] are shown.
+pub type RawRef<'a> = &'a (dyn Fn(u32) -> String + Sync);
 
 impl Finding {
     pub fn new(message: String, refs: Vec<String>) -> Finding {
@@ -116,41 +127,98 @@ impl Finding {
         }
     }
 
+    /// A finding about the raw figures `raws`, held by their indices (4 bytes each, where
+    /// a `source_ref` text took about 50: at 10M rows of the peer's data, 276,638
+    /// year-on-year findings of two refs each) and written out when shown.
+    pub fn at(message: String, raws: &[u32]) -> Finding {
+        let mut ends = smallvec::SmallVec::new();
+        ends.push(message.len() as u32);
+        ends.extend(raws.iter().map(|&r| {
+            debug_assert!(r < RAW_REF, "raw figure {r}");
+            r | RAW_REF
+        }));
+        Finding {
+            text: message.into_boxed_str(),
+            ends,
+        }
+    }
+
     pub fn message(&self) -> &str {
         &self.text[..self.ends[0] as usize]
     }
 
-    /// Where: the `source_ref`s of the figures involved.
-    pub fn refs(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.ends
-            .windows(2)
-            .map(|w| &self.text[w[0] as usize..w[1] as usize])
+    /// Where: the `source_ref`s of the figures involved, those of raw figures written by
+    /// `raw`.
+    pub fn refs<'a>(
+        &'a self,
+        raw: RawRef<'a>,
+    ) -> impl ExactSizeIterator<Item = std::borrow::Cow<'a, str>> + 'a {
+        let mut from = self.ends[0] as usize;
+        self.ends[1..].iter().map(move |&e| {
+            if e & RAW_REF != 0 {
+                std::borrow::Cow::Owned(raw(e & !RAW_REF))
+            } else {
+                let text = &self.text[from..e as usize];
+                from = e as usize;
+                std::borrow::Cow::Borrowed(text)
+            }
+        })
     }
 
     /// The refs for people: joined by `; `.
-    pub fn refs_joined(&self) -> String {
-        self.refs().collect::<Vec<_>>().join("; ")
+    pub fn refs_joined(&self, raw: RawRef<'_>) -> String {
+        self.refs(raw).collect::<Vec<_>>().join("; ")
     }
 }
 
-impl serde::Serialize for Finding {
+/// A finding as the report shows it, its refs written out.
+struct ShownFinding<'a>(&'a Finding, RawRef<'a>);
+
+impl serde::Serialize for ShownFinding<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        struct Refs<'a>(&'a Finding);
+        struct Refs<'a>(&'a Finding, RawRef<'a>);
         impl serde::Serialize for Refs<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.refs())
+                s.collect_seq(self.0.refs(self.1))
             }
         }
         let mut st = s.serialize_struct("Finding", 2)?;
-        st.serialize_field("message", self.message())?;
-        st.serialize_field("refs", &Refs(self))?;
+        st.serialize_field("message", self.0.message())?;
+        st.serialize_field("refs", &Refs(self.0, self.1))?;
         st.end()
     }
 }
 
-/// A check and what it found.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Checks as the report shows them: each finding's refs written out by `raw`.
+pub struct Shown<'a>(pub &'a [Check], pub RawRef<'a>);
+
+impl serde::Serialize for Shown<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Findings<'a>(&'a [Finding], RawRef<'a>);
+        impl serde::Serialize for Findings<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|f| ShownFinding(f, self.1)))
+            }
+        }
+        struct One<'a>(&'a Check, RawRef<'a>);
+        impl serde::Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut st = s.serialize_struct("Check", 4)?;
+                st.serialize_field("id", self.0.id)?;
+                st.serialize_field("severity", &self.0.severity)?;
+                st.serialize_field("description", self.0.description)?;
+                st.serialize_field("findings", &Findings(&self.0.findings, self.1))?;
+                st.end()
+            }
+        }
+        s.collect_seq(self.0.iter().map(|c| One(c, self.1)))
+    }
+}
+
+/// A check and what it found (in the report as [`Shown`] writes it).
+#[derive(Debug, Clone)]
 pub struct Check {
     pub id: &'static str,
     pub severity: Severity,
@@ -348,9 +416,9 @@ impl V<'_> {
             }
             _ => self.verdict.flags[i] |= flag,
         }
-        c.findings.push(Finding::new(
+        c.findings.push(Finding::at(
             format!("{}: {message}", key_text(self.f, i)),
-            vec![self.r(i)],
+            &[self.f.raw[i]],
         ));
     }
 }
@@ -514,7 +582,6 @@ impl Ranks {
 }
 
 /// Validates normalised figures.
-
 pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdict {
     let f = &norm.figures;
     let n = f.len();
@@ -737,9 +804,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 message: msg.clone(),
             });
             v.alive[i] = false;
-            conflicts.findings.push(Finding::new(
+            conflicts.findings.push(Finding::at(
                 format!("{}: {msg}", key_text(f, i)),
-                vec![v.r(i), v.r(k)],
+                &[f.raw[i], f.raw[k]],
             ));
         }
     }
@@ -883,7 +950,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
                     if hi > lo * factor {
                         let ratio = (vb / va).round_dp(2);
-                        jumps.push(Finding::new(
+                        jumps.push(Finding::at(
                             format!(
                                 "{} {} {} {} -> {}: {} -> {} (x{ratio})",
                                 k.0,
@@ -894,7 +961,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                 grouped(va),
                                 grouped(vb)
                             ),
-                            vec![v.r(a), v.r(b)],
+                            &[f.raw[a], f.raw[b]],
                         ));
                         fl.push((a, flags::JUMP));
                         fl.push((b, flags::JUMP));
@@ -910,7 +977,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                             f.value.get(i).is_some() && f.value.get(i) == f.value.get(w[0])
                         });
                         if consecutive && same {
-                            repeated.push(Finding::new(
+                            repeated.push(Finding::at(
                                 format!(
                                     "{} {} {}: {} in every year {}-{}",
                                     k.0,
@@ -920,7 +987,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                                     f.year.get(w[0]),
                                     f.year.get(w[run - 1])
                                 ),
-                                w.iter().map(|&i| v.r(i)).collect(),
+                                &w.iter().map(|&i| f.raw[i]).collect::<Vec<_>>(),
                             ));
                             for &i in w {
                                 fl.push((i, flags::REPEATED));
@@ -1036,7 +1103,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     && f.value.get(e) == f.value.get(m)
                     && !f.value.get(e).unwrap_or_default().is_zero()
                 {
-                    equal.findings.push(Finding::new(
+                    equal.findings.push(Finding::at(
                         format!(
                             "{} {} {}: exports and imports are both {}",
                             f.reporter(e),
@@ -1044,7 +1111,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                             f.year.get(e),
                             show(f.value.get(e))
                         ),
-                        vec![v.r(e), v.r(m)],
+                        &[f.raw[e], f.raw[m]],
                     ));
                     fl.push((e, flags::EQUAL_FLOWS));
                     fl.push((m, flags::EQUAL_FLOWS));
@@ -1080,7 +1147,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 within_band: within,
             });
             if !within && mirror.severity != Severity::Off {
-                mirror.findings.push(Finding::new(format!(
+                mirror.findings.push(Finding::at(format!(
                     "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
                     f.reporter(i),
                     f.partner(i),
@@ -1091,7 +1158,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     gap * 100.0,
                     rules.mirror_band.0 * 100.0,
                     rules.mirror_band.1 * 100.0
-                ), vec![v.r(i), v.r(j)]));
+                ), &[f.raw[i], f.raw[j]]));
                 fl.push((i, flags::MIRROR_GAP));
                 fl.push((j, flags::MIRROR_GAP));
             }
@@ -1183,9 +1250,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
     for a in &norm.aggregates {
         if aggregates.findings.len() < MAX_LISTED {
-            aggregates.findings.push(Finding::new(
+            aggregates.findings.push(Finding::at(
                 format!("{} = {:?}", a.label, a.raw_value),
-                vec![a.source_ref.clone()],
+                &[a.raw],
             ));
         }
         let (Some(total), Some(rep), Some(flow), Some(year)) =
@@ -1198,14 +1265,14 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
         if (sum - total).abs() > tol {
-            totals.findings.push(Finding::new(
+            totals.findings.push(Finding::at(
                 format!(
                     "{rep} {flow} {year}: the {count} partners add up to {}, the {:?} row says {}",
                     grouped(sum),
                     a.label,
                     grouped(total)
                 ),
-                vec![a.source_ref.clone()],
+                &[a.raw],
             ));
         }
     }
@@ -1304,9 +1371,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         findings: vec![],
     };
     for rj in norm.rejects.iter().take(MAX_LISTED) {
-        parse.findings.push(Finding::new(
+        parse.findings.push(Finding::at(
             format!("{}: {}", rj.rule, rj.message),
-            vec![(places.source_ref)(places.place.get(rj.raw as usize))],
+            &[rj.raw],
         ));
     }
     for (c, total) in [
@@ -1609,7 +1676,7 @@ mod tests {
         let mut want = idx.clone();
         want.sort_by_key(|&i| key(i as usize));
         // a figure in five left out
-        let keep = |i: usize| scramble[i] % 5 != 0;
+        let keep = |i: usize| !scramble[i].is_multiple_of(5);
         want.retain(|&i| keep(i as usize));
         assert!(want.len() > n / 2 && want.len() < n);
         assert_eq!(sorted_in_groups(n, keep, 50, |i| keys[i].0, key), want);
@@ -1634,18 +1701,41 @@ mod tests {
             String::new(),
             "b \"c\" [T] B7".into(),
         ];
-        for k in 0..=refs.len() {
-            let f = Finding::new(format!("message {k}: é"), refs[..k].to_vec());
-            assert_eq!(f.message(), format!("message {k}: é"));
-            assert_eq!(f.refs().collect::<Vec<_>>(), refs[..k]);
+        let raw: RawRef = &|r| format!("raw {r}");
+        let check = |f: &Finding, message: &str, want: &[String]| {
+            assert_eq!(f.message(), message);
+            assert_eq!(f.refs(raw).collect::<Vec<_>>(), want);
+            let c = Check {
+                id: "x",
+                severity: Severity::Warn,
+                description: "d",
+                findings: vec![f.clone()],
+            };
             assert_eq!(
-                serde_json::to_value(&f).unwrap(),
-                serde_json::json!({"message": format!("message {k}: é"), "refs": refs[..k]})
+                serde_json::to_value(Shown(&[c], raw)).unwrap(),
+                serde_json::json!([{"id": "x", "severity": "warn", "description": "d",
+                    "findings": [{"message": message, "refs": want}]}])
             );
+        };
+        for k in 0..=refs.len() {
+            let message = format!("message {k}: é");
+            check(
+                &Finding::new(message.clone(), refs[..k].to_vec()),
+                &message,
+                &refs[..k],
+            );
+            // refs to raw figures, written out when shown
+            let raws = [7, 0, (1 << 31) - 1];
+            let want: Vec<String> = raws[..k].iter().map(|r| format!("raw {r}")).collect();
+            check(&Finding::at(message.clone(), &raws[..k]), &message, &want);
         }
         assert_eq!(
-            Finding::new("m".into(), refs.clone()).refs_joined(),
+            Finding::new("m".into(), refs.clone()).refs_joined(raw),
             "a.csv line 3; ; b \"c\" [T] B7"
+        );
+        assert_eq!(
+            Finding::at("m".into(), &[3, 4]).refs_joined(raw),
+            "raw 3; raw 4"
         );
     }
 
