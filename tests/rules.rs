@@ -473,3 +473,53 @@ fn stderr_says_twenty_findings_of_a_check_and_counts_the_rest() {
     assert_eq!(said(&err, "ERROR"), 20, "{err}");
     assert!(err.contains("yoy_jump: 5 more in report.json"), "{err}");
 }
+
+#[test]
+fn findings_name_the_places_of_their_figures() {
+    // refs are held as raw figures' indices and written out with the report: the same
+    // texts in `validate`'s report, report.json and report.md
+    let mut csv = csv_of(&series("KAZ", "import", &["1470", "3004"]));
+    csv.push_str("TUR,UZB,export,2019,5,USD million\nTUR,UZB,export,2019,6,USD million\n");
+    csv.push_str("TUR,Atlantis,export,2019,7,USD million\n");
+    let (_, r) = validate(&csv, "[validate]\nmax_rejected_share = 1.0\n");
+    let refs = |r: &Value, id: &str| -> Vec<Vec<String>> {
+        let c = r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                f["refs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let at = |line: u32| format!("raw/t.csv [t.csv] line {line}, column 5");
+    assert_eq!(refs(&r, "yoy_jump"), [[at(2), at(3)]]);
+    assert_eq!(refs(&r, "conflict"), [[at(5), at(4)]]);
+    assert_eq!(refs(&r, "parse"), [[at(6)]]);
+    // the published report says the same
+    let w = Workdir::empty();
+    w.write("raw/t.csv", &csv);
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/t.csv\"\n\n[validate]\nmax_rejected_share = 1.0\n",
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let published: Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    for id in ["yoy_jump", "conflict", "parse"] {
+        assert_eq!(refs(&published, id), refs(&r, id), "{id}");
+    }
+    let md = w.read("processed/report.md");
+    assert!(md.contains(&format!("({}; {})", at(2), at(3))), "{md}");
+}
