@@ -1486,6 +1486,45 @@ pub struct Values {
     wide: Vec<rust_decimal::Decimal>,
 }
 
+/// Values gathered by [`Values::spill_gathered`], in a file until read back.
+#[derive(Debug)]
+pub struct GatheredValues {
+    file: std::fs::File,
+    len: usize,
+    wide: Vec<rust_decimal::Decimal>,
+}
+
+/// Values gathered, written and read back at a time: 512 KB of them (in the tests, a
+/// few: many blocks).
+const SPILL_BLOCK: usize = if cfg!(test) { 64 } else { 1 << 16 };
+
+impl GatheredValues {
+    /// The values, read back from the file.
+    ///
+    /// # Errors
+    /// The file cannot be read (the values are then lost).
+    pub fn read_back(mut self) -> std::io::Result<Values> {
+        use std::io::Read;
+        let mut back = Vec::with_capacity(self.len);
+        let mut bytes = vec![0u8; SPILL_BLOCK * 8];
+        let mut left = self.len;
+        while left > 0 {
+            let n = left.min(SPILL_BLOCK);
+            self.file.read_exact(&mut bytes[..n * 8])?;
+            back.extend(
+                bytes[..n * 8]
+                    .chunks_exact(8)
+                    .map(|b| i64::from_ne_bytes(b.try_into().expect("8 bytes"))),
+            );
+            left -= n;
+        }
+        Ok(Values {
+            packed: back,
+            wide: self.wide,
+        })
+    }
+}
+
 /// The low bits of a packed value: its scale (0 to 28), or one of these.
 const VALUE_TAG: i64 = 63;
 const VALUE_NONE: i64 = 62;
@@ -1545,29 +1584,27 @@ impl Values {
         }
     }
 
-    /// [`Values::gather`] for a column too large to hold twice: the values at `idx` are
-    /// written to an unnamed file in `dir` as they are gathered, these are let go, and
-    /// the file is read back, so the two columns are never in memory at once (at 10M
-    /// figures, 80 MB). The file is the system's page cache to give back, not this
-    /// process's memory.
+    /// [`Values::gather`] for a column too large to hold twice, in two steps: the values
+    /// at `idx` are written to an unnamed file in `dir` as they are gathered and these
+    /// are let go; [`GatheredValues::read_back`] reads them back, once the other columns
+    /// have been gathered in the room these leave. The two columns are never in memory at
+    /// once (at 10M figures, 80 MB), and no other column is gathered beside either. The
+    /// file is the system's page cache to give back, not this process's memory.
     ///
     /// # Errors
-    /// The file cannot be made or written: `Err` gives these values back, untouched.
-    /// It cannot be read back (the values are then lost): `Ok(Err(_))`.
-    pub fn gather_through(
+    /// The file cannot be made or written: these values come back, untouched.
+    pub fn spill_gathered(
         self,
         idx: &[u32],
         dir: &std::path::Path,
-    ) -> Result<std::io::Result<Values>, (Values, std::io::Error)> {
+    ) -> Result<GatheredValues, (Values, std::io::Error)> {
         use rayon::prelude::*;
-        use std::io::{Read, Seek, Write};
-        // a block of values gathered on every core, written as bytes
-        const BLOCK: usize = if cfg!(test) { 64 } else { 1 << 20 };
+        use std::io::{Seek, Write};
         let written = (|| -> std::io::Result<std::fs::File> {
             let mut file = tempfile::tempfile_in(dir)?;
-            let mut values: Vec<i64> = Vec::with_capacity(BLOCK);
-            let mut bytes: Vec<u8> = Vec::with_capacity(BLOCK * 8);
-            for block in idx.chunks(BLOCK) {
+            let mut values: Vec<i64> = Vec::with_capacity(SPILL_BLOCK);
+            let mut bytes: Vec<u8> = Vec::with_capacity(SPILL_BLOCK * 8);
+            for block in idx.chunks(SPILL_BLOCK) {
                 block
                     .par_iter()
                     .map(|&i| self.packed[i as usize])
@@ -1579,28 +1616,14 @@ impl Values {
             file.rewind()?;
             Ok(file)
         })();
-        let mut file = match written {
-            Ok(f) => f,
-            Err(e) => return Err((self, e)),
-        };
-        let Values { packed, wide } = self;
-        drop(packed);
-        let mut back = Vec::with_capacity(idx.len());
-        let mut bytes = vec![0u8; BLOCK * 8];
-        let mut left = idx.len();
-        while left > 0 {
-            let n = left.min(BLOCK);
-            if let Err(e) = file.read_exact(&mut bytes[..n * 8]) {
-                return Ok(Err(e));
-            }
-            back.extend(
-                bytes[..n * 8]
-                    .chunks_exact(8)
-                    .map(|b| i64::from_ne_bytes(b.try_into().expect("8 bytes"))),
-            );
-            left -= n;
+        match written {
+            Ok(file) => Ok(GatheredValues {
+                file,
+                len: idx.len(),
+                wide: self.wide,
+            }),
+            Err(e) => Err((self, e)),
         }
-        Ok(Ok(Values { packed: back, wide }))
     }
 
     /// The values at `idx`, in that order.
@@ -1969,9 +1992,9 @@ mod tests {
             let want = v.gather(&idx);
             let got = v
                 .clone()
-                .gather_through(&idx, dir.path())
-                .ok()
+                .spill_gathered(&idx, dir.path())
                 .unwrap()
+                .read_back()
                 .unwrap();
             assert_eq!(got, want);
             let shown = |x: &Values| (0..x.len()).map(|i| x.get(i)).collect::<Vec<_>>();
@@ -1983,7 +2006,7 @@ mod tests {
         // a folder that is not there: the values come back whole
         let (back, _) = v
             .clone()
-            .gather_through(&[0, 1], &dir.path().join("gone"))
+            .spill_gathered(&[0, 1], &dir.path().join("gone"))
             .unwrap_err();
         assert_eq!(back, v);
     }

@@ -597,13 +597,13 @@ fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> Counts {
 /// The clean table from the normalised figures, which it consumes: each column is
 /// gathered at the clean rows `idx` (on every core) and its source freed before the
 /// next, so the two tables are never held whole at once. `checked`: the flags validate
-/// set, each figure's (taken from the verdict, and freed here).
+/// set, by figure (taken from the verdict, and freed here).
 fn clean_table(
     f: crate::model::Figures,
     idx: Vec<u32>,
     prov: &Provenance,
     place: crate::model::Places,
-    checked: Vec<flags::Flags>,
+    checked: Vec<(u32, flags::Flags)>,
     spill_dir: Option<&Path>,
 ) -> std::io::Result<CleanTable> {
     use crate::model::{Narrow, Narrowed};
@@ -630,34 +630,29 @@ fn clean_table(
         flags,
         raw,
     } = f;
-    // one column at a time, each normalised column let go as its clean one is made: the
-    // flags first, validate's merged into normalise's where they are, the largest of the
-    // others next
-    let mut flags = flags;
-    flags
-        .par_iter_mut()
-        .zip(checked.par_iter())
-        .for_each(|(f, c)| *f |= *c);
-    drop(checked);
-    let merged = take(&idx, flags);
-    // the largest column: when there are many, through the disk, never held twice
-    let values = match spill_dir {
-        Some(dir) => match value.gather_through(&idx, dir) {
-            Ok(gathered) => gathered?,
-            Err((value, e)) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot gather the clean values through the disk; they are gathered in memory");
-                value.gather(&idx)
-            }
-        },
-        None => {
-            let values = value.gather(&idx);
-            drop(value);
-            values
-        }
+    // one column at a time, each normalised column let go as its clean one is made; the
+    // largest first: when there are many, gathered into a file (and read back last), so
+    // the others are gathered in the room it leaves
+    let value = match spill_dir {
+        Some(dir) => value.spill_gathered(&idx, dir).map_err(|(value, e)| {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot gather the clean values through the disk; they are gathered in memory");
+            value
+        }),
+        None => Err(value),
     };
+    // validate's flags merged into normalise's where they are
+    let mut flags = flags;
+    for (i, flag) in checked {
+        flags[i as usize] |= flag;
+    }
+    let merged = take(&idx, flags);
     let (reporter, partner) = (take(&idx, reporter), take(&idx, partner));
     let (year, commodity) = (narrow(&idx, year), narrow(&idx, commodity));
     let (month, flow) = (narrow(&idx, month), take(&idx, flow));
+    let values = match value {
+        Ok(gathered) => gathered.read_back()?,
+        Err(value) => value.gather(&idx),
+    };
     // the last: the rows' order becomes their places
     let place = place.into_column(idx, &raw);
     drop(raw);
