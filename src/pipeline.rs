@@ -686,25 +686,25 @@ fn spill_figures() -> usize {
 
 fn reject_rows(v: &Verdict, read: &Read) -> std::io::Result<Vec<RejectRow>> {
     let raw = &read.raw;
-    let txt = |id: u32| raw.dict.get(id).unwrap_or("").to_string();
+    let txt = |id: u32| raw.dict.get(id).unwrap_or("");
     v.rejects
         .iter()
         .map(|r| {
             let i = r.raw as usize;
             let place = raw.places.get(i);
             let shown = raw.shown(i)?;
-            Ok(RejectRow {
-                source: read.prov.source_id(place).to_string(),
-                source_ref: read.prov.source_ref(place),
-                reporter: txt(shown.reporter),
-                partner: txt(shown.partner),
-                flow: txt(shown.flow),
-                year: txt(shown.year),
-                raw_value: shown.value,
-                rule: r.rule.to_string(),
-                severity: "error".into(),
-                message: r.message.clone(),
-            })
+            Ok(RejectRow::new([
+                read.prov.source_id(place),
+                &read.prov.source_ref(place),
+                txt(shown.reporter),
+                txt(shown.partner),
+                txt(shown.flow),
+                txt(shown.year),
+                &shown.value,
+                r.rule,
+                "error",
+                &r.message,
+            ]))
         })
         .collect()
 }

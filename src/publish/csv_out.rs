@@ -318,6 +318,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reject_row_gives_back_its_texts() {
+        let texts = [
+            "src",
+            "raw/x.csv [x.csv] line 3, column 4",
+            "",
+            "Казахстан",
+            "export",
+            "",
+            "1 000",
+            "conflict",
+            "error",
+            "5 here, 6 at raw/x.csv line 2 (kept)",
+        ];
+        assert_eq!(RejectRow::new(texts).fields(), texts);
+        assert_eq!(RejectRow::new([""; 10]).fields(), [""; 10]);
+    }
+
+    #[test]
     fn texts_put_are_the_bytes_extended() {
         // every length from 0 to 40, onto buffers of every fill against their room
         let text: Vec<u8> = (0..40u8).map(|k| b'a' + k % 26).collect();

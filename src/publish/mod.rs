@@ -192,36 +192,37 @@ pub const REJECT_COLUMNS: [&str; 10] = [
     "message",
 ];
 
-/// One row of `rejects.csv`.
-#[derive(Debug, Clone, Serialize)]
+/// One row of `rejects.csv`: its texts, in the order of [`REJECT_COLUMNS`], end to end in
+/// one allocation with where each ends (ten `String`s took ten: at 10M rows of the peer's
+/// data, 24,000 rows).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RejectRow {
-    pub source: String,
-    pub source_ref: String,
-    pub reporter: String,
-    pub partner: String,
-    pub flow: String,
-    pub year: String,
-    pub raw_value: String,
-    pub rule: String,
-    pub severity: String,
-    pub message: String,
+    text: Box<str>,
+    ends: [u32; 10],
 }
 
 impl RejectRow {
+    /// A row of these texts, in the order of [`REJECT_COLUMNS`].
+    pub fn new(fields: [&str; 10]) -> RejectRow {
+        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let ends = fields.map(|f| {
+            text.push_str(f);
+            text.len() as u32
+        });
+        RejectRow {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
     /// The row's texts in the order of [`REJECT_COLUMNS`].
     pub fn fields(&self) -> [&str; 10] {
-        [
-            &self.source,
-            &self.source_ref,
-            &self.reporter,
-            &self.partner,
-            &self.flow,
-            &self.year,
-            &self.raw_value,
-            &self.rule,
-            &self.severity,
-            &self.message,
-        ]
+        let mut from = 0;
+        self.ends.map(|end| {
+            let field = &self.text[from..end as usize];
+            from = end as usize;
+            field
+        })
     }
 }
 
