@@ -4,14 +4,20 @@
 use crate::util::{code, stderr, stdout, Workdir};
 use serde_json::Value;
 
-/// Runs `validate` on a CSV with extra config; returns the exit code and the report.
-fn validate(csv: &str, extra: &str) -> (i32, Value) {
+/// A folder with the CSV as its one source, and extra config.
+fn workdir(csv: &str, extra: &str) -> Workdir {
     let w = Workdir::empty();
     w.write("raw/t.csv", csv);
     w.write(
         "pipeline.toml",
         format!("[[sources]]\npath = \"raw/t.csv\"\n\n{extra}"),
     );
+    w
+}
+
+/// Runs `validate` on a CSV with extra config; returns the exit code and the report.
+fn validate(csv: &str, extra: &str) -> (i32, Value) {
+    let w = workdir(csv, extra);
     let o = w.run(&["validate"]);
     let report =
         serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
@@ -481,7 +487,8 @@ fn findings_name_the_places_of_their_figures() {
     let mut csv = csv_of(&series("KAZ", "import", &["1470", "3004"]));
     csv.push_str("TUR,UZB,export,2019,5,USD million\nTUR,UZB,export,2019,6,USD million\n");
     csv.push_str("TUR,Atlantis,export,2019,7,USD million\n");
-    let (_, r) = validate(&csv, "[validate]\nmax_rejected_share = 1.0\n");
+    let extra = "[validate]\nmax_rejected_share = 1.0\n";
+    let (_, r) = validate(&csv, extra);
     let refs = |r: &Value, id: &str| -> Vec<Vec<String>> {
         let c = r["checks"]
             .as_array()
@@ -508,12 +515,7 @@ fn findings_name_the_places_of_their_figures() {
     assert_eq!(refs(&r, "conflict"), [[at(5), at(4)]]);
     assert_eq!(refs(&r, "parse"), [[at(6)]]);
     // the published report says the same
-    let w = Workdir::empty();
-    w.write("raw/t.csv", &csv);
-    w.write(
-        "pipeline.toml",
-        "[[sources]]\npath = \"raw/t.csv\"\n\n[validate]\nmax_rejected_share = 1.0\n",
-    );
+    let w = workdir(&csv, extra);
     let o = w.run(&["run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let published: Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
