@@ -560,9 +560,11 @@ pub struct RawFigures {
     spilled: Option<Spilled>,
 }
 
-/// The columns of raw figures that only rejects read, in a file of their own: one 32-byte
-/// record a figure (reporter, partner, flow and year text ids, the value's kind and its
-/// number or text index), then the end of each value text (8 bytes), then the texts.
+/// The columns of raw figures that only rejects read, in a file of their own: one record
+/// a figure (its reporter, partner, flow and year text ids, each as wide as its column is
+/// in memory, then its packed value: 13 bytes at 10M rows of the peers' data, where four
+/// ids of 4 bytes and a value's kind and payload took 32), then the end of each value
+/// text (8 bytes), then the texts.
 /// Figures from `from` on and texts from `texts_from` on are in the file, the others
 /// still in memory (all of them once set aside to the first figure).
 #[derive(Debug, Clone)]
@@ -575,10 +577,17 @@ struct Spilled {
     /// Whether every figure's text comes after the texts of the figures before it (as
     /// ingest makes them): then the texts can go with their figures, from the end.
     in_order: bool,
+    /// Bytes of the reporter, partner, flow and year ids in a record (as their columns
+    /// held them when the first figures were set aside: no column widens after ingest).
+    widths: [usize; 4],
 }
 
-/// Bytes of a figure's record in a spill file.
-const SPILLED: u64 = 32;
+impl Spilled {
+    /// Bytes of a figure's record: its four ids, then its packed value (8 bytes).
+    fn record(&self) -> u64 {
+        self.widths.iter().sum::<usize>() as u64 + 8
+    }
+}
 
 /// What a reject shows of its raw figure: the reporter, partner, flow and year texts (as
 /// ids into the figures' texts) and the value as read.
@@ -721,6 +730,15 @@ impl Ids {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes a value takes in this column.
+    pub fn width(&self) -> usize {
+        match self {
+            Ids::U8(_) => 1,
+            Ids::U16(_) => 2,
+            Ids::U32(_) => 4,
+        }
     }
 
     /// Every value, in order.
@@ -1312,6 +1330,7 @@ impl RawFigures {
                 from: hi,
                 texts_from: texts,
                 in_order,
+                widths: [&self.reporter, &self.partner, &self.flow, &self.year].map(Ids::width),
             });
         }
         let sp = self.spilled.as_ref().expect("made above");
@@ -1332,34 +1351,30 @@ impl RawFigures {
         };
         let t_hi = sp.texts_from;
         let mut f: &std::fs::File = &sp.file;
-        f.seek(std::io::SeekFrom::Start(lo as u64 * SPILLED))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        for i in lo..hi {
-            let (kind, payload) = match self.value[i].get() {
-                RawValue::Empty => (0u32, 0u64),
-                RawValue::Number(x) => (1, x.to_bits()),
-                RawValue::Text(t) => (2, u64::from(t)),
-                RawValue::Digits(d) => (3, d.bits()),
-            };
-            let mut record = [0u8; SPILLED as usize];
-            for (k, v) in [
-                self.reporter.get(i),
-                self.partner.get(i),
-                self.flow.get(i),
-                self.year.get(i),
-                kind,
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                record[4 * k..4 * k + 4].copy_from_slice(&v.to_le_bytes());
+        let record = sp.record();
+        f.seek(std::io::SeekFrom::Start(lo as u64 * record))?;
+        // the records of figures lo..hi, made in blocks of about a megabyte
+        let ids = [&self.reporter, &self.partner, &self.flow, &self.year];
+        debug_assert_eq!(
+            ids.map(Ids::width),
+            sp.widths,
+            "no column widens after ingest"
+        );
+        let per_block = ((1 << 20) / record as usize).max(1);
+        let mut block = Vec::with_capacity(per_block * record as usize);
+        for at in (lo..hi).step_by(per_block) {
+            block.clear();
+            for i in at..hi.min(at + per_block) {
+                for (col, &w) in ids.iter().zip(&sp.widths) {
+                    // the id as its column holds it (plus one, so no text is 0)
+                    block.extend_from_slice(&col.get(i).wrapping_add(1).to_le_bytes()[..w]);
+                }
+                block.extend_from_slice(&self.value[i].0.to_le_bytes());
             }
-            record[24..].copy_from_slice(&payload.to_le_bytes());
-            w.write_all(&record)?;
+            f.write_all(&block)?;
         }
-        w.flush()?;
-        drop(w);
-        let ends = sp.figures * SPILLED;
+        drop(block);
+        let ends = sp.figures * record;
         let text_start = |t: usize| self.text_start(t);
         if t_lo < t_hi {
             f.seek(std::io::SeekFrom::Start(ends + t_lo as u64 * 8))?;
@@ -1425,21 +1440,25 @@ impl RawFigures {
             read(at, &mut b)?;
             Ok(u64::from_le_bytes(b))
         };
-        let mut record = [0u8; SPILLED as usize];
-        read(i as u64 * SPILLED, &mut record)?;
-        let u32_at = |k: usize| u32::from_le_bytes(record[4 * k..4 * k + 4].try_into().expect("4"));
-        let payload = u64::from_le_bytes(record[24..].try_into().expect("8"));
-        let value = match u32_at(4) {
-            0 => RawValue::Empty,
-            1 => RawValue::Number(f64::from_bits(payload)),
-            3 => RawValue::Digits(Digits::from_bits(payload)),
-            _ => RawValue::Text(payload as u32),
-        };
+        let size = sp.record();
+        let mut record = [0u8; 24];
+        let record = &mut record[..size as usize];
+        read(i as u64 * size, record)?;
+        // the four ids, each as wide as it was written, then the packed value
+        let mut ids = [0u32; 4];
+        let mut at = 0;
+        for (id, &w) in ids.iter_mut().zip(&sp.widths) {
+            let mut b = [0u8; 4];
+            b[..w].copy_from_slice(&record[at..at + w]);
+            *id = u32::from_le_bytes(b).wrapping_sub(1);
+            at += w;
+        }
+        let value = PackedRaw(u64::from_le_bytes(record[at..].try_into().expect("8"))).get();
         let value = value.shown(|t| {
             if (t as usize) < sp.texts_from {
                 return Ok(self.value_str(t).to_string());
             }
-            let (t, ends) = (u64::from(t), sp.figures * SPILLED);
+            let (t, ends) = (u64::from(t), sp.figures * size);
             // where the text before ends: in the file, or still in memory
             let start = match t.checked_sub(1) {
                 None => 0,
@@ -1452,11 +1471,12 @@ impl RawFigures {
             String::from_utf8(text)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
         })?;
+        let [reporter, partner, flow, year] = ids;
         Ok(RawShown {
-            reporter: u32_at(0),
-            partner: u32_at(1),
-            flow: u32_at(2),
-            year: u32_at(3),
+            reporter,
+            partner,
+            flow,
+            year,
             value,
         })
     }
@@ -2403,6 +2423,50 @@ mod tests {
         assert!(spilled.iter().any(|s| s.value == "-0.050"));
         // the file is unnamed: nothing is left in the folder
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn spilled_ids_keep_their_columns_widths_and_absent_texts() {
+        // partners in two bytes (300 texts), flows in one with some absent, years in one
+        let mut a = RawFigures::default();
+        let partners: Vec<String> = (0..300).map(|k| format!("partner {k}")).collect();
+        for i in 0..600u32 {
+            let value = a.text_value(&format!("{i} thousand"));
+            let f = RawFigureRef {
+                reporter: Some("TUR"),
+                partner: Some(&partners[i as usize % 300]),
+                flow: (i % 7 != 0).then_some("export"),
+                year: Some(["2019", "2020"][i as usize % 2]),
+                month: None,
+                commodity: None,
+                unit_column: None,
+                unit_title: None,
+                unit_config: None,
+                decimal: None,
+            };
+            a.push(
+                f,
+                value,
+                Place {
+                    table: 0,
+                    row: i,
+                    col: 1,
+                },
+            );
+        }
+        assert_eq!(
+            [&a.reporter, &a.partner, &a.flow].map(Ids::width),
+            [1, 2, 1]
+        );
+        let held: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        a.set_aside_behind(dir.path(), 250).unwrap();
+        a.set_aside_behind(dir.path(), 0).unwrap();
+        let spilled: Vec<RawShown> = (0..a.len()).map(|i| a.shown(i).unwrap()).collect();
+        assert_eq!(held, spilled);
+        assert_eq!(a.dict.get(spilled[299].partner), Some("partner 299"));
+        assert_eq!(spilled[7].flow, NONE);
+        assert_eq!(spilled[599].value, "599 thousand");
     }
 
     #[test]
