@@ -1807,6 +1807,26 @@ impl Figures {
         self.value.is_empty()
     }
 
+    /// The figures at `idx`, in that order, with the same country and commodity tables.
+    pub fn take(&self, idx: &[u32]) -> Figures {
+        fn at<T: Copy>(c: &[T], idx: &[u32]) -> Vec<T> {
+            idx.iter().map(|&i| c[i as usize]).collect()
+        }
+        Figures {
+            reporter: at(&self.reporter, idx),
+            partner: at(&self.partner, idx),
+            countries: self.countries.clone(),
+            flow: at(&self.flow, idx),
+            year: self.year.gather(idx),
+            month: self.month.gather(idx),
+            commodity: self.commodity.gather(idx),
+            commodities: self.commodities.clone(),
+            value: self.value.gather(idx),
+            flags: at(&self.flags, idx),
+            raw: at(&self.raw, idx),
+        }
+    }
+
     pub fn commodity_str(&self, i: usize) -> &str {
         self.commodities
             .get(self.commodity.get(i))

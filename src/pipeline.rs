@@ -280,7 +280,10 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(), "stage normalise");
     progress.stage("validating");
     let t = Clock::start();
-    let mut verdict = validate::validate(&norm, &p.rules, &places);
+    let mut verdict = match test_buckets() {
+        Some(k) => validate::validate_in_buckets(&norm, &p.rules, &places, k),
+        None => validate::validate(&norm, &p.rules, &places),
+    };
     tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
         rss_mb = ?memory_mb(), "stage validate");
     let t = Clock::start();
@@ -677,6 +680,15 @@ fn clean_table(
 /// through it (8 bytes a figure, else held twice for a moment): above a few million,
 /// where they are hundreds of megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the
 /// tests.
+/// Buckets to validate the figures in, as the partitioned run will: set by
+/// `TRADEFLOW_TEST_BUCKETS` for the tests (the verdict is the same).
+fn test_buckets() -> Option<usize> {
+    std::env::var("TRADEFLOW_TEST_BUCKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&k: &usize| k > 0)
+}
+
 fn spill_figures() -> usize {
     std::env::var("TRADEFLOW_TEST_SPILL_FIGURES")
         .ok()

@@ -425,12 +425,7 @@ fn rejects_read_back_from_the_disk_are_the_rejects_held_in_memory() {
         "[[sources]]\npath = \"raw/x.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected_share = 1.0\n",
     );
     let outputs = |spill: Option<&str>| {
-        let mut c = w.command(&["run", "--full-refresh"]);
-        if let Some(n) = spill {
-            c.env("TRADEFLOW_TEST_SPILL_FIGURES", n);
-        }
-        let o = c.output().expect("run tradeflow");
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = w.run_ok_with(spill.map(|n| ("TRADEFLOW_TEST_SPILL_FIGURES", n)));
         // set aside indeed (else the comparison would be of two runs in memory)
         assert!(
             !stderr(&o).contains("cannot set the raw texts aside")
@@ -492,12 +487,7 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
             "[[sources]]\npath = \"raw/a.csv\"\n[[sources]]\npath = \"raw/b.csv\"\n\
              [validate]\nmax_rejected_share = 1.0\n[output]\nformats = [\"csv\"]\n",
         );
-        let mut c = w.command(&["run"]);
-        if let Some((k, v)) = test {
-            c.env(k, v);
-        }
-        let o = c.output().expect("run tradeflow");
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        w.run_ok_with(test);
         let report: serde_json::Value =
             serde_json::from_str(&w.read("processed/report.json")).unwrap();
         let kept = [
@@ -545,4 +535,133 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
         whole,
         "unpacked keys"
     );
+}
+
+#[test]
+fn validation_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
+    // the partitioned run validates each bucket of reporter x partner pairs (either way
+    // round) alone and merges what the buckets found: here every check finds something
+    // (figure rules, unknown names, conflicts and duplicates, jumps, repeats, gaps, equal
+    // flows, mirror gaps, totals, coverage, expectations), and in 2, 3, 5 or 16 buckets
+    // every output is that of one bucket
+    let mut a = String::from("reporter,partner,flow,year,value,unit\n");
+    let mut b = a.clone();
+    let partners = ["Kazakhstan", "Azerbaijan", "Uzbekistan", "Kyrgyzstan"];
+    // Turkey's exports to Kazakhstan, which Kazakhstan's imports mirror
+    let to_kaz = |y: i32| 100 + (y - 2016) * 7 + if y == 2019 { 900 } else { 0 };
+    for (k, p) in partners.iter().enumerate() {
+        for f in ["export", "import"] {
+            for y in 2016..2021 {
+                // Azerbaijan's imports miss 2018, Kyrgyzstan's figures stop in 2019
+                if (k == 1 && f == "import" && y == 2018) || (k == 3 && y == 2020) {
+                    continue;
+                }
+                let mut v = (k as i32 + 1) * 100 + (y - 2016) * 7 + if y == 2019 { 900 } else { 0 };
+                // Uzbekistan's exports repeat one value three years running; Azerbaijan's
+                // two flows are equal in 2017
+                if k == 2 && f == "export" && y <= 2018 {
+                    v = 250;
+                }
+                if k == 1 && y == 2017 {
+                    v = 333;
+                }
+                a.push_str(&format!("TUR,{p},{f},{y},{v},USD million\n"));
+                // the second source repeats some: the same value (superseded), or another
+                // (a conflict)
+                if y % 2 == 0 {
+                    let v = if y == 2018 { v + 1 } else { v };
+                    b.push_str(&format!("TUR,{p},{f},{y},{v},USD million\n"));
+                }
+            }
+        }
+    }
+    for y in 2016..2021 {
+        let m = if y == 2017 {
+            to_kaz(y) * 3
+        } else {
+            to_kaz(y) + to_kaz(y) / 10
+        };
+        a.push_str(&format!("Kazakhstan,Turkey,import,{y},{m},USD million\n"));
+        a.push_str(&format!(
+            "Kazakhstan,Turkey,export,{y},{},USD million\n",
+            50 + y - 2016
+        ));
+        for f in ["export", "import"] {
+            a.push_str(&format!("TUR,World,{f},{y},5000,USD million\n"));
+        }
+    }
+    a.push_str(
+        "TUR,Kazakhstan,export,1066,4,USD million\n\
+         TUR,Azerbaijan,export,2021,-7,USD million\n\
+         TUR,Uzbekistan,import,2021,n/a,USD million\n\
+         TUR,Atlantis,export,2019,5,USD million\n\
+         TUR,Kyrgyzstan,export,2021,99999999999,USD million\n",
+    );
+    let w = Workdir::empty();
+    w.write("raw/a.csv", &a);
+    w.write("raw/b.csv", &b);
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/a.csv\"\n[[sources]]\npath = \"raw/b.csv\"\n\
+         [validate]\nmax_rejected_share = 1.0\n\
+         [[expect]]\nname = \"volume\"\nkind = \"volume\"\nreporter = \"TUR\"\n\
+         partner = \"UZB\"\nyear = 2019\nequals = \"1 billion\"\nwithin = 0.01\nseverity = \"warn\"\n\
+         [[expect]]\nname = \"complete\"\nkind = \"complete\"\nreporter = \"TUR\"\n\
+         partners = [\"AZE\", \"KAZ\", \"KGZ\", \"UZB\"]\nyears = [2016, 2020]\n\
+         severity = \"warn\"\n\
+         [output]\nformats = [\"csv\"]\n",
+    );
+    let outputs = |buckets: Option<&str>| {
+        w.run_ok_with(buckets.map(|k| ("TRADEFLOW_TEST_BUCKETS", k)));
+        let mut report: serde_json::Value =
+            serde_json::from_str(&w.read("processed/report.json")).unwrap();
+        // what differs from run to run whatever the buckets
+        for k in ["run_id", "started_at", "finished_at", "changes"] {
+            report.as_object_mut().unwrap().remove(k);
+        }
+        (
+            w.read("processed/trade.csv"),
+            w.read("processed/rejects.csv"),
+            w.read("processed/trade_summary.csv"),
+            report,
+        )
+    };
+    let whole = outputs(None);
+    let found = |id: &str| {
+        whole.3["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map_or(0, |c| c["findings"].as_array().unwrap().len())
+    };
+    for id in [
+        "parse",
+        "year_range",
+        "negative_value",
+        "implausible_value",
+        "missing_value",
+        "conflict",
+        "expectations",
+        "totals",
+        "coverage",
+        "mirror",
+        "yoy_jump",
+        "equal_flows",
+        "repeated_value",
+        "series_gap",
+        "duplicates",
+        "aggregates",
+    ] {
+        assert!(found(id) > 0, "no {id} finding: {}", whole.3["checks"]);
+    }
+    for k in ["1", "2", "3", "5", "16"] {
+        let bucketed = outputs(Some(k));
+        assert!(
+            bucketed == whole,
+            "{k} buckets:\n{:#}\n{:#}",
+            bucketed.3,
+            whole.3
+        );
+    }
 }

@@ -55,12 +55,24 @@ impl Workdir {
             .env_remove("TRADEFLOW_TEST_PAUSE_BEFORE_SWAP_MS")
             .env_remove("TRADEFLOW_TEST_SPILL_FIGURES")
             .env_remove("TRADEFLOW_TEST_PART")
-            .env_remove("TRADEFLOW_TEST_UNPACKED_KEYS");
+            .env_remove("TRADEFLOW_TEST_UNPACKED_KEYS")
+            .env_remove("TRADEFLOW_TEST_BUCKETS");
         c
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run tradeflow")
+    }
+
+    /// `run --full-refresh` with a test variable set (or none), which must succeed.
+    pub fn run_ok_with(&self, test: Option<(&str, &str)>) -> Output {
+        let mut c = self.command(&["run", "--full-refresh"]);
+        if let Some((k, v)) = test {
+            c.env(k, v);
+        }
+        let o = c.output().expect("run tradeflow");
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        o
     }
 
     /// Every file under a folder (recursively) with its bytes, sorted by path.

@@ -147,6 +147,15 @@ impl Finding {
         &self.text[..self.ends[0] as usize]
     }
 
+    /// The index of the first raw figure the finding refers to by index (0 where none):
+    /// what orders a figure rule's findings.
+    fn first_raw(&self) -> u32 {
+        self.ends[1..]
+            .iter()
+            .find(|&&e| e & RAW_REF != 0)
+            .map_or(0, |&e| e & !RAW_REF)
+    }
+
     /// Where: the `source_ref`s of the figures involved, those of raw figures written by
     /// `raw`.
     pub fn refs<'a>(
@@ -404,8 +413,26 @@ struct V<'a> {
     f: &'a Figures,
     rules: &'a Rules,
     places: &'a Places<'a>,
-    verdict: Verdict,
+    /// The figure rules' rejects, in the order of the figures.
+    rejects: Vec<Reject>,
+    flags: Vec<(u32, flags::Flags)>,
     alive: Alive,
+}
+
+/// A check of `rules`, with no findings yet.
+fn check_of(rules: &Rules, id: &'static str) -> Check {
+    let (_, _, description) =
+        RULES
+            .iter()
+            .find(|(r, _, _)| *r == id)
+            .copied()
+            .unwrap_or((id, Severity::Error, ""));
+    Check {
+        id,
+        severity: rules.severity(id),
+        description,
+        findings: Vec::new(),
+    }
 }
 
 impl V<'_> {
@@ -414,18 +441,7 @@ impl V<'_> {
     }
 
     fn check(&self, id: &'static str) -> Check {
-        let (_, _, description) =
-            RULES
-                .iter()
-                .find(|(r, _, _)| *r == id)
-                .copied()
-                .unwrap_or((id, Severity::Error, ""));
-        Check {
-            id,
-            severity: self.rules.severity(id),
-            description,
-            findings: Vec::new(),
-        }
+        check_of(self.rules, id)
     }
 
     /// A figure-level finding: `error` rejects the figure, `warn` flags it.
@@ -433,14 +449,14 @@ impl V<'_> {
         match c.severity {
             Severity::Off => return,
             Severity::Error => {
-                self.verdict.rejects.push(Reject {
+                self.rejects.push(Reject {
                     raw: self.f.raw[i],
                     rule: c.id,
                     message: message.clone(),
                 });
                 self.alive.kill(i);
             }
-            _ => self.verdict.flags.push((i as u32, flag)),
+            _ => self.flags.push((i as u32, flag)),
         }
         c.findings.push(Finding::at(
             format!("{}: {message}", key_text(self.f, i)),
@@ -607,19 +623,234 @@ impl Ranks {
     }
 }
 
-/// Validates normalised figures.
+/// A reporter and a partner (their codes): the lists written in key order are kept by
+/// the pair of their figures, as a bucket's findings are merged with the others'.
+type Pair = (&'static str, &'static str);
+
+/// A list in key order with the pair of each run of its items (a bucket's figures are in
+/// key order, so each pair's items are one run): merged with the other buckets' lists by
+/// pair, where a pair held with each item took 32 bytes more a finding (at 10M rows of
+/// the peers' data, 276,638 year-on-year jumps).
+#[derive(Debug)]
+struct ByPair<T> {
+    items: Vec<T>,
+    /// Each run's pair and its first item.
+    runs: Vec<(Pair, usize)>,
+}
+
+impl<T> Default for ByPair<T> {
+    fn default() -> Self {
+        ByPair {
+            items: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+}
+
+impl<T> ByPair<T> {
+    fn push(&mut self, (pair, item): (Pair, T)) {
+        if self.runs.last().is_none_or(|r| r.0 != pair) {
+            self.runs.push((pair, self.items.len()));
+        }
+        self.items.push(item);
+    }
+
+    /// `other`'s items after these (its first run going on with the last one here when
+    /// they are of one pair).
+    fn append(&mut self, other: ByPair<T>) {
+        let at = self.items.len();
+        for (k, (pair, start)) in other.runs.into_iter().enumerate() {
+            if k > 0 || self.runs.last().is_none_or(|r| r.0 != pair) {
+                self.runs.push((pair, start + at));
+            }
+        }
+        self.items.extend(other.items);
+    }
+
+    /// Every list's items, their runs in the order of their pairs (a pair's runs in the
+    /// order of the lists): one list as it is.
+    fn merged(lists: Vec<ByPair<T>>) -> Vec<T> {
+        if lists.len() == 1 {
+            return lists
+                .into_iter()
+                .next()
+                .map(|l| l.items)
+                .unwrap_or_default();
+        }
+        let mut runs: Vec<(Pair, Vec<T>)> = Vec::new();
+        for mut l in lists {
+            // each run cut off from the end
+            let mut cut = Vec::new();
+            for &(pair, start) in l.runs.iter().rev() {
+                cut.push((pair, l.items.split_off(start)));
+            }
+            runs.extend(cut.into_iter().rev());
+        }
+        runs.sort_by(|a, b| a.0.cmp(&b.0));
+        runs.into_iter().flat_map(|(_, items)| items).collect()
+    }
+}
+
+/// An annual series' years, judged for gaps once the first and last year of every clean
+/// figure are known.
+#[derive(Debug, Clone)]
+struct Gap {
+    reporter: &'static str,
+    partner: &'static str,
+    flow: Flow,
+    first: i32,
+    last: i32,
+    /// The years between first and last with no figure.
+    holes: Vec<i32>,
+}
+
+/// The key of a total row's parts, by text: table, reporter, flow, year, month (0 for
+/// none) and commodity.
+type TotalKey = (u32, &'static str, u8, i32, u8, String);
+
+/// What an expectation needs of the clean figures: the sums by flow of those it selects
+/// (none where none has a value), and for a `complete` one which (partner, year, flow)
+/// have a value.
+#[derive(Debug, Default, Clone)]
+struct Expected {
+    sums: [Option<Decimal>; 4],
+    found: BTreeSet<(&'static str, i32, Flow)>,
+}
+
+/// Adds `b` to a sum that may be none yet.
+fn add_to(sum: &mut Option<Decimal>, b: Option<Decimal>) {
+    if let Some(b) = b {
+        *sum = Some(sum.map_or(b, |a| a + b));
+    }
+}
+
+/// What validate finds within one bucket of figures, where every figure of a reporter and
+/// partner pair, either way round, is in the same bucket: everything the checks within a
+/// pair find, and what the checks over all figures need of these (sums, sets, years),
+/// each list with what orders it among the other buckets' (the figure's raw index, its
+/// source's precedence, its pair). [`finish`] makes the verdict of every bucket: a run of
+/// one bucket is [`validate`]; the partitioned run has many.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    /// The bucket's clean figures (indices into its figures), sorted by key.
+    pub clean: Vec<u32>,
+    /// Flags set, as (figure of the bucket, flag) pairs.
+    pub flags: Vec<(u32, flags::Flags)>,
+    /// Figures validated.
+    figures: usize,
+    /// Normalise's rejects of the bucket's raw figures, in raw order.
+    norm_rejects: Vec<Reject>,
+    /// The figure rules' rejects, in raw order.
+    judged: Vec<Reject>,
+    /// Findings of missing_value, year_range, negative_value, implausible_value, by raw
+    /// index.
+    ruled: [Vec<(u32, Finding)>; 4],
+    /// Conflicts, rejected, and figures superseded, by precedence and raw index.
+    conflicts: Vec<((u32, u32), Reject, Finding)>,
+    superseded: Vec<((u32, u32), Superseded)>,
+    /// Findings of yoy_jump, repeated_value, equal_flows and mirror, by pair.
+    paired: [ByPair<Finding>; 4],
+    mirror: ByPair<MirrorGap>,
+    gaps: ByPair<Gap>,
+    /// The first and last year of the clean figures.
+    years: Option<(i32, i32)>,
+    /// The parts of the keys total rows name: (how many, their sum).
+    sums: HashMap<TotalKey, (usize, Decimal)>,
+    /// Reporter, partner, year and flow of the clean annual figures.
+    present: BTreeSet<(&'static str, &'static str, i32, Flow)>,
+    /// For each expectation, in order.
+    expected: Vec<Expected>,
+}
+
+/// Validates normalised figures: one bucket of them all.
 pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdict {
+    let bucket = validate_bucket(norm, rules, places, &norm.aggregates);
+    let (mut verdict, mut found) = finish(vec![bucket], &norm.aggregates, rules);
+    if let Some((clean, flags)) = found.pop() {
+        verdict.clean = clean;
+        verdict.flags = flags;
+    }
+    verdict
+}
+
+/// [`validate`] as the partitioned run will: the figures cut into `buckets` buckets by
+/// their unordered reporter and partner pair (normalise's rejects dealt round them by raw
+/// index), each validated alone, then [`finish`]ed; the clean figures put back in key
+/// order, each pair's from its bucket. The same verdict as [`validate`]
+/// (`TRADEFLOW_TEST_BUCKETS` runs it, for the tests).
+pub fn validate_in_buckets(
+    norm: &Normalized,
+    rules: &Rules,
+    places: &Places<'_>,
+    buckets: usize,
+) -> Verdict {
+    let f = &norm.figures;
+    let k = buckets.max(1);
+    let bucket_of = |i: usize| {
+        use std::hash::{Hash, Hasher};
+        let (a, b) = (f.reporter(i), f.partner(i));
+        let mut h = rustc_hash::FxHasher::default();
+        (a.min(b), a.max(b)).hash(&mut h);
+        h.finish() as usize % k
+    };
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for i in 0..f.len() {
+        members[bucket_of(i)].push(i as u32);
+    }
+    let found: Vec<Bucket> = members
+        .iter()
+        .enumerate()
+        .map(|(b, idx)| {
+            let part = Normalized {
+                figures: f.take(idx),
+                rejects: norm
+                    .rejects
+                    .iter()
+                    .filter(|r| r.raw as usize % k == b)
+                    .cloned()
+                    .collect(),
+                aggregates: Vec::new(),
+                column_units: Vec::new(),
+            };
+            validate_bucket(&part, rules, places, &norm.aggregates)
+        })
+        .collect();
+    let (mut verdict, found) = finish(found, &norm.aggregates, rules);
+    // each bucket's clean figures by pair, in the figures' own indices
+    let mut pairs: Vec<(Pair, Vec<u32>)> = Vec::new();
+    for ((clean, flags), idx) in found.into_iter().zip(&members) {
+        for i in clean.into_iter().map(|i| idx[i as usize]) {
+            let pair = (f.reporter(i as usize), f.partner(i as usize));
+            match pairs.last_mut() {
+                Some((p, list)) if *p == pair => list.push(i),
+                _ => pairs.push((pair, vec![i])),
+            }
+        }
+        verdict
+            .flags
+            .extend(flags.into_iter().map(|(i, fl)| (idx[i as usize], fl)));
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    verdict.clean = pairs.into_iter().flat_map(|(_, list)| list).collect();
+    verdict
+}
+
+/// What validate finds within one bucket of normalised figures (see [`Bucket`]); the
+/// total rows of every bucket say which parts it sums.
+pub fn validate_bucket(
+    norm: &Normalized,
+    rules: &Rules,
+    places: &Places<'_>,
+    aggregates: &[crate::normalize::Aggregate],
+) -> Bucket {
     let f = &norm.figures;
     let n = f.len();
     let mut v = V {
         f,
         rules,
         places,
-        verdict: Verdict {
-            rejects: norm.rejects.clone(),
-            flags: Vec::new(),
-            ..Default::default()
-        },
+        rejects: Vec::new(),
+        flags: Vec::new(),
         alive: Alive::all(n),
     };
 
@@ -772,14 +1003,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             (kx(i), precedence(i), f.raw[i])
         })
     };
-    let mut dups = Check {
-        id: "duplicates",
-        severity: Severity::Info,
-        description:
-            "the same figure from more than one source: one is kept, the others superseded",
-        findings: vec![],
-    };
-    let mut conflicts = v.check("conflict");
+    let mut superseded: Vec<((u32, u32), Superseded)> = Vec::new();
+    let mut conflicts: Vec<((u32, u32), Reject, Finding)> = Vec::new();
     // each figure whose key the one before it has, with the first of its key (the
     // winner), found in parts on every core: a part's first figure may continue a run
     // of the part before
@@ -806,14 +1031,18 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     // judged in precedence order, as the figures were read
     losers.sort_unstable_by_key(|&(i, _)| (precedence(i), f.raw[i]));
     for (i, k) in losers {
+        let at = (precedence(i), f.raw[i]);
         if f.value.get(k) == f.value.get(i) {
-            v.verdict.superseded.push(Superseded {
-                key: key_text(f, i),
-                value_usd: f.value.get(i).map(|x| x.to_string()),
-                source_ref: v.r(i),
-                kept: v.r(k),
-                raw: f.raw[i],
-            });
+            superseded.push((
+                at,
+                Superseded {
+                    key: key_text(f, i),
+                    value_usd: f.value.get(i).map(|x| x.to_string()),
+                    source_ref: v.r(i),
+                    kept: v.r(k),
+                    raw: f.raw[i],
+                },
+            ));
             v.alive.kill(i);
         } else {
             let msg = format!(
@@ -824,26 +1053,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             );
             // a conflict can't be kept whatever its severity: two values for one key
             // would break the table's uniqueness
-            v.verdict.rejects.push(Reject {
+            v.alive.kill(i);
+            let found = Finding::at(format!("{}: {msg}", key_text(f, i)), &[f.raw[i], f.raw[k]]);
+            let reject = Reject {
                 raw: f.raw[i],
                 rule: "conflict",
-                message: msg.clone(),
-            });
-            v.alive.kill(i);
-            conflicts.findings.push(Finding::at(
-                format!("{}: {msg}", key_text(f, i)),
-                &[f.raw[i], f.raw[k]],
-            ));
+                message: msg,
+            };
+            conflicts.push((at, reject, found));
         }
-    }
-    if !v.verdict.superseded.is_empty() {
-        dups.findings.push(Finding::new(
-            format!(
-                "{} figures repeat a figure of a higher-precedence source with the same value",
-                v.verdict.superseded.len()
-            ),
-            vec![],
-        ));
     }
 
     // by key: the survivors of the uniqueness pass, already in key order
@@ -889,9 +1107,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let series_pass = || {
         // time series, per reporter x partner x flow x month x commodity: contiguous runs once
         // the clean figures are ordered by series, then year
-        let mut jumps = v.check("yoy_jump");
-        let mut repeated = v.check("repeated_value");
-        let mut gaps = v.check("series_gap");
+        let (mut jumps, mut repeated, mut gaps) =
+            (ByPair::default(), ByPair::default(), ByPair::default());
         // each run of one reporter, partner and flow (ordered by year, month, commodity)
         // ordered by month, commodity and year instead, a part of runs at a time
         let by_series = |runs: &Runs| -> Vec<u32> {
@@ -915,10 +1132,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             }
             part
         };
-        // the first and last year of the data (a set of every figure's year took a
-        // sixth of this pass)
-        let first_year = clean.iter().map(|&i| f.year.get(i as usize)).min();
-        let last_year = clean.iter().map(|&i| f.year.get(i as usize)).max();
         let factor = Decimal::try_from(rules.jump_factor).unwrap_or(Decimal::TWO);
         // a commodity's index stands for one text (a country's code may be held twice)
         let same_series = |a: usize, b: usize| {
@@ -937,10 +1150,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 f.commodity.get(b),
             )
         };
-        let (jumps_at, repeated_at, gaps_at) = (jumps.severity, repeated.severity, gaps.severity);
+        let (jumps_at, repeated_at, gaps_at) = (
+            rules.severity("yoy_jump"),
+            rules.severity("repeated_value"),
+            rules.severity("series_gap"),
+        );
         // the findings and flags of the series in `part` (whole series), in order
         let scan = |part: &[u32]| {
-            let (mut jumps, mut repeated, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut jumps, mut repeated, mut gaps) =
+                (ByPair::default(), ByPair::default(), ByPair::default());
             let mut fl: Vec<(u32, flags::Flags)> = Vec::new();
             // one series' indices at a time, widened for indexing
             let mut series: Vec<usize> = Vec::new();
@@ -976,18 +1194,21 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     let (hi, lo) = if vb > va { (vb, va) } else { (va, vb) };
                     if hi > lo * factor {
                         let ratio = (vb / va).round_dp(2);
-                        jumps.push(Finding::at(
-                            format!(
-                                "{} {} {} {} -> {}: {} -> {} (x{ratio})",
-                                k.0,
-                                k.1,
-                                k.2,
-                                f.year.get(a),
-                                f.year.get(b),
-                                grouped(va),
-                                grouped(vb)
+                        jumps.push((
+                            (k.0, k.1),
+                            Finding::at(
+                                format!(
+                                    "{} {} {} {} -> {}: {} -> {} (x{ratio})",
+                                    k.0,
+                                    k.1,
+                                    k.2,
+                                    f.year.get(a),
+                                    f.year.get(b),
+                                    grouped(va),
+                                    grouped(vb)
+                                ),
+                                &[f.raw[a], f.raw[b]],
                             ),
-                            &[f.raw[a], f.raw[b]],
                         ));
                         fl.push((a as u32, flags::JUMP));
                         fl.push((b as u32, flags::JUMP));
@@ -1003,17 +1224,20 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                             f.value.get(i).is_some() && f.value.get(i) == f.value.get(w[0])
                         });
                         if consecutive && same {
-                            repeated.push(Finding::at(
-                                format!(
-                                    "{} {} {}: {} in every year {}-{}",
-                                    k.0,
-                                    k.1,
-                                    k.2,
-                                    show(f.value.get(w[0])),
-                                    f.year.get(w[0]),
-                                    f.year.get(w[run - 1])
+                            repeated.push((
+                                (k.0, k.1),
+                                Finding::at(
+                                    format!(
+                                        "{} {} {}: {} in every year {}-{}",
+                                        k.0,
+                                        k.1,
+                                        k.2,
+                                        show(f.value.get(w[0])),
+                                        f.year.get(w[0]),
+                                        f.year.get(w[run - 1])
+                                    ),
+                                    &w.iter().map(|&i| f.raw[i]).collect::<Vec<_>>(),
                                 ),
-                                &w.iter().map(|&i| f.raw[i]).collect::<Vec<_>>(),
                             ));
                             for &i in w {
                                 fl.push((i as u32, flags::REPEATED));
@@ -1024,26 +1248,16 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                 if gaps_at != Severity::Off && k.3.is_none() {
                     let years: BTreeSet<i32> = idx.iter().map(|&i| f.year.get(i)).collect();
                     let (lo, hi) = (*years.first().unwrap_or(&0), *years.last().unwrap_or(&0));
-                    let holes: Vec<String> = (lo..=hi)
-                        .filter(|y| !years.contains(y))
-                        .map(|y| y.to_string())
-                        .collect();
-                    let mut what = Vec::new();
-                    if !holes.is_empty() {
-                        what.push(format!("no figure for {}", holes.join(", ")));
-                    }
-                    if let Some(m) = last_year.filter(|&m| hi < m) {
-                        what.push(format!("stops in {hi} while the data runs to {m}"));
-                    }
-                    if let Some(m) = first_year.filter(|&m| lo > m) {
-                        what.push(format!("starts in {lo} while the data starts in {m}"));
-                    }
-                    if !what.is_empty() {
-                        gaps.push(Finding::new(
-                            format!("{} {} {}: {}", k.0, k.1, k.2, what.join("; ")),
-                            vec![],
-                        ));
-                    }
+                    // judged once the first and last year of every figure are known
+                    let gap = Gap {
+                        reporter: k.0,
+                        partner: k.1,
+                        flow: k.2,
+                        first: lo,
+                        last: hi,
+                        holes: (lo..=hi).filter(|y| !years.contains(y)).collect(),
+                    };
+                    gaps.push(((k.0, k.1), gap));
                 }
             }
             (jumps, repeated, gaps, fl)
@@ -1095,9 +1309,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         };
         let mut fl: Vec<(u32, flags::Flags)> = Vec::new();
         for (j, r, g, f) in parts {
-            jumps.findings.extend(j);
-            repeated.findings.extend(r);
-            gaps.findings.extend(g);
+            jumps.append(j);
+            repeated.append(r);
+            gaps.append(g);
             fl.extend(f);
         }
         (jumps, repeated, gaps, fl)
@@ -1121,23 +1335,27 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     let equal_pass = || {
         let mut fl: Vec<(u32, flags::Flags)> = Vec::new();
         // the two flows of a period are equal: often a copy error
-        let mut equal = v.check("equal_flows");
-        if equal.severity != Severity::Off {
+        let mut equal = ByPair::default();
+        if rules.severity("equal_flows") != Severity::Off {
             let imports = |r, p| (r, p, Flow::Import as u8);
             export_runs(&imports, &mut |e, m| {
                 if f.value.get(e).is_some()
                     && f.value.get(e) == f.value.get(m)
                     && !f.value.get(e).unwrap_or_default().is_zero()
                 {
-                    equal.findings.push(Finding::at(
-                        format!(
-                            "{} {} {}: exports and imports are both {}",
-                            f.reporter(e),
-                            f.partner(e),
-                            f.year.get(e),
-                            show(f.value.get(e))
+                    let pair = (f.reporter(e), f.partner(e));
+                    equal.push((
+                        pair,
+                        Finding::at(
+                            format!(
+                                "{} {} {}: exports and imports are both {}",
+                                f.reporter(e),
+                                f.partner(e),
+                                f.year.get(e),
+                                show(f.value.get(e))
+                            ),
+                            &[f.raw[e], f.raw[m]],
                         ),
-                        &[f.raw[e], f.raw[m]],
                     ));
                     fl.push((e as u32, flags::EQUAL_FLOWS));
                     fl.push((m as u32, flags::EQUAL_FLOWS));
@@ -1148,10 +1366,11 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     };
 
     let mirror_pass = || {
-        let (mut fl, mut rows): (Vec<(u32, flags::Flags)>, Vec<MirrorGap>) =
-            (Vec::new(), Vec::new());
+        let mut fl: Vec<(u32, flags::Flags)> = Vec::new();
+        let mut rows = ByPair::default();
         // mirror statistics: A's exports to B against B's imports from A
-        let mut mirror = v.check("mirror");
+        let mut mirror = ByPair::default();
+        let mirror_at = rules.severity("mirror");
         let mirrors = |r, p| (p, r, Flow::Import as u8);
         export_runs(&mirrors, &mut |i, j| {
             let (Some(x), Some(m)) = (f.value.get(i), f.value.get(j)) else {
@@ -1162,18 +1381,22 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             }
             let gap = (m / x).to_f64().unwrap_or(f64::NAN) - 1.0;
             let within = gap >= rules.mirror_band.0 && gap <= rules.mirror_band.1;
-            rows.push(MirrorGap {
-                exporter: f.reporter(i),
-                importer: f.partner(i),
-                year: f.year.get(i),
-                month: f.month.get(i),
-                exports_usd: x.to_string(),
-                imports_usd: m.to_string(),
-                gap,
-                within_band: within,
-            });
-            if !within && mirror.severity != Severity::Off {
-                mirror.findings.push(Finding::at(format!(
+            let pair = (f.reporter(i), f.partner(i));
+            rows.push((
+                pair,
+                MirrorGap {
+                    exporter: f.reporter(i),
+                    importer: f.partner(i),
+                    year: f.year.get(i),
+                    month: f.month.get(i),
+                    exports_usd: x.to_string(),
+                    imports_usd: m.to_string(),
+                    gap,
+                    within_band: within,
+                },
+            ));
+            if !within && mirror_at != Severity::Off {
+                mirror.push((pair, Finding::at(format!(
                     "{} exports to {} {}: {} against {}'s imports {} (gap {:+.1}%, band {:+.0}%..{:+.0}%)",
                     f.reporter(i),
                     f.partner(i),
@@ -1184,7 +1407,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
                     gap * 100.0,
                     rules.mirror_band.0 * 100.0,
                     rules.mirror_band.1 * 100.0
-                ), &[f.raw[i], f.raw[j]]));
+                ), &[f.raw[i], f.raw[j]])));
                 fl.push((i as u32, flags::MIRROR_GAP));
                 fl.push((j as u32, flags::MIRROR_GAP));
             }
@@ -1195,20 +1418,10 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         rayon::join(|| rayon::join(series_pass, equal_pass), mirror_pass);
     let ((jumps, repeated, gaps, fl_series), (equal, fl_equal), (mirror, mirror_rows, fl_mirror)) =
         (series, equal, mirror);
-    v.verdict.mirror.extend(mirror_rows);
-    v.verdict
-        .flags
+    v.flags
         .extend(fl_series.into_iter().chain(fl_equal).chain(fl_mirror));
 
     // totals: a sum row against the parts of the same table
-    let mut totals = v.check("totals");
-    let mut aggregates = Check {
-        id: "aggregates",
-        severity: Severity::Info,
-        description:
-            "rows that are sums over partners (World, Total): read, kept out of the clean table",
-        findings: vec![],
-    };
     // the parts of each table, summed once, for the keys a total row names: (table,
     // reporter, flow, year, month, commodity), the texts as their ranks -> (how many
     // parts, their sum)
@@ -1223,13 +1436,12 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             crank[f.commodities.find(&a.commodity)? as usize],
         ))
     };
-    let mut parts: Sums = norm
-        .aggregates
+    let mut parts: Sums = aggregates
         .iter()
         .filter_map(agg_key)
         .map(|k| (k, (0, Decimal::ZERO)))
         .collect();
-    if !parts.is_empty() && totals.severity != Severity::Off {
+    if !parts.is_empty() && rules.severity("totals") != Severity::Off {
         // the clean figures in the order they were read, not by key, on every core: a
         // sum does not depend on the order (exact decimals), and the columns are read
         // straight through rather than at random
@@ -1274,9 +1486,239 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             add(&mut parts, k, e);
         }
     }
-    for a in &norm.aggregates {
-        if aggregates.findings.len() < MAX_LISTED {
-            aggregates.findings.push(Finding::at(
+    // the keys with parts, by their texts (the ranks are this bucket's)
+    let sums: HashMap<TotalKey, (usize, Decimal)> = if parts.values().any(|p| p.0 > 0) {
+        let mut by_rank = vec![0u32; crank.len()];
+        for (c, &rank) in crank.iter().enumerate() {
+            by_rank[rank as usize] = c as u32;
+        }
+        parts
+            .into_iter()
+            .filter(|(_, p)| p.0 > 0)
+            .map(|(k, p)| {
+                let commodity = f.commodities.get(by_rank[k.5 as usize]).unwrap_or("TOTAL");
+                let reporter = countries_rank.sorted[k.1 as usize];
+                ((k.0, reporter, k.2, k.3, k.4, commodity.to_string()), p)
+            })
+            .collect()
+    } else {
+        HashMap::default()
+    };
+
+    // coverage: which reporter x partner x year x flow have a clean annual figure
+    let present: BTreeSet<(&'static str, &'static str, i32, Flow)> = clean
+        .iter()
+        .map(|&i| i as usize)
+        .filter(|&i| f.month.get(i).is_none())
+        .map(|i| (f.reporter(i), f.partner(i), f.year.get(i), f.flow[i]))
+        .collect();
+    let expected = rules
+        .expectations
+        .iter()
+        .map(|e| expected(f, &clean, e))
+        .collect();
+    // the first and last year of the clean figures (a set of every figure's year took a
+    // sixth of the series pass)
+    let years = clean
+        .iter()
+        .map(|&i| f.year.get(i as usize))
+        .fold(None, |span: Option<(i32, i32)>, y| {
+            Some(span.map_or((y, y), |(lo, hi)| (lo.min(y), hi.max(y))))
+        });
+    let ruled = [missing, range, negative, implausible].map(|c| {
+        c.findings
+            .into_iter()
+            .map(|found| (found.first_raw(), found))
+            .collect()
+    });
+    Bucket {
+        figures: n,
+        norm_rejects: norm.rejects.clone(),
+        judged: v.rejects,
+        ruled,
+        conflicts,
+        superseded,
+        paired: [jumps, repeated, equal, mirror],
+        mirror: mirror_rows,
+        gaps,
+        years,
+        sums,
+        present,
+        expected,
+        flags: v.flags,
+        clean,
+    }
+}
+
+/// The verdict of every bucket's findings (see [`Bucket`]): their lists merged in the
+/// order one bucket of every figure lists them, and the checks over every figure (totals,
+/// coverage, gaps, expectations, the rejected share) made from what each bucket summed.
+/// `aggregates` are every bucket's total rows, in raw order. Gives back each bucket's clean
+/// figures and flags, as the verdict's are for one bucket.
+#[allow(clippy::type_complexity)]
+pub fn finish(
+    buckets: Vec<Bucket>,
+    aggregates: &[crate::normalize::Aggregate],
+    rules: &Rules,
+) -> (Verdict, Vec<(Vec<u32>, Vec<(u32, flags::Flags)>)>) {
+    // one bucket's list as it is; many merged by what orders them (stable: a figure's
+    // entries stay in the order they were made)
+    fn merged<K: Ord, T>(lists: Vec<Vec<(K, T)>>) -> Vec<T> {
+        let all = if lists.len() == 1 {
+            lists.into_iter().next().unwrap_or_default()
+        } else {
+            let mut all: Vec<(K, T)> = lists.into_iter().flatten().collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all
+        };
+        all.into_iter().map(|(_, t)| t).collect()
+    }
+    let n: usize = buckets.iter().map(|b| b.figures).sum();
+    let years = buckets
+        .iter()
+        .filter_map(|b| b.years)
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let mut sums: HashMap<TotalKey, (usize, Decimal)> = HashMap::default();
+    let mut present = BTreeSet::new();
+    let mut expected = vec![Expected::default(); rules.expectations.len()];
+    let (mut norm_rejects, mut judged, mut ruled) =
+        (Vec::new(), Vec::new(), [(); 4].map(|_| Vec::new()));
+    let (mut conflicts, mut superseded) = (Vec::new(), Vec::new());
+    let (mut paired, mut mirror_rows, mut gap_lists) =
+        ([(); 4].map(|_| Vec::new()), Vec::new(), Vec::new());
+    let mut found = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        norm_rejects.push(
+            b.norm_rejects
+                .into_iter()
+                .map(|r| (r.raw, r))
+                .collect::<Vec<_>>(),
+        );
+        judged.push(b.judged.into_iter().map(|r| (r.raw, r)).collect::<Vec<_>>());
+        for (to, from) in ruled.iter_mut().zip(b.ruled) {
+            to.push(from);
+        }
+        conflicts.push(
+            b.conflicts
+                .into_iter()
+                .map(|(at, r, f)| (at, (r, f)))
+                .collect::<Vec<_>>(),
+        );
+        superseded.push(b.superseded);
+        for (to, from) in paired.iter_mut().zip(b.paired) {
+            to.push(from);
+        }
+        mirror_rows.push(b.mirror);
+        gap_lists.push(b.gaps);
+        for (k, (count, sum)) in b.sums {
+            let e = sums.entry(k).or_insert((0, Decimal::ZERO));
+            e.0 += count;
+            e.1 += sum;
+        }
+        present.extend(b.present);
+        for (to, from) in expected.iter_mut().zip(b.expected) {
+            for (sum, part) in to.sums.iter_mut().zip(from.sums) {
+                add_to(sum, part);
+            }
+            to.found.extend(from.found);
+        }
+        found.push((b.clean, b.flags));
+    }
+    let norm_rejects: Vec<Reject> = merged(norm_rejects);
+    let check = |id: &'static str, findings: Vec<Finding>| Check {
+        findings,
+        ..check_of(rules, id)
+    };
+    // checks by their ids, each with its list
+    let checks = |ids: [&'static str; 4], lists: [Vec<Finding>; 4]| {
+        let mut lists = lists.into_iter();
+        ids.map(|id| check(id, lists.next().unwrap_or_default()))
+    };
+    let [missing, range, negative, implausible] = checks(
+        [
+            "missing_value",
+            "year_range",
+            "negative_value",
+            "implausible_value",
+        ],
+        ruled.map(merged),
+    );
+    let mut verdict = Verdict {
+        rejects: norm_rejects.clone(),
+        ..Default::default()
+    };
+    verdict.rejects.extend(merged(judged));
+    let mut conflict_found = Vec::new();
+    for (r, found) in merged(conflicts) {
+        verdict.rejects.push(r);
+        conflict_found.push(found);
+    }
+    let conflicts = check("conflict", conflict_found);
+    verdict.superseded = merged(superseded);
+    let mut dups = Check {
+        id: "duplicates",
+        severity: Severity::Info,
+        description:
+            "the same figure from more than one source: one is kept, the others superseded",
+        findings: vec![],
+    };
+    if !verdict.superseded.is_empty() {
+        dups.findings.push(Finding::new(
+            format!(
+                "{} figures repeat a figure of a higher-precedence source with the same value",
+                verdict.superseded.len()
+            ),
+            vec![],
+        ));
+    }
+    let [jumps, repeated, equal, mirror] = checks(
+        ["yoy_jump", "repeated_value", "equal_flows", "mirror"],
+        paired.map(ByPair::merged),
+    );
+    verdict.mirror = ByPair::merged(mirror_rows);
+
+    // series gaps, against the first and last year of every clean figure
+    let mut gaps = check("series_gap", Vec::new());
+    let (first_year, last_year) = (years.map(|y| y.0), years.map(|y| y.1));
+    for g in ByPair::merged(gap_lists) {
+        let (lo, hi) = (g.first, g.last);
+        let mut what = Vec::new();
+        if !g.holes.is_empty() {
+            let holes: Vec<String> = g.holes.iter().map(|y| y.to_string()).collect();
+            what.push(format!("no figure for {}", holes.join(", ")));
+        }
+        if let Some(m) = last_year.filter(|&m| hi < m) {
+            what.push(format!("stops in {hi} while the data runs to {m}"));
+        }
+        if let Some(m) = first_year.filter(|&m| lo > m) {
+            what.push(format!("starts in {lo} while the data starts in {m}"));
+        }
+        if !what.is_empty() {
+            gaps.findings.push(Finding::new(
+                format!(
+                    "{} {} {}: {}",
+                    g.reporter,
+                    g.partner,
+                    g.flow,
+                    what.join("; ")
+                ),
+                vec![],
+            ));
+        }
+    }
+
+    // totals: each total row against the sum of its parts in every bucket
+    let mut totals = check("totals", Vec::new());
+    let mut listed = Check {
+        id: "aggregates",
+        severity: Severity::Info,
+        description:
+            "rows that are sums over partners (World, Total): read, kept out of the clean table",
+        findings: vec![],
+    };
+    for a in aggregates {
+        if listed.findings.len() < MAX_LISTED {
+            listed.findings.push(Finding::at(
                 format!("{} = {:?}", a.label, a.raw_value),
                 &[a.raw],
             ));
@@ -1286,7 +1728,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         else {
             continue;
         };
-        let Some(&(count, sum)) = agg_key(a).and_then(|k| parts.get(&k)).filter(|p| p.0 > 0) else {
+        let key = (
+            a.table,
+            rep,
+            flow as u8,
+            year,
+            a.month.unwrap_or(0),
+            a.commodity.clone(),
+        );
+        let Some(&(count, sum)) = sums.get(&key).filter(|p| p.0 > 0) else {
             continue;
         };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
@@ -1304,13 +1754,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
 
     // coverage: the matrix the config declares, else every partner x year seen
-    let mut coverage = v.check("coverage");
-    let present: BTreeSet<(&str, &str, i32, Flow)> = clean
-        .iter()
-        .map(|&i| i as usize)
-        .filter(|&i| f.month.get(i).is_none())
-        .map(|i| (f.reporter(i), f.partner(i), f.year.get(i), f.flow[i]))
-        .collect();
+    let mut coverage = check("coverage", Vec::new());
     let (reporters, partners, years, flows): (Vec<&str>, Vec<String>, (i32, i32), Vec<Flow>) =
         match &rules.coverage {
             Some(c) => {
@@ -1355,7 +1799,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             for y in years.0..=years.1 {
                 for &fl in &flows {
                     let has = present.contains(&(*rep, par.as_str(), y, fl));
-                    v.verdict.coverage.push((par.clone(), y, fl, has));
+                    verdict.coverage.push((par.clone(), y, fl, has));
                     if !has {
                         missing_here.push(format!("{fl} {y}"));
                     }
@@ -1377,15 +1821,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
 
     // expectations
-    let mut expect = v.check("expectations");
-    for e in &rules.expectations {
-        let res = expectation(f, &clean, e);
+    let mut expect = check("expectations", Vec::new());
+    for (e, x) in rules.expectations.iter().zip(&expected) {
+        let res = expectation(e, x);
         if !res.passed && e.severity != Severity::Off {
             expect
                 .findings
                 .push(Finding::new(format!("{}: {}", e.name, res.detail), vec![]));
         }
-        v.verdict.expectations.push(res);
+        verdict.expectations.push(res);
     }
 
     // what normalise rejected, by rule
@@ -1396,15 +1840,15 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
             "figures that could not be read: unknown countries, flows, years, units, numbers",
         findings: vec![],
     };
-    for rj in norm.rejects.iter().take(MAX_LISTED) {
+    for rj in norm_rejects.iter().take(MAX_LISTED) {
         parse.findings.push(Finding::at(
             format!("{}: {}", rj.rule, rj.message),
             &[rj.raw],
         ));
     }
     for (c, total) in [
-        (&mut parse, norm.rejects.len()),
-        (&mut aggregates, norm.aggregates.len()),
+        (&mut parse, norm_rejects.len()),
+        (&mut listed, aggregates.len()),
     ] {
         if total > MAX_LISTED {
             c.findings.push(Finding::new(
@@ -1418,8 +1862,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     }
 
     // the verdict: the circuit breaker on rejected figures, then failed error-level checks
-    let rejected = v.verdict.rejects.len();
-    let read = n + norm.rejects.len();
+    let rejected = verdict.rejects.len();
+    let read = n + norm_rejects.len();
     let mut tolerance = Check {
         id: "tolerance",
         severity: Severity::Error,
@@ -1444,8 +1888,7 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         ));
     }
     // each expectation carries its own severity
-    if let Some(e) = v
-        .verdict
+    if let Some(e) = verdict
         .expectations
         .iter()
         .find(|e| !e.passed && e.severity == Severity::Error)
@@ -1469,8 +1912,8 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
     if let Some(why) = &failure {
         tolerance.findings.push(Finding::new(why.clone(), vec![]));
     }
-    v.verdict.failure = failure;
-    v.verdict.checks = vec![
+    verdict.failure = failure;
+    verdict.checks = vec![
         tolerance,
         parse,
         missing,
@@ -1487,10 +1930,9 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         repeated,
         gaps,
         dups,
-        aggregates,
+        listed,
     ];
-    v.verdict.clean = clean;
-    v.verdict
+    (verdict, found)
 }
 
 /// Calls `each` with every pair of figures of `a` and `b` (runs ordered by `key`, each key
@@ -1513,27 +1955,40 @@ fn same_period<K: Ord>(
     }
 }
 
-fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> ExpectationResult {
+/// What expectation `e` needs of a bucket's clean figures: the sums by flow of the annual
+/// `TOTAL` figures it selects, or for a `complete` one the (partner, year, flow) of its
+/// partners and years that have a value.
+fn expected(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> Expected {
+    let mut x = Expected::default();
+    let reporter = |i: usize| e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r);
+    if let ExpectKind::Complete { partners, years } = &e.kind {
+        for i in clean.iter().map(|&i| i as usize) {
+            let y = f.year.get(i);
+            if y < years.0 || y > years.1 || f.value.get(i).is_none() || !reporter(i) {
+                continue;
+            }
+            if partners.iter().any(|p| p == f.partner(i)) {
+                x.found.insert((f.partner(i), y, f.flow[i]));
+            }
+        }
+        return x;
+    }
     let matches = |i: usize| {
-        e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
+        reporter(i)
             && e.partner.as_deref().is_none_or(|p| f.partner(i) == p)
             && e.year.is_none_or(|y| f.year.get(i) == y)
             && f.month.get(i).is_none()
             && f.commodity_str(i) == "TOTAL"
     };
-    let sum = |flow: Flow| -> Option<Decimal> {
-        let vals: Vec<Decimal> = clean
-            .iter()
-            .map(|&i| i as usize)
-            .filter(|&i| matches(i) && f.flow[i] == flow)
-            .filter_map(|i| f.value.get(i))
-            .collect();
-        if vals.is_empty() {
-            None
-        } else {
-            Some(vals.into_iter().sum())
-        }
-    };
+    for i in clean.iter().map(|&i| i as usize).filter(|&i| matches(i)) {
+        add_to(&mut x.sums[f.flow[i] as usize], f.value.get(i));
+    }
+    x
+}
+
+/// Expectation `e` judged on what every bucket found of it.
+fn expectation(e: &crate::config::Expectation, x: &Expected) -> ExpectationResult {
+    let sum = |flow: Flow| x.sums[flow as usize];
     let result = |passed: bool, detail: String| ExpectationResult {
         name: e.name.clone(),
         severity: e.severity,
@@ -1546,13 +2001,7 @@ fn expectation(f: &Figures, clean: &[u32], e: &crate::config::Expectation) -> Ex
             for p in partners {
                 for y in years.0..=years.1 {
                     for fl in [Flow::Export, Flow::Import] {
-                        let has = clean.iter().map(|&i| i as usize).any(|i| {
-                            f.partner(i) == p
-                                && f.year.get(i) == y
-                                && f.flow[i] == fl
-                                && f.value.get(i).is_some()
-                                && e.reporter.as_deref().is_none_or(|r| f.reporter(i) == r)
-                        });
+                        let has = x.found.iter().any(|&(q, z, g)| q == p && z == y && g == fl);
                         if !has {
                             missing.push(format!("{p} {fl} {y}"));
                         }
@@ -1640,6 +2089,28 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn lists_by_pair_merge_in_the_order_of_their_pairs() {
+        let (ak, at, ka) = (("AZE", "KAZ"), ("AZE", "TUR"), ("KAZ", "AZE"));
+        // a bucket's list made in two parts, the second going on with the first's pair
+        let mut one = ByPair::default();
+        one.push((ak, 1));
+        one.push((ka, 2));
+        let mut rest = ByPair::default();
+        rest.push((ka, 3));
+        rest.push((ka, 4));
+        one.append(rest);
+        assert_eq!(one.runs, [(ak, 0), (ka, 1)]);
+        let mut two = ByPair::default();
+        two.push((at, 5));
+        // as it is alone; with another, each pair's run in the order of pairs
+        let alone = ByPair::merged(vec![std::mem::take(&mut two)]);
+        assert_eq!(alone, [5]);
+        two.push((at, 5));
+        assert_eq!(ByPair::merged(vec![one, two]), [1, 5, 2, 3, 4]);
+        assert!(ByPair::<u8>::merged(vec![]).is_empty());
+    }
 
     #[test]
     fn a_value_within_on_integers_is_within_as_a_decimal() {
