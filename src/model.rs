@@ -930,6 +930,15 @@ impl<T: Narrowed> FromIterator<T> for Narrow<T> {
 }
 
 impl Places {
+    /// The places of figures `idx`, in that order.
+    pub fn take(&self, idx: &[u32]) -> Places {
+        let mut p = Places::default();
+        for &i in idx {
+            p.push(*self.context(i as usize), self.get(i as usize).row);
+        }
+        p
+    }
+
     /// A context's index, added when new.
     fn intern(&mut self, c: Context) -> u32 {
         *self.ids.entry(c).or_insert_with(|| {
@@ -1221,6 +1230,27 @@ impl RawFigures {
     /// Appends `other`'s figures after this set's, as if they had been pushed here: each
     /// of its texts is interned in its own order, so a text new to this set gets the index
     /// it would have got then. Each of `other`'s columns is freed once copied.
+    /// The figures `idx`, in that order, with every text (all of them held: a copy for
+    /// the tests of the partitioned run, before any is set aside).
+    pub fn take(&self, idx: &[u32]) -> RawFigures {
+        assert!(self.spilled.is_none(), "figures set aside cannot be taken");
+        RawFigures {
+            dict: self.dict.clone(),
+            reporter: self.reporter.gather(idx),
+            partner: self.partner.gather(idx),
+            flow: self.flow.gather(idx),
+            year: self.year.gather(idx),
+            month: self.month.gather(idx),
+            commodity: self.commodity.gather(idx),
+            value: idx.iter().map(|&i| self.value[i as usize]).collect(),
+            places: self.places.take(idx),
+            value_buf: self.value_buf.clone(),
+            value_ends: self.value_ends.clone(),
+            last: Default::default(),
+            spilled: None,
+        }
+    }
+
     pub fn append(&mut self, mut other: RawFigures) {
         let ids: Vec<u32> = (0..other.dict.len() as u32)
             .map(|i| self.dict.intern(other.dict.get(i).unwrap_or_default()))

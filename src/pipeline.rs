@@ -262,6 +262,8 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 failed = true;
             }
         })
+    } else if let Some(k) = test_buckets() {
+        normalize::normalize_in_buckets(&read.raw, &nopts, &sref, k)
     } else {
         normalize::normalize(&read.raw, &nopts, &sref)
     };
@@ -680,8 +682,8 @@ fn clean_table(
 /// through it (8 bytes a figure, else held twice for a moment): above a few million,
 /// where they are hundreds of megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the
 /// tests.
-/// Buckets to validate the figures in, as the partitioned run will: set by
-/// `TRADEFLOW_TEST_BUCKETS` for the tests (the verdict is the same).
+/// Buckets to normalise and validate the figures in, as the partitioned run will: set by
+/// `TRADEFLOW_TEST_BUCKETS` for the tests (the outputs are the same).
 fn test_buckets() -> Option<usize> {
     std::env::var("TRADEFLOW_TEST_BUCKETS")
         .ok()

@@ -538,12 +538,13 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
 }
 
 #[test]
-fn validation_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
-    // the partitioned run validates each bucket of reporter x partner pairs (either way
-    // round) alone and merges what the buckets found: here every check finds something
-    // (figure rules, unknown names, conflicts and duplicates, jumps, repeats, gaps, equal
-    // flows, mirror gaps, totals, coverage, expectations), and in 2, 3, 5 or 16 buckets
-    // every output is that of one bucket
+fn normalising_and_validating_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
+    // the partitioned run normalises and validates each bucket of reporter x partner
+    // pairs (either way round) alone and merges what the buckets found: here every check
+    // finds something (figure rules, unknown names, conflicts and duplicates, jumps,
+    // repeats, gaps, equal flows, mirror gaps, totals, coverage, expectations), names and
+    // units are written more than one way, and in 2, 3, 5 or 16 buckets every output is
+    // that of one bucket
     let mut a = String::from("reporter,partner,flow,year,value,unit\n");
     let mut b = a.clone();
     let partners = ["Kazakhstan", "Azerbaijan", "Uzbekistan", "Kyrgyzstan"];
@@ -595,14 +596,26 @@ fn validation_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
          TUR,Azerbaijan,export,2021,-7,USD million\n\
          TUR,Uzbekistan,import,2021,n/a,USD million\n\
          TUR,Atlantis,export,2019,5,USD million\n\
-         TUR,Kyrgyzstan,export,2021,99999999999,USD million\n",
+         TUR,Kyrgyzstan,export,2021,99999999999,USD million\n\
+         Türkiye,Казахстан,import,2021,1.5 Billion,USD\n\
+         Turkey,Azerbaycan,import,2021,750 thousand,USD\n",
     );
     let w = Workdir::empty();
     w.write("raw/a.csv", &a);
     w.write("raw/b.csv", &b);
+    // commodities, each pair's its own: numbered by the table of every figure
+    w.write(
+        "raw/c.csv",
+        "reporter,partner,flow,year,hs_code,value,unit\n\
+         TUR,Uzbekistan,export,2020,030300,7,USD million\n\
+         TUR,Kazakhstan,export,2020,010100,8,USD million\n\
+         TUR,Azerbaijan,import,2020,020200,9,USD million\n\
+         TUR,Kazakhstan,import,2020,040400,10,USD million\n",
+    );
     w.write(
         "pipeline.toml",
         "[[sources]]\npath = \"raw/a.csv\"\n[[sources]]\npath = \"raw/b.csv\"\n\
+         [[sources]]\npath = \"raw/c.csv\"\n\
          [validate]\nmax_rejected_share = 1.0\n\
          [[expect]]\nname = \"volume\"\nkind = \"volume\"\nreporter = \"TUR\"\n\
          partner = \"UZB\"\nyear = 2019\nequals = \"1 billion\"\nwithin = 0.01\nseverity = \"warn\"\n\
@@ -624,6 +637,8 @@ fn validation_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
             w.read("processed/rejects.csv"),
             w.read("processed/trade_summary.csv"),
             report,
+            // the change report's key file, which names commodities by their table
+            std::fs::read(w.path().join("processed/.keys.bin")).unwrap(),
         )
     };
     let whole = outputs(None);

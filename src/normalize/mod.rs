@@ -262,6 +262,134 @@ pub fn normalize(
     normalize_in(raw, opts, source_ref, &evidence, chunks, chunks)
 }
 
+/// The bucket of each raw figure in the partitioned run: the figures of one reporter and
+/// partner pair, either way round, in one of `buckets`, the countries as normalise reads
+/// them (looked up once per text); a figure that does not name two countries (an unknown
+/// name, a total row) in the first.
+pub fn buckets_of(raw: &RawFigures, opts: &Options, buckets: usize) -> Vec<u32> {
+    use std::hash::{Hash, Hasher};
+    let mut code: Vec<Option<Option<&'static str>>> = vec![None; raw.dict.len()];
+    let mut country = |id: u32| -> Option<&'static str> {
+        let text = raw.dict.get(id)?;
+        *code[id as usize].get_or_insert_with(|| match opts.aliases.lookup(text) {
+            Some(countries::Place::Country(c)) => Some(c.iso3),
+            _ => None,
+        })
+    };
+    let k = buckets.max(1) as u64;
+    (0..raw.len())
+        .map(
+            |i| match (country(raw.reporter.get(i)), country(raw.partner.get(i))) {
+                (Some(a), Some(b)) => {
+                    let mut h = rustc_hash::FxHasher::default();
+                    (a.min(b), a.max(b)).hash(&mut h);
+                    (h.finish() % k) as u32
+                }
+                _ => 0,
+            },
+        )
+        .collect()
+}
+
+/// [`normalize`] as the partitioned run will: each bucket of [`buckets_of`] normalised
+/// alone (with the evidence of every figure for the decimal marks), then put back in the
+/// order of the raw figures, with the commodity table of them all. The same figures as
+/// [`normalize`] (`TRADEFLOW_TEST_BUCKETS` runs it, for the tests; the country table is
+/// in another order, which no output shows).
+pub fn normalize_in_buckets(
+    raw: &RawFigures,
+    opts: &Options,
+    source_ref: &(dyn Fn(Place) -> String + Sync),
+    buckets: usize,
+) -> Normalized {
+    let evidence = column_evidence(raw);
+    let bucket = buckets_of(raw, opts, buckets);
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets.max(1)];
+    for (i, &b) in bucket.iter().enumerate() {
+        members[b as usize].push(i as u32);
+    }
+    let parts: Vec<Normalized> = members
+        .iter()
+        .map(|m| {
+            let part = raw.take(m);
+            let c = chunks(m.len());
+            let mut out = normalize_in(&part, opts, source_ref, &evidence, c, c);
+            // the raw indices of the bucket's figures are its own
+            let global = |r: &mut u32| *r = m[*r as usize];
+            out.figures.raw.iter_mut().for_each(global);
+            out.rejects.iter_mut().for_each(|r| global(&mut r.raw));
+            out.aggregates.iter_mut().for_each(|a| global(&mut a.raw));
+            out
+        })
+        .collect();
+    // every figure in raw order, by (raw index, bucket, figure of the bucket)
+    let mut order: Vec<(u32, usize, usize)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(b, p)| {
+            p.figures
+                .raw
+                .iter()
+                .enumerate()
+                .map(move |(j, &r)| (r, b, j))
+        })
+        .collect();
+    order.sort_unstable();
+    let (commodities, _) = commodity_table(raw);
+    let mut all = Normalized::default();
+    let f = &mut all.figures;
+    f.reserve(order.len());
+    let mut seen = HashMap::default();
+    for &(_, b, j) in &order {
+        let p = &parts[b].figures;
+        let reporter = f.country_id(&mut seen, p.reporter(j));
+        let partner = f.country_id(&mut seen, p.partner(j));
+        f.reporter.push(reporter);
+        f.partner.push(partner);
+        f.flow.push(p.flow[j]);
+        f.year.push(p.year.get(j));
+        f.month.push(p.month.get(j));
+        // the index of the commodity's text in the table of every figure (past it: none)
+        let c = p.commodity.get(j);
+        f.commodity.push(match p.commodities.get(c) {
+            Some(text) => commodities.find(text).unwrap_or(c),
+            None => commodities.len() as u32,
+        });
+        f.value.push(p.value.get(j));
+        f.flags.push(p.flags[j]);
+        f.raw.push(p.raw[j]);
+    }
+    f.commodities = commodities;
+    // the rest in raw order; a column's unit where the first figure of its column is
+    let mut first_of: HashMap<(u32, u32), usize> = HashMap::default();
+    for i in 0..raw.len() {
+        let c = raw.places.context(i);
+        first_of.entry((c.table, c.col)).or_insert(i);
+    }
+    for p in parts {
+        all.rejects.extend(p.rejects);
+        all.aggregates.extend(p.aggregates);
+        for c in p.column_units {
+            if !all
+                .column_units
+                .iter()
+                .any(|u| (u.table, u.col) == (c.table, c.col))
+            {
+                all.column_units.push(c);
+            }
+        }
+    }
+    all.rejects.sort_by_key(|r| r.raw);
+    all.aggregates.sort_by_key(|a| a.raw);
+    all.column_units.sort_by_key(|u| {
+        first_of
+            .get(&(u.table, u.col))
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
+    all
+}
+
 /// Chunks of pass 2 for `n` figures: more than cores, as a chunk's output is freed as
 /// soon as it is merged, so the smaller the chunks, the less is held twice.
 fn chunks(n: usize) -> usize {
