@@ -704,9 +704,10 @@ struct Gap {
     holes: Vec<i32>,
 }
 
-/// The key of a total row's parts, by text: table, reporter, flow, year, month (0 for
-/// none) and commodity.
-type TotalKey = (u32, &'static str, u8, i32, u8, String);
+/// The key of a total row's parts, by text: table, reporter, flow, year and month (0 for
+/// none), then the commodity (looked up by its text, no key made a total row).
+type TotalKey = (u32, &'static str, u8, i32, u8);
+type TotalSums = HashMap<TotalKey, HashMap<String, (usize, Decimal)>>;
 
 /// What an expectation needs of the clean figures: the sums by flow of those it selects
 /// (none where none has a value), and for a `complete` one which (partner, year, flow)
@@ -755,7 +756,7 @@ pub struct Bucket {
     /// The first and last year of the clean figures.
     years: Option<(i32, i32)>,
     /// The parts of the keys total rows name: (how many, their sum).
-    sums: HashMap<TotalKey, (usize, Decimal)>,
+    sums: TotalSums,
     /// Reporter, partner, year and flow of the clean annual figures.
     present: BTreeSet<(&'static str, &'static str, i32, Flow)>,
     /// For each expectation, in order.
@@ -1487,23 +1488,20 @@ pub fn validate_bucket(
         }
     }
     // the keys with parts, by their texts (the ranks are this bucket's)
-    let sums: HashMap<TotalKey, (usize, Decimal)> = if parts.values().any(|p| p.0 > 0) {
+    let mut sums = TotalSums::default();
+    if parts.values().any(|p| p.0 > 0) {
         let mut by_rank = vec![0u32; crank.len()];
         for (c, &rank) in crank.iter().enumerate() {
             by_rank[rank as usize] = c as u32;
         }
-        parts
-            .into_iter()
-            .filter(|(_, p)| p.0 > 0)
-            .map(|(k, p)| {
-                let commodity = f.commodities.get(by_rank[k.5 as usize]).unwrap_or("TOTAL");
-                let reporter = countries_rank.sorted[k.1 as usize];
-                ((k.0, reporter, k.2, k.3, k.4, commodity.to_string()), p)
-            })
-            .collect()
-    } else {
-        HashMap::default()
-    };
+        for (k, p) in parts.into_iter().filter(|(_, p)| p.0 > 0) {
+            let commodity = f.commodities.get(by_rank[k.5 as usize]).unwrap_or("TOTAL");
+            let reporter = countries_rank.sorted[k.1 as usize];
+            sums.entry((k.0, reporter, k.2, k.3, k.4))
+                .or_default()
+                .insert(commodity.to_string(), p);
+        }
+    }
 
     // coverage: which reporter x partner x year x flow have a clean annual figure
     let present: BTreeSet<(&'static str, &'static str, i32, Flow)> = clean
@@ -1578,7 +1576,7 @@ pub fn finish(
         .iter()
         .filter_map(|b| b.years)
         .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
-    let mut sums: HashMap<TotalKey, (usize, Decimal)> = HashMap::default();
+    let mut sums = TotalSums::default();
     let mut present = BTreeSet::new();
     let mut expected = vec![Expected::default(); rules.expectations.len()];
     let (mut norm_rejects, mut judged, mut ruled) =
@@ -1610,10 +1608,13 @@ pub fn finish(
         }
         mirror_rows.push(b.mirror);
         gap_lists.push(b.gaps);
-        for (k, (count, sum)) in b.sums {
-            let e = sums.entry(k).or_insert((0, Decimal::ZERO));
-            e.0 += count;
-            e.1 += sum;
+        for (k, by_commodity) in b.sums {
+            let to = sums.entry(k).or_default();
+            for (c, (count, sum)) in by_commodity {
+                let e = to.entry(c).or_insert((0, Decimal::ZERO));
+                e.0 += count;
+                e.1 += sum;
+            }
         }
         present.extend(b.present);
         for (to, from) in expected.iter_mut().zip(b.expected) {
@@ -1643,8 +1644,10 @@ pub fn finish(
         ],
         ruled.map(merged),
     );
+    // normalise's rejects first: the parse check lists them from there
+    let normalised = norm_rejects.len();
     let mut verdict = Verdict {
-        rejects: norm_rejects.clone(),
+        rejects: norm_rejects,
         ..Default::default()
     };
     verdict.rejects.extend(merged(judged));
@@ -1728,15 +1731,9 @@ pub fn finish(
         else {
             continue;
         };
-        let key = (
-            a.table,
-            rep,
-            flow as u8,
-            year,
-            a.month.unwrap_or(0),
-            a.commodity.clone(),
-        );
-        let Some(&(count, sum)) = sums.get(&key).filter(|p| p.0 > 0) else {
+        let key = (a.table, rep, flow as u8, year, a.month.unwrap_or(0));
+        let parts = sums.get(&key).and_then(|by| by.get(a.commodity.as_str()));
+        let Some(&(count, sum)) = parts.filter(|p| p.0 > 0) else {
             continue;
         };
         let tol = Decimal::try_from(rules.total_tolerance).unwrap_or_default() * total.abs();
@@ -1840,16 +1837,13 @@ pub fn finish(
             "figures that could not be read: unknown countries, flows, years, units, numbers",
         findings: vec![],
     };
-    for rj in norm_rejects.iter().take(MAX_LISTED) {
+    for rj in verdict.rejects[..normalised].iter().take(MAX_LISTED) {
         parse.findings.push(Finding::at(
             format!("{}: {}", rj.rule, rj.message),
             &[rj.raw],
         ));
     }
-    for (c, total) in [
-        (&mut parse, norm_rejects.len()),
-        (&mut listed, aggregates.len()),
-    ] {
+    for (c, total) in [(&mut parse, normalised), (&mut listed, aggregates.len())] {
         if total > MAX_LISTED {
             c.findings.push(Finding::new(
                 format!(
@@ -1863,7 +1857,7 @@ pub fn finish(
 
     // the verdict: the circuit breaker on rejected figures, then failed error-level checks
     let rejected = verdict.rejects.len();
-    let read = n + norm_rejects.len();
+    let read = n + normalised;
     let mut tolerance = Check {
         id: "tolerance",
         severity: Severity::Error,
