@@ -1329,7 +1329,7 @@ impl RawFigures {
     }
 
     /// Sets the columns only rejects read (the reporter, partner, flow and year text
-    /// ids, the values and their texts: about 50 bytes a figure) of figures `lo..` aside
+    /// ids, the values and their texts, as `Spilled` says) of figures `lo..` aside
     /// to an unnamed file in `dir`, gone with the process, and lets them go from memory,
     /// with the month and commodity columns of those figures (which only normalise
     /// reads): normalise calls it behind itself, from the end, so that the raw figures

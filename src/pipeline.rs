@@ -677,11 +677,6 @@ fn clean_table(
     })
 }
 
-/// Figures from which on the texts only rejects show are set aside on the disk before
-/// validation (about 50 bytes a figure), and the clean table's values are gathered
-/// through it (8 bytes a figure, else held twice for a moment): above a few million,
-/// where they are hundreds of megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the
-/// tests.
 /// Buckets to normalise and validate the figures in, as the partitioned run will: set by
 /// `TRADEFLOW_TEST_BUCKETS` for the tests (the outputs are the same).
 fn test_buckets() -> Option<usize> {
@@ -691,6 +686,11 @@ fn test_buckets() -> Option<usize> {
         .filter(|&k: &usize| k > 0)
 }
 
+/// Figures from which on the texts only rejects show are set aside on the disk before
+/// validation (a record of 13 bytes a figure at 10M rows of the peers' data, and the
+/// value texts), and the clean table's values are gathered through it (8 bytes a figure,
+/// else held twice for a moment): above a few million, where they are hundreds of
+/// megabytes. `TRADEFLOW_TEST_SPILL_FIGURES` sets it for the tests.
 fn spill_figures() -> usize {
     std::env::var("TRADEFLOW_TEST_SPILL_FIGURES")
         .ok()
