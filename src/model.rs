@@ -1104,14 +1104,8 @@ impl Places {
 
     /// The places of figures `raw[j]` for each `j` of `idx`, in that order (on every core),
     /// these places moved into the column.
-    pub fn into_column(self, mut idx: Vec<u32>, raw: &[u32]) -> PlaceColumn {
-        use rayon::prelude::*;
-        // each index becomes its raw figure's in place: no second column of them
-        idx.par_iter_mut().for_each(|j| *j = raw[*j as usize]);
-        PlaceColumn {
-            raw: idx,
-            places: std::sync::Arc::new(self),
-        }
+    pub fn into_column(self, idx: Vec<u32>, raw: &[u32]) -> PlaceColumn {
+        PlaceColumn::of(std::sync::Arc::new(self), idx, raw)
     }
 }
 
@@ -1125,6 +1119,23 @@ pub struct PlaceColumn {
 }
 
 impl PlaceColumn {
+    /// The places of figures `idx`, whose raw indices `raw` gives, among `places`.
+    pub fn of(places: std::sync::Arc<Places>, mut idx: Vec<u32>, raw: &[u32]) -> PlaceColumn {
+        use rayon::prelude::*;
+        // each index becomes its raw figure's in place: no second column of them
+        idx.par_iter_mut().for_each(|j| *j = raw[*j as usize]);
+        PlaceColumn { raw: idx, places }
+    }
+
+    /// Appends `other`'s places `rows`, of the same raw figures.
+    pub fn extend_from(&mut self, other: &PlaceColumn, rows: std::ops::Range<usize>) {
+        assert!(
+            std::sync::Arc::ptr_eq(&self.places, &other.places),
+            "places of other raw figures"
+        );
+        self.raw.extend_from_slice(&other.raw[rows]);
+    }
+
     /// Appends a place (for tables made by hand and read back: the pipeline's are made by
     /// [`Places::into_column`]).
     pub fn push(&mut self, p: Place) {
@@ -1835,26 +1846,6 @@ impl Figures {
 
     pub fn is_empty(&self) -> bool {
         self.value.is_empty()
-    }
-
-    /// The figures at `idx`, in that order, with the same country and commodity tables.
-    pub fn take(&self, idx: &[u32]) -> Figures {
-        fn at<T: Copy>(c: &[T], idx: &[u32]) -> Vec<T> {
-            idx.iter().map(|&i| c[i as usize]).collect()
-        }
-        Figures {
-            reporter: at(&self.reporter, idx),
-            partner: at(&self.partner, idx),
-            countries: self.countries.clone(),
-            flow: at(&self.flow, idx),
-            year: self.year.gather(idx),
-            month: self.month.gather(idx),
-            commodity: self.commodity.gather(idx),
-            commodities: self.commodities.clone(),
-            value: self.value.gather(idx),
-            flags: at(&self.flags, idx),
-            raw: at(&self.raw, idx),
-        }
     }
 
     pub fn commodity_str(&self, i: usize) -> &str {

@@ -251,6 +251,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     });
+    // for the tests, as the partitioned run will: normalised, validated and made into
+    // clean tables bucket by bucket (`TRADEFLOW_TEST_BUCKETS`), with what the buckets
+    // share (their total rows, the commodity table of every figure)
+    let in_buckets = test_buckets().filter(|_| spill_dir.is_none());
+    let mut buckets = None;
     let mut norm = if let Some(dir) = &spill_dir {
         let mut failed = false;
         normalize::normalize_behind(&mut read.raw, &nopts, &sref, |raw, lo| {
@@ -262,8 +267,15 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 failed = true;
             }
         })
-    } else if let Some(k) = test_buckets() {
-        normalize::normalize_in_buckets(&read.raw, &nopts, &sref, k)
+    } else if let Some(k) = in_buckets {
+        let parts = normalize::normalize_buckets(&read.raw, &nopts, &sref, k);
+        let mut shared = Normalized {
+            aggregates: parts.iter().flat_map(|n| n.aggregates.clone()).collect(),
+            ..Default::default()
+        };
+        shared.aggregates.sort_by_key(|a| a.raw);
+        buckets = Some((parts, normalize::commodities_of(&read.raw)));
+        shared
     } else {
         normalize::normalize(&read.raw, &nopts, &sref)
     };
@@ -282,8 +294,17 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(), "stage normalise");
     progress.stage("validating");
     let t = Clock::start();
-    let mut verdict = match test_buckets() {
-        Some(k) => validate::validate_in_buckets(&norm, &p.rules, &places, k),
+    let mut found = None;
+    let mut verdict = match &buckets {
+        Some((parts, _)) => {
+            let each = parts
+                .iter()
+                .map(|n| validate::validate_bucket(n, &p.rules, &places, &norm.aggregates))
+                .collect();
+            let (verdict, each) = validate::finish(each, &norm.aggregates, &p.rules);
+            found = Some(each);
+            verdict
+        }
         None => validate::validate(&norm, &p.rules, &places),
     };
     tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
@@ -301,22 +322,32 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // what the rest needs is made: the normalised figures become the clean table,
     // column by column, and go before the report is made (at 10M rows of the peers' data
     // its findings are a JSON tree of about 260 MB) and the writers run
-    let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
-    let checked = std::mem::take(&mut verdict.flags);
-    let counts = counts(figures_read, &norm, &verdict);
-    // the clean rows' order becomes the clean table's column of places (4 bytes a row)
-    let clean = clean_table(
-        std::mem::take(&mut norm.figures),
-        std::mem::take(&mut verdict.clean),
-        &read.prov,
-        place,
-        checked,
-        spill_dir.as_deref(),
-    )
-    .map_err(|e| Error::Publish {
+    let read_back = |e: std::io::Error| Error::Publish {
         dir: p.output_dir.clone(),
         reason: format!("reading the clean values back from the disk: {e}"),
-    })?;
+    };
+    let (clean, derived) = match (buckets, found) {
+        (Some((parts, commodities)), Some(found)) => {
+            tables_in_buckets(parts, found, &read.prov, place, commodities).map_err(read_back)?
+        }
+        _ => {
+            let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
+            let checked = std::mem::take(&mut verdict.flags);
+            // the clean rows' order becomes the clean table's column of places (4 bytes
+            // a row)
+            let clean = clean_table(
+                std::mem::take(&mut norm.figures),
+                std::mem::take(&mut verdict.clean),
+                &read.prov,
+                std::sync::Arc::new(place),
+                checked,
+                spill_dir.as_deref(),
+            )
+            .map_err(read_back)?;
+            (clean, derived)
+        }
+    };
+    let counts = counts(figures_read, &norm, &verdict, clean.len());
     let mut summary = format!(
         "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
         counts.0,
@@ -590,10 +621,10 @@ fn inputs_hash(read: &Read) -> String {
 type Counts = (usize, usize, usize, usize);
 
 /// The run's [`Counts`], from the figures read, the normalised figures and the verdict.
-fn counts(figures_read: usize, norm: &Normalized, v: &Verdict) -> Counts {
+fn counts(figures_read: usize, norm: &Normalized, v: &Verdict, clean: usize) -> Counts {
     (
         figures_read - norm.aggregates.len(),
-        v.clean.len(),
+        clean,
         v.rejects.len(),
         v.superseded.len(),
     )
@@ -607,7 +638,7 @@ fn clean_table(
     f: crate::model::Figures,
     idx: Vec<u32>,
     prov: &Provenance,
-    place: crate::model::Places,
+    place: std::sync::Arc<crate::model::Places>,
     checked: Vec<(u32, flags::Flags)>,
     spill_dir: Option<&Path>,
 ) -> std::io::Result<CleanTable> {
@@ -659,7 +690,7 @@ fn clean_table(
         Err(value) => value.gather(&idx),
     };
     // the last: the rows' order becomes their places
-    let place = place.into_column(idx, &raw);
+    let place = crate::model::PlaceColumn::of(place, idx, &raw);
     drop(raw);
     Ok(CleanTable {
         reporter,
@@ -677,8 +708,49 @@ fn clean_table(
     })
 }
 
-/// Buckets to normalise and validate the figures in, as the partitioned run will: set by
-/// `TRADEFLOW_TEST_BUCKETS` for the tests (the outputs are the same).
+/// The clean table of every bucket (see [`test_buckets`]): each bucket's made alone, then
+/// their rows put together by reporter and partner (each pair's rows are one bucket's, in
+/// key order), with the commodity table of every figure; the summary dataset likewise.
+fn tables_in_buckets(
+    parts: Vec<Normalized>,
+    found: Vec<validate::Clean>,
+    prov: &Provenance,
+    place: crate::model::Places,
+    commodities: crate::model::Dict,
+) -> std::io::Result<(CleanTable, Vec<crate::summarize::SummaryRow>)> {
+    let place = std::sync::Arc::new(place);
+    let mut all = CleanTable {
+        commodities,
+        provenance: prov.clone(),
+        place: crate::model::PlaceColumn::of(place.clone(), Vec::new(), &[]),
+        ..Default::default()
+    };
+    let (mut tables, mut derived, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    for (b, (norm, (clean, flags))) in parts.into_iter().zip(found).enumerate() {
+        derived.extend(crate::summarize::summarize(&norm.figures, &clean));
+        let t = clean_table(norm.figures, clean, prov, place.clone(), flags, None)?;
+        // each pair's run of rows
+        let mut start = 0;
+        for i in 1..=t.len() {
+            let pair = (t.reporter(start), t.partner(start));
+            if i == t.len() || (t.reporter(i), t.partner(i)) != pair {
+                runs.push((pair, b, start..i));
+                start = i;
+            }
+        }
+        tables.push(t);
+    }
+    runs.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, b, rows) in runs {
+        all.extend_from(&tables[b], rows);
+    }
+    derived.sort_by(|a, b| (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year)));
+    Ok((all, derived))
+}
+
+/// Buckets to normalise, validate and make clean tables in, as the partitioned run will:
+/// set by `TRADEFLOW_TEST_BUCKETS` for the tests, where nothing is set aside on the disk
+/// (the outputs are the same).
 fn test_buckets() -> Option<usize> {
     std::env::var("TRADEFLOW_TEST_BUCKETS")
         .ok()

@@ -538,13 +538,13 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
 }
 
 #[test]
-fn normalising_and_validating_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
-    // the partitioned run normalises and validates each bucket of reporter x partner
-    // pairs (either way round) alone and merges what the buckets found: here every check
-    // finds something (figure rules, unknown names, conflicts and duplicates, jumps,
-    // repeats, gaps, equal flows, mirror gaps, totals, coverage, expectations), names and
-    // units are written more than one way, and in 2, 3, 5 or 16 buckets every output is
-    // that of one bucket
+fn a_run_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
+    // the partitioned run normalises, validates and makes the clean table of each bucket
+    // of reporter x partner pairs (either way round) alone, then puts together what the
+    // buckets found and their tables by pair: here every check finds something (figure
+    // rules, unknown names, conflicts and duplicates, jumps, repeats, gaps, equal flows,
+    // mirror gaps, totals, coverage, expectations), names and units are written more than
+    // one way, and in 2, 3, 5 or 16 buckets every output is that of one bucket
     let mut a = String::from("reporter,partner,flow,year,value,unit\n");
     let mut b = a.clone();
     let partners = ["Kazakhstan", "Azerbaijan", "Uzbekistan", "Kyrgyzstan"];

@@ -291,24 +291,23 @@ pub fn buckets_of(raw: &RawFigures, opts: &Options, buckets: usize) -> Vec<u32> 
         .collect()
 }
 
-/// [`normalize`] as the partitioned run will: each bucket of [`buckets_of`] normalised
-/// alone (with the evidence of every figure for the decimal marks), then put back in the
-/// order of the raw figures, with the commodity table of them all. The same figures as
-/// [`normalize`] (`TRADEFLOW_TEST_BUCKETS` runs it, for the tests; the country table is
-/// in another order, which no output shows).
-pub fn normalize_in_buckets(
+/// The raw figures of each bucket of [`buckets_of`] (their indices), each normalised
+/// alone with the evidence of every figure for the decimal marks, and their raw indices
+/// those of every figure: what the partitioned run will do bucket by bucket (for the
+/// tests). A bucket's commodity table is its own; [`commodities_of`] is every figure's.
+pub fn normalize_buckets(
     raw: &RawFigures,
     opts: &Options,
     source_ref: &(dyn Fn(Place) -> String + Sync),
     buckets: usize,
-) -> Normalized {
+) -> Vec<Normalized> {
     let evidence = column_evidence(raw);
     let bucket = buckets_of(raw, opts, buckets);
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets.max(1)];
     for (i, &b) in bucket.iter().enumerate() {
         members[b as usize].push(i as u32);
     }
-    let parts: Vec<Normalized> = members
+    members
         .iter()
         .map(|m| {
             let part = raw.take(m);
@@ -321,73 +320,12 @@ pub fn normalize_in_buckets(
             out.aggregates.iter_mut().for_each(|a| global(&mut a.raw));
             out
         })
-        .collect();
-    // every figure in raw order, by (raw index, bucket, figure of the bucket)
-    let mut order: Vec<(u32, usize, usize)> = parts
-        .iter()
-        .enumerate()
-        .flat_map(|(b, p)| {
-            p.figures
-                .raw
-                .iter()
-                .enumerate()
-                .map(move |(j, &r)| (r, b, j))
-        })
-        .collect();
-    order.sort_unstable();
-    let (commodities, _) = commodity_table(raw);
-    let mut all = Normalized::default();
-    let f = &mut all.figures;
-    f.reserve(order.len());
-    let mut seen = HashMap::default();
-    for &(_, b, j) in &order {
-        let p = &parts[b].figures;
-        let reporter = f.country_id(&mut seen, p.reporter(j));
-        let partner = f.country_id(&mut seen, p.partner(j));
-        f.reporter.push(reporter);
-        f.partner.push(partner);
-        f.flow.push(p.flow[j]);
-        f.year.push(p.year.get(j));
-        f.month.push(p.month.get(j));
-        // the index of the commodity's text in the table of every figure (past it: none)
-        let c = p.commodity.get(j);
-        f.commodity.push(match p.commodities.get(c) {
-            Some(text) => commodities.find(text).unwrap_or(c),
-            None => commodities.len() as u32,
-        });
-        f.value.push(p.value.get(j));
-        f.flags.push(p.flags[j]);
-        f.raw.push(p.raw[j]);
-    }
-    f.commodities = commodities;
-    // the rest in raw order; a column's unit where the first figure of its column is
-    let mut first_of: HashMap<(u32, u32), usize> = HashMap::default();
-    for i in 0..raw.len() {
-        let c = raw.places.context(i);
-        first_of.entry((c.table, c.col)).or_insert(i);
-    }
-    for p in parts {
-        all.rejects.extend(p.rejects);
-        all.aggregates.extend(p.aggregates);
-        for c in p.column_units {
-            if !all
-                .column_units
-                .iter()
-                .any(|u| (u.table, u.col) == (c.table, c.col))
-            {
-                all.column_units.push(c);
-            }
-        }
-    }
-    all.rejects.sort_by_key(|r| r.raw);
-    all.aggregates.sort_by_key(|a| a.raw);
-    all.column_units.sort_by_key(|u| {
-        first_of
-            .get(&(u.table, u.col))
-            .copied()
-            .unwrap_or(usize::MAX)
-    });
-    all
+        .collect()
+}
+
+/// The commodity table of every raw figure, numbered as [`normalize`] numbers it.
+pub fn commodities_of(raw: &RawFigures) -> crate::model::Dict {
+    commodity_table(raw).0
 }
 
 /// Chunks of pass 2 for `n` figures: more than cores, as a chunk's output is freed as

@@ -763,6 +763,9 @@ pub struct Bucket {
     expected: Vec<Expected>,
 }
 
+/// A bucket's clean figures, sorted by key, and the flags validate set on its figures.
+pub type Clean = (Vec<u32>, Vec<(u32, flags::Flags)>);
+
 /// Validates normalised figures: one bucket of them all.
 pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdict {
     let bucket = validate_bucket(norm, rules, places, &norm.aggregates);
@@ -771,68 +774,6 @@ pub fn validate(norm: &Normalized, rules: &Rules, places: &Places<'_>) -> Verdic
         verdict.clean = clean;
         verdict.flags = flags;
     }
-    verdict
-}
-
-/// [`validate`] as the partitioned run will: the figures cut into `buckets` buckets by
-/// their unordered reporter and partner pair (normalise's rejects dealt round them by raw
-/// index), each validated alone, then [`finish`]ed; the clean figures put back in key
-/// order, each pair's from its bucket. The same verdict as [`validate`]
-/// (`TRADEFLOW_TEST_BUCKETS` runs it, for the tests).
-pub fn validate_in_buckets(
-    norm: &Normalized,
-    rules: &Rules,
-    places: &Places<'_>,
-    buckets: usize,
-) -> Verdict {
-    let f = &norm.figures;
-    let k = buckets.max(1);
-    let bucket_of = |i: usize| {
-        use std::hash::{Hash, Hasher};
-        let (a, b) = (f.reporter(i), f.partner(i));
-        let mut h = rustc_hash::FxHasher::default();
-        (a.min(b), a.max(b)).hash(&mut h);
-        h.finish() as usize % k
-    };
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
-    for i in 0..f.len() {
-        members[bucket_of(i)].push(i as u32);
-    }
-    let found: Vec<Bucket> = members
-        .iter()
-        .enumerate()
-        .map(|(b, idx)| {
-            let part = Normalized {
-                figures: f.take(idx),
-                rejects: norm
-                    .rejects
-                    .iter()
-                    .filter(|r| r.raw as usize % k == b)
-                    .cloned()
-                    .collect(),
-                aggregates: Vec::new(),
-                column_units: Vec::new(),
-            };
-            validate_bucket(&part, rules, places, &norm.aggregates)
-        })
-        .collect();
-    let (mut verdict, found) = finish(found, &norm.aggregates, rules);
-    // each bucket's clean figures by pair, in the figures' own indices
-    let mut pairs: Vec<(Pair, Vec<u32>)> = Vec::new();
-    for ((clean, flags), idx) in found.into_iter().zip(&members) {
-        for i in clean.into_iter().map(|i| idx[i as usize]) {
-            let pair = (f.reporter(i as usize), f.partner(i as usize));
-            match pairs.last_mut() {
-                Some((p, list)) if *p == pair => list.push(i),
-                _ => pairs.push((pair, vec![i])),
-            }
-        }
-        verdict
-            .flags
-            .extend(flags.into_iter().map(|(i, fl)| (idx[i as usize], fl)));
-    }
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    verdict.clean = pairs.into_iter().flat_map(|(_, list)| list).collect();
     verdict
 }
 
@@ -1553,12 +1494,11 @@ pub fn validate_bucket(
 /// coverage, gaps, expectations, the rejected share) made from what each bucket summed.
 /// `aggregates` are every bucket's total rows, in raw order. Gives back each bucket's clean
 /// figures and flags, as the verdict's are for one bucket.
-#[allow(clippy::type_complexity)]
 pub fn finish(
     buckets: Vec<Bucket>,
     aggregates: &[crate::normalize::Aggregate],
     rules: &Rules,
-) -> (Verdict, Vec<(Vec<u32>, Vec<(u32, flags::Flags)>)>) {
+) -> (Verdict, Vec<Clean>) {
     // one bucket's list as it is; many merged by what orders them (stable: a figure's
     // entries stay in the order they were made)
     fn merged<K: Ord, T>(lists: Vec<Vec<(K, T)>>) -> Vec<T> {
