@@ -2422,18 +2422,12 @@ mod tests {
                 1 => RawValue::Number([0.1, -7.0, 1.5e300][i as usize / 3 % 3]),
                 _ => set.text_value(texts[i as usize % texts.len()]),
             };
-            let f = RawFigureRef {
-                reporter: Some(["TUR", "Türkiye"][i as usize % 2]),
-                partner: Some(["KAZ", "Казахстан", "AZE"][i as usize % 3]),
-                flow: Some("export"),
-                year: Some(["2019", "2020"][i as usize % 2]),
-                month: None,
-                commodity: None,
-                unit_column: None,
-                unit_title: None,
-                unit_config: None,
-                decimal: None,
-            };
+            let f = annual(
+                ["TUR", "Türkiye"][i as usize % 2],
+                ["KAZ", "Казахстан", "AZE"][i as usize % 3],
+                Some("export"),
+                ["2019", "2020"][i as usize % 2],
+            );
             set.push(
                 f,
                 value,
@@ -2446,6 +2440,27 @@ mod tests {
         }
         a.append(b);
         a
+    }
+
+    /// The texts of an annual figure with no commodity and no units.
+    fn annual<'a>(
+        reporter: &'a str,
+        partner: &'a str,
+        flow: Option<&'a str>,
+        year: &'a str,
+    ) -> RawFigureRef<'a> {
+        RawFigureRef {
+            reporter: Some(reporter),
+            partner: Some(partner),
+            flow,
+            year: Some(year),
+            month: None,
+            commodity: None,
+            unit_column: None,
+            unit_title: None,
+            unit_config: None,
+            decimal: None,
+        }
     }
 
     #[test]
@@ -2473,18 +2488,12 @@ mod tests {
         let partners: Vec<String> = (0..300).map(|k| format!("partner {k}")).collect();
         for i in 0..600u32 {
             let value = a.text_value(&format!("{i} thousand"));
-            let f = RawFigureRef {
-                reporter: Some("TUR"),
-                partner: Some(&partners[i as usize % 300]),
-                flow: (i % 7 != 0).then_some("export"),
-                year: Some(["2019", "2020"][i as usize % 2]),
-                month: None,
-                commodity: None,
-                unit_column: None,
-                unit_title: None,
-                unit_config: None,
-                decimal: None,
-            };
+            let f = annual(
+                "TUR",
+                &partners[i as usize % 300],
+                (i % 7 != 0).then_some("export"),
+                ["2019", "2020"][i as usize % 2],
+            );
             a.push(
                 f,
                 value,

@@ -620,7 +620,8 @@ fn inputs_hash(read: &Read) -> String {
 /// Figures read, clean, rejected and superseded: aggregate rows are not figures.
 type Counts = (usize, usize, usize, usize);
 
-/// The run's [`Counts`], from the figures read, the normalised figures and the verdict.
+/// The run's [`Counts`], from the figures read, the normalised figures, the verdict and
+/// the clean table's rows.
 fn counts(figures_read: usize, norm: &Normalized, v: &Verdict, clean: usize) -> Counts {
     (
         figures_read - norm.aggregates.len(),
