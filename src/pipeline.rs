@@ -251,9 +251,9 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     });
-    // for the tests, as the partitioned run will: normalised, validated and made into
-    // clean tables bucket by bucket (`TRADEFLOW_TEST_BUCKETS`), with what the buckets
-    // share (their total rows, the commodity table of every figure)
+    // for the tests, as the partitioned run will: a bucket at a time normalised,
+    // validated and made into a clean table (`TRADEFLOW_TEST_BUCKETS`), the first
+    // bucket first: its total rows (their partner names no country) are every bucket's
     let in_buckets = test_buckets().filter(|_| spill_dir.is_none());
     let mut buckets = None;
     let mut norm = if let Some(dir) = &spill_dir {
@@ -268,13 +268,13 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             }
         })
     } else if let Some(k) = in_buckets {
-        let parts = normalize::normalize_buckets(&read.raw, &nopts, &sref, k);
-        let mut shared = Normalized {
-            aggregates: parts.iter().flat_map(|n| n.aggregates.clone()).collect(),
+        let each = normalize::Buckets::of(&read.raw, &nopts, k);
+        let first = each.normalize(&read.raw, &nopts, &sref, 0);
+        let shared = Normalized {
+            aggregates: first.aggregates.clone(),
             ..Default::default()
         };
-        shared.aggregates.sort_by_key(|a| a.raw);
-        buckets = Some((parts, normalize::commodities_of(&read.raw)));
+        buckets = Some((each, first));
         shared
     } else {
         normalize::normalize(&read.raw, &nopts, &sref)
@@ -282,8 +282,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // what only normalise reads goes now (text ids, 1 to 4 bytes a figure each); the
     // rejects still need the texts of reporter, partner, flow, year and value, validate
     // the places
-    for col in [&mut read.raw.month, &mut read.raw.commodity] {
-        drop(std::mem::take(col));
+    // (the buckets still to normalise need them)
+    if buckets.is_none() {
+        for col in [&mut read.raw.month, &mut read.raw.commodity] {
+            drop(std::mem::take(col));
+        }
     }
     let places = validate::Places {
         place: &read.raw.places,
@@ -294,16 +297,35 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(), "stage normalise");
     progress.stage("validating");
     let t = Clock::start();
-    let mut found = None;
-    let mut verdict = match &buckets {
-        Some((parts, _)) => {
-            let each = parts
-                .iter()
-                .map(|n| validate::validate_bucket(n, &p.rules, &places, &norm.aggregates))
-                .collect();
-            let (verdict, each) = validate::finish(each, &norm.aggregates, &p.rules);
-            found = Some(each);
-            verdict
+    let read_back = |e: std::io::Error| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!("reading the clean values back from the disk: {e}"),
+    };
+    let mut tables = None;
+    let mut verdict = match buckets {
+        Some((each, first)) => {
+            // the tables share the raw figures' places
+            let shared = std::sync::Arc::new(read.raw.places.clone());
+            let (mut found, mut made, mut derived) = (Vec::new(), Vec::new(), Vec::new());
+            let mut first = Some(first);
+            for b in 0..each.len() {
+                let n = match first.take() {
+                    Some(n) => n,
+                    None => each.normalize(&read.raw, &nopts, &sref, b),
+                };
+                debug_assert!(
+                    b == 0 || n.aggregates.is_empty(),
+                    "a total row in bucket {b}"
+                );
+                let mut v = validate::validate_bucket(&n, &p.rules, &places, &norm.aggregates);
+                let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
+                derived.extend(crate::summarize::summarize(&n.figures, &clean));
+                let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None);
+                made.push(t.map_err(read_back)?);
+                found.push(v);
+            }
+            tables = Some((made, derived, normalize::commodities_of(&read.raw), shared));
+            validate::finish(found, &norm.aggregates, &p.rules).0
         }
         None => validate::validate(&norm, &p.rules, &places),
     };
@@ -322,15 +344,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // what the rest needs is made: the normalised figures become the clean table,
     // column by column, and go before the report is made (at 10M rows of the peers' data
     // its findings are a JSON tree of about 260 MB) and the writers run
-    let read_back = |e: std::io::Error| Error::Publish {
-        dir: p.output_dir.clone(),
-        reason: format!("reading the clean values back from the disk: {e}"),
-    };
-    let (clean, derived) = match (buckets, found) {
-        (Some((parts, commodities)), Some(found)) => {
-            tables_in_buckets(parts, found, &read.prov, place, commodities).map_err(read_back)?
+    let (clean, derived) = match tables {
+        Some((made, derived, commodities, shared)) => {
+            tables_joined(made, derived, &read.prov, shared, commodities)
         }
-        _ => {
+        None => {
             let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
             let checked = std::mem::take(&mut verdict.flags);
             // the clean rows' order becomes the clean table's column of places (4 bytes
@@ -709,28 +727,25 @@ fn clean_table(
     })
 }
 
-/// The clean table of every bucket (see [`test_buckets`]): each bucket's made alone, then
-/// their rows put together by reporter and partner (each pair's rows are one bucket's, in
-/// key order), with the commodity table of every figure; the summary dataset likewise.
-fn tables_in_buckets(
-    parts: Vec<Normalized>,
-    found: Vec<validate::Clean>,
+/// The clean tables of the buckets (see [`test_buckets`]) as one: their rows put together
+/// by reporter and partner (each pair's rows are one bucket's, in key order), with the
+/// commodity table of every figure; their summary datasets likewise.
+fn tables_joined(
+    tables: Vec<CleanTable>,
+    mut derived: Vec<crate::summarize::SummaryRow>,
     prov: &Provenance,
-    place: crate::model::Places,
+    places: std::sync::Arc<crate::model::Places>,
     commodities: crate::model::Dict,
-) -> std::io::Result<(CleanTable, Vec<crate::summarize::SummaryRow>)> {
-    let place = std::sync::Arc::new(place);
+) -> (CleanTable, Vec<crate::summarize::SummaryRow>) {
     let mut all = CleanTable {
         commodities,
         provenance: prov.clone(),
-        place: crate::model::PlaceColumn::of(place.clone(), Vec::new(), &[]),
+        place: crate::model::PlaceColumn::of(places, Vec::new(), &[]),
         ..Default::default()
     };
-    let (mut tables, mut derived, mut runs) = (Vec::new(), Vec::new(), Vec::new());
-    for (b, (norm, (clean, flags))) in parts.into_iter().zip(found).enumerate() {
-        derived.extend(crate::summarize::summarize(&norm.figures, &clean));
-        let t = clean_table(norm.figures, clean, prov, place.clone(), flags, None)?;
-        // each pair's run of rows
+    // each pair's run of rows
+    let mut runs = Vec::new();
+    for (b, t) in tables.iter().enumerate() {
         let mut start = 0;
         for i in 1..=t.len() {
             let pair = (t.reporter(start), t.partner(start));
@@ -739,14 +754,13 @@ fn tables_in_buckets(
                 start = i;
             }
         }
-        tables.push(t);
     }
     runs.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, b, rows) in runs {
         all.extend_from(&tables[b], rows);
     }
     derived.sort_by(|a, b| (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year)));
-    Ok((all, derived))
+    (all, derived)
 }
 
 /// Buckets to normalise, validate and make clean tables in, as the partitioned run will:

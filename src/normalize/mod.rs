@@ -291,36 +291,55 @@ pub fn buckets_of(raw: &RawFigures, opts: &Options, buckets: usize) -> Vec<u32> 
         .collect()
 }
 
-/// The raw figures of each bucket of [`buckets_of`] (their indices), each normalised
-/// alone with the evidence of every figure for the decimal marks, and their raw indices
-/// those of every figure: what the partitioned run will do bucket by bucket (for the
-/// tests). A bucket's commodity table is its own; [`commodities_of`] is every figure's.
-pub fn normalize_buckets(
-    raw: &RawFigures,
-    opts: &Options,
-    source_ref: &(dyn Fn(Place) -> String + Sync),
-    buckets: usize,
-) -> Vec<Normalized> {
-    let evidence = column_evidence(raw);
-    let bucket = buckets_of(raw, opts, buckets);
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets.max(1)];
-    for (i, &b) in bucket.iter().enumerate() {
-        members[b as usize].push(i as u32);
+/// The raw figures of each bucket of [`buckets_of`] (their indices) and the evidence of
+/// every figure for the decimal marks: what the partitioned run normalises bucket by
+/// bucket (for the tests). The total rows (their partner names no country) are all in the
+/// first bucket.
+pub struct Buckets {
+    members: Vec<Vec<u32>>,
+    evidence: HashMap<(u32, u32), (usize, usize)>,
+}
+
+impl Buckets {
+    pub fn of(raw: &RawFigures, opts: &Options, buckets: usize) -> Buckets {
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets.max(1)];
+        for (i, b) in buckets_of(raw, opts, buckets).into_iter().enumerate() {
+            members[b as usize].push(i as u32);
+        }
+        Buckets {
+            members,
+            evidence: column_evidence(raw),
+        }
     }
-    members
-        .iter()
-        .map(|m| {
-            let part = raw.take(m);
-            let c = chunks(m.len());
-            let mut out = normalize_in(&part, opts, source_ref, &evidence, c, c);
-            // the raw indices of the bucket's figures are its own
-            let global = |r: &mut u32| *r = m[*r as usize];
-            out.figures.raw.iter_mut().for_each(global);
-            out.rejects.iter_mut().for_each(|r| global(&mut r.raw));
-            out.aggregates.iter_mut().for_each(|a| global(&mut a.raw));
-            out
-        })
-        .collect()
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Bucket `b`'s figures normalised alone, their raw indices those of every figure
+    /// (its commodity table is its own; [`commodities_of`] is every figure's).
+    pub fn normalize(
+        &self,
+        raw: &RawFigures,
+        opts: &Options,
+        source_ref: &(dyn Fn(Place) -> String + Sync),
+        b: usize,
+    ) -> Normalized {
+        let m = &self.members[b];
+        let part = raw.take(m);
+        let c = chunks(m.len());
+        let mut out = normalize_in(&part, opts, source_ref, &self.evidence, c, c);
+        // the raw indices of the bucket's figures are its own
+        let global = |r: &mut u32| *r = m[*r as usize];
+        out.figures.raw.iter_mut().for_each(global);
+        out.rejects.iter_mut().for_each(|r| global(&mut r.raw));
+        out.aggregates.iter_mut().for_each(|a| global(&mut a.raw));
+        out
+    }
 }
 
 /// The commodity table of every raw figure, numbered as [`normalize`] numbers it.
