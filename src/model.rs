@@ -1101,12 +1101,6 @@ impl Places {
             col: c.col,
         }
     }
-
-    /// The places of figures `raw[j]` for each `j` of `idx`, in that order (on every core),
-    /// these places moved into the column.
-    pub fn into_column(self, idx: Vec<u32>, raw: &[u32]) -> PlaceColumn {
-        PlaceColumn::of(std::sync::Arc::new(self), idx, raw)
-    }
 }
 
 /// Where each of a set of figures was read: the index of its raw figure (4 bytes a figure),
@@ -1137,7 +1131,7 @@ impl PlaceColumn {
     }
 
     /// Appends a place (for tables made by hand and read back: the pipeline's are made by
-    /// [`Places::into_column`]).
+    /// [`PlaceColumn::of`]).
     pub fn push(&mut self, p: Place) {
         let places = std::sync::Arc::make_mut(&mut self.places);
         self.raw.push(places.len() as u32);
@@ -1936,7 +1930,7 @@ mod tests {
         let raw = mixed_figures();
         let ids: Vec<u32> = (0..raw.len() as u32).rev().collect();
         let clean: Vec<u32> = (0..raw.len() as u32).step_by(4).collect();
-        let g = raw.places.clone().into_column(clean.clone(), &ids);
+        let g = PlaceColumn::of(std::sync::Arc::new(raw.places.clone()), clean.clone(), &ids);
         for (k, &j) in clean.iter().enumerate() {
             assert_eq!(g.get(k), raw.places.get(ids[j as usize] as usize));
         }
