@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+mod routed;
+pub use routed::{BucketOf, Routed, Router};
+
 /// Marks an absent interned text.
 pub const NONE: u32 = u32::MAX;
 
@@ -558,6 +561,8 @@ pub struct RawFigures {
     last: [Last; 9],
     /// Where the columns only rejects read went, once [`RawFigures::set_aside_behind`].
     spilled: Option<Spilled>,
+    /// Where the figures go once there are many (see [`Router`]).
+    router: routed::Slot,
 }
 
 /// The columns of raw figures that only rejects read, in a file of their own: one record
@@ -1234,28 +1239,8 @@ impl RawFigures {
 
     /// Appends `other`'s figures after this set's, as if they had been pushed here: each
     /// of its texts is interned in its own order, so a text new to this set gets the index
-    /// it would have got then. Each of `other`'s columns is freed once copied.
-    /// The figures `idx`, in that order, with every text (all of them held: a copy for
-    /// the tests of the partitioned run, before any is set aside).
-    pub fn take(&self, idx: &[u32]) -> RawFigures {
-        assert!(self.spilled.is_none(), "figures set aside cannot be taken");
-        RawFigures {
-            dict: self.dict.clone(),
-            reporter: self.reporter.gather(idx),
-            partner: self.partner.gather(idx),
-            flow: self.flow.gather(idx),
-            year: self.year.gather(idx),
-            month: self.month.gather(idx),
-            commodity: self.commodity.gather(idx),
-            value: idx.iter().map(|&i| self.value[i as usize]).collect(),
-            places: self.places.take(idx),
-            value_buf: self.value_buf.clone(),
-            value_ends: self.value_ends.clone(),
-            last: Default::default(),
-            spilled: None,
-        }
-    }
-
+    /// it would have got then. Each of `other`'s columns is freed once copied. Then, with
+    /// a router, the held figures may go to their buckets ([`RawFigures::route_held`]).
     pub fn append(&mut self, mut other: RawFigures) {
         let ids: Vec<u32> = (0..other.dict.len() as u32)
             .map(|i| self.dict.intern(other.dict.get(i).unwrap_or_default()))
@@ -1294,6 +1279,19 @@ impl RawFigures {
                 .map(|e| e + base),
         );
         self.places.append(std::mem::take(&mut other.places), &ids);
+        self.route_held();
+    }
+
+    /// The columns of text ids: reporter, partner, flow, year, month, commodity.
+    fn id_columns(&mut self) -> [&mut Ids; 6] {
+        [
+            &mut self.reporter,
+            &mut self.partner,
+            &mut self.flow,
+            &mut self.year,
+            &mut self.month,
+            &mut self.commodity,
+        ]
     }
 
     /// Stores a value text and returns the value that refers to it.
@@ -1429,14 +1427,7 @@ impl RawFigures {
             col.truncate(len);
             col.shrink_to_fit();
         }
-        for col in [
-            &mut self.reporter,
-            &mut self.partner,
-            &mut self.flow,
-            &mut self.year,
-            &mut self.month,
-            &mut self.commodity,
-        ] {
+        for col in self.id_columns() {
             col.cut(lo);
         }
         cut(&mut self.value, lo);
@@ -2511,6 +2502,89 @@ mod tests {
         assert_eq!(a.dict.get(spilled[299].partner), Some("partner 299"));
         assert_eq!(spilled[7].flow, NONE);
         assert_eq!(spilled[599].value, "599 thousand");
+    }
+
+    #[test]
+    fn figures_routed_in_steps_read_back_by_bucket_as_they_were_read() {
+        // figures appended in parts to a set that routes them once 250 are held (text
+        // values, plain digits, absent texts, places in runs and not), by their partner
+        let (mut all, mut routed) = (RawFigures::default(), RawFigures::default());
+        let dir = tempfile::tempdir().unwrap();
+        let by_partner: BucketOf = Box::new(|_, _, partner| partner % 3);
+        routed.route_with(Router::new(dir.path(), 3, 250, by_partner));
+        for part in 0..4u32 {
+            let mut p = RawFigures::default();
+            for i in part * 150..(part + 1) * 150 {
+                let text = if i % 5 == 0 {
+                    format!("{i} thousand")
+                } else {
+                    i.to_string()
+                };
+                let value = p.text_value(&text);
+                let mut f = annual(
+                    "TUR",
+                    ["KAZ", "AZE", "UZB", "KGZ"][i as usize % 4],
+                    None,
+                    "2020",
+                );
+                f.commodity = (i % 7 != 0).then_some("0101");
+                let row = if i % 11 == 0 { i * 3 } else { i };
+                p.push(
+                    f,
+                    value,
+                    Place {
+                        table: part,
+                        row,
+                        col: 2,
+                    },
+                );
+            }
+            all.append(p.clone());
+            routed.append(p);
+            // routed once 250 are held, then at every part
+            assert_eq!(routed.held(), [150, 0, 0, 0][part as usize], "part {part}");
+        }
+        let buckets = routed.routed().unwrap().expect("routed");
+        assert_eq!(routed.len(), 600);
+        let mut seen = vec![false; 600];
+        for b in 0..buckets.len() {
+            let (part, raw) = buckets.read(b, &routed.dict, &routed.places).unwrap();
+            assert_eq!(part.len(), buckets.figures(b));
+            assert!(raw.windows(2).all(|w| w[0] < w[1]), "raw order");
+            for (k, &r) in raw.iter().enumerate() {
+                let r = r as usize;
+                seen[r] = true;
+                assert_eq!(part.shown(k).unwrap(), all.shown(r).unwrap());
+                assert_eq!(part.places.get(k), all.places.get(r));
+                assert_eq!(part.places.context(k), all.places.context(r));
+                assert_eq!(part.commodity.get(k), all.commodity.get(r));
+                assert_eq!(part.partner.get(k) % 3, b as u32);
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+        // the commodities named: one text, and none
+        let c = all.dict.find("0101").unwrap();
+        assert_eq!(buckets.commodities(), [c, NONE]);
+    }
+
+    #[test]
+    fn a_router_below_its_threshold_routes_nothing() {
+        let mut raw = RawFigures::default();
+        let dir = tempfile::tempdir().unwrap();
+        raw.route_with(Router::new(dir.path(), 2, 10, Box::new(|_, _, _| 1)));
+        let value = raw.text_value("5");
+        raw.push(
+            annual("TUR", "KAZ", None, "2020"),
+            value,
+            Place {
+                table: 0,
+                row: 1,
+                col: 1,
+            },
+        );
+        raw.route_held();
+        assert!(raw.routed().unwrap().is_none());
+        assert_eq!(raw.held(), 1);
     }
 
     #[test]

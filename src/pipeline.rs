@@ -9,11 +9,12 @@ use std::path::Path;
 use crate::config::{self, Pipeline, Source};
 use crate::error::{Error, Result};
 use crate::ingest::{self, SourceRead};
-use crate::model::{flags, Provenance, RawFigures};
+use crate::model::{flags, Provenance, RawFigures, RawShown, Router};
 use crate::normalize::{self, Normalized};
 use crate::publish::{self, CleanTable, Publication, RejectRow};
 use crate::report::Report;
 use crate::validate::{self, Verdict};
+use rustc_hash::FxHashMap as HashMap;
 
 /// What a command asks of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +134,9 @@ pub struct Outcome {
 /// Everything read from the sources.
 struct Read {
     raw: RawFigures,
+    /// The raw figures' buckets, when they were routed as they were read (then `raw`
+    /// holds their texts and places, no figure).
+    routed: Option<crate::model::Routed>,
     prov: Provenance,
     inputs: Vec<(Source, SourceRead)>,
     /// For URL sources: what the fetch did.
@@ -152,6 +156,10 @@ fn cache_dir(p: &Pipeline) -> std::path::PathBuf {
 fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
     let cache = cache_dir(p);
     let mut raw = RawFigures::default();
+    if let Some((k, threshold)) = routing() {
+        let route = normalize::bucket_of(&p.aliases, k);
+        raw.route_with(Router::new(&work_dir(p), k, threshold, route));
+    }
     let mut prov = Provenance::default();
     let mut inputs = Vec::new();
     let mut fetches = Vec::new();
@@ -159,6 +167,7 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
         progress.stage(format!("reading {}", src.display));
         let local = ingest::local_path(src, &cache, opts.offline, &p.http)?;
         let read = ingest::read_source(src, &local, &mut prov, &mut raw)?;
+        raw.route_held();
         fetches.push(match &src.location {
             config::Location::Url(_) => ingest::fetch::record(&local),
             config::Location::File(_) => None,
@@ -166,12 +175,29 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
         tracing::info!(source = %src.id, tables = read.tables.len(), figures = read.tables.iter().map(|t| t.figures).sum::<usize>(), "read");
         inputs.push((src.clone(), read));
     }
+    let routed = raw.routed().map_err(|e| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!(
+            "setting the raw figures aside in {}: {e}",
+            work_dir(p).display()
+        ),
+    })?;
     Ok(Read {
         raw,
+        routed,
         prov,
         inputs,
         fetches,
     })
+}
+
+/// Where the run's files of its own go while it runs (unnamed, gone with the process):
+/// beside the output folder.
+fn work_dir(p: &Pipeline) -> std::path::PathBuf {
+    match p.output_dir.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// Gives the memory freed so far back to the system (glibc: `malloc_trim`). The readers'
@@ -247,16 +273,27 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     };
     // when there are many figures, the texts only rejects show go to the disk behind
     // normalise, as it works from the last figures to the first
-    let spill_dir = (read.raw.len() >= spill_figures()).then(|| match p.output_dir.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    });
-    // for the tests, as the partitioned run will: a bucket at a time normalised,
-    // validated and made into a clean table (`TRADEFLOW_TEST_BUCKETS`), the first
-    // bucket first: its total rows (their partner names no country) are every bucket's
-    let in_buckets = test_buckets().filter(|_| spill_dir.is_none());
+    let spill_dir =
+        (read.routed.is_none() && read.raw.len() >= spill_figures()).then(|| work_dir(&p));
+    let read_back_raw = |e: std::io::Error| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!("reading the raw figures back from the disk: {e}"),
+    };
+    // routed by pair as they were read (see `routing`): a bucket at a time normalised,
+    // validated and made into a clean table, the first bucket first: its total rows
+    // (their partner names no country) are every bucket's
     let mut buckets = None;
-    let mut norm = if let Some(dir) = &spill_dir {
+    let mut norm = if let Some(routed) = read.routed.take() {
+        let each = normalize::Buckets::of(routed, &read.raw).map_err(read_back_raw)?;
+        let (part, m) = each.read(&read.raw, 0).map_err(read_back_raw)?;
+        let first = each.normalize(&part, &m, &nopts, &sref);
+        let shared = Normalized {
+            aggregates: first.aggregates.clone(),
+            ..Default::default()
+        };
+        buckets = Some((each, Some((first, part, m))));
+        shared
+    } else if let Some(dir) = &spill_dir {
         let mut failed = false;
         normalize::normalize_behind(&mut read.raw, &nopts, &sref, |raw, lo| {
             if failed {
@@ -267,15 +304,6 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 failed = true;
             }
         })
-    } else if let Some(k) = in_buckets {
-        let each = normalize::Buckets::of(&read.raw, &nopts, k);
-        let first = each.normalize(&read.raw, &nopts, &sref, 0);
-        let shared = Normalized {
-            aggregates: first.aggregates.clone(),
-            ..Default::default()
-        };
-        buckets = Some((each, first));
-        shared
     } else {
         normalize::normalize(&read.raw, &nopts, &sref)
     };
@@ -302,29 +330,41 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         reason: format!("reading the clean values back from the disk: {e}"),
     };
     let mut tables = None;
+    // the texts of the rejected figures, by raw index, when they are read bucket by bucket
+    let mut shown = None;
     let mut verdict = match buckets {
-        Some((each, first)) => {
+        Some((each, mut first)) => {
             // the tables share the raw figures' places
             let shared = std::sync::Arc::new(read.raw.places.clone());
             let (mut found, mut made, mut derived) = (Vec::new(), Vec::new(), Vec::new());
-            let mut first = Some(first);
+            let mut texts = HashMap::default();
             for b in 0..each.len() {
-                let n = match first.take() {
-                    Some(n) => n,
-                    None => each.normalize(&read.raw, &nopts, &sref, b),
+                let (n, part, m) = match first.take() {
+                    Some(first) => first,
+                    None => {
+                        let (part, m) = each.read(&read.raw, b).map_err(read_back_raw)?;
+                        (each.normalize(&part, &m, &nopts, &sref), part, m)
+                    }
                 };
                 debug_assert!(
                     b == 0 || n.aggregates.is_empty(),
                     "a total row in bucket {b}"
                 );
                 let mut v = validate::validate_bucket(&n, &p.rules, &places, &norm.aggregates);
+                for r in v.rejected() {
+                    if let Ok(i) = m.binary_search(&r) {
+                        texts.insert(r, part.shown(i).map_err(read_back_raw)?);
+                    }
+                }
+                drop((part, m));
                 let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
                 derived.extend(crate::summarize::summarize(&n.figures, &clean));
                 let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None);
                 made.push(t.map_err(read_back)?);
                 found.push(v);
             }
-            tables = Some((made, derived, normalize::commodities_of(&read.raw), shared));
+            tables = Some((made, derived, each.commodities(&read.raw), shared));
+            shown = Some(texts);
             validate::finish(found, &norm.aggregates, &p.rules).0
         }
         None => validate::validate(&norm, &p.rules, &places),
@@ -334,7 +374,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let t = Clock::start();
     // the rejects are the last to need the raw texts: they go before the clean table is
     // built, so the two never take memory at once (a third of the peak)
-    let rejects = reject_rows(&verdict, &read).map_err(|e| Error::Publish {
+    let rejects = reject_rows(&verdict, &read, shown.as_ref()).map_err(|e| Error::Publish {
         dir: p.output_dir.clone(),
         reason: format!("reading the rejected figures' texts back from the disk: {e}"),
     })?;
@@ -763,14 +803,15 @@ fn tables_joined(
     (all, derived)
 }
 
-/// Buckets to normalise, validate and make clean tables in, as the partitioned run will:
-/// set by `TRADEFLOW_TEST_BUCKETS` for the tests, where nothing is set aside on the disk
-/// (the outputs are the same).
-fn test_buckets() -> Option<usize> {
-    std::env::var("TRADEFLOW_TEST_BUCKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&k: &usize| k > 0)
+/// Whether the raw figures are routed to buckets by pair as they are read, and normalised,
+/// validated and made into clean tables a bucket at a time (the partitioned run, being
+/// built): the buckets and the figures held before the routing starts. For now only
+/// where `TRADEFLOW_TEST_BUCKETS` asks (the tests; the outputs are the same), from the
+/// first figure or from `TRADEFLOW_TEST_ROUTE_FIGURES`.
+fn routing() -> Option<(usize, usize)> {
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    let k = var("TRADEFLOW_TEST_BUCKETS").filter(|&k: &usize| k > 0)?;
+    Some((k, var("TRADEFLOW_TEST_ROUTE_FIGURES").unwrap_or(0)))
 }
 
 /// Figures from which on the texts only rejects show are set aside on the disk before
@@ -785,7 +826,13 @@ fn spill_figures() -> usize {
         .unwrap_or(4_000_000)
 }
 
-fn reject_rows(v: &Verdict, read: &Read) -> std::io::Result<Vec<RejectRow>> {
+/// The rows of the rejects file, the texts of each rejected figure from the raw figures,
+/// or from `shown` (by raw index) where they were read bucket by bucket.
+fn reject_rows(
+    v: &Verdict,
+    read: &Read,
+    shown: Option<&HashMap<u32, RawShown>>,
+) -> std::io::Result<Vec<RejectRow>> {
     let raw = &read.raw;
     let txt = |id: u32| raw.dict.get(id).unwrap_or("");
     v.rejects
@@ -793,7 +840,12 @@ fn reject_rows(v: &Verdict, read: &Read) -> std::io::Result<Vec<RejectRow>> {
         .map(|r| {
             let i = r.raw as usize;
             let place = raw.places.get(i);
-            let shown = raw.shown(i)?;
+            let shown = match shown {
+                Some(texts) => texts.get(&r.raw).cloned().ok_or_else(|| {
+                    std::io::Error::other(format!("figure {i}'s texts were not kept"))
+                })?,
+                None => raw.shown(i)?,
+            };
             Ok(RejectRow::new([
                 read.prov.source_id(place),
                 &read.prov.source_ref(place),

@@ -424,8 +424,8 @@ fn rejects_read_back_from_the_disk_are_the_rejects_held_in_memory() {
         "pipeline.toml",
         "[[sources]]\npath = \"raw/x.csv\"\nreporter = \"TUR\"\n[validate]\nmax_rejected_share = 1.0\n",
     );
-    let outputs = |spill: Option<&str>| {
-        let o = w.run_ok_with(spill.map(|n| ("TRADEFLOW_TEST_SPILL_FIGURES", n)));
+    let outputs = |test: &[(&str, &str)]| {
+        let o = w.run_ok_with(test);
         // set aside indeed (else the comparison would be of two runs in memory)
         assert!(
             !stderr(&o).contains("cannot set the raw texts aside")
@@ -435,9 +435,13 @@ fn rejects_read_back_from_the_disk_are_the_rejects_held_in_memory() {
         );
         ["trade.csv", "rejects.csv"].map(|f| w.read(&format!("processed/{f}")))
     };
-    let held = outputs(None);
-    let spilled = outputs(Some("1"));
+    let held = outputs(&[]);
+    let spilled = outputs(&[("TRADEFLOW_TEST_SPILL_FIGURES", "1")]);
     assert_eq!(held, spilled);
+    // and where the figures were routed to buckets as they were read, the rejects' texts
+    // read back from their buckets
+    let routed = outputs(&[("TRADEFLOW_TEST_BUCKETS", "3")]);
+    assert_eq!(held, routed);
     let rejects = csv_rows(&held[1]);
     let by_rule = |rule: &str| {
         rejects
@@ -487,7 +491,7 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
             "[[sources]]\npath = \"raw/a.csv\"\n[[sources]]\npath = \"raw/b.csv\"\n\
              [validate]\nmax_rejected_share = 1.0\n[output]\nformats = [\"csv\"]\n",
         );
-        w.run_ok_with(test);
+        w.run_ok_with(test.as_slice());
         let report: serde_json::Value =
             serde_json::from_str(&w.read("processed/report.json")).unwrap();
         let kept = [
@@ -535,6 +539,28 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
         whole,
         "unpacked keys"
     );
+}
+
+/// A run's outputs with test variables set: the data files, the report (what differs
+/// from run to run whatever the variables taken out) and the change report's key file
+/// (which names commodities by their table).
+fn outputs_of(
+    w: &Workdir,
+    test: &[(&str, &str)],
+) -> (String, String, String, serde_json::Value, Vec<u8>) {
+    w.run_ok_with(test);
+    let mut report: serde_json::Value =
+        serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    for k in ["run_id", "started_at", "finished_at", "changes"] {
+        report.as_object_mut().unwrap().remove(k);
+    }
+    (
+        w.read("processed/trade.csv"),
+        w.read("processed/rejects.csv"),
+        w.read("processed/trade_summary.csv"),
+        report,
+        std::fs::read(w.path().join("processed/.keys.bin")).unwrap(),
+    )
 }
 
 #[test]
@@ -624,24 +650,8 @@ fn a_run_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
          severity = \"warn\"\n\
          [output]\nformats = [\"csv\"]\n",
     );
-    let outputs = |buckets: Option<&str>| {
-        w.run_ok_with(buckets.map(|k| ("TRADEFLOW_TEST_BUCKETS", k)));
-        let mut report: serde_json::Value =
-            serde_json::from_str(&w.read("processed/report.json")).unwrap();
-        // what differs from run to run whatever the buckets
-        for k in ["run_id", "started_at", "finished_at", "changes"] {
-            report.as_object_mut().unwrap().remove(k);
-        }
-        (
-            w.read("processed/trade.csv"),
-            w.read("processed/rejects.csv"),
-            w.read("processed/trade_summary.csv"),
-            report,
-            // the change report's key file, which names commodities by their table
-            std::fs::read(w.path().join("processed/.keys.bin")).unwrap(),
-        )
-    };
-    let whole = outputs(None);
+    let outputs = |test: &[(&str, &str)]| outputs_of(&w, test);
+    let whole = outputs(&[]);
     let found = |id: &str| {
         whole.3["checks"]
             .as_array()
@@ -670,13 +680,106 @@ fn a_run_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
     ] {
         assert!(found(id) > 0, "no {id} finding: {}", whole.3["checks"]);
     }
-    for k in ["1", "2", "3", "5", "16"] {
-        let bucketed = outputs(Some(k));
+    // the figures routed to their buckets as they are read: from the first, or once 30
+    // or 70 are held (within the first source, within the second)
+    for (k, from) in [
+        ("1", "0"),
+        ("2", "0"),
+        ("3", "0"),
+        ("5", "0"),
+        ("16", "0"),
+        ("3", "30"),
+        ("4", "70"),
+    ] {
+        let bucketed = outputs(&[
+            ("TRADEFLOW_TEST_BUCKETS", k),
+            ("TRADEFLOW_TEST_ROUTE_FIGURES", from),
+        ]);
         assert!(
             bucketed == whole,
-            "{k} buckets:\n{:#}\n{:#}",
+            "{k} buckets from {from}:\n{:#}\n{:#}",
             bucketed.3,
             whole.3
         );
+    }
+}
+
+#[test]
+fn a_long_csv_routed_to_buckets_as_it_streams_gives_the_outputs_of_one_bucket() {
+    // a CSV of more than a megabyte is read in blocks, each appended to the figures read:
+    // the routing starts at a block's end within the file and goes on block by block, and
+    // a short file after it is routed once read; the outputs are those of a run that holds
+    // every figure
+    let names = [
+        ("Türkiye", "Kazakhstan"),
+        ("Kazakhstan", "Türkiye"),
+        ("Turkey", "Азербайджан"),
+        ("Uzbekistan", "Kyrgyzstan"),
+        ("Kyrgyzstan", "Uzbekistan"),
+        ("Atlantis", "Turkey"),
+    ];
+    let mut long = String::from("reporter,partner,flow,year,hs_code,value\n");
+    let mut i = 0u64;
+    while long.len() < 1_600_000 {
+        let (r, p) = names[(i % 6) as usize];
+        let flow = ["export", "import"][(i / 6 % 2) as usize];
+        // a value every so often not a number, negative, or a repeat of a key with
+        // another value (a conflict)
+        let value = match i % 997 {
+            5 => "12x4".to_string(),
+            6 => format!("-{i}"),
+            _ => format!("{}.{}", i * 37 % 100_000, i % 10),
+        };
+        let hs = 10_000 + (i / 12 % 4_000);
+        long.push_str(&format!(
+            "{r},{p},{flow},{},{hs},{value}\n",
+            2000 + i / 48_000
+        ));
+        i += 1;
+    }
+    long.push_str("Türkiye,Kazakhstan,export,2000,10000,1.5\n");
+    let w = Workdir::empty();
+    w.write("raw/long.csv", &long);
+    w.write(
+        "raw/short.csv",
+        "reporter,partner,flow,year,hs_code,value\n\
+         Turkey,Uzbekistan,export,2001,020200,9\n\
+         Uzbekistan,Turkey,import,2001,020200,9.5\n",
+    );
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/long.csv\"\ndecimal = \".\"\nunit = \"USD\"\n\
+         [[sources]]\npath = \"raw/short.csv\"\nunit = \"USD thousand\"\n\
+         [validate]\nmax_rejected_share = 1.0\n[output]\nformats = [\"csv\"]\n",
+    );
+    let outputs = |test: &[(&str, &str)]| outputs_of(&w, test);
+    let whole = outputs(&[]);
+    let rejects = csv_rows(&whole.1);
+    for rule in [
+        "unparseable_value",
+        "unknown_country",
+        "negative_value",
+        "conflict",
+    ] {
+        assert!(
+            rejects.iter().any(|r| r["rule"] == rule),
+            "no {rule} reject: {:?}",
+            rejects
+                .iter()
+                .map(|r| &r["rule"])
+                .collect::<std::collections::BTreeSet<_>>()
+        );
+    }
+    assert!(
+        whole.0.lines().count() > 20_000,
+        "{} rows",
+        whole.0.lines().count()
+    );
+    for (k, from) in [("4", "10000"), ("7", "0")] {
+        let routed = outputs(&[
+            ("TRADEFLOW_TEST_BUCKETS", k),
+            ("TRADEFLOW_TEST_ROUTE_FIGURES", from),
+        ]);
+        assert!(routed == whole, "{k} buckets from {from}: {:#}", routed.3);
     }
 }

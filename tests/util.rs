@@ -56,7 +56,8 @@ impl Workdir {
             .env_remove("TRADEFLOW_TEST_SPILL_FIGURES")
             .env_remove("TRADEFLOW_TEST_PART")
             .env_remove("TRADEFLOW_TEST_UNPACKED_KEYS")
-            .env_remove("TRADEFLOW_TEST_BUCKETS");
+            .env_remove("TRADEFLOW_TEST_BUCKETS")
+            .env_remove("TRADEFLOW_TEST_ROUTE_FIGURES");
         c
     }
 
@@ -64,12 +65,10 @@ impl Workdir {
         self.command(args).output().expect("run tradeflow")
     }
 
-    /// `run --full-refresh` with a test variable set (or none), which must succeed.
-    pub fn run_ok_with(&self, test: Option<(&str, &str)>) -> Output {
+    /// `run --full-refresh` with test variables set (or none), which must succeed.
+    pub fn run_ok_with(&self, test: &[(&str, &str)]) -> Output {
         let mut c = self.command(&["run", "--full-refresh"]);
-        if let Some((k, v)) = test {
-            c.env(k, v);
-        }
+        c.envs(test.iter().copied());
         let o = c.output().expect("run tradeflow");
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         o

@@ -257,7 +257,7 @@ fn stream_source(
             prov.sources.truncate(sources);
             prov.tables.truncate(tables_before);
             if pristine {
-                *out = RawFigures::default();
+                out.forget();
             }
             Ok(None)
         }

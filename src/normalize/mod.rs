@@ -262,77 +262,101 @@ pub fn normalize(
     normalize_in(raw, opts, source_ref, &evidence, chunks, chunks)
 }
 
-/// The bucket of each raw figure in the partitioned run: the figures of one reporter and
+/// The bucket of a raw figure in the partitioned run, from its reporter and partner text
+/// ids (what ingest's [`crate::model::Router`] asks): the figures of one reporter and
 /// partner pair, either way round, in one of `buckets`, the countries as normalise reads
 /// them (looked up once per text); a figure that does not name two countries (an unknown
 /// name, a total row) in the first.
-pub fn buckets_of(raw: &RawFigures, opts: &Options, buckets: usize) -> Vec<u32> {
+pub fn bucket_of(
+    aliases: &std::sync::Arc<countries::Aliases>,
+    buckets: usize,
+) -> crate::model::BucketOf {
     use std::hash::{Hash, Hasher};
-    let mut code: Vec<Option<Option<&'static str>>> = vec![None; raw.dict.len()];
-    let mut country = |id: u32| -> Option<&'static str> {
-        let text = raw.dict.get(id)?;
-        *code[id as usize].get_or_insert_with(|| match opts.aliases.lookup(text) {
-            Some(countries::Place::Country(c)) => Some(c.iso3),
-            _ => None,
-        })
-    };
+    let aliases = aliases.clone();
+    let mut code: Vec<Option<Option<&'static str>>> = Vec::new();
     let k = buckets.max(1) as u64;
-    (0..raw.len())
-        .map(
-            |i| match (country(raw.reporter.get(i)), country(raw.partner.get(i))) {
-                (Some(a), Some(b)) => {
-                    let mut h = rustc_hash::FxHasher::default();
-                    (a.min(b), a.max(b)).hash(&mut h);
-                    (h.finish() % k) as u32
-                }
-                _ => 0,
-            },
-        )
-        .collect()
+    Box::new(move |dict, reporter, partner| {
+        let mut country = |id: u32| -> Option<&'static str> {
+            let text = dict.get(id)?;
+            if code.len() <= id as usize {
+                code.resize(dict.len().max(id as usize + 1), None);
+            }
+            *code[id as usize].get_or_insert_with(|| match aliases.lookup(text) {
+                Some(countries::Place::Country(c)) => Some(c.iso3),
+                _ => None,
+            })
+        };
+        match (country(reporter), country(partner)) {
+            (Some(a), Some(b)) => {
+                let mut h = rustc_hash::FxHasher::default();
+                (a.min(b), a.max(b)).hash(&mut h);
+                (h.finish() % k) as u32
+            }
+            _ => 0,
+        }
+    })
 }
 
-/// The raw figures of each bucket of [`buckets_of`] (their indices) and the evidence of
-/// every figure for the decimal marks: what the partitioned run normalises bucket by
-/// bucket (for the tests). The total rows (their partner names no country) are all in the
-/// first bucket.
+/// The raw figures of each bucket, routed to their files as ingest read them (see
+/// [`bucket_of`]), and the evidence of every figure for the decimal marks: what the
+/// partitioned run normalises bucket by bucket. The total rows (their partner names no
+/// country) are all in the first bucket.
 pub struct Buckets {
-    members: Vec<Vec<u32>>,
+    routed: crate::model::Routed,
     evidence: HashMap<(u32, u32), (usize, usize)>,
 }
 
 impl Buckets {
-    pub fn of(raw: &RawFigures, opts: &Options, buckets: usize) -> Buckets {
-        let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets.max(1)];
-        for (i, b) in buckets_of(raw, opts, buckets).into_iter().enumerate() {
-            members[b as usize].push(i as u32);
+    /// The buckets of `routed`; `raw`, the figures routed (their texts and places). The
+    /// evidence for the decimal marks is read from every bucket only where a column
+    /// declares none.
+    ///
+    /// # Errors
+    /// A bucket's file cannot be read back.
+    pub fn of(routed: crate::model::Routed, raw: &RawFigures) -> std::io::Result<Buckets> {
+        let p = &raw.places;
+        let undeclared = (0..p.context_count() as u32).any(|k| p.context_at(k).decimal.is_none());
+        let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::default();
+        for b in (0..routed.len()).filter(|_| undeclared) {
+            let (part, _) = routed.read(b, &raw.dict, p)?;
+            for (k, (dot, comma)) in column_evidence(&part) {
+                let e = evidence.entry(k).or_default();
+                e.0 += dot;
+                e.1 += comma;
+            }
         }
-        Buckets {
-            members,
-            evidence: column_evidence(raw),
-        }
+        Ok(Buckets { routed, evidence })
     }
 
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.routed.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.routed.is_empty()
     }
 
-    /// Bucket `b`'s figures normalised alone, their raw indices those of every figure
-    /// (its commodity table is its own; [`commodities_of`] is every figure's).
+    /// Bucket `b`'s raw figures, read back (see [`crate::model::Routed::read`]), and the
+    /// raw index of each.
+    ///
+    /// # Errors
+    /// The bucket's file cannot be read back.
+    pub fn read(&self, raw: &RawFigures, b: usize) -> std::io::Result<(RawFigures, Vec<u32>)> {
+        self.routed.read(b, &raw.dict, &raw.places)
+    }
+
+    /// A bucket's figures `part` (raw indices `m`) normalised alone, their raw indices
+    /// those of every figure (its commodity table is its own; [`Buckets::commodities`] is
+    /// every figure's).
     pub fn normalize(
         &self,
-        raw: &RawFigures,
+        part: &RawFigures,
+        m: &[u32],
         opts: &Options,
         source_ref: &(dyn Fn(Place) -> String + Sync),
-        b: usize,
     ) -> Normalized {
-        let m = &self.members[b];
-        let part = raw.take(m);
         let c = chunks(m.len());
-        let mut out = normalize_in(&part, opts, source_ref, &self.evidence, c, c);
+        let mut out = normalize_in(part, opts, source_ref, &self.evidence, c, c);
         // the raw indices of the bucket's figures are its own
         let global = |r: &mut u32| *r = m[*r as usize];
         out.figures.raw.iter_mut().for_each(global);
@@ -340,11 +364,11 @@ impl Buckets {
         out.aggregates.iter_mut().for_each(|a| global(&mut a.raw));
         out
     }
-}
 
-/// The commodity table of every raw figure, numbered as [`normalize`] numbers it.
-pub fn commodities_of(raw: &RawFigures) -> crate::model::Dict {
-    commodity_table(raw).0
+    /// The commodity table of every raw figure, numbered as [`normalize`] numbers it.
+    pub fn commodities(&self, raw: &RawFigures) -> crate::model::Dict {
+        commodity_table_of(&raw.dict, self.routed.commodities().iter().copied()).0
+    }
 }
 
 /// Chunks of pass 2 for `n` figures: more than cores, as a chunk's output is freed as
@@ -497,24 +521,30 @@ fn normalize_in(
 /// last slot for figures without a commodity. Commodities are numbered in the order their
 /// texts were first read.
 fn commodity_table(raw: &RawFigures) -> (crate::model::Dict, Vec<u32>) {
-    use rayon::prelude::*;
-    let none = raw.dict.len();
-    let slot = |id: u32| {
-        if id == crate::model::NONE {
-            none
-        } else {
-            id as usize
-        }
-    };
-    let mut used = vec![false; none + 1];
+    let none = raw.dict.len() as u32;
+    let mut used = vec![false; none as usize + 1];
     for id in raw.commodity.iter() {
-        used[slot(id)] = true;
+        used[id.min(none) as usize] = true;
     }
-    let slots: Vec<usize> = (0..=none).filter(|&k| used[k]).collect();
-    drop(used);
+    let ids = (0..=none).filter(|&k| used[k as usize]);
+    commodity_table_of(
+        &raw.dict,
+        ids.map(|k| if k == none { crate::model::NONE } else { k }),
+    )
+}
+
+/// [`commodity_table`] of the commodity text ids `used` (ascending, [`crate::model::NONE`]
+/// last).
+fn commodity_table_of(
+    dict: &crate::model::Dict,
+    used: impl Iterator<Item = u32>,
+) -> (crate::model::Dict, Vec<u32>) {
+    use rayon::prelude::*;
+    let none = dict.len();
+    let slots: Vec<usize> = used.map(|id| (id as usize).min(none)).collect();
     let read: Vec<Result<String, String>> = slots
         .par_iter()
-        .map(|&k| parse_commodity_text((k < none).then(|| raw.dict.get(k as u32)).flatten()))
+        .map(|&k| parse_commodity_text((k < none).then(|| dict.get(k as u32)).flatten()))
         .collect();
     let mut commodities = crate::model::Dict::default();
     let mut of = vec![UNSEEN; none + 1];

@@ -763,6 +763,19 @@ pub struct Bucket {
     expected: Vec<Expected>,
 }
 
+impl Bucket {
+    /// The raw index of every figure the bucket rejects (normalise's rejects, the figure
+    /// rules', conflicts): those whose texts the rejects file shows.
+    pub fn rejected(&self) -> impl Iterator<Item = u32> + '_ {
+        let conflicts = self.conflicts.iter().map(|(_, r, _)| r);
+        self.norm_rejects
+            .iter()
+            .chain(&self.judged)
+            .chain(conflicts)
+            .map(|r| r.raw)
+    }
+}
+
 /// A bucket's clean figures, sorted by key, and the flags validate set on its figures.
 pub type Clean = (Vec<u32>, Vec<(u32, flags::Flags)>);
 
