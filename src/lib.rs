@@ -15,5 +15,6 @@ pub mod normalize;
 pub mod pipeline;
 pub mod publish;
 pub mod report;
+pub mod segments;
 pub mod summarize;
 pub mod validate;

@@ -1126,13 +1126,14 @@ impl PlaceColumn {
         PlaceColumn { raw: idx, places }
     }
 
-    /// Appends `other`'s places `rows`, of the same raw figures.
-    pub fn extend_from(&mut self, other: &PlaceColumn, rows: std::ops::Range<usize>) {
-        assert!(
-            std::sync::Arc::ptr_eq(&self.places, &other.places),
-            "places of other raw figures"
-        );
-        self.raw.extend_from_slice(&other.raw[rows]);
+    /// The places of the raw figures `raw` (by their indices) among `places`.
+    pub fn of_raw(places: std::sync::Arc<Places>, raw: Vec<u32>) -> PlaceColumn {
+        PlaceColumn { raw, places }
+    }
+
+    /// Each row's raw figure (its index among the places).
+    pub fn raw(&self) -> &[u32] {
+        &self.raw
     }
 
     /// Appends a place (for tables made by hand and read back: the pipeline's are made by
@@ -1686,6 +1687,26 @@ impl Values {
 
     pub fn is_empty(&self) -> bool {
         self.packed.is_empty()
+    }
+
+    /// Value `i`'s word as held (8 bytes, for a file of them), and the values kept aside
+    /// whole, which a word may name (see [`Values::push_word`]).
+    pub fn word(&self, i: usize) -> i64 {
+        self.packed[i]
+    }
+
+    /// The values kept aside whole, which [`Values::word`]s name.
+    pub fn wide(&self) -> &[rust_decimal::Decimal] {
+        &self.wide
+    }
+
+    /// Appends the value of a [`Values::word`] of values whose aside are `wide`.
+    pub fn push_word(&mut self, word: i64, wide: &[rust_decimal::Decimal]) {
+        if word & VALUE_TAG == VALUE_WIDE {
+            self.push(Some(wide[(word >> 6) as usize]));
+        } else {
+            self.packed.push(word);
+        }
     }
 
     /// Value `i` as its signed mantissa and scale, when it is held packed (most are):

@@ -329,14 +329,27 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         dir: p.output_dir.clone(),
         reason: format!("reading the clean values back from the disk: {e}"),
     };
+    let aside = |e: std::io::Error| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!(
+            "setting the clean rows aside in {}: {e}",
+            work_dir(&p).display()
+        ),
+    };
     let mut tables = None;
     // the texts of the rejected figures, by raw index, when they are read bucket by bucket
     let mut shown = None;
     let mut verdict = match buckets {
         Some((each, mut first)) => {
-            // the tables share the raw figures' places
+            // the tables share the raw figures' places; each goes to the disk once made
             let shared = std::sync::Arc::new(read.raw.places.clone());
-            let (mut found, mut made, mut derived) = (Vec::new(), Vec::new(), Vec::new());
+            let mut made = crate::segments::Segments::new(
+                &work_dir(&p),
+                each.commodities(&read.raw),
+                shared.clone(),
+                read.prov.clone(),
+            );
+            let (mut found, mut derived) = (Vec::new(), Vec::new());
             let mut texts = HashMap::default();
             for b in 0..each.len() {
                 let (n, part, m) = match first.take() {
@@ -360,10 +373,13 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
                 derived.extend(crate::summarize::summarize(&n.figures, &clean));
                 let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None);
-                made.push(t.map_err(read_back)?);
+                made.add(&t.map_err(read_back)?).map_err(aside)?;
                 found.push(v);
             }
-            tables = Some((made, derived, each.commodities(&read.raw), shared));
+            tables = Some((made, derived));
+            // what the buckets held, freed on every thread, back to the system before the
+            // table of every row is read back
+            give_back_freed_memory();
             shown = Some(texts);
             validate::finish(found, &norm.aggregates, &p.rules).0
         }
@@ -385,8 +401,12 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // column by column, and go before the report is made (at 10M rows of the peers' data
     // its findings are a JSON tree of about 260 MB) and the writers run
     let (clean, derived) = match tables {
-        Some((made, derived, commodities, shared)) => {
-            tables_joined(made, derived, &read.prov, shared, commodities)
+        Some((made, mut derived)) => {
+            // the summary dataset's rows are per pair, as the tables'
+            derived.sort_by(|a, b| {
+                (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year))
+            });
+            (made.table().map_err(read_back)?, derived)
         }
         None => {
             let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
@@ -765,42 +785,6 @@ fn clean_table(
         provenance: prov.clone(),
         flags: merged,
     })
-}
-
-/// The clean tables of the buckets (see [`test_buckets`]) as one: their rows put together
-/// by reporter and partner (each pair's rows are one bucket's, in key order), with the
-/// commodity table of every figure; their summary datasets likewise.
-fn tables_joined(
-    tables: Vec<CleanTable>,
-    mut derived: Vec<crate::summarize::SummaryRow>,
-    prov: &Provenance,
-    places: std::sync::Arc<crate::model::Places>,
-    commodities: crate::model::Dict,
-) -> (CleanTable, Vec<crate::summarize::SummaryRow>) {
-    let mut all = CleanTable {
-        commodities,
-        provenance: prov.clone(),
-        place: crate::model::PlaceColumn::of(places, Vec::new(), &[]),
-        ..Default::default()
-    };
-    // each pair's run of rows
-    let mut runs = Vec::new();
-    for (b, t) in tables.iter().enumerate() {
-        let mut start = 0;
-        for i in 1..=t.len() {
-            let pair = (t.reporter(start), t.partner(start));
-            if i == t.len() || (t.reporter(i), t.partner(i)) != pair {
-                runs.push((pair, b, start..i));
-                start = i;
-            }
-        }
-    }
-    runs.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, b, rows) in runs {
-        all.extend_from(&tables[b], rows);
-    }
-    derived.sort_by(|a, b| (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year)));
-    (all, derived)
 }
 
 /// Whether the raw figures are routed to buckets by pair as they are read, and normalised,

@@ -79,37 +79,6 @@ impl CleanTable {
         }
     }
 
-    /// Appends `other`'s rows `rows` (the same raw figures' places and the same
-    /// provenance): countries by their codes, commodities by their texts in this table's
-    /// commodities (which hold every text of `other`'s rows; a text they lack reads as
-    /// `TOTAL`). What the partitioned run puts together from its buckets.
-    pub fn extend_from(&mut self, other: &CleanTable, rows: std::ops::Range<usize>) {
-        let country: Vec<u16> = other.countries.iter().map(|&c| self.country(c)).collect();
-        let past = self.commodities.len() as u32;
-        let commodity: Vec<u32> = (0..other.commodities.len() as u32)
-            .map(|c| {
-                other
-                    .commodities
-                    .get(c)
-                    .and_then(|t| self.commodities.find(t))
-                    .unwrap_or(past)
-            })
-            .collect();
-        for i in rows.clone() {
-            self.reporter.push(country[other.reporter[i] as usize]);
-            self.partner.push(country[other.partner[i] as usize]);
-            self.flow.push(other.flow[i]);
-            self.year.push(other.year.get(i));
-            self.month.push(other.month.get(i));
-            let c = other.commodity.get(i);
-            self.commodity
-                .push(commodity.get(c as usize).copied().unwrap_or(past));
-            self.value.push(other.value.get(i));
-            self.flags.push(other.flags[i]);
-        }
-        self.place.extend_from(&other.place, rows);
-    }
-
     pub fn commodity(&self, i: usize) -> &str {
         self.commodities
             .get(self.commodity.get(i))
