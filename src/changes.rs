@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::mapped::{Bytes, Pass};
 use crate::model::push_int;
-use crate::publish::{CleanTable, FlushedFile};
+use crate::publish::{CleanTable, Cursor, FlushedFile, Rows};
 
 /// One revised figure.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -313,8 +313,35 @@ impl Keys {
         Keys(Some(order))
     }
 
-    fn len(&self, t: &CleanTable) -> usize {
-        self.0.as_ref().map_or(t.len(), Vec::len)
+    /// The rows, of a table of `rows`.
+    fn len(&self, rows: usize) -> usize {
+        self.0.as_ref().map_or(rows, Vec::len)
+    }
+
+    /// The keys of `rows`: for segments, in key order as the partitioned run writes them
+    /// (checked: else an error).
+    ///
+    /// # Errors
+    /// A segment cannot be read back, or its rows are not in key order.
+    pub fn of_rows(rows: Rows<'_>) -> std::io::Result<Keys> {
+        use rayon::prelude::*;
+        let Rows::Segments(_) = rows else {
+            return Ok(Keys::of(&rows.head()));
+        };
+        // each part with the row before it
+        for lo in (1..rows.len()).step_by(65_536) {
+            let hi = (lo + 65_536).min(rows.len());
+            let (t, r) = rows.part(lo - 1..hi)?;
+            if !(r.start + 1..r.end)
+                .into_par_iter()
+                .all(|i| key_cmp(&t, i - 1, i).is_lt())
+            {
+                return Err(std::io::Error::other(format!(
+                    "the clean rows {lo}..{hi} are not in key order"
+                )));
+            }
+        }
+        Ok(Keys(None))
     }
 
     /// The row at place `k` in key order.
@@ -368,8 +395,10 @@ fn push_tail(out: &mut Vec<u8>, texts: &[&str], records_end: u64) {
 /// Writes the keys of a clean table with their values, in key order, so the next run
 /// compares without parsing the published CSV (and with no CSV published): about 8 bytes
 /// a figure, streamed to the file a buffer at a time.
-pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<()> {
+pub fn write_keys(path: &Path, rows: Rows<'_>, keys: &Keys) -> std::io::Result<()> {
     use std::io::Write;
+    let head = rows.head();
+    let t: &CleanTable = &head;
     // a commodity's text index is its index in the table; reporters, partners and
     // flows (static texts, a few hundred) by their index in the table's countries or
     // their flow, looked up once each: no text hashed per row
@@ -384,8 +413,9 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
         *slot
     };
     let commodities = t.commodities.len();
-    let total = (t.commodity.iter().any(|c| c as usize >= commodities)).then(|| texts.id("TOTAL"));
-    let n = keys.len(t);
+    let total = rows.any_total()?.then(|| texts.id("TOTAL"));
+    let n = keys.len(rows.len());
+    let mut cursor = Cursor::new(rows);
     let mut w = Hashed {
         file: std::io::BufWriter::with_capacity(1 << 20, FlushedFile::create(path)?),
         sum: xxhash_rust::xxh3::Xxh3::new(),
@@ -397,7 +427,7 @@ pub fn write_keys(path: &Path, t: &CleanTable, keys: &Keys) -> std::io::Result<(
     // where the records end: counted as they go
     let mut end = 16u64;
     for k in 0..n {
-        let i = keys.row(k);
+        let (t, i) = cursor.row(keys.row(k))?;
         let c = t.commodity.get(i);
         let ids = [
             id_of(
@@ -739,11 +769,11 @@ impl Same {
 /// walked side by side; the first [`MAX_LISTED`] of each kind are the first met. The
 /// previous publication's key file, else its `trade.csv`; nothing compared when neither
 /// can be read whole.
-pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
+pub fn compare(dir: &Path, rows: Rows<'_>, keys: &Keys) -> Changes {
     let walked = Previous::from_key_file(&dir.join(KEYS_FILE))
-        .and_then(|prev| walk(&prev, t, keys))
+        .and_then(|prev| walk(&prev, rows, keys))
         .or_else(|| {
-            Previous::from_csv(&dir.join("trade.csv")).and_then(|prev| walk(&prev, t, keys))
+            Previous::from_csv(&dir.join("trade.csv")).and_then(|prev| walk(&prev, rows, keys))
         });
     let Some(mut c) = walked else {
         return Changes::default();
@@ -756,15 +786,20 @@ pub fn compare(dir: &Path, t: &CleanTable, keys: &Keys) -> Changes {
 }
 
 /// [`compare`] with the previous publication's keys `prev`; `None` when a record of
-/// them is not whole (a key file whose checksum holds but whose records do not).
-fn walk(prev: &Previous, t: &CleanTable, keys: &Keys) -> Option<Changes> {
+/// them is not whole (a key file whose checksum holds but whose records do not), or the
+/// rows cannot be read back.
+fn walk(prev: &Previous, rows: Rows<'_>, keys: &Keys) -> Option<Changes> {
     let mut c = Changes {
         compared: true,
         ..Default::default()
     };
     let listed = |n: usize| n < MAX_LISTED;
-    let n = keys.len(t);
-    let same = Same::of(prev, t);
+    let n = keys.len(rows.len());
+    let same = Same::of(prev, &rows.head());
+    let mut cursor = Cursor::new(rows);
+    let unread = |e: std::io::Error| {
+        tracing::warn!(error = %e, "the clean rows cannot be read back; no change report");
+    };
     let mut records = prev.records();
     let (mut a, mut b) = (records.next(), 0usize);
     let mut pass = Pass::over(&prev.bytes);
@@ -774,7 +809,10 @@ fn walk(prev: &Previous, t: &CleanTable, keys: &Keys) -> Option<Changes> {
         // Less: a key only the previous publication has; Greater: only this one
         let side = match (&a, b < n) {
             (None, false) => break,
-            (Some(r), true) => prev.cmp(r, t, keys.row(b), &same),
+            (Some(r), true) => {
+                let (t, i) = cursor.row(keys.row(b)).map_err(unread).ok()?;
+                prev.cmp(r, t, i, &same)
+            }
             (Some(_), false) => Less,
             (None, true) => Greater,
         };
@@ -790,7 +828,7 @@ fn walk(prev: &Previous, t: &CleanTable, keys: &Keys) -> Option<Changes> {
                 c.counts.removed += 1;
             }
             (Greater, _) => {
-                let i = keys.row(b);
+                let (t, i) = cursor.row(keys.row(b)).map_err(unread).ok()?;
                 if listed(c.counts.added) {
                     c.added.push(format!(
                         "{} = {}",
@@ -801,8 +839,8 @@ fn walk(prev: &Previous, t: &CleanTable, keys: &Keys) -> Option<Changes> {
                 c.counts.added += 1;
             }
             (Equal, Some(r)) => {
-                let (old, i) = (r.value, keys.row(b));
-                let new = t.value.get(i);
+                let (t, i) = cursor.row(keys.row(b)).map_err(unread).ok()?;
+                let (old, new) = (r.value, t.value.get(i));
                 if old != new {
                     if listed(c.counts.revised) {
                         c.revised.push(revision(text_of(row_key(t, i)), old, new));
@@ -920,13 +958,13 @@ mod tests {
     }
 
     fn publish(dir: &Path, t: &CleanTable) {
-        write_keys(&dir.join(KEYS_FILE), t, &Keys::of(t)).unwrap();
+        write_keys(&dir.join(KEYS_FILE), Rows::Held(t), &Keys::of(t)).unwrap();
     }
 
     /// `t` compared with the publication in `dir`: (added, removed, revised) counted, and
     /// the changes.
     fn changes_of(dir: &Path, t: &CleanTable) -> ((usize, usize, usize), Changes) {
-        let c = compare(dir, t, &Keys::of(t));
+        let c = compare(dir, Rows::Held(t), &Keys::of(t));
         assert!(c.compared);
         ((c.counts.added, c.counts.removed, c.counts.revised), c)
     }
@@ -1143,7 +1181,10 @@ mod tests {
         for (k, bytes) in damaged.into_iter().enumerate() {
             std::fs::write(&path, bytes).unwrap();
             // no trade.csv beside it either: nothing to compare with
-            assert!(!compare(dir.path(), &t, &Keys::of(&t)).compared, "case {k}");
+            assert!(
+                !compare(dir.path(), Rows::Held(&t), &Keys::of(&t)).compared,
+                "case {k}"
+            );
         }
     }
 }

@@ -1611,14 +1611,13 @@ impl Values {
 
     /// `other`'s values after these.
     pub fn append(&mut self, other: Values) {
-        let base = self.wide.len() as i64;
-        self.packed.extend(other.packed.into_iter().map(|p| {
-            if p & VALUE_TAG == VALUE_WIDE {
-                (((p >> 6) + base) << 6) | VALUE_WIDE
-            } else {
-                p
-            }
-        }));
+        let base = self.wide.len();
+        (self.packed).extend(
+            other
+                .packed
+                .into_iter()
+                .map(|p| Values::word_moved(p, base)),
+        );
         self.wide.extend(other.wide);
     }
 
@@ -1698,6 +1697,16 @@ impl Values {
     /// The values kept aside whole, which [`Values::word`]s name.
     pub fn wide(&self) -> &[rust_decimal::Decimal] {
         &self.wide
+    }
+
+    /// A [`Values::word`] of values whose aside come `by` after the first of another
+    /// set's: the same value among that set's.
+    pub fn word_moved(word: i64, by: usize) -> i64 {
+        if word & VALUE_TAG == VALUE_WIDE {
+            (((word >> 6) + by as i64) << 6) | VALUE_WIDE
+        } else {
+            word
+        }
     }
 
     /// Appends the value of a [`Values::word`] of values whose aside are `wide`.

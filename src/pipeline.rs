@@ -351,12 +351,24 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             );
             let (mut found, mut derived) = (Vec::new(), Vec::new());
             let mut texts = HashMap::default();
+            // seconds spent reading, normalising, validating, making tables and writing
+            let mut spent = [0f64; 5];
+            let mut lap = {
+                let mut at = std::time::Instant::now();
+                move |k: usize, spent: &mut [f64; 5]| {
+                    spent[k] += at.elapsed().as_secs_f64();
+                    at = std::time::Instant::now();
+                }
+            };
             for b in 0..each.len() {
                 let (n, part, m) = match first.take() {
                     Some(first) => first,
                     None => {
                         let (part, m) = each.read(&read.raw, b).map_err(read_back_raw)?;
-                        (each.normalize(&part, &m, &nopts, &sref), part, m)
+                        lap(0, &mut spent);
+                        let n = each.normalize(&part, &m, &nopts, &sref);
+                        lap(1, &mut spent);
+                        (n, part, m)
                     }
                 };
                 debug_assert!(
@@ -370,12 +382,24 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                     }
                 }
                 drop((part, m));
+                lap(2, &mut spent);
                 let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
                 derived.extend(crate::summarize::summarize(&n.figures, &clean));
                 let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None);
+                lap(3, &mut spent);
                 made.add(&t.map_err(read_back)?).map_err(aside)?;
+                lap(4, &mut spent);
                 found.push(v);
             }
+            tracing::debug!(
+                buckets = each.len(),
+                read = spent[0],
+                normalise = spent[1],
+                validate = spent[2],
+                tables = spent[3],
+                set_aside = spent[4],
+                "buckets"
+            );
             tables = Some((made, derived));
             // what the buckets held, freed on every thread, back to the system before the
             // table of every row is read back
@@ -400,13 +424,16 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // what the rest needs is made: the normalised figures become the clean table,
     // column by column, and go before the report is made (at 10M rows of the peers' data
     // its findings are a JSON tree of about 260 MB) and the writers run
+    // the partitioned run's clean rows stay on the disk, read by the writers a part at a
+    // time; else the clean table is held
     let (clean, derived) = match tables {
-        Some((made, mut derived)) => {
+        Some((mut made, mut derived)) => {
             // the summary dataset's rows are per pair, as the tables'
             derived.sort_by(|a, b| {
                 (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year))
             });
-            (made.table().map_err(read_back)?, derived)
+            made.seal().map_err(aside)?;
+            (Clean::Segments(made), derived)
         }
         None => {
             let derived = crate::summarize::summarize(&norm.figures, &verdict.clean);
@@ -422,8 +449,12 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
                 spill_dir.as_deref(),
             )
             .map_err(read_back)?;
-            (clean, derived)
+            (Clean::Held(clean), derived)
         }
+    };
+    let clean = match &clean {
+        Clean::Held(t) => publish::Rows::Held(t),
+        Clean::Segments(s) => publish::Rows::Segments(s),
     };
     let counts = counts(figures_read, &norm, &verdict, clean.len());
     let mut summary = format!(
@@ -442,7 +473,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // the checks' refs to raw figures are written out from the raw figures' places,
     // which the clean table shares
     report.refs = {
-        let (prov, places) = (read.prov.clone(), clean.place.places());
+        let (prov, places) = (read.prov.clone(), clean.head().place.places());
         crate::report::RawRefs::new(move |raw| prov.source_ref(places.get(raw as usize)))
     };
     drop(norm);
@@ -451,12 +482,12 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(),
         "stage tables and report"
     );
-    let keys = crate::changes::Keys::of(&clean);
+    let keys = crate::changes::Keys::of_rows(clean).map_err(read_back)?;
     // the change report reads the previous publication's key file: before anything is
     // published, beside the writers when publishing
     let compare = || {
         let t = Clock::start();
-        let changes = crate::changes::compare(&p.output_dir, &clean, &keys);
+        let changes = crate::changes::compare(&p.output_dir, clean, &keys);
         tracing::debug!(seconds = t.seconds(), cpu_seconds = t.cpu_seconds(),
             rss_mb = ?memory_mb(), "stage change report");
         changes
@@ -485,7 +516,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             });
         }
         let plan = (mode == Mode::Run && opts.dry_run)
-            .then(|| dry_run_plan(&p, &read, &clean, &rejects, &changes));
+            .then(|| dry_run_plan(&p, &read, clean.len(), &rejects, &changes));
         return Ok(Outcome {
             report,
             summary,
@@ -540,7 +571,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             summary
         });
         let publication = Publication {
-            clean: &clean,
+            rows: clean,
             keys: &keys,
             rejects: &rejects,
             report: &complete,
@@ -626,7 +657,7 @@ fn unchanged(p: &Pipeline, opts: &Options) -> Result<Option<String>> {
 fn dry_run_plan(
     p: &Pipeline,
     read: &Read,
-    clean: &CleanTable,
+    clean: usize,
     rejects: &[RejectRow],
     changes: &crate::changes::Changes,
 ) -> String {
@@ -664,7 +695,7 @@ fn dry_run_plan(
     let _ = writeln!(
         o,
         "        {} clean figures, {} rejected",
-        clean.len(),
+        clean,
         rejects.len()
     );
     if changes.compared {
@@ -785,6 +816,12 @@ fn clean_table(
         provenance: prov.clone(),
         flags: merged,
     })
+}
+
+/// The clean rows: a table held, or the partitioned run's segments on the disk.
+enum Clean {
+    Held(CleanTable),
+    Segments(crate::segments::Segments),
 }
 
 /// Whether the raw figures are routed to buckets by pair as they are read, and normalised,

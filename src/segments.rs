@@ -1,48 +1,89 @@
 //! The clean rows of the partitioned run on the disk. Each bucket's clean table, once
 //! made, is written to an unnamed file of its own, column after column (28 bytes a row),
-//! and let go; the rows are read back in key order a run of one ordered reporter and
-//! partner pair at a time (a bucket holds both ways of its pairs, and its table is in key
-//! order, so each ordered pair's rows are one run of one bucket: the runs sorted by pair
-//! are the rows in key order, a concatenation, no merge).
+//! and let go. Once every bucket is done, the rows are put in key order in one file a run
+//! of one ordered reporter and partner pair at a time (a bucket holds both ways of its
+//! pairs, and its table is in key order, so each ordered pair's rows are one run of one
+//! bucket: the runs sorted by pair are the rows in key order, a concatenation, no merge),
+//! in parts of [`PART`] rows, each part column after column; the writers read them back
+//! a few parts at a time ([`Segments::rows`]), never every row at once.
 //!
-//! In a segment the countries are the bucket table's own (its list kept here), the
-//! commodities numbered in the table of every figure, the values as [`Values`] holds
-//! them (those kept aside whole kept here: [`crate::model::Values::word`]), the places
-//! as raw figure indices.
+//! The countries are numbered among every bucket's (the list kept here), the
+//! commodities in the table of every figure, the values as [`crate::model::Values`]
+//! holds them (those kept aside whole kept here: [`crate::model::Values::word`]), the
+//! places as raw figure indices.
 
-use crate::model::{flags::Flags, Dict, Flow, PlaceColumn, Places, Provenance};
+use crate::model::{flags::Flags, Dict, Flow, PlaceColumn, Places, Provenance, Values};
 use crate::publish::CleanTable;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// Bytes of each column in a row: reporter, partner, flow, year, month, commodity,
 /// value, flags, place.
 const WIDTHS: [usize; 9] = [2, 2, 1, 4, 1, 4, 8, 2, 4];
 
+/// Bytes of a row.
+const ROW: usize = 28;
+
+/// Rows of a part of the file in key order (the last may be shorter): the writers ask
+/// for rows in multiples of it (16,384 for the CSV, 65,536 for the rest).
+const PART: usize = 16_384;
+
 /// One bucket's clean rows.
 #[derive(Debug)]
 struct Segment {
     file: std::fs::File,
     rows: usize,
-    /// The country codes its reporter and partner columns name.
-    countries: Vec<&'static str>,
-    /// The values kept aside whole, which its value words may name.
-    wide: Vec<rust_decimal::Decimal>,
+    /// Where its values kept aside whole start among every bucket's.
+    wide_from: usize,
 }
 
 /// An ordered pair's rows: its reporter and partner, the segment and its rows.
 type Run = ((&'static str, &'static str), u32, std::ops::Range<usize>);
 
-/// The clean rows of every bucket, in their files.
+/// The clean rows of every bucket, in their files; once sealed, in key order in one.
 #[derive(Debug)]
 pub struct Segments {
     dir: std::path::PathBuf,
     segments: Vec<Segment>,
     runs: Vec<Run>,
+    /// Every row in key order, once [`Segments::seal`]ed.
+    sealed: Option<std::fs::File>,
+    rows: usize,
+    /// The country codes the reporter and partner columns name, every segment's.
+    countries: Vec<&'static str>,
     /// The commodity table of every figure.
     commodities: Dict,
+    /// Whether a row's commodity is `TOTAL` (past the commodity texts).
+    total: bool,
+    /// The values kept aside whole, every segment's.
+    wide: Vec<rust_decimal::Decimal>,
     places: Arc<Places>,
     provenance: Provenance,
+}
+
+/// Appends the `width` low bytes (1, 2, 4 or 8) of each of `words` to `out`, each a
+/// copy of known size (a copy of a length known only when run was a call to `memcpy` a
+/// value: most of the time the writers spent reading the rows back).
+fn put(out: &mut Vec<u8>, width: usize, words: impl Iterator<Item = u64>) {
+    for w in words {
+        match width {
+            1 => out.push(w as u8),
+            2 => out.extend_from_slice(&(w as u16).to_le_bytes()),
+            4 => out.extend_from_slice(&(w as u32).to_le_bytes()),
+            _ => out.extend_from_slice(&w.to_le_bytes()),
+        }
+    }
+}
+
+/// The words of a column of `width` bytes (1, 2, 4 or 8) each.
+fn words(bytes: &[u8], width: usize) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks_exact(width).map(move |b| match *b {
+        [x] => u64::from(x),
+        [a, b] => u64::from(u16::from_le_bytes([a, b])),
+        [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => u64::from_le_bytes(b.try_into().expect("a word of 8 bytes")),
+    })
 }
 
 impl Segments {
@@ -58,7 +99,12 @@ impl Segments {
             dir: dir.to_path_buf(),
             segments: Vec::new(),
             runs: Vec::new(),
+            sealed: None,
+            rows: 0,
+            countries: Vec::new(),
             commodities,
+            total: false,
+            wide: Vec::new(),
             places,
             provenance,
         }
@@ -66,11 +112,11 @@ impl Segments {
 
     /// The rows of every segment.
     pub fn len(&self) -> usize {
-        self.segments.iter().map(|s| s.rows).sum()
+        self.rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rows == 0
     }
 
     /// Writes a bucket's clean table `t` (its rows in key order) as a segment.
@@ -78,8 +124,19 @@ impl Segments {
     /// # Errors
     /// The file cannot be made or written.
     pub fn add(&mut self, t: &CleanTable) -> std::io::Result<()> {
+        assert!(self.sealed.is_none(), "a segment added once sealed");
         let n = t.len();
         let at = self.segments.len() as u32;
+        // the table's countries among every segment's
+        let country: Vec<u16> = (t.countries.iter())
+            .map(|&c| match self.countries.iter().position(|&k| k == c) {
+                Some(k) => k as u16,
+                None => {
+                    self.countries.push(c);
+                    (self.countries.len() - 1) as u16
+                }
+            })
+            .collect();
         // the table's commodities in every figure's table (past its texts: `TOTAL`)
         let past = self.commodities.len() as u32;
         let commodity: Vec<u32> = (0..t.commodities.len() as u32)
@@ -90,34 +147,58 @@ impl Segments {
                     .unwrap_or(past)
             })
             .collect();
+        let commodity = |i: usize| commodity.get(t.commodity.get(i) as usize).copied();
+        self.total |= (0..n).any(|i| commodity(i).is_none_or(|c| c >= past));
         let file = tempfile::tempfile_in(&self.dir)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
-        let mut column = |width: usize, word: &dyn Fn(usize) -> u64| -> std::io::Result<()> {
-            for i in 0..n {
-                w.write_all(&word(i).to_le_bytes()[..width])?;
+        let mut bytes = Vec::with_capacity(n * 8);
+        let rows = 0..n;
+        for (c, &width) in WIDTHS.iter().enumerate() {
+            bytes.clear();
+            let b = &mut bytes;
+            match c {
+                0 => put(
+                    b,
+                    width,
+                    rows.clone()
+                        .map(|i| u64::from(country[t.reporter[i] as usize])),
+                ),
+                1 => put(
+                    b,
+                    width,
+                    rows.clone()
+                        .map(|i| u64::from(country[t.partner[i] as usize])),
+                ),
+                2 => put(
+                    b,
+                    width,
+                    rows.clone().map(|i| {
+                        Flow::ALL.iter().position(|&f| f == t.flow[i]).unwrap_or(0) as u64
+                    }),
+                ),
+                3 => put(
+                    b,
+                    width,
+                    rows.clone().map(|i| u64::from(t.year.get(i) as u32)),
+                ),
+                4 => put(
+                    b,
+                    width,
+                    rows.clone()
+                        .map(|i| t.month.get(i).map_or(0, |m| u64::from(m) + 1)),
+                ),
+                5 => put(
+                    b,
+                    width,
+                    rows.clone()
+                        .map(|i| u64::from(commodity(i).unwrap_or(past))),
+                ),
+                6 => put(b, width, rows.clone().map(|i| t.value.word(i) as u64)),
+                7 => put(b, width, rows.clone().map(|i| u64::from(t.flags[i]))),
+                _ => put(b, width, t.place.raw().iter().map(|&r| u64::from(r))),
             }
-            Ok(())
-        };
-        column(WIDTHS[0], &|i| u64::from(t.reporter[i]))?;
-        column(WIDTHS[1], &|i| u64::from(t.partner[i]))?;
-        column(WIDTHS[2], &|i| {
-            Flow::ALL.iter().position(|&f| f == t.flow[i]).unwrap_or(0) as u64
-        })?;
-        column(WIDTHS[3], &|i| u64::from(t.year.get(i) as u32))?;
-        column(WIDTHS[4], &|i| {
-            t.month.get(i).map_or(0, |m| u64::from(m) + 1)
-        })?;
-        column(WIDTHS[5], &|i| {
-            u64::from(
-                commodity
-                    .get(t.commodity.get(i) as usize)
-                    .copied()
-                    .unwrap_or(past),
-            )
-        })?;
-        column(WIDTHS[6], &|i| t.value.word(i) as u64)?;
-        column(WIDTHS[7], &|i| u64::from(t.flags[i]))?;
-        column(WIDTHS[8], &|i| u64::from(t.place.raw()[i]))?;
+            w.write_all(&bytes)?;
+        }
         w.into_inner().map_err(|e| e.into_error())?;
         // each ordered pair's run
         let mut start = 0;
@@ -131,25 +212,93 @@ impl Segments {
         self.segments.push(Segment {
             file,
             rows: n,
-            countries: t.countries.clone(),
-            wide: t.value.wide().to_vec(),
+            wide_from: self.wide.len(),
         });
+        self.wide.extend_from_slice(t.value.wide());
+        self.rows += n;
         Ok(())
     }
 
-    /// Every row, in key order, as one table.
+    /// Every row put in key order in one file, in parts of [`PART`] rows (then the
+    /// buckets' files go): then the rows can be read ([`Segments::rows`]).
     ///
     /// # Errors
-    /// A segment cannot be read back.
-    pub fn table(mut self) -> std::io::Result<CleanTable> {
-        use std::os::unix::fs::FileExt;
+    /// A bucket's file cannot be read back, or the file in key order made or written.
+    pub fn seal(&mut self) -> std::io::Result<()> {
         self.runs.sort_by(|a, b| a.0.cmp(&b.0));
-        let n = self.len();
-        let mut t = CleanTable {
-            commodities: std::mem::take(&mut self.commodities),
-            provenance: self.provenance.clone(),
-            ..Default::default()
+        let file = tempfile::tempfile_in(&self.dir)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
+        // each column's bytes of the part being made
+        let mut cols: [Vec<u8>; 9] = Default::default();
+        let mut held = 0;
+        let mut buf = Vec::new();
+        let flush = |cols: &mut [Vec<u8>; 9], rows: usize, w: &mut std::io::BufWriter<_>| {
+            for (col, width) in cols.iter_mut().zip(WIDTHS) {
+                w.write_all(&col[..rows * width])?;
+                col.drain(..rows * width);
+            }
+            std::io::Result::Ok(())
         };
+        for (_, s, run) in &self.runs {
+            let seg = &self.segments[*s as usize];
+            let mut offset = 0;
+            for (c, &width) in WIDTHS.iter().enumerate() {
+                buf.resize(run.len() * width, 0);
+                seg.file
+                    .read_exact_at(&mut buf, (offset + run.start * width) as u64)?;
+                offset += seg.rows * width;
+                if c == 6 && seg.wide_from > 0 {
+                    // the values kept aside whole, named among every segment's
+                    let moved =
+                        words(&buf, 8).map(|v| Values::word_moved(v as i64, seg.wide_from) as u64);
+                    put(&mut cols[c], 8, moved);
+                } else {
+                    cols[c].extend_from_slice(&buf);
+                }
+            }
+            held += run.len();
+            while held >= PART {
+                flush(&mut cols, PART, &mut w)?;
+                held -= PART;
+            }
+        }
+        flush(&mut cols, held, &mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?;
+        self.segments.clear();
+        self.runs = Vec::new();
+        self.sealed = Some(file);
+        Ok(())
+    }
+
+    /// Whether a row's commodity is `TOTAL` (past the commodity texts).
+    pub fn any_total(&self) -> bool {
+        self.total
+    }
+
+    /// A table of no rows, with every row's countries, commodities, provenance and places.
+    pub fn head(&self) -> CleanTable {
+        CleanTable {
+            countries: self.countries.clone(),
+            commodities: self.commodities.clone(),
+            provenance: self.provenance.clone(),
+            place: PlaceColumn::of_raw(self.places.clone(), Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    /// Rows `rows` of every row in key order (once [`Segments::seal`]ed), as a table
+    /// whose countries, commodities, provenance and places are every row's.
+    ///
+    /// # Errors
+    /// The file cannot be read back (or the segments are not sealed).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> std::io::Result<CleanTable> {
+        let Some(file) = &self.sealed else {
+            return Err(std::io::Error::other(
+                "the clean rows are not put in key order",
+            ));
+        };
+        let n = rows.len();
+        let mut t = self.head();
         t.reporter.reserve_exact(n);
         t.partner.reserve_exact(n);
         t.flow.reserve_exact(n);
@@ -160,35 +309,32 @@ impl Segments {
         t.commodity.reserve(n);
         let mut raw = Vec::with_capacity(n);
         let mut buf = Vec::new();
-        // each segment's countries in the table's
-        let countries: Vec<Vec<u16>> = (self.segments.iter())
-            .map(|s| s.countries.iter().map(|&c| t.country(c)).collect())
-            .collect();
-        for (_, s, rows) in &self.runs {
-            let (seg, country) = (&self.segments[*s as usize], &countries[*s as usize]);
+        let mut lo = rows.start;
+        while lo < rows.end {
+            // the part `lo` is in, read whole, and its rows wanted
+            let k = lo / PART;
+            let len = PART.min(self.rows - k * PART);
+            buf.resize(len * ROW, 0);
+            file.read_exact_at(&mut buf, (k * PART * ROW) as u64)?;
+            let (a, b) = (lo - k * PART, (rows.end - k * PART).min(len));
             let mut offset = 0;
             for (c, &width) in WIDTHS.iter().enumerate() {
-                buf.resize(rows.len() * width, 0);
-                seg.file
-                    .read_exact_at(&mut buf, (offset + rows.start * width) as u64)?;
-                offset += seg.rows * width;
-                let words = buf.chunks_exact(width).map(|b| {
-                    let mut w = [0u8; 8];
-                    w[..width].copy_from_slice(b);
-                    u64::from_le_bytes(w)
-                });
+                let col = &buf[offset + a * width..offset + b * width];
+                offset += len * width;
+                let words = words(col, width);
                 match c {
-                    0 => t.reporter.extend(words.map(|w| country[w as usize])),
-                    1 => t.partner.extend(words.map(|w| country[w as usize])),
+                    0 => t.reporter.extend(words.map(|w| w as u16)),
+                    1 => t.partner.extend(words.map(|w| w as u16)),
                     2 => t.flow.extend(words.map(|w| Flow::ALL[w as usize])),
                     3 => words.for_each(|w| t.year.push(w as u32 as i32)),
                     4 => words.for_each(|w| t.month.push(w.checked_sub(1).map(|m| m as u8))),
                     5 => words.for_each(|w| t.commodity.push(w as u32)),
-                    6 => words.for_each(|w| t.value.push_word(w as i64, &seg.wide)),
+                    6 => words.for_each(|w| t.value.push_word(w as i64, &self.wide)),
                     7 => t.flags.extend(words.map(|w| w as Flags)),
                     _ => raw.extend(words.map(|w| w as u32)),
                 }
             }
+            lo = k * PART + b;
         }
         t.place = PlaceColumn::of_raw(self.places.clone(), raw);
         Ok(t)

@@ -704,12 +704,11 @@ fn a_run_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
     }
 }
 
-#[test]
-fn a_long_csv_routed_to_buckets_as_it_streams_gives_the_outputs_of_one_bucket() {
-    // a CSV of more than a megabyte is read in blocks, each appended to the figures read:
-    // the routing starts at a block's end within the file and goes on block by block, and
-    // a short file after it is routed once read; the outputs are those of a run that holds
-    // every figure
+/// A CSV of more than a megabyte (read in blocks): pairs of countries named several
+/// ways, an unknown one, every so often a value that is not a number, a negative one, and
+/// a repeat of a key with another value (a conflict). `edit` other than 0 changes it as a
+/// revision would: every `edit`-th value revised, some rows gone, one added.
+fn long_csv(edit: u64) -> String {
     let names = [
         ("Türkiye", "Kazakhstan"),
         ("Kazakhstan", "Türkiye"),
@@ -728,8 +727,13 @@ fn a_long_csv_routed_to_buckets_as_it_streams_gives_the_outputs_of_one_bucket() 
         let value = match i % 997 {
             5 => "12x4".to_string(),
             6 => format!("-{i}"),
+            _ if edit > 0 && i % edit == 3 => format!("{}.25", i * 41 % 100_000),
             _ => format!("{}.{}", i * 37 % 100_000, i % 10),
         };
+        if edit > 0 && i % (edit * 3) == 8 {
+            i += 1;
+            continue;
+        }
         let hs = 10_000 + (i / 12 % 4_000);
         long.push_str(&format!(
             "{r},{p},{flow},{},{hs},{value}\n",
@@ -738,6 +742,19 @@ fn a_long_csv_routed_to_buckets_as_it_streams_gives_the_outputs_of_one_bucket() 
         i += 1;
     }
     long.push_str("Türkiye,Kazakhstan,export,2000,10000,1.5\n");
+    if edit > 0 {
+        long.push_str("Uzbekistan,Kyrgyzstan,import,2001,10001,77\n");
+    }
+    long
+}
+
+#[test]
+fn a_long_csv_routed_to_buckets_as_it_streams_gives_the_outputs_of_one_bucket() {
+    // a CSV of more than a megabyte is read in blocks, each appended to the figures read:
+    // the routing starts at a block's end within the file and goes on block by block, and
+    // a short file after it is routed once read; the outputs are those of a run that holds
+    // every figure
+    let long = long_csv(0);
     let w = Workdir::empty();
     w.write("raw/long.csv", &long);
     w.write(
@@ -782,4 +799,75 @@ fn a_long_csv_routed_to_buckets_as_it_streams_gives_the_outputs_of_one_bucket() 
         ]);
         assert!(routed == whole, "{k} buckets from {from}: {:#}", routed.3);
     }
+}
+
+#[test]
+fn every_output_read_back_from_the_buckets_is_that_of_the_table_held() {
+    // the partitioned run's clean rows stay on the disk, put in key order, and every
+    // writer reads them a part at a time: Parquet (and its partitions), the workbook
+    // (its second data sheet starting within a part), the key file and the change report
+    // against a publication of other figures (revised, removed and added ones) are those
+    // of a run that holds the clean table
+    let w = Workdir::empty();
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/long.csv\"\ndecimal = \".\"\nunit = \"USD\"\n\
+         [validate]\nmax_rejected_share = 1.0\n\
+         [output]\nformats = [\"csv\", \"parquet\", \"xlsx\"]\n\
+         partition_by = [\"year\"]\nxlsx_max_rows = 20000\n",
+    );
+    let (before, after) = (long_csv(0), long_csv(1000));
+    let run = |test: &[(&str, &str)]| {
+        // the previous publication: the figures before, held
+        w.write("raw/long.csv", &before);
+        w.run_ok_with(&[]);
+        w.write("raw/long.csv", &after);
+        w.run_ok_with(test);
+        let mut report: serde_json::Value =
+            serde_json::from_str(&w.read("processed/report.json")).unwrap();
+        for k in ["run_id", "started_at", "finished_at"] {
+            report.as_object_mut().unwrap().remove(k);
+        }
+        // what the change report found, without the previous run's id
+        (report["changes"].as_object_mut().unwrap()).remove("previous_run_id");
+        let trade = w.read("processed/trade.csv");
+        let keys = std::fs::read(w.path().join("processed/.keys.bin")).unwrap();
+        let parquet: Vec<(String, Vec<u8>)> = w
+            .snapshot("processed")
+            .into_iter()
+            .filter(|(name, _)| name.ends_with(".parquet"))
+            .collect();
+        let mut wb: Xlsx<_> = open_workbook(w.path().join("processed/trade.xlsx")).unwrap();
+        let sheets: Vec<Vec<Vec<String>>> = ["Data", "Data (2)"]
+            .iter()
+            .map(|name| {
+                let range = wb.worksheet_range(name).unwrap();
+                range
+                    .rows()
+                    .map(|r| r.iter().map(|c| c.to_string()).collect())
+                    .collect()
+            })
+            .collect();
+        (trade, report, keys, parquet, sheets)
+    };
+    let held = run(&[]);
+    let changes = &held.1["changes"]["counts"];
+    for kind in ["added", "removed", "revised"] {
+        assert!(changes[kind].as_u64().unwrap() > 0, "no {kind}: {changes}");
+    }
+    assert!(held.3.len() > 2, "partitions: {}", held.3.len());
+    assert_eq!(
+        held.4[1].len() + 20_000,
+        held.0.lines().count(),
+        "two data sheets"
+    );
+    let routed = run(&[
+        ("TRADEFLOW_TEST_BUCKETS", "5"),
+        ("TRADEFLOW_TEST_ROUTE_FIGURES", "10000"),
+    ]);
+    assert!(held.0 == routed.0, "trade.csv");
+    assert_eq!(held.1, routed.1, "report");
+    assert!(held.2 == routed.2, "key file");
+    assert!(held.3 == routed.3, "parquet");
+    assert!(held.4 == routed.4, "workbook");
 }

@@ -166,9 +166,11 @@ const CHUNK_ROWS: usize = if cfg!(test) { 7 } else { 16_384 };
 /// Writes `trade.csv` and says its sha256 (hex) and size, hashed as it is written.
 pub fn write_clean(
     path: &Path,
-    t: &CleanTable,
+    rows: super::Rows<'_>,
     o: &OutputOptions,
 ) -> Result<(String, u64), Box<dyn std::error::Error>> {
+    let head = rows.head();
+    let t: &CleanTable = &head;
     let mut file = super::HashedFile::create(path)?;
     let mut write = |buf: &[u8]| file.write_all(buf);
     let mut r = Record::new(o.csv_delimiter);
@@ -196,22 +198,25 @@ pub fn write_clean(
     let mut formatted: [Vec<u8>; 2] = Default::default();
     let mut next_two: [Vec<u8>; 2] = Default::default();
     let mut next = 0;
-    while next < t.len() {
-        let a = next..(next + CHUNK_ROWS).min(t.len());
-        let b = a.end..(a.end + CHUNK_ROWS).min(t.len());
+    let n = rows.len();
+    while next < n {
+        let a = next..(next + CHUNK_ROWS).min(n);
+        let b = a.end..(a.end + CHUNK_ROWS).min(n);
         next = b.end;
         let [mine, theirs] = &mut next_two;
         mine.clear();
         theirs.clear();
+        let (ta, a) = rows.part(a)?;
+        let (tb, b) = rows.part(b)?;
         std::thread::scope(|scope| -> std::io::Result<()> {
             if !b.is_empty() {
-                let tables = &tables;
-                scope.spawn(move || format_rows(t, b, tables, o.csv_delimiter, theirs));
+                let (tables, tb) = (&tables, &tb);
+                scope.spawn(move || format_rows(tb, b, tables, o.csv_delimiter, theirs));
             }
             for buf in &formatted {
                 write(buf)?;
             }
-            format_rows(t, a, &tables, o.csv_delimiter, mine);
+            format_rows(&ta, a, &tables, o.csv_delimiter, mine);
             Ok(())
         })?;
         std::mem::swap(&mut formatted, &mut next_two);
@@ -460,7 +465,7 @@ mod tests {
                 ..Default::default()
             };
             let path = dir.path().join("t.csv");
-            let (sha256, bytes) = write_clean(&path, &t, &o).unwrap();
+            let (sha256, bytes) = write_clean(&path, crate::publish::Rows::Held(&t), &o).unwrap();
             assert_eq!((sha256, bytes), crate::config::sha256_file(&path).unwrap());
             // the general writer, field by field
             let mut w = csv::WriterBuilder::new()

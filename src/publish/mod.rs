@@ -237,7 +237,8 @@ pub struct OutputFile {
 
 /// Everything a run publishes.
 pub struct Publication<'a> {
-    pub clean: &'a CleanTable,
+    /// The clean rows: the clean table, or the partitioned run's segments.
+    pub rows: Rows<'a>,
     /// The clean table's keys, sorted, kept for the next run's change report.
     pub keys: &'a crate::changes::Keys,
     pub rejects: &'a [RejectRow],
@@ -251,6 +252,127 @@ pub struct Publication<'a> {
     pub summary: &'a [crate::summarize::SummaryRow],
     /// Document properties of the workbook.
     pub title: String,
+}
+
+/// The clean rows, in key order, for the writers that read them a part at a time: one
+/// table held, or the partitioned run's segments on the disk, each part read as it is
+/// asked for (so that the rows are never held whole).
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    Held(&'a CleanTable),
+    Segments(&'a crate::segments::Segments),
+}
+
+impl<'a> Rows<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Held(t) => t.len(),
+            Rows::Segments(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a row's commodity is `TOTAL` (past the commodity texts).
+    ///
+    /// # Errors
+    /// A segment cannot be read back.
+    pub fn any_total(&self) -> std::io::Result<bool> {
+        match *self {
+            Rows::Held(t) => {
+                let commodities = t.commodities.len();
+                Ok(t.commodity.iter().any(|c| c as usize >= commodities))
+            }
+            Rows::Segments(s) => Ok(s.any_total()),
+        }
+    }
+
+    /// What every row shares: its countries, commodities, provenance and places (the
+    /// table held; for segments, a table of no rows).
+    pub fn head(&self) -> std::borrow::Cow<'a, CleanTable> {
+        match *self {
+            Rows::Held(t) => std::borrow::Cow::Borrowed(t),
+            Rows::Segments(s) => std::borrow::Cow::Owned(s.head()),
+        }
+    }
+
+    /// Every row in order, a part of at most `size` at a time: the first row of each
+    /// part, and the part as [`Rows::part`] gives it.
+    pub fn parts(
+        self,
+        rows: std::ops::Range<usize>,
+        size: usize,
+    ) -> impl Iterator<
+        Item = std::io::Result<(
+            usize,
+            std::borrow::Cow<'a, CleanTable>,
+            std::ops::Range<usize>,
+        )>,
+    > {
+        (rows.start..rows.end).step_by(size.max(1)).map(move |lo| {
+            let (t, r) = self.part(lo..(lo + size).min(rows.end))?;
+            Ok((lo, t, r))
+        })
+    }
+
+    /// Rows `r`: a table that holds them, and where they are in it (the table held and
+    /// `r`; for segments, the rows read back, from the first).
+    ///
+    /// # Errors
+    /// A segment cannot be read back.
+    pub fn part(
+        &self,
+        r: std::ops::Range<usize>,
+    ) -> std::io::Result<(std::borrow::Cow<'a, CleanTable>, std::ops::Range<usize>)> {
+        match *self {
+            Rows::Held(t) => Ok((std::borrow::Cow::Borrowed(t), r)),
+            Rows::Segments(s) => {
+                let n = r.len();
+                Ok((std::borrow::Cow::Owned(s.rows(r)?), 0..n))
+            }
+        }
+    }
+}
+
+/// Rows of [`Rows`] one at a time: a held table's in any order, segments' in order (each
+/// part read as the rows reach it).
+pub struct Cursor<'a> {
+    rows: Rows<'a>,
+    part: std::borrow::Cow<'a, CleanTable>,
+    /// The first row of the part among every row, and its index in the part's table.
+    start: usize,
+    end: usize,
+    first: usize,
+}
+
+/// Rows a part read back at a time (for segments).
+const PART_ROWS: usize = 65_536;
+
+impl<'a> Cursor<'a> {
+    pub fn new(rows: Rows<'a>) -> Cursor<'a> {
+        Cursor {
+            rows,
+            part: rows.head(),
+            start: 0,
+            end: if let Rows::Held(t) = rows { t.len() } else { 0 },
+            first: 0,
+        }
+    }
+
+    /// Row `i`: the table that holds it, and its index there.
+    ///
+    /// # Errors
+    /// A segment cannot be read back.
+    pub fn row(&mut self, i: usize) -> std::io::Result<(&CleanTable, usize)> {
+        if !(self.start..self.end).contains(&i) {
+            let end = (i + PART_ROWS).min(self.rows.len());
+            let (part, r) = self.rows.part(i..end)?;
+            (self.part, self.start, self.end, self.first) = (part, i, end, r.start);
+        }
+        Ok((&self.part, i - self.start + self.first))
+    }
 }
 
 /// Files a run owns in the output folder; anything else found there is carried over.
@@ -680,7 +802,7 @@ fn write_all(
 ) -> std::result::Result<Vec<OutputFile>, String> {
     std::fs::create_dir_all(staging)
         .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
-    let n = p.clean.len();
+    let n = p.rows.len();
     let s = p.summary.len();
     let o = p.options;
     // each format's files on a thread of its own, listed in the order of the config
@@ -690,13 +812,13 @@ fn write_all(
         match f {
             Format::Parquet => {
                 let hashed =
-                    parquet_out::write(&staging.join("trade.parquet"), p.clean, &p.manifest)
+                    parquet_out::write(&staging.join("trade.parquet"), p.rows, &p.manifest)
                         .map_err(|e| format!("trade.parquet: {e}"))?;
                 files.push(hashed_entry(staging, "trade.parquet", Some(n), hashed)?);
                 for (rel, rows, hashed) in parquet_out::write_partitioned(
                     staging,
                     "trade",
-                    p.clean,
+                    p.rows,
                     &o.partition_by,
                     &p.manifest,
                 )
@@ -715,7 +837,7 @@ fn write_all(
                 )?);
             }
             Format::Csv => {
-                let hashed = csv_out::write_clean(&staging.join("trade.csv"), p.clean, o)
+                let hashed = csv_out::write_clean(&staging.join("trade.csv"), p.rows, o)
                     .map_err(|e| format!("trade.csv: {e}"))?;
                 files.push(hashed_entry(staging, "trade.csv", Some(n), hashed)?);
                 csv_out::write_summary(&staging.join("trade_summary.csv"), p.summary, o)
@@ -736,7 +858,7 @@ fn write_all(
             let keys = scope.spawn(|| {
                 let t = std::time::Instant::now();
                 let path = staging.join(crate::changes::KEYS_FILE);
-                let r = crate::changes::write_keys(&path, p.clean, p.keys)
+                let r = crate::changes::write_keys(&path, p.rows, p.keys)
                     .and_then(|()| sync(&path))
                     .map_err(|e| format!("{}: {e}", crate::changes::KEYS_FILE));
                 tracing::debug!(seconds = t.elapsed().as_secs_f64(), "written keys");

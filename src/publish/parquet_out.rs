@@ -92,10 +92,10 @@ fn write_frame(
 /// Writes `trade.parquet` and says its sha256 (hex) and size, hashed as it is written.
 pub fn write(
     path: &Path,
-    t: &CleanTable,
+    rows: super::Rows<'_>,
     manifest: &serde_json::Value,
 ) -> Result<(String, u64), Box<dyn std::error::Error>> {
-    write_table(path, t, &[], manifest, Tuning::Tuned)
+    write_table(path, rows, &[], manifest, Tuning::Tuned)
 }
 
 /// Row groups encoded and compressed at most at a time, on every core, ahead of the one
@@ -111,13 +111,13 @@ const WINDOW: usize = 4;
 /// [`Tuning::AsPolars`] the very bytes it writes.
 fn write_table(
     path: &Path,
-    t: &CleanTable,
+    rows: super::Rows<'_>,
     without: &[&str],
     manifest: &serde_json::Value,
     tuning: Tuning,
 ) -> Result<(String, u64), Box<dyn std::error::Error>> {
     use polars_parquet::write::{Version, WriteOptions};
-    let schema = frame(t, 0, 0, without)?.schema().clone();
+    let schema = frame(&rows.head(), 0, 0, without)?.schema().clone();
     let mut file = super::HashedFile::buffered(path)?;
     let mut w = ParquetWriter::new(&mut file)
         .with_compression(COMPRESSION)
@@ -141,11 +141,12 @@ fn write_table(
         data_page_size: None,
     };
     let group = |&lo: &usize| -> Result<RowGroup, String> {
-        let hi = (lo + BATCH).min(t.len());
-        let arrays = batch_arrays(t, lo, hi, without).map_err(|e| e.to_string())?;
+        let hi = (lo + BATCH).min(rows.len());
+        let (t, r) = rows.part(lo..hi).map_err(|e| e.to_string())?;
+        let arrays = batch_arrays(&t, r.start, r.end, without).map_err(|e| e.to_string())?;
         encode(&arrays, hi - lo, &fields, &encodings, options, tuning).map_err(|e| e.to_string())
     };
-    let starts: Vec<usize> = (0..t.len()).step_by(BATCH).collect();
+    let starts: Vec<usize> = (0..rows.len()).step_by(BATCH).collect();
     in_order_ahead(&starts, WINDOW, group, |g: Result<RowGroup, String>| {
         let (rows, pages) = g?;
         w.write_row_group(rows, &pages)
@@ -476,13 +477,19 @@ pub type Partition = (String, usize, super::Written);
 pub fn write_partitioned(
     dir: &Path,
     name: &str,
-    t: &CleanTable,
+    rows: super::Rows<'_>,
     by: &[&str],
     manifest: &serde_json::Value,
 ) -> Result<Vec<Partition>, Box<dyn std::error::Error>> {
     if by.is_empty() {
         return Ok(Vec::new());
     }
+    // every row at once (segments read back whole: a partition's rows are anywhere)
+    let (t, r) = rows.part(0..rows.len())?;
+    let t = match r {
+        r if r == (0..t.len()) => t,
+        r => std::borrow::Cow::Owned(t.take(&r.collect::<Vec<_>>())),
+    };
     let value = |col: &str, i: usize| -> String {
         match col {
             "reporter" => t.reporter(i).to_string(),
@@ -509,7 +516,13 @@ pub fn write_partitioned(
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let hashed = write_table(&path, &t.take(&idx), by, manifest, Tuning::Tuned)?;
+        let hashed = write_table(
+            &path,
+            super::Rows::Held(&t.take(&idx)),
+            by,
+            manifest,
+            Tuning::Tuned,
+        )?;
         out.push((rel, idx.len(), hashed));
     }
     Ok(out)
@@ -691,7 +704,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let manifest = serde_json::json!({"tool_version": "x"});
         let ours = dir.path().join("ours.parquet");
-        let (sha256, bytes) = write_table(&ours, &t, &[], &manifest, Tuning::AsPolars).unwrap();
+        let (sha256, bytes) = write_table(
+            &ours,
+            crate::publish::Rows::Held(&t),
+            &[],
+            &manifest,
+            Tuning::AsPolars,
+        )
+        .unwrap();
         // hashed as written: what the file holds
         assert_eq!(
             (sha256, bytes),
@@ -729,9 +749,16 @@ mod tests {
             dir.path().join("tuned.parquet"),
             dir.path().join("plain.parquet"),
         );
-        let (sha256, bytes) = write(&tuned, &t, &manifest).unwrap();
+        let (sha256, bytes) = write(&tuned, crate::publish::Rows::Held(&t), &manifest).unwrap();
         assert_eq!((sha256, bytes), crate::config::sha256_file(&tuned).unwrap());
-        write_table(&plain, &t, &[], &manifest, Tuning::AsPolars).unwrap();
+        write_table(
+            &plain,
+            crate::publish::Rows::Held(&t),
+            &[],
+            &manifest,
+            Tuning::AsPolars,
+        )
+        .unwrap();
         let (a, b) = (
             std::fs::read(&tuned).unwrap(),
             std::fs::read(&plain).unwrap(),

@@ -194,9 +194,9 @@ fn data_sheets(
     money: &Format,
     millions: &Format,
 ) -> Result<(), XlsxError> {
-    let t = p.clean;
+    let n = p.rows.len();
     let per = p.options.xlsx_max_rows.max(1);
-    let chunks = t.len().div_ceil(per).max(1);
+    let chunks = n.div_ceil(per).max(1);
     for k in 0..chunks {
         let ws = wb.add_worksheet_with_constant_memory()?;
         ws.set_name(if k == 0 {
@@ -209,7 +209,7 @@ fn data_sheets(
             &[9.0, 9.0, 10.0, 7.0, 7.0, 11.0, 16.0, 16.0, 52.0, 30.0, 14.0],
         )?;
         let lo = k * per;
-        let hi = ((k + 1) * per).min(t.len());
+        let hi = ((k + 1) * per).min(n);
         let cols: Vec<TableColumn> = COLUMNS
             .iter()
             .map(|h| TableColumn::new().set_header(*h))
@@ -231,27 +231,44 @@ fn data_sheets(
         }
         ws.set_freeze_panes(1, 0)?;
         let mut b = super::RowTexts::default();
-        for i in lo..hi {
-            let r = (i - lo) as u32 + 1;
-            t.row_texts(i, &mut b);
-            ws.write_string(r, 0, t.reporter(i))?;
-            ws.write_string(r, 1, t.partner(i))?;
-            ws.write_string(r, 2, t.flow(i))?;
-            ws.write_number(r, 3, t.year.get(i))?;
-            if let Some(m) = t.month.get(i) {
-                ws.write_number(r, 4, m)?;
-            }
-            ws.write_string(r, 5, safe_text(t.commodity(i)))?;
-            if let Some(v) = t.value_usd(i) {
-                ws.write_number_with_format(r, 6, v, money)?;
-            }
-            ws.write_string(r, 7, safe_text(t.source(i)))?;
-            ws.write_string(r, 8, safe_text(&b.source_ref))?;
-            ws.write_string(r, 9, &b.flags)?;
-            if let Some(m) = t.millions(i) {
-                ws.write_number_with_format(r, 10, m, millions)?;
+        for part in p.rows.parts(lo..hi, 65_536) {
+            let (at, t, rows) = part.map_err(XlsxError::IoError)?;
+            for (j, i) in rows.enumerate() {
+                let r = (at + j - lo) as u32 + 1;
+                row(ws, r, &t, i, &mut b, money, millions)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Row `i` of `t`, in sheet row `r`.
+fn row(
+    ws: &mut Worksheet,
+    r: u32,
+    t: &super::CleanTable,
+    i: usize,
+    b: &mut super::RowTexts,
+    money: &Format,
+    millions: &Format,
+) -> Result<(), XlsxError> {
+    t.row_texts(i, b);
+    ws.write_string(r, 0, t.reporter(i))?;
+    ws.write_string(r, 1, t.partner(i))?;
+    ws.write_string(r, 2, t.flow(i))?;
+    ws.write_number(r, 3, t.year.get(i))?;
+    if let Some(m) = t.month.get(i) {
+        ws.write_number(r, 4, m)?;
+    }
+    ws.write_string(r, 5, safe_text(t.commodity(i)))?;
+    if let Some(v) = t.value_usd(i) {
+        ws.write_number_with_format(r, 6, v, money)?;
+    }
+    ws.write_string(r, 7, safe_text(t.source(i)))?;
+    ws.write_string(r, 8, safe_text(&b.source_ref))?;
+    ws.write_string(r, 9, &b.flags)?;
+    if let Some(m) = t.millions(i) {
+        ws.write_number_with_format(r, 10, m, millions)?;
     }
     Ok(())
 }
