@@ -156,10 +156,9 @@ fn cache_dir(p: &Pipeline) -> std::path::PathBuf {
 fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
     let cache = cache_dir(p);
     let mut raw = RawFigures::default();
-    if let Some((k, threshold)) = routing() {
-        let route = normalize::bucket_of(&p.aliases, k);
-        raw.route_with(Router::new(&work_dir(p), k, threshold, route));
-    }
+    let (k, threshold) = routing();
+    let route = normalize::bucket_of(&p.aliases, k);
+    raw.route_with(Router::new(&work_dir(p), k, threshold, route));
     let mut prov = Provenance::default();
     let mut inputs = Vec::new();
     let mut fetches = Vec::new();
@@ -291,7 +290,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             aggregates: first.aggregates.clone(),
             ..Default::default()
         };
-        buckets = Some((each, Some((first, part, m))));
+        buckets = Some((each, (first, part, m)));
         shared
     } else if let Some(dir) = &spill_dir {
         let mut failed = false;
@@ -340,66 +339,23 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // the texts of the rejected figures, by raw index, when they are read bucket by bucket
     let mut shown = None;
     let mut verdict = match buckets {
-        Some((each, mut first)) => {
-            // the tables share the raw figures' places; each goes to the disk once made
-            let shared = std::sync::Arc::new(read.raw.places.clone());
-            let mut made = crate::segments::Segments::new(
-                &work_dir(&p),
-                each.commodities(&read.raw),
-                shared.clone(),
-                read.prov.clone(),
-            );
-            let (mut found, mut derived) = (Vec::new(), Vec::new());
-            let mut texts = HashMap::default();
-            // seconds spent reading, normalising, validating, making tables and writing
-            let mut spent = [0f64; 5];
-            let mut lap = {
-                let mut at = std::time::Instant::now();
-                move |k: usize, spent: &mut [f64; 5]| {
-                    spent[k] += at.elapsed().as_secs_f64();
-                    at = std::time::Instant::now();
-                }
-            };
-            for b in 0..each.len() {
-                let (n, part, m) = match first.take() {
-                    Some(first) => first,
-                    None => {
-                        let (part, m) = each.read(&read.raw, b).map_err(read_back_raw)?;
-                        lap(0, &mut spent);
-                        let n = each.normalize(&part, &m, &nopts, &sref);
-                        lap(1, &mut spent);
-                        (n, part, m)
-                    }
-                };
-                debug_assert!(
-                    b == 0 || n.aggregates.is_empty(),
-                    "a total row in bucket {b}"
-                );
-                let mut v = validate::validate_bucket(&n, &p.rules, &places, &norm.aggregates);
-                for r in v.rejected() {
-                    if let Ok(i) = m.binary_search(&r) {
-                        texts.insert(r, part.shown(i).map_err(read_back_raw)?);
-                    }
-                }
-                drop((part, m));
-                lap(2, &mut spent);
-                let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
-                derived.extend(crate::summarize::summarize(&n.figures, &clean));
-                let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None);
-                lap(3, &mut spent);
-                made.add(&t.map_err(read_back)?).map_err(aside)?;
-                lap(4, &mut spent);
-                found.push(v);
-            }
-            tracing::debug!(
-                buckets = each.len(),
-                read = spent[0],
-                normalise = spent[1],
-                validate = spent[2],
-                tables = spent[3],
-                set_aside = spent[4],
-                "buckets"
-            );
+        Some((each, first)) => {
+            let done = run_buckets(
+                &p,
+                &read,
+                &each,
+                first,
+                &nopts,
+                &sref,
+                &places,
+                &norm.aggregates,
+            )?;
+            let BucketsDone {
+                made,
+                derived,
+                found,
+                texts,
+            } = done;
             tables = Some((made, derived));
             // what the buckets held, freed on every thread, back to the system before the
             // table of every row is read back
@@ -482,7 +438,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         rss_mb = ?memory_mb(),
         "stage tables and report"
     );
-    let keys = crate::changes::Keys::of_rows(clean).map_err(read_back)?;
+    let keys = crate::changes::Keys::of_rows(clean);
     // the change report reads the previous publication's key file: before anything is
     // published, beside the writers when publishing
     let compare = || {
@@ -818,22 +774,182 @@ fn clean_table(
     })
 }
 
+/// What the partitioned run made of its buckets.
+struct BucketsDone {
+    /// Every bucket's clean rows, on the disk.
+    made: crate::segments::Segments,
+    /// The summary dataset's rows of every bucket.
+    derived: Vec<crate::summarize::SummaryRow>,
+    /// What validate found in each bucket.
+    found: Vec<validate::Bucket>,
+    /// The texts of the rejected figures, by raw index.
+    texts: HashMap<u32, RawShown>,
+}
+
+/// The partitioned run's buckets one after another (the first, already normalised, is
+/// `first`), each normalised, validated and made into its clean table, which goes to the
+/// disk ([`crate::segments::Segments`]). While a bucket is worked on, another thread
+/// reads the next one back and a third writes the one before: the figures of at most
+/// three buckets held at once.
+#[allow(clippy::too_many_arguments)]
+fn run_buckets(
+    p: &Pipeline,
+    read: &Read,
+    each: &normalize::Buckets,
+    first: (Normalized, RawFigures, Vec<u32>),
+    nopts: &normalize::Options,
+    sref: &(dyn Fn(crate::model::Place) -> String + Sync),
+    places: &validate::Places<'_>,
+    aggregates: &[normalize::Aggregate],
+) -> Result<BucketsDone> {
+    let disk = |what: &'static str| {
+        move |e: std::io::Error| Error::Publish {
+            dir: p.output_dir.clone(),
+            reason: format!("{what} in {}: {e}", work_dir(p).display()),
+        }
+    };
+    // the tables share the raw figures' places
+    let shared = std::sync::Arc::new(read.raw.places.clone());
+    let made = crate::segments::Segments::new(
+        &work_dir(p),
+        each.commodities(&read.raw),
+        shared.clone(),
+        read.prov.clone(),
+    );
+    let (mut found, mut derived) = (Vec::new(), Vec::new());
+    let mut texts = HashMap::default();
+    // seconds spent waiting for a bucket read, normalising, validating, making tables,
+    // waiting for the one before to be written
+    let mut spent = [0f64; 5];
+    let mut lap = {
+        let mut at = std::time::Instant::now();
+        move |k: usize, spent: &mut [f64; 5]| {
+            spent[k] += at.elapsed().as_secs_f64();
+            at = std::time::Instant::now();
+        }
+    };
+    let made = std::thread::scope(|scope| -> Result<crate::segments::Segments> {
+        let (read_tx, read_rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for b in 1..each.len() {
+                if read_tx.send(each.read(&read.raw, b)).is_err() {
+                    break;
+                }
+            }
+        });
+        let (made_tx, made_rx) = std::sync::mpsc::sync_channel::<CleanTable>(1);
+        let writer = scope.spawn(move || -> std::io::Result<crate::segments::Segments> {
+            let mut made = made;
+            for t in made_rx {
+                made.add(&t)?;
+            }
+            Ok(made)
+        });
+        let mut first = Some(first);
+        for b in 0..each.len() {
+            let (n, part, m) = match first.take() {
+                Some(first) => first,
+                None => {
+                    let (part, m) = read_rx
+                        .recv()
+                        .map_err(|_| {
+                            disk("reading the raw figures back")(std::io::Error::other(
+                                "the reader stopped",
+                            ))
+                        })?
+                        .map_err(disk("reading the raw figures back"))?;
+                    lap(0, &mut spent);
+                    let n = each.normalize(&part, &m, nopts, sref);
+                    lap(1, &mut spent);
+                    (n, part, m)
+                }
+            };
+            debug_assert!(
+                b == 0 || n.aggregates.is_empty(),
+                "a total row in bucket {b}"
+            );
+            let mut v = validate::validate_bucket(&n, &p.rules, places, aggregates);
+            for r in v.rejected() {
+                if let Ok(i) = m.binary_search(&r) {
+                    texts.insert(
+                        r,
+                        part.shown(i)
+                            .map_err(disk("reading the raw figures back"))?,
+                    );
+                }
+            }
+            drop((part, m));
+            lap(2, &mut spent);
+            let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
+            derived.extend(crate::summarize::summarize(&n.figures, &clean));
+            let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None)
+                .map_err(disk("making a clean table"))?;
+            lap(3, &mut spent);
+            // a writer that stopped says why when joined
+            if made_tx.send(t).is_err() {
+                break;
+            }
+            lap(4, &mut spent);
+            found.push(v);
+        }
+        drop(made_tx);
+        writer
+            .join()
+            .map_err(|_| {
+                disk("setting the clean rows aside")(std::io::Error::other("the writer panicked"))
+            })?
+            .map_err(disk("setting the clean rows aside"))
+    })?;
+    tracing::debug!(
+        buckets = each.len(),
+        read = spent[0],
+        normalise = spent[1],
+        validate = spent[2],
+        tables = spent[3],
+        set_aside = spent[4],
+        "buckets"
+    );
+    Ok(BucketsDone {
+        made,
+        derived,
+        found,
+        texts,
+    })
+}
+
 /// The clean rows: a table held, or the partitioned run's segments on the disk.
 enum Clean {
     Held(CleanTable),
     Segments(crate::segments::Segments),
 }
 
-/// Whether the raw figures are routed to buckets by pair as they are read, and normalised,
-/// validated and made into clean tables a bucket at a time (the partitioned run, being
-/// built): the buckets and the figures held before the routing starts. For now only
-/// where `TRADEFLOW_TEST_BUCKETS` asks (the tests; the outputs are the same), from the
-/// first figure or from `TRADEFLOW_TEST_ROUTE_FIGURES`.
-fn routing() -> Option<(usize, usize)> {
+/// How the raw figures are routed to buckets by pair as they are read, to be normalised,
+/// validated and made into clean tables a bucket at a time, their clean rows kept on the
+/// disk (the partitioned run): into how many buckets, once how many figures are held.
+/// Below that many figures nothing is routed and the run holds its figures (faster where
+/// they fit: the 1M-row benchmark); above, memory no longer grows with the figures but
+/// with a bucket's share of them (see `benches/README.md`). `TRADEFLOW_TEST_BUCKETS`
+/// routes into that many buckets from the first figure, or from
+/// `TRADEFLOW_TEST_ROUTE_FIGURES` (the tests: the outputs are the same).
+fn routing() -> (usize, usize) {
     let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
-    let k = var("TRADEFLOW_TEST_BUCKETS").filter(|&k: &usize| k > 0)?;
-    Some((k, var("TRADEFLOW_TEST_ROUTE_FIGURES").unwrap_or(0)))
+    match var("TRADEFLOW_TEST_BUCKETS").filter(|&k: &usize| k > 0) {
+        Some(k) => (k, var("TRADEFLOW_TEST_ROUTE_FIGURES").unwrap_or(0)),
+        None => (
+            ROUTED_BUCKETS,
+            var("TRADEFLOW_TEST_ROUTE_FIGURES").unwrap_or(ROUTE_FIGURES),
+        ),
+    }
 }
+
+/// Figures held before the run routes them to buckets (see [`routing`]): about 50 MB of
+/// raw figures.
+const ROUTE_FIGURES: usize = 2_000_000;
+
+/// Buckets of a routed run: at 10M rows of the peers' data, about 300,000 figures each
+/// (16 to 64 made no difference to the time; the figures of three buckets are held at
+/// once, see `run_buckets`).
+const ROUTED_BUCKETS: usize = 32;
 
 /// Figures from which on the texts only rejects show are set aside on the disk before
 /// validation (a record of 13 bytes a figure at 10M rows of the peers' data, and the

@@ -274,8 +274,13 @@ pub fn bucket_of(
     use std::hash::{Hash, Hasher};
     let aliases = aliases.clone();
     let mut code: Vec<Option<Option<&'static str>>> = Vec::new();
+    // each pair of texts' bucket, once worked out
+    let mut of_pair: rustc_hash::FxHashMap<(u32, u32), u32> = Default::default();
     let k = buckets.max(1) as u64;
     Box::new(move |dict, reporter, partner| {
+        if let Some(&b) = of_pair.get(&(reporter, partner)) {
+            return b;
+        }
         let mut country = |id: u32| -> Option<&'static str> {
             let text = dict.get(id)?;
             if code.len() <= id as usize {
@@ -286,14 +291,16 @@ pub fn bucket_of(
                 _ => None,
             })
         };
-        match (country(reporter), country(partner)) {
+        let b = match (country(reporter), country(partner)) {
             (Some(a), Some(b)) => {
                 let mut h = rustc_hash::FxHasher::default();
                 (a.min(b), a.max(b)).hash(&mut h);
                 (h.finish() % k) as u32
             }
             _ => 0,
-        }
+        };
+        of_pair.insert((reporter, partner), b);
+        b
     })
 }
 
