@@ -922,6 +922,21 @@ impl<T: Narrowed> Narrow<T> {
     pub fn slice(&self, range: std::ops::Range<usize>) -> Vec<T> {
         range.map(|i| self.get(i)).collect()
     }
+
+    /// Value `v` as a column of words holds it (for a file of them, see
+    /// [`Narrow::of_words`]).
+    pub fn word_of(v: T) -> u32 {
+        v.to_id().wrapping_add(1)
+    }
+
+    /// A column of the values whose [`Narrow::word_of`]s are `words` (four bytes each: no
+    /// value looked at, for columns read back a part at a time).
+    pub fn of_words(words: Vec<u32>) -> Narrow<T> {
+        Narrow {
+            ids: Ids::U32(words),
+            of: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<T: Narrowed> FromIterator<T> for Narrow<T> {
@@ -1689,7 +1704,7 @@ impl Values {
     }
 
     /// Value `i`'s word as held (8 bytes, for a file of them), and the values kept aside
-    /// whole, which a word may name (see [`Values::push_word`]).
+    /// whole, which a word may name (see [`Values::of_words`]).
     pub fn word(&self, i: usize) -> i64 {
         self.packed[i]
     }
@@ -1699,6 +1714,14 @@ impl Values {
         &self.wide
     }
 
+    /// Values of `words` ([`Values::word`]s), whose aside are `wide`.
+    pub fn of_words(words: Vec<i64>, wide: &[rust_decimal::Decimal]) -> Values {
+        Values {
+            packed: words,
+            wide: wide.to_vec(),
+        }
+    }
+
     /// A [`Values::word`] of values whose aside come `by` after the first of another
     /// set's: the same value among that set's.
     pub fn word_moved(word: i64, by: usize) -> i64 {
@@ -1706,15 +1729,6 @@ impl Values {
             (((word >> 6) + by as i64) << 6) | VALUE_WIDE
         } else {
             word
-        }
-    }
-
-    /// Appends the value of a [`Values::word`] of values whose aside are `wide`.
-    pub fn push_word(&mut self, word: i64, wide: &[rust_decimal::Decimal]) {
-        if word & VALUE_TAG == VALUE_WIDE {
-            self.push(Some(wide[(word >> 6) as usize]));
-        } else {
-            self.packed.push(word);
         }
     }
 

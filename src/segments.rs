@@ -1,5 +1,5 @@
 //! The clean rows of the partitioned run on the disk. Each bucket's clean table, once
-//! made, is written to an unnamed file of its own, column after column (28 bytes a row),
+//! made, is written to an unnamed file of its own, column after column (31 bytes a row),
 //! and let go. Once every bucket is done, the rows are put in key order in one file a run
 //! of one ordered reporter and partner pair at a time (a bucket holds both ways of its
 //! pairs, and its table is in key order, so each ordered pair's rows are one run of one
@@ -12,18 +12,19 @@
 //! holds them (those kept aside whole kept here: [`crate::model::Values::word`]), the
 //! places as raw figure indices.
 
-use crate::model::{flags::Flags, Dict, Flow, PlaceColumn, Places, Provenance, Values};
+use crate::model::{flags::Flags, Dict, Flow, Narrow, PlaceColumn, Places, Provenance, Values};
 use crate::publish::CleanTable;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// Bytes of each column in a row: reporter, partner, flow, year, month, commodity,
-/// value, flags, place.
-const WIDTHS: [usize; 9] = [2, 2, 1, 4, 1, 4, 8, 2, 4];
+/// value, flags, place. Year, month and commodity as a column of words holds them
+/// ([`Narrow::word_of`]), so that a part's columns are read back whole.
+const WIDTHS: [usize; 9] = [2, 2, 1, 4, 4, 4, 8, 2, 4];
 
 /// Bytes of a row.
-const ROW: usize = 28;
+const ROW: usize = 31;
 
 /// Rows of a part of the file in key order (the last may be shorter): the writers ask
 /// for rows in multiples of it (16,384 for the CSV, 65,536 for the rest).
@@ -179,19 +180,20 @@ impl Segments {
                 3 => put(
                     b,
                     width,
-                    rows.clone().map(|i| u64::from(t.year.get(i) as u32)),
+                    rows.clone()
+                        .map(|i| u64::from(Narrow::word_of(t.year.get(i)))),
                 ),
                 4 => put(
                     b,
                     width,
                     rows.clone()
-                        .map(|i| t.month.get(i).map_or(0, |m| u64::from(m) + 1)),
+                        .map(|i| u64::from(Narrow::word_of(t.month.get(i)))),
                 ),
                 5 => put(
                     b,
                     width,
                     rows.clone()
-                        .map(|i| u64::from(commodity(i).unwrap_or(past))),
+                        .map(|i| u64::from(Narrow::word_of(commodity(i).unwrap_or(past)))),
                 ),
                 6 => put(b, width, rows.clone().map(|i| t.value.word(i) as u64)),
                 7 => put(b, width, rows.clone().map(|i| u64::from(t.flags[i]))),
@@ -303,11 +305,13 @@ impl Segments {
         t.partner.reserve_exact(n);
         t.flow.reserve_exact(n);
         t.flags.reserve_exact(n);
-        t.value.reserve(n);
-        t.year.reserve(n);
-        t.month.reserve(n);
-        t.commodity.reserve(n);
         let mut raw = Vec::with_capacity(n);
+        let (mut year, mut month, mut commodity) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut value = Vec::with_capacity(n);
         let mut buf = Vec::new();
         let mut lo = rows.start;
         while lo < rows.end {
@@ -326,16 +330,20 @@ impl Segments {
                     0 => t.reporter.extend(words.map(|w| w as u16)),
                     1 => t.partner.extend(words.map(|w| w as u16)),
                     2 => t.flow.extend(words.map(|w| Flow::ALL[w as usize])),
-                    3 => words.for_each(|w| t.year.push(w as u32 as i32)),
-                    4 => words.for_each(|w| t.month.push(w.checked_sub(1).map(|m| m as u8))),
-                    5 => words.for_each(|w| t.commodity.push(w as u32)),
-                    6 => words.for_each(|w| t.value.push_word(w as i64, &self.wide)),
+                    3 => year.extend(words.map(|w| w as u32)),
+                    4 => month.extend(words.map(|w| w as u32)),
+                    5 => commodity.extend(words.map(|w| w as u32)),
+                    6 => value.extend(words.map(|w| w as i64)),
                     7 => t.flags.extend(words.map(|w| w as Flags)),
                     _ => raw.extend(words.map(|w| w as u32)),
                 }
             }
             lo = k * PART + b;
         }
+        t.year = Narrow::of_words(year);
+        t.month = Narrow::of_words(month);
+        t.commodity = Narrow::of_words(commodity);
+        t.value = Values::of_words(value, &self.wide);
         t.place = PlaceColumn::of_raw(self.places.clone(), raw);
         Ok(t)
     }

@@ -206,18 +206,27 @@ pub fn write_clean(
         let [mine, theirs] = &mut next_two;
         mine.clear();
         theirs.clear();
-        let (ta, a) = rows.part(a)?;
-        let (tb, b) = rows.part(b)?;
+        // each chunk's rows read (where they are on the disk) by the thread that formats
+        // them
         std::thread::scope(|scope| -> std::io::Result<()> {
-            if !b.is_empty() {
-                let (tables, tb) = (&tables, &tb);
-                scope.spawn(move || format_rows(tb, b, tables, o.csv_delimiter, theirs));
-            }
+            let helper = (!b.is_empty()).then(|| {
+                let tables = &tables;
+                scope.spawn(move || -> std::io::Result<()> {
+                    let (tb, b) = rows.part(b)?;
+                    format_rows(&tb, b, tables, o.csv_delimiter, theirs);
+                    Ok(())
+                })
+            });
             for buf in &formatted {
                 write(buf)?;
             }
+            let (ta, a) = rows.part(a)?;
             format_rows(&ta, a, &tables, o.csv_delimiter, mine);
-            Ok(())
+            match helper.map(|h| h.join()) {
+                Some(Err(_)) => Err(std::io::Error::other("formatting CSV rows failed")),
+                Some(Ok(r)) => r,
+                None => Ok(()),
+            }
         })?;
         std::mem::swap(&mut formatted, &mut next_two);
     }
