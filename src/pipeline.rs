@@ -174,13 +174,9 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
         tracing::info!(source = %src.id, tables = read.tables.len(), figures = read.tables.iter().map(|t| t.figures).sum::<usize>(), "read");
         inputs.push((src.clone(), read));
     }
-    let routed = raw.routed().map_err(|e| Error::Publish {
-        dir: p.output_dir.clone(),
-        reason: format!(
-            "setting the raw figures aside in {}: {e}",
-            work_dir(p).display()
-        ),
-    })?;
+    let routed = raw
+        .routed()
+        .map_err(disk(p, "setting the raw figures aside"))?;
     Ok(Read {
         raw,
         routed,
@@ -188,6 +184,15 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
         inputs,
         fetches,
     })
+}
+
+/// The error of a run whose own files (see [`work_dir`]) fail it while it does `what`:
+/// exit 4, nothing published.
+fn disk<'p>(p: &'p Pipeline, what: &'static str) -> impl Fn(std::io::Error) -> Error + Copy + 'p {
+    move |e| Error::Publish {
+        dir: p.output_dir.clone(),
+        reason: format!("{what} in {}: {e}", work_dir(p).display()),
+    }
 }
 
 /// Where the run's files of its own go while it runs (unnamed, gone with the process):
@@ -274,10 +279,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // normalise, as it works from the last figures to the first
     let spill_dir =
         (read.routed.is_none() && read.raw.len() >= spill_figures()).then(|| work_dir(&p));
-    let read_back_raw = |e: std::io::Error| Error::Publish {
-        dir: p.output_dir.clone(),
-        reason: format!("reading the raw figures back from the disk: {e}"),
-    };
+    let read_back_raw = disk(&p, "reading the raw figures back");
     // routed by pair as they were read (see `routing`): a bucket at a time normalised,
     // validated and made into a clean table, the first bucket first: its total rows
     // (their partner names no country) are every bucket's
@@ -327,13 +329,6 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     let read_back = |e: std::io::Error| Error::Publish {
         dir: p.output_dir.clone(),
         reason: format!("reading the clean values back from the disk: {e}"),
-    };
-    let aside = |e: std::io::Error| Error::Publish {
-        dir: p.output_dir.clone(),
-        reason: format!(
-            "setting the clean rows aside in {}: {e}",
-            work_dir(&p).display()
-        ),
     };
     let mut tables = None;
     // the texts of the rejected figures, by raw index, when they are read bucket by bucket
@@ -388,7 +383,8 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             derived.sort_by(|a, b| {
                 (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year))
             });
-            made.seal().map_err(aside)?;
+            made.seal()
+                .map_err(disk(&p, "setting the clean rows aside"))?;
             (Clean::Segments(made), derived)
         }
         None => {
@@ -802,12 +798,6 @@ fn run_buckets(
     places: &validate::Places<'_>,
     aggregates: &[normalize::Aggregate],
 ) -> Result<BucketsDone> {
-    let disk = |what: &'static str| {
-        move |e: std::io::Error| Error::Publish {
-            dir: p.output_dir.clone(),
-            reason: format!("{what} in {}: {e}", work_dir(p).display()),
-        }
-    };
     // the tables share the raw figures' places
     let shared = std::sync::Arc::new(read.raw.places.clone());
     let made = crate::segments::Segments::new(
@@ -853,11 +843,11 @@ fn run_buckets(
                     let (part, m) = read_rx
                         .recv()
                         .map_err(|_| {
-                            disk("reading the raw figures back")(std::io::Error::other(
+                            disk(p, "reading the raw figures back")(std::io::Error::other(
                                 "the reader stopped",
                             ))
                         })?
-                        .map_err(disk("reading the raw figures back"))?;
+                        .map_err(disk(p, "reading the raw figures back"))?;
                     lap(0, &mut spent);
                     let n = each.normalize(&part, &m, nopts, sref);
                     lap(1, &mut spent);
@@ -874,7 +864,7 @@ fn run_buckets(
                     texts.insert(
                         r,
                         part.shown(i)
-                            .map_err(disk("reading the raw figures back"))?,
+                            .map_err(disk(p, "reading the raw figures back"))?,
                     );
                 }
             }
@@ -883,7 +873,7 @@ fn run_buckets(
             let (clean, flags) = (std::mem::take(&mut v.clean), std::mem::take(&mut v.flags));
             derived.extend(crate::summarize::summarize(&n.figures, &clean));
             let t = clean_table(n.figures, clean, &read.prov, shared.clone(), flags, None)
-                .map_err(disk("making a clean table"))?;
+                .map_err(disk(p, "making a clean table"))?;
             lap(3, &mut spent);
             // a writer that stopped says why when joined
             if made_tx.send(t).is_err() {
@@ -896,9 +886,11 @@ fn run_buckets(
         writer
             .join()
             .map_err(|_| {
-                disk("setting the clean rows aside")(std::io::Error::other("the writer panicked"))
+                disk(p, "setting the clean rows aside")(std::io::Error::other(
+                    "the writer panicked",
+                ))
             })?
-            .map_err(disk("setting the clean rows aside"))
+            .map_err(disk(p, "setting the clean rows aside"))
     })?;
     tracing::debug!(
         buckets = each.len(),
