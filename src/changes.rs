@@ -398,7 +398,7 @@ pub fn write_keys(path: &Path, rows: Rows<'_>, keys: &Keys) -> std::io::Result<(
         *slot
     };
     let commodities = t.commodities.len();
-    let total = rows.any_total()?.then(|| texts.id("TOTAL"));
+    let total = rows.any_total().then(|| texts.id("TOTAL"));
     let n = keys.len(rows.len());
     let mut cursor = Cursor::new(rows);
     let mut w = Hashed {

@@ -51,16 +51,14 @@ pub struct Segments {
     /// Every row in key order, once [`Segments::seal`]ed.
     sealed: Option<std::fs::File>,
     rows: usize,
-    /// The country codes the reporter and partner columns name, every segment's.
-    countries: Vec<&'static str>,
-    /// The commodity table of every figure.
-    commodities: Dict,
+    /// A table of no rows with what every row shares: the country codes the reporter and
+    /// partner columns name (every segment's), the commodity table of every figure, the
+    /// provenance and the places.
+    head: CleanTable,
     /// Whether a row's commodity is `TOTAL` (past the commodity texts).
     total: bool,
     /// The values kept aside whole, every segment's.
     wide: Vec<rust_decimal::Decimal>,
-    places: Arc<Places>,
-    provenance: Provenance,
 }
 
 /// Appends the `width` low bytes (1, 2, 4 or 8) of each of `words` to `out`, each a
@@ -102,12 +100,14 @@ impl Segments {
             runs: Vec::new(),
             sealed: None,
             rows: 0,
-            countries: Vec::new(),
-            commodities,
+            head: CleanTable {
+                commodities,
+                provenance,
+                place: PlaceColumn::of_raw(places, Vec::new()),
+                ..Default::default()
+            },
             total: false,
             wide: Vec::new(),
-            places,
-            provenance,
         }
     }
 
@@ -130,21 +130,15 @@ impl Segments {
         let at = self.segments.len() as u32;
         // the table's countries among every segment's
         let country: Vec<u16> = (t.countries.iter())
-            .map(|&c| match self.countries.iter().position(|&k| k == c) {
-                Some(k) => k as u16,
-                None => {
-                    self.countries.push(c);
-                    (self.countries.len() - 1) as u16
-                }
-            })
+            .map(|&c| self.head.country(c))
             .collect();
         // the table's commodities in every figure's table (past its texts: `TOTAL`)
-        let past = self.commodities.len() as u32;
+        let past = self.head.commodities.len() as u32;
         let commodity: Vec<u32> = (0..t.commodities.len() as u32)
             .map(|c| {
                 t.commodities
                     .get(c)
-                    .and_then(|text| self.commodities.find(text))
+                    .and_then(|text| self.head.commodities.find(text))
                     .unwrap_or(past)
             })
             .collect();
@@ -279,13 +273,7 @@ impl Segments {
 
     /// A table of no rows, with every row's countries, commodities, provenance and places.
     pub fn head(&self) -> CleanTable {
-        CleanTable {
-            countries: self.countries.clone(),
-            commodities: self.commodities.clone(),
-            provenance: self.provenance.clone(),
-            place: PlaceColumn::of_raw(self.places.clone(), Vec::new()),
-            ..Default::default()
-        }
+        self.head.clone()
     }
 
     /// Rows `rows` of every row in key order (once [`Segments::seal`]ed), as a table
@@ -344,7 +332,7 @@ impl Segments {
         t.month = Narrow::of_words(month);
         t.commodity = Narrow::of_words(commodity);
         t.value = Values::of_words(value, &self.wide);
-        t.place = PlaceColumn::of_raw(self.places.clone(), raw);
+        t.place = PlaceColumn::of_raw(self.head.place.places(), raw);
         Ok(t)
     }
 }

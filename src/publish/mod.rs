@@ -67,8 +67,8 @@ impl CleanTable {
     }
 
     /// The index of a country code in `countries`, added when new: for tables made by
-    /// hand in tests and tables put together (the pipeline's come with the normalised
-    /// figures' table).
+    /// hand in tests and the partitioned run's segments (the pipeline's tables come with
+    /// the normalised figures' table).
     pub fn country(&mut self, code: &'static str) -> u16 {
         match self.countries.iter().position(|&c| c == code) {
             Some(k) => k as u16,
@@ -276,16 +276,13 @@ impl<'a> Rows<'a> {
     }
 
     /// Whether a row's commodity is `TOTAL` (past the commodity texts).
-    ///
-    /// # Errors
-    /// A segment cannot be read back.
-    pub fn any_total(&self) -> std::io::Result<bool> {
+    pub fn any_total(&self) -> bool {
         match *self {
             Rows::Held(t) => {
                 let commodities = t.commodities.len();
-                Ok(t.commodity.iter().any(|c| c as usize >= commodities))
+                t.commodity.iter().any(|c| c as usize >= commodities)
             }
-            Rows::Segments(s) => Ok(s.any_total()),
+            Rows::Segments(s) => s.any_total(),
         }
     }
 
