@@ -680,6 +680,16 @@ impl Default for Ids {
 }
 
 impl Ids {
+    /// An empty column, room for `capacity` values, as wide as ids below `bound` (and
+    /// [`NONE`]) need: they are pushed without widening.
+    pub fn for_ids(bound: usize, capacity: usize) -> Ids {
+        match bound {
+            b if b < (1 << 8) - 1 => Ids::U8(Vec::with_capacity(capacity)),
+            b if b < (1 << 16) - 1 => Ids::U16(Vec::with_capacity(capacity)),
+            _ => Ids::U32(Vec::with_capacity(capacity)),
+        }
+    }
+
     #[inline]
     pub fn push(&mut self, v: u32) {
         let held = v.wrapping_add(1);
@@ -951,10 +961,19 @@ impl<T: Narrowed> FromIterator<T> for Narrow<T> {
 
 impl Places {
     /// The places of figures `idx`, in that order.
+    /// The contexts are these places' (each figure's context index the same): only the
+    /// rows are pushed.
     pub fn take(&self, idx: &[u32]) -> Places {
-        let mut p = Places::default();
+        let mut p = Places {
+            contexts: self.contexts.clone(),
+            ids: self.ids.clone(),
+            context: Ids::for_ids(self.contexts.len(), idx.len()),
+            ..Places::default()
+        };
         for &i in idx {
-            p.push(*self.context(i as usize), self.get(i as usize).row);
+            let (row, k) = self.locate(i as usize);
+            p.context.push(k);
+            p.push_row(row);
         }
         p
     }

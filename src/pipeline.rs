@@ -383,8 +383,10 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
             derived.sort_by(|a, b| {
                 (a.reporter, a.partner, a.year).cmp(&(b.reporter, b.partner, b.year))
             });
+            let ts = Clock::start();
             made.seal()
                 .map_err(disk(&p, "setting the clean rows aside"))?;
+            tracing::debug!(seconds = ts.seconds(), "sealed");
             (Clean::Segments(made), derived)
         }
         None => {

@@ -221,27 +221,52 @@ impl Segments {
     /// # Errors
     /// A bucket's file cannot be read back, or the file in key order made or written.
     pub fn seal(&mut self) -> std::io::Result<()> {
+        use rayon::prelude::*;
         self.runs.sort_by(|a, b| a.0.cmp(&b.0));
+        // where each run starts among the rows in key order
+        let starts: Vec<usize> = (self.runs.iter())
+            .scan(0, |at, (_, _, run)| {
+                let start = *at;
+                *at += run.len();
+                Some(start)
+            })
+            .collect();
         let file = tempfile::tempfile_in(&self.dir)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
-        // each column's bytes of the part being made
-        let mut cols: [Vec<u8>; 9] = Default::default();
-        let mut held = 0;
+        // each part gathered from its runs and written at its place, on every core
+        (0..self.rows.div_ceil(PART))
+            .into_par_iter()
+            .try_for_each(|k| {
+                let part = k * PART..self.rows.min((k + 1) * PART);
+                let bytes = self.gather(&starts, part)?;
+                file.write_all_at(&bytes, (k * PART * ROW) as u64)
+            })?;
+        self.segments.clear();
+        self.runs = Vec::new();
+        self.sealed = Some(file);
+        Ok(())
+    }
+
+    /// Rows `rows` in key order (`starts`: where each run starts among them), column
+    /// after column, read from their runs in the segments' files.
+    fn gather(&self, starts: &[usize], rows: std::ops::Range<usize>) -> std::io::Result<Vec<u8>> {
+        let n = rows.len();
+        let mut cols: [Vec<u8>; 9] = std::array::from_fn(|c| Vec::with_capacity(n * WIDTHS[c]));
         let mut buf = Vec::new();
-        let flush = |cols: &mut [Vec<u8>; 9], rows: usize, w: &mut std::io::BufWriter<_>| {
-            for (col, width) in cols.iter_mut().zip(WIDTHS) {
-                w.write_all(&col[..rows * width])?;
-                col.drain(..rows * width);
-            }
-            std::io::Result::Ok(())
-        };
-        for (_, s, run) in &self.runs {
+        let mut r = starts
+            .partition_point(|&s| s <= rows.start)
+            .saturating_sub(1);
+        let mut lo = rows.start;
+        while lo < rows.end {
+            let (_, s, run) = &self.runs[r];
             let seg = &self.segments[*s as usize];
+            // the run's rows from `lo` on, up to the end of `rows`
+            let from = run.start + (lo - starts[r]);
+            let to = run.end.min(from + (rows.end - lo));
             let mut offset = 0;
             for (c, &width) in WIDTHS.iter().enumerate() {
-                buf.resize(run.len() * width, 0);
+                buf.resize((to - from) * width, 0);
                 seg.file
-                    .read_exact_at(&mut buf, (offset + run.start * width) as u64)?;
+                    .read_exact_at(&mut buf, (offset + from * width) as u64)?;
                 offset += seg.rows * width;
                 if c == 6 && seg.wide_from > 0 {
                     // the values kept aside whole, named among every segment's
@@ -252,18 +277,10 @@ impl Segments {
                     cols[c].extend_from_slice(&buf);
                 }
             }
-            held += run.len();
-            while held >= PART {
-                flush(&mut cols, PART, &mut w)?;
-                held -= PART;
-            }
+            lo += to - from;
+            r += 1;
         }
-        flush(&mut cols, held, &mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?;
-        self.segments.clear();
-        self.runs = Vec::new();
-        self.sealed = Some(file);
-        Ok(())
+        Ok(cols.concat())
     }
 
     /// Whether a row's commodity is `TOTAL` (past the commodity texts).

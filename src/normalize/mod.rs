@@ -606,13 +606,13 @@ fn normalize_range(
     // nearly every figure of the range is a normalised figure: its columns sized once
     cx.out.figures.reserve(hi - lo);
     for i in lo..hi {
-        let place = raw.places.get(i);
         let text = |id: u32| raw.dict.get(id);
         let partner_id = raw.partner.get(i);
         let partner =
             text(partner_id).map(|p| (p, cx.memo.place(partner_id, || opts.aliases.lookup(p))));
         if let Some((label, Some(countries::Place::Aggregate))) = partner {
             // a sum row: read what can be read, keep it aside
+            let place = raw.places.get(i);
             let dims = cx.dims(i).ok();
             let value = cx.value(i).ok().and_then(|(v, _)| v);
             cx.out.aggregates.push(Aggregate {
@@ -1032,9 +1032,9 @@ impl Context<'_> {
 
     fn value(&mut self, i: usize) -> Result<(Option<Decimal>, flags::Flags), Rejection> {
         let raw = self.raw;
-        let place = raw.places.get(i);
+        // the context says the table and column: the row is not looked up
         let c = *raw.places.context(i);
-        let key = (place.table, place.col);
+        let key = (c.table, c.col);
         let slot = raw.places.context_id(i) as usize;
         let (base, mut flag) = match self.context_units[slot] {
             Some(known) => known,
