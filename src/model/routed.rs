@@ -308,6 +308,11 @@ impl RawFigures {
         for (w, n) in std::mem::take(&mut router.files) {
             files.push((w.into_inner().map_err(|e| e.into_error())?, n));
         }
+        let bytes: u64 = (files.iter())
+            .filter_map(|(f, _)| f.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        tracing::debug!(figures = router.from, bytes, "routed");
         let none = router.commodities.len().saturating_sub(1);
         let commodities = (0..none)
             .filter(|&k| router.commodities[k])
