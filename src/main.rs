@@ -53,16 +53,18 @@ fn main() -> std::process::ExitCode {
     }
     // glibc gives the free top of a heap back to the system once it passes 128 KiB, and
     // the threads that type, sort and encode free and allocate blocks below 2 MiB all the
-    // time: each time back, the pages (huge ones, here) are cleared again. Kept up to 32 MiB
-    // a heap, the 1M-row job takes 39,800 page faults, not 48,400, for a peak 3-6 MB
-    // higher; CPU medians of four sets of 8 to 14 alternating runs: 2.45 -> 2.08 s, 2.10
-    // -> 2.01, 2.16 -> 2.01, and 1.92 -> 1.95 in a quiet hour. What is freed between
-    // stages still goes back (`pipeline::give_back_freed_memory`)
+    // time: each time back, the pages (huge ones, here) are cleared again. Kept up to
+    // 4 MiB a heap: at 32 MiB (the 1M-row job's fastest when its stages held every
+    // figure) every thread's heap kept up to that much, and the partitioned run's peak
+    // grew through publish (10M rows of the peers' data: 214-220 MB; at 4 MiB 177-184 MB,
+    // the 1M-row job's 103-107 -> 93-94 MB), for the same time (10M 15.7-16.0 s at 32
+    // MiB, 15.9-16.3 at 4; 1M 1.43-1.47 and 1.45-1.47 s, alternating runs). What is freed
+    // between stages still goes back (`pipeline::give_back_freed_memory`)
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if !std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.trim_threshold")) {
         // SAFETY: as above
         unsafe {
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
         }
     }
     // TLS for URL sources: rustls with the ring provider
