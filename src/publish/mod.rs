@@ -929,7 +929,9 @@ fn write_all(
         }
     }
     // every byte on the disk before the swap makes the publication the current one
+    let t = std::time::Instant::now();
     sync_tree(staging).map_err(|e| format!("flushing {} to the disk: {e}", staging.display()))?;
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "flushed to the disk");
     test_hooks()?;
     swap(dir, staging, p.options.recycle)?;
     Ok(files)
