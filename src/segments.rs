@@ -198,11 +198,12 @@ impl Segments {
             w.write_all(&bytes)?;
         }
         w.into_inner().map_err(|e| e.into_error())?;
-        // each ordered pair's run
+        // each ordered pair's run (found by the country ids: a code split in two ids
+        // would split a run in two, still in order, as the sort of the runs is stable)
         let mut start = 0;
         for i in 1..=n {
-            let pair = (t.reporter(start), t.partner(start));
-            if i == n || (t.reporter(i), t.partner(i)) != pair {
+            if i == n || (t.reporter[i], t.partner[i]) != (t.reporter[start], t.partner[start]) {
+                let pair = (t.reporter(start), t.partner(start));
                 self.runs.push((pair, at, start..i));
                 start = i;
             }
