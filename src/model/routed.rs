@@ -182,13 +182,9 @@ impl Routed {
         places: &Places,
     ) -> std::io::Result<(RawFigures, Vec<u32>)> {
         let (file, n) = &self.files[b];
-        // a bucket's file is read at once (a few megabytes at 10M figures in 32 buckets)
         let mut f: &std::fs::File = file;
-        // sized at once: one block, given back whole when let go
-        let mut bytes = Vec::with_capacity(f.metadata()?.len() as usize);
         f.rewind()?;
-        f.read_to_end(&mut bytes)?;
-        let short = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        let mut input = std::io::BufReader::with_capacity(1 << 16, f);
         let mut part = RawFigures {
             dict: dict.clone(),
             ..RawFigures::default()
@@ -196,10 +192,10 @@ impl Routed {
         let mut raw = Vec::with_capacity(*n);
         let mut cols: [Ids; 6] = std::array::from_fn(|_| Ids::for_ids(dict.len(), *n));
         part.value.reserve_exact(*n);
-        let mut at = 0;
+        let mut record = [0u8; RECORD];
+        let mut text = Vec::new();
         for _ in 0..*n {
-            let record = bytes.get(at..at + RECORD).ok_or_else(short)?;
-            at += RECORD;
+            input.read_exact(&mut record)?;
             let word =
                 |k: usize| u32::from_le_bytes(record[4 * k..4 * k + 4].try_into().expect("4"));
             raw.push(word(0));
@@ -208,11 +204,11 @@ impl Routed {
             }
             let mut v = PackedRaw(u64::from_le_bytes(record[28..].try_into().expect("8")));
             if let RawValue::Text(_) = v.get() {
-                let len = bytes.get(at..at + 4).ok_or_else(short)?;
-                let len = u32::from_le_bytes(len.try_into().expect("4")) as usize;
-                let text = bytes.get(at + 4..at + 4 + len).ok_or_else(short)?;
-                at += 4 + len;
-                let s = std::str::from_utf8(text)
+                let mut len = [0u8; 4];
+                input.read_exact(&mut len)?;
+                text.resize(u32::from_le_bytes(len) as usize, 0);
+                input.read_exact(&mut text)?;
+                let s = std::str::from_utf8(&text)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
                 part.value_buf.push_str(s);
                 part.value_ends.push(part.value_buf.len() as u64);
