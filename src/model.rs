@@ -2631,6 +2631,28 @@ mod tests {
     }
 
     #[test]
+    fn a_router_that_cannot_make_its_files_says_so_and_holds_the_figures() {
+        let mut raw = RawFigures::default();
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        raw.route_with(Router::new(&gone, 2, 1, Box::new(|_, _, _| 1)));
+        let value = raw.text_value("5");
+        raw.push(
+            annual("TUR", "KAZ", None, "2020"),
+            value,
+            Place {
+                table: 0,
+                row: 1,
+                col: 1,
+            },
+        );
+        raw.route_held();
+        assert_eq!(raw.held(), 1, "the figure stays held");
+        let e = raw.routed().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+    }
+
+    #[test]
     fn a_router_below_its_threshold_routes_nothing() {
         let mut raw = RawFigures::default();
         let dir = tempfile::tempdir().unwrap();
