@@ -2630,12 +2630,10 @@ mod tests {
         assert_eq!(buckets.commodities(), [c, NONE]);
     }
 
-    #[test]
-    fn a_router_that_cannot_make_its_files_says_so_and_holds_the_figures() {
+    /// Raw figures that route with `router`: one figure pushed, then routed if it says.
+    fn one_figure_routed_by(router: Router) -> RawFigures {
         let mut raw = RawFigures::default();
-        let dir = tempfile::tempdir().unwrap();
-        let gone = dir.path().join("gone");
-        raw.route_with(Router::new(&gone, 2, 1, Box::new(|_, _, _| 1)));
+        raw.route_with(router);
         let value = raw.text_value("5");
         raw.push(
             annual("TUR", "KAZ", None, "2020"),
@@ -2647,6 +2645,18 @@ mod tests {
             },
         );
         raw.route_held();
+        raw
+    }
+
+    #[test]
+    fn a_router_that_cannot_make_its_files_says_so_and_holds_the_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = one_figure_routed_by(Router::new(
+            &dir.path().join("gone"),
+            2,
+            1,
+            Box::new(|_, _, _| 1),
+        ));
         assert_eq!(raw.held(), 1, "the figure stays held");
         let e = raw.routed().unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
@@ -2654,20 +2664,8 @@ mod tests {
 
     #[test]
     fn a_router_below_its_threshold_routes_nothing() {
-        let mut raw = RawFigures::default();
         let dir = tempfile::tempdir().unwrap();
-        raw.route_with(Router::new(dir.path(), 2, 10, Box::new(|_, _, _| 1)));
-        let value = raw.text_value("5");
-        raw.push(
-            annual("TUR", "KAZ", None, "2020"),
-            value,
-            Place {
-                table: 0,
-                row: 1,
-                col: 1,
-            },
-        );
-        raw.route_held();
+        let mut raw = one_figure_routed_by(Router::new(dir.path(), 2, 10, Box::new(|_, _, _| 1)));
         assert!(raw.routed().unwrap().is_none());
         assert_eq!(raw.held(), 1);
     }
