@@ -960,9 +960,8 @@ impl<T: Narrowed> FromIterator<T> for Narrow<T> {
 }
 
 impl Places {
-    /// The places of figures `idx`, in that order.
-    /// The contexts are these places' (each figure's context index the same): only the
-    /// rows are pushed.
+    /// The places of figures `idx`, in that order. The contexts are these places' (each
+    /// figure's context index the same): only the rows are pushed.
     pub fn take(&self, idx: &[u32]) -> Places {
         let mut p = Places {
             contexts: self.contexts.clone(),

@@ -2,15 +2,16 @@
 //! step. Each figure goes to the bucket its reporter and partner choose (a function the
 //! run gives, see `normalize::bucket_of`), as a record in an unnamed file of that bucket
 //! (written by a thread of its own, as ingest reads on), and leaves memory; the texts
-//! (the dictionary) and the places stay, as they are shared and few. A bucket's figures are read back as raw figures of their own, with the raw
-//! index of each, in the order they were read.
+//! (the dictionary) and the places stay, as they are shared and few. A bucket's figures
+//! are read back as raw figures of their own, with the raw index of each, in the order
+//! they were read.
 //!
 //! A record: the raw index, the reporter, partner, flow, year, month and commodity text
 //! ids (4 bytes each, [`NONE`] as it is), the packed value (8 bytes); then, for a value
 //! text, its length (4 bytes) and its bytes.
 
 use super::{Dict, Ids, PackedRaw, Places, RawFigures, RawValue, NONE};
-use std::io::{BufWriter, Read, Seek, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 
 /// Chooses the bucket (below the router's count) of a figure from the dictionary and its
 /// reporter and partner text ids.
@@ -252,7 +253,7 @@ impl Routed {
         let (file, n) = &self.files[b];
         let mut f: &std::fs::File = file;
         f.rewind()?;
-        let mut input = std::io::BufReader::with_capacity(1 << 16, f);
+        let mut input = BufReader::with_capacity(1 << 16, f);
         let mut part = RawFigures {
             dict: dict.clone(),
             ..RawFigures::default()
