@@ -171,7 +171,16 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
             config::Location::Url(_) => ingest::fetch::record(&local),
             config::Location::File(_) => None,
         });
-        tracing::info!(source = %src.id, tables = read.tables.len(), figures = read.tables.iter().map(|t| t.figures).sum::<usize>(), "read");
+        let figures = read.tables.iter().map(|t| t.figures).sum::<usize>();
+        tracing::info!(source = %src.id, tables = read.tables.len(), figures, "read");
+        if figures == 0 {
+            return Err(Error::Validation(format!(
+                "source {} ({}) yielded no figures; nothing replaces the last publication. {}",
+                src.id,
+                src.display,
+                what_was_seen(&read.tables)
+            )));
+        }
         inputs.push((src.clone(), read));
     }
     let routed = raw
@@ -184,6 +193,44 @@ fn read_all(p: &Pipeline, opts: &Options, progress: &Progress) -> Result<Read> {
         inputs,
         fetches,
     })
+}
+
+/// What a source that yielded no figures was seen to hold: each table, its columns and
+/// their roles, and why nothing was read.
+fn what_was_seen(tables: &[ingest::layout::TableReading]) -> String {
+    if tables.is_empty() {
+        return "No table was found in it (no header row of years, flows or column names).".into();
+    }
+    let mut out = format!("It holds {} table(s):", tables.len());
+    for t in tables.iter().take(5) {
+        out.push_str(&format!(
+            "\n  {} (header row {}, {} data rows, layout: {})",
+            t.label,
+            t.header_row + 1,
+            t.data_rows,
+            if t.layout.is_empty() {
+                "none"
+            } else {
+                t.layout
+            }
+        ));
+        for c in t.columns.iter().take(40) {
+            out.push_str(&format!("\n    column {:?}: {}", c.header, c.role));
+        }
+        for why in t.skipped.iter().take(10) {
+            out.push_str(&format!("\n    {why}"));
+        }
+        for n in &t.not_read {
+            out.push_str(&format!("\n    {} rows not read: {}", n.rows, n.why));
+        }
+        for a in &t.set_aside {
+            out.push_str(&format!(
+                "\n    {} rows broken down by {:?}: set aside",
+                a.rows, a.column
+            ));
+        }
+    }
+    out
 }
 
 /// The error of a run whose own files (see [`work_dir`]) fail it while it does `what`:
@@ -269,11 +316,13 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     progress.stage("normalising");
     let t = Clock::start();
     let sref = |pl| read.prov.source_ref(pl);
+    let world_max = rust_decimal::Decimal::try_from(p.rules.plausible_max_usd)
+        .unwrap_or(rust_decimal::Decimal::MAX);
     let nopts = normalize::Options {
         default_unit: p.default_unit.clone(),
         aliases: p.aliases.clone(),
-        plausible_max_usd: rust_decimal::Decimal::try_from(p.rules.plausible_max_usd)
-            .unwrap_or(rust_decimal::Decimal::MAX),
+        plausible_max_usd: world_max.min(normalize::PLAUSIBLE_MAX_USD.into()),
+        plausible_max_world_usd: world_max,
     };
     // when there are many figures, the texts only rejects show go to the disk behind
     // normalise, as it works from the last figures to the first
@@ -411,6 +460,19 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         Clean::Segments(s) => publish::Rows::Segments(s),
     };
     let counts = counts(figures_read, &norm, &verdict, clean.len());
+    if counts.0 == 0 && !norm.aggregates.is_empty() {
+        let names = normalize::aggregate_names(&norm.aggregates);
+        return Err(Error::Validation(format!(
+            "every row read is an aggregate, not a figure ({} rows: {}); nothing replaces the last publication",
+            norm.aggregates.len(),
+            names
+                .iter()
+                .take(10)
+                .map(|a| format!("{:?} x{}", a.label, a.rows))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let mut summary = format!(
         "read {} figures from {} sources: {} clean, {} rejected, {} superseded; {} aggregate rows set aside; {} warnings",
         counts.0,
@@ -1019,13 +1081,14 @@ fn report(
         "figures_rejected": rejected,
         "figures_superseded": superseded,
         "accounting_holds": figures_read == clean + rejected + superseded,
+        "aggregate_rows": norm.aggregates.len(),
         "rejected_by_rule": rules,
         "checks": null,
         "expectations": v.expectations,
         "mirror": v.mirror,
         "coverage": v.coverage.iter().map(|(p, y, f, has)| json!({"partner": p, "year": y, "flow": f, "present": has})).collect::<Vec<_>>(),
         "superseded": v.superseded,
-        "aggregates": norm.aggregates,
+        "aggregates": normalize::aggregate_names(&norm.aggregates),
         "sources": read.inputs.iter().map(|(s, r)| json!({
             "id": s.id,
             "location": s.display,
@@ -1232,6 +1295,6 @@ fn inspect_json(
             v
         })
         .collect();
-    let doc = json!({"file": path.display().to_string(), "bytes": read.bytes, "sha256": read.sha256, "tables": tables, "aggregates": norm.aggregates});
+    let doc = json!({"file": path.display().to_string(), "bytes": read.bytes, "sha256": read.sha256, "tables": tables, "aggregates": normalize::aggregate_names(&norm.aggregates)});
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }

@@ -464,13 +464,13 @@ fn validation_in_parts_or_with_unpacked_keys_gives_the_outputs_of_one_pass() {
     // of one to five figures, the outputs are those of one part
     let mut a = String::from("reporter,partner,flow,year,value,unit\n");
     let mut b = a.clone();
-    for (k, p) in ["Kazakhstan", "Azerbaijan", "Uzbekistan", "World"]
+    for (k, p) in ["Kazakhstan", "Azerbaijan", "Uzbekistan", "Total"]
         .iter()
         .enumerate()
     {
         for f in ["export", "import"] {
             for y in 2016..2021 {
-                // a jump in 2019; World's figure is not the sum of the others
+                // a jump in 2019; the Total's figure is not the sum of the others
                 let v = (k as i32 + 1) * 100 + (y - 2016) * 7 + if y == 2019 { 900 } else { 0 };
                 a.push_str(&format!("TUR,{p},{f},{y},{v},USD million\n"));
                 // the second source repeats some: the same value (superseded), or
@@ -614,7 +614,7 @@ fn a_run_in_buckets_of_pairs_gives_the_outputs_of_one_bucket() {
             50 + y - 2016
         ));
         for f in ["export", "import"] {
-            a.push_str(&format!("TUR,World,{f},{y},5000,USD million\n"));
+            a.push_str(&format!("TUR,Total,{f},{y},5000,USD million\n"));
         }
     }
     a.push_str(

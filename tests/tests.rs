@@ -12,5 +12,6 @@ mod http;
 mod ingest;
 mod outputs;
 mod properties;
+mod real;
 mod rules;
 mod schedule;

@@ -207,7 +207,11 @@ struct ValidateConfig {
     max_rejected_share: f64,
     /// Accept negative values (adjustments, re-imports).
     allow_negative: bool,
-    /// A figure above this many dollars is implausible (default: one trillion).
+    /// A figure above this many dollars is implausible (default: a hundred trillion, above
+    /// every flow on record: the world's exports were about 31 trillion in 2022, China's
+    /// 3.4 trillion in 2023). Between two countries (neither the World) an ambiguous
+    /// reading above one trillion, or above this where lower, is implausible too: it
+    /// decides `1.180` under `Billion dollars` as 1.18 billion.
     plausible_max_usd: f64,
     /// Mirror statistics: the partner's imports over our exports, minus one, may lie in
     /// this band (default [-0.10, 0.20]: imports are valued CIF, exports FOB).
@@ -249,7 +253,7 @@ impl Default for ValidateConfig {
             max_rejected: None,
             max_rejected_share: 0.05,
             allow_negative: false,
-            plausible_max_usd: 1e12,
+            plausible_max_usd: 1e14,
             mirror_band: [-0.10, 0.20],
             total_tolerance: 0.01,
             repeat_run: 3,

@@ -2,10 +2,12 @@
 //! data rows, footer rows (`Source:`), several tables on one grid, and a table continued
 //! after blank rows (a page break) when the rows that follow carry on its years.
 
-use super::layout::long_role;
+use super::headers::{self, Role};
+use super::layout::LongRole;
 use super::markdown::is_footer;
 use super::{Cell, Row, Table};
 use crate::model::RefStyle;
+use crate::normalize::countries;
 use crate::normalize::{is_year_label, parse_year};
 
 fn non_empty(r: &Row) -> usize {
@@ -30,7 +32,70 @@ fn is_strong_header(r: &Row) -> bool {
     let texts: Vec<String> = r.cells.iter().map(Cell::text).collect();
     texts.iter().any(|t| is_year_label(t))
         || texts.iter().filter(|t| parse_year(t).is_some()).count() >= 2
-        || texts.iter().filter(|t| long_role(t).is_some()).count() >= 2
+        || texts.iter().filter(|t| known_name(t).is_some()).count() >= 2
+        || key_roles(&texts) >= 3
+}
+
+/// Whether a text is one of the exact column names of a long table (`partner`, `flow`,
+/// `value`, `refYear`), as a header row holds them and a data row does not.
+fn known_name(header: &str) -> Option<LongRole> {
+    use LongRole::*;
+    let k = countries::name_key(header).replace([' ', '-'], "_");
+    if is_year_label(header) || matches!(k.as_str(), "refyear" | "ref_year" | "yil/year") {
+        return Some(Year);
+    }
+    Some(match k.as_str() {
+        "month" | "months" | "ay" | "aylar" | "месяц" | "месяцы" | "refmonth" | "ref_month" => {
+            Month
+        }
+        "reporter" | "reporter_iso3" | "reporteriso" | "reporter_iso" | "reporterdesc"
+        | "reporter_country" | "raportor" => Reporter,
+        "partner" | "partner_iso3" | "partneriso" | "partner_iso" | "partnerdesc"
+        | "partner_country" | "country" | "ulke" | "ulkeler" | "страна" | "страны" | "mamlakat"
+        | "ulke_adi" => Partner,
+        "flow"
+        | "flowcode"
+        | "flow_code"
+        | "flowdesc"
+        | "trade_flow"
+        | "akis"
+        | "yon"
+        | "направление"
+        | "поток"
+        | "rejim"
+        | "tip"
+        | "тип" => Flow,
+        "commodity" | "hs" | "hs_code" | "hscode" | "cmdcode" | "cmd_code" | "gtip"
+        | "gtip_kodu" | "commodity_code" | "тн_вэд" | "код_тн_вэд" => Commodity,
+        "value" | "value_usd" | "primaryvalue" | "primary_value" | "tradevalue" | "trade_value"
+        | "deger" | "стоимость" | "amount" | "value_(usd)" | "tutar" => Value,
+        "unit" | "units" | "birim" | "единица" | "ед._изм." | "currency_unit" => Unit,
+        _ => return None,
+    })
+}
+
+/// How many distinct key roles (who, whom, when, what flow, what goods) the texts name by
+/// their words (`Reporter ISO`, `Trade Flow`, `Period`): three make a header.
+fn key_roles(texts: &[String]) -> usize {
+    let mut seen: Vec<Role> = Vec::new();
+    for t in texts {
+        let r = headers::read(t).role;
+        let r = if r == Role::Period { Role::Year } else { r };
+        if matches!(
+            r,
+            Role::Reporter
+                | Role::Partner
+                | Role::Flow
+                | Role::Year
+                | Role::Month
+                | Role::Commodity
+                | Role::Indicator
+        ) && !seen.contains(&r)
+        {
+            seen.push(r);
+        }
+    }
+    seen.len()
 }
 
 fn is_header(rows: &[Row], i: usize) -> bool {
@@ -47,6 +112,16 @@ fn is_header(rows: &[Row], i: usize) -> bool {
         return true;
     }
     if starts_with_year(r) {
+        return false;
+    }
+    // a few cells of metadata over a wide header a few rows down (`Data Source, World
+    // Development Indicators`, `Last Updated Date, 2024-06-28`): titles, not a header
+    let wide_header_below = rows[i + 1..]
+        .iter()
+        .filter(|n| non_empty(n) > 0)
+        .take(6)
+        .any(|n| is_strong_header(n) && non_empty(n) >= 2 * non_empty(r).max(2));
+    if non_empty(r) <= 3 && wide_header_below {
         return false;
     }
     // else the next non-empty row holds data, and is not a header itself

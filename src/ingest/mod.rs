@@ -9,6 +9,7 @@ pub mod comtrade;
 pub mod delimited;
 pub mod fetch;
 pub mod grid;
+pub mod headers;
 pub mod html;
 pub mod json;
 pub mod layout;
@@ -417,11 +418,13 @@ fn figures_of(
             let headers: Vec<String> = t.header.cells.iter().map(Cell::text).collect();
             let reader = layout::LongReader::new(t, src, table_ix, &headers);
             if let Some((reader, rest)) = reader.zip(rest.take()) {
+                let before = out.len();
                 let Some(n) = rest(&reader, out)? else {
                     return Ok(None);
                 };
                 reading.data_rows += n;
-                reading.figures += n;
+                reading.figures += out.len() - before;
+                reading.add_set_aside(&reader);
             }
         }
         readings.push(reading);
@@ -439,6 +442,16 @@ pub enum Kind {
     Json,
 }
 
+/// Whether a compound file (the container of Excel 97 workbooks) is an encrypted Office
+/// Open XML package: it holds a stream named `EncryptedPackage` (UTF-16 in its directory).
+fn is_encrypted_package(bytes: &[u8]) -> bool {
+    let name: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    bytes.windows(name.len()).any(|w| w == name.as_slice())
+}
+
 fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
     let ext = path
         .extension()
@@ -453,8 +466,12 @@ fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
     };
     match ext.as_str() {
         "xlsx" | "xlsm" | "xlsb" | "ods" => {
-            if cfb {
+            if cfb && is_encrypted_package(bytes) {
                 return Err(fail("the workbook is encrypted (password-protected); save it without a password".into()));
+            }
+            if cfb {
+                // an Excel 97 workbook saved under a newer name: read by what it is
+                return Ok(Kind::Spreadsheet);
             }
             if !zip {
                 let what = if looks_html { "an HTML page" } else { "not a zip archive" };
@@ -463,6 +480,10 @@ fn kind_of(src: &Source, path: &Path, bytes: &[u8]) -> Result<Kind> {
             Ok(Kind::Spreadsheet)
         }
         "xls" => {
+            if zip {
+                // a newer workbook under an Excel 97 name: read by what it is
+                return Ok(Kind::Spreadsheet);
+            }
             if !cfb {
                 return Err(fail(format!(
                     "the extension says .xls but the content is {}",

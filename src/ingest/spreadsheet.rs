@@ -217,6 +217,19 @@ pub fn tables(src: &Source, path: &Path) -> Result<Vec<Table>> {
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    // a workbook is read by what its bytes are, whatever its name says
+    let mut head = [0u8; 4];
+    let _ = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head));
+    if head == [0xD0, 0xCF, 0x11, 0xE0] {
+        let wb: calamine::Xls<_> = open_workbook(path)
+            .map_err(|e| fail(format!("cannot open the Excel 97 workbook: {e}")))?;
+        return sheets_tables(src, Sheets::Xls(wb));
+    }
+    let ext = if ext == "xls" && head == *b"PK\x03\x04" {
+        "xlsx".to_string()
+    } else {
+        ext
+    };
     if matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb" | "ods") {
         check_archive(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
     }

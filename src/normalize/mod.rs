@@ -17,8 +17,13 @@ use number::{Evidence, Parsed, Reading};
 use units::{Currency, Unit, UnitRead};
 
 /// No bilateral annual trade figure reaches a trillion dollars (the largest pair is
-/// below 0.8 trillion); a reading above it is implausible.
+/// below 0.8 trillion); between two countries a reading above it is implausible.
 pub const PLAUSIBLE_MAX_USD: i64 = 1_000_000_000_000;
+
+/// No flow with the World reaches a hundred trillion dollars (the world's exports of
+/// goods and services were about 31 trillion in 2022; China's, the largest country's,
+/// 3.4 trillion in 2023).
+pub const PLAUSIBLE_MAX_WORLD_USD: i64 = 100_000_000_000_000;
 
 /// A sum row (World, Total, Toplam) read aside: not a figure, used for cross-checks.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -54,8 +59,11 @@ pub struct Options {
     pub default_unit: Option<String>,
     /// Extra country names.
     pub aliases: std::sync::Arc<countries::Aliases>,
-    /// A reading above this many dollars is implausible (decides `1.180`).
+    /// A reading above this many dollars is implausible (decides `1.180`) between two
+    /// countries.
     pub plausible_max_usd: Decimal,
+    /// The same where the World is the reporter or the partner.
+    pub plausible_max_world_usd: Decimal,
 }
 
 impl Default for Options {
@@ -64,6 +72,7 @@ impl Default for Options {
             default_unit: None,
             aliases: Default::default(),
             plausible_max_usd: Decimal::from(PLAUSIBLE_MAX_USD),
+            plausible_max_world_usd: Decimal::from(PLAUSIBLE_MAX_WORLD_USD),
         }
     }
 }
@@ -96,6 +105,34 @@ pub struct Normalized {
     pub column_units: Vec<ColumnUnit>,
 }
 
+/// The aggregates of a run, once per distinct name: how many rows, where the first was.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AggregateName {
+    pub label: String,
+    pub rows: usize,
+    pub first_source_ref: String,
+}
+
+/// [`Aggregate`]s grouped by their name, in the order first seen.
+pub fn aggregate_names(aggregates: &[Aggregate]) -> Vec<AggregateName> {
+    let mut out: Vec<AggregateName> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::default();
+    for a in aggregates {
+        match at.get(a.label.as_str()) {
+            Some(&k) => out[k].rows += 1,
+            None => {
+                at.insert(&a.label, out.len());
+                out.push(AggregateName {
+                    label: a.label.clone(),
+                    rows: 1,
+                    first_source_ref: a.source_ref.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// `export`, `Exports`, `İhracat`, `Экспорт`, `X`, `re-export`, `RX` to a flow.
 pub fn parse_flow(text: &str) -> Option<Flow> {
     let key = countries::name_key(text);
@@ -104,6 +141,21 @@ pub fn parse_flow(text: &str) -> Option<Flow> {
         .filter(|w| !w.is_empty())
         .collect();
     let has = |pre: &[&str]| words.iter().any(|w| pre.iter().any(|p| w.starts_with(p)));
+    // a publisher's other flows (Comtrade's domestic exports `DX`, foreign imports `FM`,
+    // processing and temporary trade) are not any of the four: never merged into them
+    if has(&[
+        "domestic",
+        "foreign",
+        "processing",
+        "temporary",
+        "inward",
+        "outward",
+    ]) || matches!(
+        words.as_slice(),
+        ["dx"] | ["fm"] | ["mip"] | ["mop"] | ["xip"] | ["xop"]
+    ) {
+        return None;
+    }
     let re = has(&["reexport", "reimport", "реэкспорт", "реимпорт"])
         || words.windows(2).any(|w| {
             matches!(w[0], "re" | "yeniden")
@@ -212,6 +264,12 @@ fn parse_month(text: &str) -> Option<u8> {
     t.parse::<u8>().ok().filter(|m| (1..=12).contains(m))
 }
 
+/// Whether a commodity text is the total of all goods (`TOTAL`, `All Commodities`,
+/// `  All Products`, `Toplam`).
+pub fn is_total_commodity(text: &str) -> bool {
+    parse_commodity_text(Some(text)).is_ok_and(|c| c == "TOTAL")
+}
+
 fn parse_commodity_text(text: Option<&str>) -> Result<String, String> {
     let Some(t) = text.map(str::trim) else {
         return Ok("TOTAL".into());
@@ -224,7 +282,19 @@ fn parse_commodity_text(text: Option<&str>) -> Result<String, String> {
     if !code_like
         && matches!(
             countries::name_key(t).as_str(),
-            "" | "total" | "all" | "toplam" | "всего" | "итого" | "tot" | "ag" | "all commodities"
+            "" | "total"
+                | "all"
+                | "toplam"
+                | "всего"
+                | "итого"
+                | "tot"
+                | "ag"
+                | "all commodities"
+                | "all products"
+                | "all goods"
+                | "total trade"
+                | "all groups"
+                | "total merchandise"
         )
     {
         return Ok("TOTAL".into());
@@ -601,6 +671,7 @@ fn normalize_range(
             month: vec![None; raw.dict.len()],
         },
         context_units: vec![None; raw.places.context_count()],
+        ceiling: opts.plausible_max_usd,
         out: Normalized::default(),
     };
     // nearly every figure of the range is a normalised figure: its columns sized once
@@ -610,8 +681,17 @@ fn normalize_range(
         let partner_id = raw.partner.get(i);
         let partner =
             text(partner_id).map(|p| (p, cx.memo.place(partner_id, || opts.aliases.lookup(p))));
-        if let Some((label, Some(countries::Place::Aggregate))) = partner {
-            // a sum row: read what can be read, keep it aside
+        let reporter_id = raw.reporter.get(i);
+        let reporter =
+            text(reporter_id).map(|r| (r, cx.memo.place(reporter_id, || opts.aliases.lookup(r))));
+        let aggregate = match (partner, reporter) {
+            (Some((label, Some(countries::Place::Aggregate))), _)
+            | (_, Some((label, Some(countries::Place::Aggregate)))) => Some(label),
+            _ => None,
+        };
+        if let Some(label) = aggregate {
+            // a sum row (over partners, or a region reporting): read what can be read,
+            // keep it aside
             let place = raw.places.get(i);
             let dims = cx.dims(i).ok();
             let value = cx.value(i).ok().and_then(|(v, _)| v);
@@ -634,6 +714,13 @@ fn normalize_range(
             });
             continue;
         }
+        let is_world = |p: Option<countries::Place>| matches!(p, Some(countries::Place::Country(c)) if c.iso3 == "WLD");
+        let world = is_world(partner.and_then(|p| p.1)) || is_world(reporter.and_then(|r| r.1));
+        cx.ceiling = if world {
+            opts.plausible_max_world_usd
+        } else {
+            opts.plausible_max_usd
+        };
         let result = (|| -> Result<Typed, Rejection> {
             let partner = match partner {
                 None => return Err((
@@ -789,6 +876,8 @@ struct Context<'a> {
     /// and the flags of the levels it overrides), by context index: worked out once per
     /// context, not with four lookups per figure.
     context_units: Vec<Option<ContextUnit>>,
+    /// The plausibility ceiling of the figure at hand: the World's where it is a side.
+    ceiling: Decimal,
     out: Normalized,
 }
 
@@ -920,7 +1009,7 @@ impl Context<'_> {
             None => {
                 return Err((
                     "missing_reporter",
-                    "the file does not say whose trade this is: set `reporter` in the source"
+                    "no reporter in the row's cells (a reporter column left empty, or none), its headers, the title or the config: where the file does not say whose trade it is, set `reporter` in the source"
                         .into(),
                 ))
             }
@@ -1088,7 +1177,7 @@ impl Context<'_> {
                                 mark,
                                 exp,
                                 self.evidence.get(&key).copied(),
-                                self.opts.plausible_max_usd,
+                                self.ceiling,
                             )
                             .map_err(|why| ("ambiguous_number", why))?;
                             flag |= f;
@@ -1117,8 +1206,15 @@ impl Context<'_> {
                 ))
             }
         };
-        if base_unit.is_some_and(|u| u.currency == Some(Currency::Other)) && cell_scale.is_none() {
-            return Err(("not_usd", "the column's unit is not US dollars".into()));
+        if let Some(Currency::Other(code)) = base_unit.and_then(|u| u.currency) {
+            if cell_scale.is_none() {
+                return Err((
+                    "not_usd",
+                    format!(
+                        "the unit of its column, title or config is {code}, not US dollars: only US dollars are published"
+                    ),
+                ));
+            }
         }
         let value = mantissa.checked_mul(number::pow10(exp)).ok_or_else(|| {
             (
@@ -1254,7 +1350,7 @@ mod tests {
         // texts shared across chunk borders, commodities first seen in a later chunk,
         // rejects, aggregates and several columns' units
         let mut raw = RawFigures::default();
-        let partners = ["Kazakhstan", "World", "Atlantis", "Özbekistan"];
+        let partners = ["Kazakhstan", "Total", "Atlantis", "Özbekistan"];
         for i in 0..101usize {
             let value = raw.text_value(&format!("{}.5", i + 1));
             let (year, cmd) = (

@@ -1669,16 +1669,21 @@ pub fn finish(
         id: "aggregates",
         severity: Severity::Info,
         description:
-            "rows that are sums over partners (World, Total): read, kept out of the clean table",
+            "rows that are sums over partners (regions, Total), once per name: read, kept out of the clean table",
         findings: vec![],
     };
+    // listed once per distinct name, with how many rows bear it
+    let mut named: std::collections::HashMap<&str, usize> = Default::default();
     for a in aggregates {
-        if listed.findings.len() < MAX_LISTED {
-            listed.findings.push(Finding::at(
-                format!("{} = {:?}", a.label, a.raw_value),
-                &[a.raw],
-            ));
+        let n = named.len();
+        let k = *named.entry(a.label.as_str()).or_insert(n);
+        if k == n && listed.findings.len() < MAX_LISTED {
+            listed
+                .findings
+                .push(Finding::at(format!("{:?}", a.label), &[a.raw]));
         }
+    }
+    for a in aggregates {
         let (Some(total), Some(rep), Some(flow), Some(year)) =
             (a.value_usd, a.reporter, a.flow, a.year)
         else {
@@ -1796,7 +1801,8 @@ pub fn finish(
             &[rj.raw],
         ));
     }
-    for (c, total) in [(&mut parse, normalised), (&mut listed, aggregates.len())] {
+    let distinct = named.len();
+    for (c, total) in [(&mut parse, normalised), (&mut listed, distinct)] {
         if total > MAX_LISTED {
             c.findings.push(Finding::new(
                 format!(

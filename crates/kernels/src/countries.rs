@@ -1,5 +1,6 @@
-//! Country names in many languages to ISO 3166-1 alpha-3 codes, and aggregates
-//! (World, Total, Toplam, Итого) told apart from countries.
+//! Country names in many languages to ISO 3166-1 alpha-3 codes, the World (`WLD`, a
+//! partner like any country), and aggregates (regions, Total, Toplam, Итого) told apart
+//! from countries.
 //!
 //! Names are compared by a folded key: Turkish `İ`/`ı` mapped to `i` first (a naive
 //! lower-casing turns `İ` into `i̇`), then case folding, accents removed (NFKD), apostrophes
@@ -12,28 +13,32 @@ use unicode_normalization::UnicodeNormalization;
 
 const TABLE: &str = include_str!("countries.tsv");
 
+/// The names of the published country lists (the World Bank's, UN Comtrade's, UN M49,
+/// ISO 3166), each with its ISO3 code, `WLD` or `AGGREGATE`: generated from the lists in
+/// `lists/` by `scripts/country_lists.py`. `countries.tsv` wins where both name a key.
+const PUBLISHED: &str = include_str!("published_names.tsv");
+
+/// UN Comtrade's area codes (its own where they differ from M49) to ISO3, `WLD` or
+/// `AGGREGATE`, from the same script.
+const COMTRADE_CODES: &str = include_str!("comtrade_codes.tsv");
+
 /// Names of sums over partners, not countries (folded at lookup).
 const AGGREGATES: &[&str] = &[
-    "world",
-    "wld",
-    "w00",
     "total",
     "totals",
     "grand total",
     "all countries",
     "toplam",
     "genel toplam",
-    "dunya",
     "итого",
     "всего",
-    "мир",
-    "весь мир",
     "barcha",
     "jami",
     "жами",
     "жалпы",
     "cemi",
     "areas, nes",
+    "unspecified",
     "other",
     "others",
     "other countries",
@@ -114,6 +119,27 @@ fn lexicon() -> &'static Lexicon {
         for a in AGGREGATES {
             by_key.insert(name_key(a), Place::Aggregate);
         }
+        for line in PUBLISHED.lines().filter(|l| !l.starts_with('#')) {
+            let mut parts = line.split('\t');
+            let (Some(target), Some(name)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let place = match target {
+                "AGGREGATE" => Place::Aggregate,
+                iso => match codes.get(&name_key(iso)) {
+                    Some(c) => Place::Country(*c),
+                    None => continue,
+                },
+            };
+            let k = name_key(name);
+            if !by_key.contains_key(&k) {
+                max_words = max_words.max(k.split(' ').count());
+                if let Place::Country(c) = place {
+                    keys.push((k.clone(), c.iso3));
+                }
+                by_key.insert(k, place);
+            }
+        }
         Lexicon {
             by_key,
             codes,
@@ -158,7 +184,47 @@ fn name_key_general(raw: &str) -> String {
             out.push(c);
         }
     }
+    if out.chars().any(is_cyrillic) && out.chars().any(|c| c.is_ascii_alphabetic()) {
+        return cyrillic_lookalikes(&out);
+    }
     out
+}
+
+fn is_cyrillic(c: char) -> bool {
+    ('\u{0400}'..='\u{04FF}').contains(&c)
+}
+
+/// A word of Cyrillic letters with Latin look-alikes typed among them (`Kитай`, `Росcия`,
+/// as keyed in some national tables) spelled in Cyrillic throughout: the Latin `a`, `c`,
+/// `e`, `o`, `p`, `x`, `y`, `k`, `m`, `t`, `h`, `b` of a word that holds a Cyrillic letter
+/// are its Cyrillic twins.
+fn cyrillic_lookalikes(key: &str) -> String {
+    key.split(' ')
+        .map(|w| {
+            if !w.chars().any(is_cyrillic) {
+                return w.to_string();
+            }
+            w.chars()
+                .map(|c| match c {
+                    'a' => 'а',
+                    'c' => 'с',
+                    'e' => 'е',
+                    'o' => 'о',
+                    'p' => 'р',
+                    'x' => 'х',
+                    'y' => 'у',
+                    'k' => 'к',
+                    'm' => 'м',
+                    't' => 'т',
+                    'h' => 'н',
+                    'b' => 'в',
+                    'i' => 'і',
+                    c => c,
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Extra names for countries and aggregates (`[normalize] aliases`), by folded key.
@@ -261,10 +327,34 @@ pub fn comtrade_code(iso3: &str) -> Option<u16> {
     numeric_codes().get(iso3).map(|c| c.1.unwrap_or(c.0))
 }
 
-/// The country of a UN Comtrade or M49 numeric code; 0 is the World.
+/// UN Comtrade's area codes, from its published lists.
+fn comtrade_areas() -> &'static HashMap<u16, Place> {
+    static C: OnceLock<HashMap<u16, Place>> = OnceLock::new();
+    C.get_or_init(|| {
+        COMTRADE_CODES
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut p = l.split('\t');
+                let code: u16 = p.next()?.trim().parse().ok()?;
+                let place = match p.next()? {
+                    "AGGREGATE" => Place::Aggregate,
+                    iso => Place::Country(country(iso)?),
+                };
+                Some((code, place))
+            })
+            .collect()
+    })
+}
+
+/// The country of a UN Comtrade or M49 numeric code; 0 is the World (`WLD`). Comtrade's
+/// own codes first (its lists), then M49.
 pub fn from_comtrade_code(code: u16) -> Option<Place> {
     if code == 0 {
-        return Some(Place::Aggregate);
+        return country("WLD").map(Place::Country);
+    }
+    if let Some(p) = comtrade_areas().get(&code) {
+        return Some(*p);
     }
     let iso = numeric_codes()
         .iter()
@@ -281,6 +371,8 @@ pub struct Mention {
     pub text: String,
     /// Index of the first word.
     pub word: usize,
+    /// The folded word before it, if any (`экспорт` in `Экспорт Казахстана`).
+    pub before: String,
 }
 
 /// Every country named in a text such as `TURKEY'S EXPORT TO AZERBAIJAN (Million dollars)`
@@ -330,6 +422,10 @@ fn find_with(text: &str, extra: &HashMap<String, Place>) -> Vec<Mention> {
                         country: *c,
                         text: phrase,
                         word: i,
+                        before: i
+                            .checked_sub(1)
+                            .map(|b| name_key(words[b]))
+                            .unwrap_or_default(),
                     },
                 ));
                 break;
@@ -401,12 +497,41 @@ mod tests {
     #[case("Қазақстан", "KAZ")]
     #[case("Türkmenistan", "TKM")]
     #[case("kaz", "KAZ")]
+    #[case("Kитай", "CHN")]
+    #[case("Pоссия", "RUS")]
+    #[case("Korea, Rep.", "KOR")]
+    #[case("Egypt, Arab Rep.", "EGY")]
+    #[case("Iran, Islamic Rep.", "IRN")]
+    #[case("Hong Kong, China", "HKG")]
+    #[case("Lao PDR", "LAO")]
+    #[case("Bahamas, The", "BHS")]
+    #[case("Congo, Dem. Rep.", "COD")]
+    #[case("Venezuela, RB", "VEN")]
+    #[case("United Rep. of Tanzania", "TZA")]
+    #[case("Mayotte", "MYT")]
+    #[case("Saint Barthélemy", "BLM")]
+    #[case("Slovak Republic", "SVK")]
+    #[case("Fmr Yugoslavia", "YUG")]
     fn names_fold_to_iso3(#[case] name: &str, #[case] iso: &str) {
         assert_eq!(country(name).map(|c| c.iso3), Some(iso), "{name}");
     }
 
     #[rstest]
     #[case("World")]
+    #[case("WLD")]
+    #[case("W00")]
+    #[case("Dünya")]
+    #[case("Мир")]
+    fn the_world_is_a_partner(#[case] name: &str) {
+        assert_eq!(country(name).map(|c| c.iso3), Some("WLD"), "{name}");
+        assert_eq!(
+            from_comtrade_code(0),
+            Some(Place::Country(country("WLD").unwrap()))
+        );
+    }
+
+    #[rstest]
+    #[case("Genel Toplam")]
     #[case("Toplam")]
     #[case("Итого")]
     #[case("Areas, nes")]
@@ -439,7 +564,12 @@ mod tests {
             }),
             Some("USA")
         );
-        assert_eq!(from_comtrade_code(0), Some(Place::Aggregate));
+        assert_eq!(
+            from_comtrade_code(0),
+            Some(Place::Country(country("WLD").unwrap()))
+        );
+        // Comtrade's own area codes: 490 "Other Asia, nes" is an aggregate
+        assert_eq!(from_comtrade_code(490), Some(Place::Aggregate));
         assert_eq!(
             from_comtrade_code(398).map(|p| matches!(p, Place::Country(c) if c.iso3 == "KAZ")),
             Some(true)

@@ -162,7 +162,7 @@ fn parse_general(t: &str, decimal: Option<char>) -> Parsed {
                 }
                 scale = Some(e);
             } else if let Some(c) = currency_word(w) {
-                foreign |= c == Currency::Other;
+                foreign |= matches!(c, Currency::Other(_));
             } else if w == "%" {
                 return Parsed::Invalid(format!("a percentage is not a value: {t:?}"));
             } else {
@@ -496,32 +496,34 @@ fn read_digits(s: &str, decimal: Option<char>) -> Result<DigitsRead, String> {
     }
 }
 
-/// An exact decimal for a spreadsheet float, snapped to 12 significant digits so that
-/// float noise (1.1799999999999999) becomes what the cell shows (1.18). The flag says
-/// whether snapping changed the shortest round-trip text.
+/// An exact decimal for a spreadsheet float: the shortest decimal that gives back the
+/// float, snapped to 15 significant digits (as many as Excel shows) so that float noise
+/// (1.1799999999999999, 0.30000000000000004) becomes what the cell shows (1.18, 0.3)
+/// while a figure typed with up to 15 digits (17880630.52827) is kept as typed. The flag
+/// says whether snapping changed the shortest round-trip text.
 pub fn from_float(x: f64) -> Option<(Decimal, bool)> {
     if !x.is_finite() {
         return None;
     }
     let shortest = format!("{x}");
     let exact = Decimal::from_str(&shortest).ok();
-    // a shortest text of at most 12 significant digits is already the snapped value: the
-    // float is within half a unit of its last bit of that text, and the next 12-digit
-    // value is at least a million such units away. Only when the text was read exactly:
+    // a shortest text of at most 15 significant digits is already the snapped value: the
+    // float is within half a unit of its last bit of that text, and the next 15-digit
+    // value is at least that far away. Only when the text was read exactly:
     // past 28 decimals a Decimal rounds (1e-30 would read as 0)
     let decimals = shortest.split_once('.').map_or(0, |(_, f)| f.len());
     if let Some(e) = exact.filter(|_| decimals <= 28).map(|e| e.normalize()) {
-        if e.mantissa().unsigned_abs() < 1_000_000_000_000 {
+        if e.mantissa().unsigned_abs() < 1_000_000_000_000_000 {
             return Some((e, false));
         }
     }
     by_rounding(x, exact)
 }
 
-/// `x` rounded to 12 significant digits, flagged when that differs from `exact` (its
+/// `x` rounded to 15 significant digits, flagged when that differs from `exact` (its
 /// shortest text read as a decimal).
 fn by_rounding(x: f64, exact: Option<Decimal>) -> Option<(Decimal, bool)> {
-    let snapped = Decimal::from_scientific(&format!("{x:.11e}"))
+    let snapped = Decimal::from_scientific(&format!("{x:.14e}"))
         .ok()?
         .normalize();
     match exact {
@@ -810,7 +812,19 @@ mod tests {
     fn floats_snap_to_display() {
         assert_eq!(from_float(1.18), Some((d("1.18"), false)));
         assert_eq!(from_float(1.1799999999999999), Some((d("1.18"), false)));
-        let (v, snapped) = from_float(1.17999999999998).unwrap();
+        // fifteen significant digits are kept as typed; past them is float noise
+        assert_eq!(
+            from_float(1.17999999999998),
+            Some((d("1.17999999999998"), false))
+        );
+        assert_eq!(
+            from_float(17880630.52827),
+            Some((d("17880630.52827"), false))
+        );
+        let (v, snapped) = from_float(0.30000000000000004).unwrap();
+        assert_eq!(v, d("0.3"));
+        assert!(snapped);
+        let (v, snapped) = from_float(1.179999999999999).unwrap();
         assert_eq!(v, d("1.18"));
         assert!(snapped);
         assert_eq!(from_float(985.68).unwrap().0, d("985.68"));

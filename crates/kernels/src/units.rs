@@ -19,8 +19,9 @@ pub struct Unit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Currency {
     Usd,
-    /// A currency other than the dollar (`TL`, `EUR`, `руб`): values in it are rejected.
-    Other,
+    /// A currency other than the dollar (`TL`, `EUR`, `руб`), by its ISO 4217 code:
+    /// values in it are refused by name.
+    Other(&'static str),
 }
 
 impl Unit {
@@ -35,7 +36,7 @@ impl Unit {
             _ => " ×10^n",
         };
         match self.currency {
-            Some(Currency::Other) => format!("non-USD currency{scale}"),
+            Some(Currency::Other(code)) => format!("{code}{scale}"),
             _ => format!("USD{scale}"),
         }
     }
@@ -94,10 +95,19 @@ pub fn currency_word(key: &str) -> Option<Currency> {
         | "доллара" | "долл" | "сша" | "дол" | "aqsh" | "акш" | "ақш" | "доллары" | "dollarы" => {
             Currency::Usd
         }
-        "tl" | "try" | "eur" | "euro" | "€" | "£" | "gbp" | "руб" | "рублей" | "rub" | "тенге"
-        | "kzt" | "manat" | "azn" | "som" | "сом" | "so'm" | "uzs" | "kgs" | "tmt" => {
-            Currency::Other
-        }
+        "tl" | "try" | "₺" | "lira" | "lirasi" => Currency::Other("TRY"),
+        "eur" | "euro" | "euros" | "€" | "евро" => Currency::Other("EUR"),
+        "£" | "gbp" => Currency::Other("GBP"),
+        "руб" | "рублей" | "rub" | "рубль" | "рубля" => Currency::Other("RUB"),
+        "тенге" | "kzt" | "теңге" => Currency::Other("KZT"),
+        "manat" | "azn" => Currency::Other("AZN"),
+        "tmt" => Currency::Other("TMT"),
+        "som" | "сом" | "kgs" => Currency::Other("KGS"),
+        "so'm" | "uzs" => Currency::Other("UZS"),
+        "cny" | "rmb" | "yuan" => Currency::Other("CNY"),
+        "jpy" | "yen" | "¥" => Currency::Other("JPY"),
+        "chf" => Currency::Other("CHF"),
+        "inr" | "rupees" => Currency::Other("INR"),
         _ => return None,
     })
 }
@@ -149,7 +159,7 @@ pub fn read_unit(text: &str) -> UnitRead {
     let mut other_words = false;
     for w in &ws {
         if let Some(c) = currency_word(w) {
-            if currency != Some(Currency::Other) {
+            if !matches!(currency, Some(Currency::Other(_))) {
                 currency = Some(c);
             }
         } else if let Some((e, s)) = scale_word(w) {
