@@ -44,6 +44,16 @@ MOTS = [(1000, "Air"), (2000, "Water"), (3000, "Land"), (9000, "Other")]
 CUSTOMS = [("C01", "Inward processing"), ("C02", "Outward processing")]
 
 
+def hash_of(*parts):
+    """A stable hash of texts (Python's own is salted per process)."""
+    h = 1469598103934665603
+    for p in parts:
+        for b in str(p).encode():
+            h = ((h ^ b) * 1099511628211) % (1 << 64)
+        h = ((h ^ 0x1F) * 1099511628211) % (1 << 64)
+    return h
+
+
 def main():
     out = sys.argv[1]
     rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
@@ -56,15 +66,15 @@ def main():
         written, k = 0, 0
         while written < rows:
             # every key once (reporter, partner, flow, year, commodity), by mixed radix
-            r, rest = k % 7, k // 7
+            yr, rest = k % 6, k // 6
+            r, rest = rest % 7, rest // 7
             p, rest = rest % len(COUNTRIES), rest // len(COUNTRIES)
             fl, rest = rest % 2, rest // 2
-            yr, rest = rest % 6, rest // 6
             cmd = hs[rest % len(hs)]
             k += 1
             rc, rn, ri = COUNTRIES[r]
             pc, pn, pi = COUNTRIES[p] if p != r else (0, "World", "WLD")
-            fc, fn = FLOWS[fl + (2 if k % 13 == 0 else 0)]
+            fc, fn = FLOWS[fl + (2 if (k // 6) % 13 == 0 else 0)]
             year = 2015 + yr
             # the figure, and after one key in ten a breakdown of it: a second partner, a
             # mode of transport or a customs procedure that is not the total
@@ -80,7 +90,14 @@ def main():
                     mot = (str(MOTS[k % 4][0]), MOTS[k % 4][1])
                 elif kind == 2:
                     cust = CUSTOMS[k % 2]
-                value = rng.randrange(1_000, 900_000_000)
+                # values that look like trade: steady growth from a base of the pair and
+                # commodity, the importer's figure 5% above the exporter's (CIF over FOB),
+                # so that the checks find what they would in a real file, not noise
+                exporter, importer = (ri, pi) if fl == 1 else (pi, ri)
+                base = 1_000 + hash_of(exporter, importer, cmd) % 900_000_000
+                value = base * (100 + 3 * yr) // 100
+                if fl == 0:
+                    value = value * 105 // 100
                 qty = rng.randrange(1, 1_000_000)
                 w.writerow([
                     "H4", year, year, year, 6, 1, fc, fn, rc, rn, ri, pc, pn, pi,

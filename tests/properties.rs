@@ -1,5 +1,6 @@
-//! Property tests: a value formatted in any supported style reads back exactly; and the
-//! accounting rule holds on generated inputs, passing or failing.
+//! Property tests: a value formatted in any supported style reads back exactly; a number
+//! a spreadsheet holds comes out as typed (up to 15 significant digits) and its float
+//! noise snapped; and the accounting rule holds on generated inputs, passing or failing.
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -55,6 +56,34 @@ proptest! {
             }
             other => prop_assert!(false, "{:?} -> {:?}", text, other),
         }
+    }
+
+    /// A number typed into a spreadsheet with up to 15 significant digits (at any scale,
+    /// so also `17880630.52827`) is stored as the nearest float and read back exactly as
+    /// typed, not flagged.
+    #[test]
+    fn spreadsheet_numbers_come_out_as_typed(mantissa in 1u64..1_000_000_000_000_000, digits in 1u32..=15, point in 0u32..=15, neg in any::<bool>()) {
+        // `digits` significant digits of `mantissa`, the point `point` places from the right
+        let m = mantissa % 10u64.pow(digits);
+        prop_assume!(m > 0);
+        let typed = Decimal::from_i128_with_scale(if neg { -(m as i128) } else { m as i128 }, point.min(15)).normalize();
+        let x: f64 = typed.to_string().parse().unwrap();
+        let (got, snapped) = tradeflow::normalize::number::from_float(x).unwrap();
+        prop_assert_eq!(got, typed);
+        prop_assert!(!snapped, "{} flagged as snapped", typed);
+    }
+
+    /// A float a unit in its last place off a typed number (float arithmetic's noise, as
+    /// `0.1 + 0.2` gives `0.30000000000000004`) reads as the number typed, flagged as
+    /// snapped: the noise is past the 15th significant digit.
+    #[test]
+    fn float_noise_is_snapped(m in 1u64..1_000_000_000, point in 0u32..=6, up in any::<bool>()) {
+        let typed = Decimal::from_i128_with_scale(m as i128, point).normalize();
+        let x: f64 = typed.to_string().parse().unwrap();
+        let noisy = f64::from_bits(if up { x.to_bits() + 1 } else { x.to_bits() - 1 });
+        let (got, snapped) = tradeflow::normalize::number::from_float(noisy).unwrap();
+        prop_assert_eq!(got, typed);
+        prop_assert!(snapped);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod http;
 mod ingest;
 mod outputs;
 mod properties;
+mod publishers;
 mod real;
 mod rules;
 mod schedule;

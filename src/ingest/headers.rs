@@ -380,7 +380,7 @@ pub fn read(header: &str) -> Header {
         if described.is_some() {
             return h(Role::CodeName, Form::Name, format!("`{x}` described"));
         }
-        if w.iter().any(|y| *y == "id") {
+        if w.contains(&"id") {
             return h(Role::Ignored, Form::Code, format!("`{x}` id"));
         }
         return h(Role::Period, Form::Code, format!("`{x}`"));

@@ -954,7 +954,8 @@ struct BreakdownColumn {
 /// (second partner), `C00` / `All CPCs` (customs), `0` / `All MOTs` (transport).
 fn is_breakdown_total(text: &str) -> bool {
     let t = text.trim();
-    if t.is_empty() || t == "-1" {
+    // the codes of nearly every row, without folding
+    if matches!(t, "" | "0" | "-1" | "C00" | "W00" | "WLD" | "World") {
         return true;
     }
     if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -991,6 +992,14 @@ struct LongColumns {
     breakdowns: Vec<BreakdownColumn>,
     /// For every column, its role and the words that decided it.
     roles: Vec<String>,
+}
+
+/// The column of a role whose header has the fewest words (`Unit` before `Unit Code`,
+/// `Indicator` before `Indicator Category`), the first of those.
+fn fewest_words(read: &[headers::Header], headers: &[String], role: Role) -> Option<usize> {
+    (0..read.len())
+        .filter(|&c| read[c].role == role)
+        .min_by_key(|&c| (headers[c].split_whitespace().count(), c))
 }
 
 /// Rank of a form for a country column: ISO3 first, then a name, then a numeric code.
@@ -1054,16 +1063,10 @@ impl LongColumns {
         let period = read.iter().position(|h| h.role == Role::Period);
         let month = read.iter().position(|h| h.role == Role::Month);
         // `Unit` before `Unit Code`: the fewest words
-        let unit = (0..read.len())
-            .filter(|&c| read[c].role == Role::Unit)
-            .min_by_key(|&c| (headers[c].split_whitespace().count(), c));
+        let unit = fewest_words(&read, headers, Role::Unit);
         // `Indicator` before `Indicator Category`: the fewest words name the series
-        let indicator = (0..read.len())
-            .filter(|&c| read[c].role == Role::Indicator)
-            .min_by_key(|&c| (headers[c].split_whitespace().count(), c));
-        let classification = (0..read.len())
-            .filter(|&c| read[c].role == Role::Classification)
-            .min_by_key(|&c| (headers[c].split_whitespace().count(), c));
+        let indicator = fewest_words(&read, headers, Role::Indicator);
+        let classification = fewest_words(&read, headers, Role::Classification);
         let all_values: Vec<usize> = (0..read.len())
             .filter(|&c| read[c].role == Role::Value)
             .collect();
@@ -1245,10 +1248,13 @@ fn split_period(t: &str) -> (&str, Option<&str>) {
 
 /// Whether a classification code names the Harmonized System (`HS`, `H0` to `H6`, `HS17`).
 fn is_hs(k: &str) -> bool {
-    let k = k.trim().to_ascii_uppercase();
-    k.starts_with("HS")
-        || (k.starts_with('H') && k.len() == 2 && k.as_bytes()[1].is_ascii_digit())
-        || k.is_empty()
+    let b = k.trim().as_bytes();
+    match b {
+        [] => true,
+        [h, d] if h.eq_ignore_ascii_case(&b'H') && d.is_ascii_digit() => true,
+        [h, s, ..] => h.eq_ignore_ascii_case(&b'H') && s.eq_ignore_ascii_case(&b'S'),
+        _ => false,
+    }
 }
 
 /// A numeric flow code of UN Comtrade's legacy files: 1 import, 2 export, 3 re-export,

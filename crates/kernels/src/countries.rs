@@ -132,12 +132,12 @@ fn lexicon() -> &'static Lexicon {
                 },
             };
             let k = name_key(name);
-            if !by_key.contains_key(&k) {
-                max_words = max_words.max(k.split(' ').count());
+            if let std::collections::hash_map::Entry::Vacant(e) = by_key.entry(k) {
+                max_words = max_words.max(e.key().split(' ').count());
                 if let Place::Country(c) = place {
-                    keys.push((k.clone(), c.iso3));
+                    keys.push((e.key().clone(), c.iso3));
                 }
-                by_key.insert(k, place);
+                e.insert(place);
             }
         }
         Lexicon {

@@ -1,0 +1,258 @@
+//! What publishers' layouts say and our fixtures of real downloads do not show: the World
+//! as a partner in the config, countries read as reporters, reporters named by a title,
+//! breakdown rows, other flows, columns and files that are not money, other currencies,
+//! workbooks under another format's name, and the largest flows on record.
+
+use crate::util::{code, csv_rows, repo, stderr, Workdir};
+use std::collections::BTreeMap;
+
+/// Runs `file` (written with `text`) with the source lines `extra`: exit code, stderr and
+/// the clean rows.
+fn run(file: &str, text: &str, extra: &str) -> (i32, String, Vec<BTreeMap<String, String>>) {
+    let w = Workdir::empty();
+    w.write(file, text);
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\npath = \"{file}\"\n{extra}\n[output]\nformats = [\"csv\"]\n"),
+    );
+    let o = w.run(&["run"]);
+    let rows = if code(&o) == 0 {
+        csv_rows(&w.read("processed/trade.csv"))
+    } else {
+        Vec::new()
+    };
+    (code(&o), stderr(&o), rows)
+}
+
+fn key(r: &BTreeMap<String, String>) -> (String, String, String, String, String) {
+    (
+        r["reporter"].clone(),
+        r["partner"].clone(),
+        r["flow"].clone(),
+        r["year"].clone(),
+        r["value_usd"].clone(),
+    )
+}
+
+#[test]
+fn countries_down_with_the_world_as_declared_partner_are_reporters() {
+    let (c, err, rows) = run(
+        "raw/exports.csv",
+        "Country,2019,2020\nTurkey,180.8,169.6\nGermany,1489.2,1380.4\n",
+        "partner = \"World\"\nflow = \"export\"\nunit = \"USD billion\"",
+    );
+    assert_eq!(c, 0, "{err}");
+    let got: Vec<_> = rows.iter().map(key).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "DEU".into(),
+                "WLD".into(),
+                "export".into(),
+                "2019".into(),
+                "1489200000000".into()
+            ),
+            (
+                "DEU".into(),
+                "WLD".into(),
+                "export".into(),
+                "2020".into(),
+                "1380400000000".into()
+            ),
+            (
+                "TUR".into(),
+                "WLD".into(),
+                "export".into(),
+                "2019".into(),
+                "180800000000".into()
+            ),
+            (
+                "TUR".into(),
+                "WLD".into(),
+                "export".into(),
+                "2020".into(),
+                "169600000000".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_largest_flows_on_record_pass_and_the_report_still_decides_billions() {
+    // China's exports in 2023: 3.38 trillion dollars, the World its partner
+    let (c, err, rows) = run(
+        "raw/chn.csv",
+        "reporter,partner,flow,year,value\nCHN,WLD,export,2023,3380024000000\n",
+        "unit = \"USD\"",
+    );
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(rows[0]["value_usd"], "3380024000000");
+    // between two countries `1.180` under billions is still 1.18 billion
+    let (c, err, rows) = run(
+        "raw/kaz.csv",
+        "Yıl,Türkiye'nin Kazakistan'dan ithalatı (Milyar $)\n2020,\"1.180\"\n",
+        "",
+    );
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(rows[0]["value_usd"], "1180000000");
+    assert_eq!(rows[0]["reporter"], "TUR");
+}
+
+#[test]
+fn a_title_naming_whose_trade_it_is_gives_the_reporter() {
+    for title in [
+        "Georgian exports by partner (USD thousand)",
+        "Türkiye's exports by partner (USD thousand)",
+        "Экспорт Казахстана по странам (тыс. долл. США)",
+    ] {
+        let (c, err, rows) = run(
+            "raw/t.csv",
+            &format!("{title}\nPartner,2019,2020\nArmenia,10,20\nAzerbaijan,30,40\n"),
+            "",
+        );
+        assert_eq!(c, 0, "{title}: {err}");
+        let reporters: Vec<_> = rows.iter().map(|r| r["reporter"].as_str()).collect();
+        let want = match title.chars().next() {
+            Some('G') => "GEO",
+            Some('T') => "TUR",
+            _ => "KAZ",
+        };
+        assert!(
+            reporters.len() == 4 && reporters.iter().all(|r| *r == want),
+            "{title}: {rows:?}"
+        );
+        assert!(rows.iter().all(|r| r["flow"] == "export"), "{rows:?}");
+    }
+}
+
+#[test]
+fn breakdown_rows_are_set_aside_and_counted() {
+    // Comtrade+ rows: the totals over mode of transport, customs procedure and second
+    // partner are the figures; the rows broken down are set aside
+    let text = "refYear,reporterISO,partnerISO,partner2Code,flowCode,cmdCode,customsCode,motCode,primaryValue,netWgt\n\
+        2023,TUR,DEU,0,X,TOTAL,C00,0,1000,5\n\
+        2023,TUR,DEU,0,X,TOTAL,C00,2100,600,3\n\
+        2023,TUR,DEU,0,X,TOTAL,C01,0,400,2\n\
+        2023,TUR,DEU,156,X,TOTAL,C00,0,300,1\n\
+        2023,TUR,DEU,0,M,TOTAL,C00,0,2000,9\n";
+    let w = Workdir::empty();
+    w.write("raw/cplus.csv", text);
+    w.write("pipeline.toml", "[[sources]]\npath = \"raw/cplus.csv\"\n");
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    let got: Vec<_> = rows.iter().map(key).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "TUR".into(),
+                "DEU".into(),
+                "export".into(),
+                "2023".into(),
+                "1000".into()
+            ),
+            (
+                "TUR".into(),
+                "DEU".into(),
+                "import".into(),
+                "2023".into(),
+                "2000".into()
+            ),
+        ]
+    );
+    let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+    assert_eq!(r["figures_read"], 2, "breakdowns are not figures");
+    let set_aside = &r["sources"][0]["tables"][0]["set_aside"];
+    let count = |col: &str| {
+        set_aside
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["column"] == col)
+            .map(|s| s["rows"].as_u64().unwrap())
+    };
+    assert_eq!(count("motCode"), Some(1), "{set_aside}");
+    assert_eq!(count("customsCode"), Some(1), "{set_aside}");
+    assert_eq!(count("partner2Code"), Some(1), "{set_aside}");
+}
+
+#[test]
+fn flows_beyond_the_four_are_rejected_with_their_code() {
+    let (c, err, _) = run(
+        "raw/f.csv",
+        "reporterISO,partnerISO,flowCode,refYear,primaryValue\nUSA,CHN,X,2023,100\nUSA,CHN,DX,2023,90\nUSA,CHN,FM,2023,5\n",
+        "[validate]\nmax_rejected = 0",
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("\"DX\"") && err.contains("\"FM\""), "{err}");
+}
+
+#[test]
+fn columns_and_files_that_are_not_money_are_never_dollars() {
+    // a share, a weight and a count beside the value: only the value is read
+    let (c, err, rows) = run(
+        "raw/w.csv",
+        "Reporter,Partner,Year,Export (US$ Thousand),Export share (%),Exports (Tonnes),No Of products\nTurkey,Kazakhstan,2019,900,15.2,5982,120\n",
+        "",
+    );
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["value_usd"], "900000");
+    // a file of only tonnes is refused with its unit named
+    let (c, err, _) = run(
+        "raw/t.csv",
+        "Year,Exports (Tonnes),Imports (Tonnes)\n2019,5982,120\n",
+        "reporter = \"TUR\"\npartner = \"KAZ\"",
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("Tonnes") && err.contains("not money"), "{err}");
+}
+
+#[test]
+fn another_currency_is_refused_by_name() {
+    let (c, err, _) = run(
+        "raw/eur.csv",
+        "Year,Exports to Kazakhstan (EUR million)\n2019,812\n",
+        "reporter = \"DEU\"",
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("EUR") && err.contains("not US dollars"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_excel_97_workbook_named_xlsx_is_read_as_what_it_is() {
+    let w = Workdir::empty();
+    std::fs::create_dir_all(w.path().join("raw")).unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/merged/merged.xls"),
+        w.path().join("raw/merged.xlsx"),
+    )
+    .unwrap();
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/merged.xlsx\"\nreporter = \"TUR\"\n",
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(csv_rows(&w.read("processed/trade.csv")).len(), 16);
+}
+
+#[test]
+fn a_source_of_nothing_fails_and_says_what_it_saw() {
+    let (c, err, _) = run(
+        "raw/n.csv",
+        "Reporter,Partner,Year,Netweight (kg)\nTurkey,Kazakhstan,2019,5982\n",
+        "",
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("yielded no figures"), "{err}");
+    assert!(
+        err.contains("Netweight (kg)") && err.contains("weight"),
+        "{err}"
+    );
+}
