@@ -116,6 +116,22 @@ pub struct Header {
     pub why: String,
 }
 
+/// What a breakdown column breaks the figures down by: `partner2`, `transport`, `customs`
+/// or `supply` (mode of supply, services), from its header's words.
+pub fn breakdown_kind(header: &str) -> &'static str {
+    let w = words_of(&name_and_unit(header).0);
+    let has = |l: &[&str]| w.iter().any(|x| l.contains(&x.as_str()));
+    if has(&["mos", "supply"]) {
+        "supply"
+    } else if has(&["mot", "transport"]) {
+        "transport"
+    } else if has(&["customs", "cpc", "procedure", "gumruk"]) {
+        "customs"
+    } else {
+        "partner2"
+    }
+}
+
 /// Splits `partner2Code` into `partner 2 Code` and `reporterISO` into `reporter ISO`.
 fn split_camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -306,11 +322,8 @@ pub fn read(header: &str) -> Header {
         (partner_word(p[0]) && p[1] == "2")
             || (matches!(p[0], "2nd" | "second" | "nd") && partner_word(p[1]))
     }) {
-        return h(
-            Role::Partner2,
-            Form::Name,
-            "a second partner: a breakdown".into(),
-        );
+        let (form, _) = form_of(&w);
+        return h(Role::Partner2, form, "a second partner: a breakdown".into());
     }
     if let Some(x) = is(&[
         "mot",
@@ -324,7 +337,8 @@ pub fn read(header: &str) -> Header {
         if is(&["desc", "description", "name"]).is_some() {
             return h(Role::CodeName, Form::Name, format!("`{x}` described"));
         }
-        return h(Role::Breakdown, Form::Code, format!("`{x}`: a breakdown"));
+        let (form, _) = form_of(&w);
+        return h(Role::Breakdown, form, format!("`{x}`: a breakdown"));
     }
     let described = is(&[
         "desc",

@@ -1091,25 +1091,27 @@ impl LongColumns {
                 unit: value_header_unit(&headers[c]),
             })
             .collect();
-        let breakdowns: Vec<BreakdownColumn> = (0..read.len())
-            .filter(|&c| {
-                matches!(read[c].role, Role::Partner2 | Role::Breakdown)
-                    && !headers::read(&headers[c]).why.contains("`mos`")
-            })
-            .filter(|&c| {
-                // one column a breakdown: its code, not its description or ISO twin
-                let r = &read[c];
-                !(r.role == Role::Partner2
-                    && read
-                        .iter()
-                        .enumerate()
-                        .any(|(d, o)| d != c && o.role == Role::Partner2 && d < c))
-            })
-            .map(|c| BreakdownColumn {
+        // one column a breakdown: its code, not its description or ISO twin (Comtrade's
+        // `Customs Proc. Code` and `Customs`, `2nd Partner Code` and `2nd Partner ISO`);
+        // the mode of supply (services) breaks nothing down that goods figures have
+        let mut breakdowns: Vec<BreakdownColumn> = Vec::new();
+        let mut kinds: Vec<&str> = Vec::new();
+        let mut candidates: Vec<usize> = (0..read.len())
+            .filter(|&c| matches!(read[c].role, Role::Partner2 | Role::Breakdown))
+            .collect();
+        candidates.sort_by_key(|&c| (read[c].form != Form::Code, c));
+        for c in candidates {
+            let kind = headers::breakdown_kind(&headers[c]);
+            if kind == "supply" || kinds.contains(&kind) {
+                continue;
+            }
+            kinds.push(kind);
+            breakdowns.push(BreakdownColumn {
                 col: c,
                 header: headers[c].clone(),
-            })
-            .collect();
+            });
+        }
+        breakdowns.sort_by_key(|b| b.col);
         let roles = read
             .iter()
             .enumerate()
