@@ -1810,6 +1810,9 @@ pub mod flags {
     pub const NEGATIVE: Flags = 1 << 11;
     /// Outside the year range or above the plausible maximum, kept by a warning rule.
     pub const OUT_OF_RANGE: Flags = 1 << 12;
+    /// Converted into US dollars from another currency with a declared rate (`[[rates]]`:
+    /// the manifest and the report name each rate and its source).
+    pub const CONVERTED_CURRENCY: Flags = 1 << 13;
 
     /// Names of the flags set in `bits`, for people.
     /// Appends the names of the flags set, space-separated.
@@ -1830,7 +1833,7 @@ pub mod flags {
     }
 
     fn set(bits: Flags) -> impl Iterator<Item = &'static str> {
-        const ALL: [(Flags, &str); 13] = [
+        const ALL: [(Flags, &str); 14] = [
             (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),
             (UNIT_HEADER_OVERRIDES_TITLE, "unit_header_overrides_title"),
             (UNIT_FILE_OVERRIDES_CONFIG, "unit_file_overrides_config"),
@@ -1844,6 +1847,7 @@ pub mod flags {
             (REPEATED, "repeated_value"),
             (NEGATIVE, "negative_value"),
             (OUT_OF_RANGE, "out_of_range"),
+            (CONVERTED_CURRENCY, "converted_currency"),
         ];
         ALL.iter()
             .filter(move |(b, _)| bits & b != 0)

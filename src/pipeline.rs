@@ -323,6 +323,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         aliases: p.aliases.clone(),
         plausible_max_usd: world_max.min(normalize::PLAUSIBLE_MAX_USD.into()),
         plausible_max_world_usd: world_max,
+        rates: p.rates.clone(),
     };
     // when there are many figures, the texts only rejects show go to the disk behind
     // normalise, as it works from the last figures to the first
@@ -551,6 +552,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         "config": p.config_path.display().to_string(),
         "config_sha256": p.config_hash,
         "inputs_sha256": inputs_hash(&read),
+        "rates": &p.rates.0,
         "inputs": read.inputs.iter().zip(&read.fetches).map(|((s, r), f)| {
             let mut v = json!({
                 "id": s.id,
@@ -1082,6 +1084,7 @@ fn report(
         "figures_superseded": superseded,
         "accounting_holds": figures_read == clean + rejected + superseded,
         "aggregate_rows": norm.aggregates.len(),
+        "rates": &p.rates.0,
         "rejected_by_rule": rules,
         "checks": null,
         "expectations": v.expectations,

@@ -256,3 +256,66 @@ fn a_source_of_nothing_fails_and_says_what_it_saw() {
         "{err}"
     );
 }
+
+#[test]
+fn another_currency_is_converted_exactly_with_a_declared_rate_table() {
+    let rates = "[[rates]]\ncurrency = \"EUR\"\nsource = \"ECB euro reference rates, annual averages\"\nusd_per_unit = { \"2019\" = \"1.1195\", \"2020\" = \"1.1422\" }\n";
+    let w = Workdir::empty();
+    w.write(
+        "raw/eur.csv",
+        "Year,Exports to Kazakhstan (EUR million)\n2019,812.5\n2020,700\n",
+    );
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\npath = \"raw/eur.csv\"\nreporter = \"DEU\"\n\n{rates}"),
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    // 812.5 million euros at 1.1195 dollars: 909,593,750 dollars, exactly
+    assert_eq!(rows[0]["value_usd"], "909593750");
+    assert_eq!(rows[1]["value_usd"], "799540000");
+    assert!(
+        rows.iter()
+            .all(|r| r["flags"].contains("converted_currency")),
+        "{rows:?}"
+    );
+    let m: serde_json::Value = serde_json::from_str(&w.read("processed/manifest.json")).unwrap();
+    assert_eq!(m["rates"][0]["currency"], "EUR");
+    assert_eq!(
+        m["rates"][0]["source"],
+        "ECB euro reference rates, annual averages"
+    );
+    assert_eq!(m["rates"][0]["usd_per_unit"]["2019"], "1.1195");
+    // a year the table lacks is refused, naming the table's source
+    w.write(
+        "raw/eur.csv",
+        "Year,Exports to Kazakhstan (EUR million)\n2018,812.5\n",
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no rate for 2018") && stderr(&o).contains("ECB"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_rate_table_is_checked_with_the_config() {
+    let w = Workdir::empty();
+    w.write("raw/a.csv", "Year,Exports (USD)\n2019,1\n");
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/a.csv\"\nreporter = \"TUR\"\npartner = \"KAZ\"\n\n[[rates]]\ncurrency = \"Florin\"\nsource = \"x\"\nusd_per_unit = { \"2019\" = \"1\" }\n\n[[rates]]\ncurrency = \"TRY\"\nsource = \"CBRT\"\nusd_per_unit = { \"20x9\" = \"0.17\", \"2020\" = \"-1\" }\n",
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("pipeline.toml:7: rates[0].currency: \"Florin\""),
+        "{e}"
+    );
+    assert!(e.contains("\"20x9\" is not a year"), "{e}");
+    assert!(e.contains("rates[1].usd_per_unit.2020: \"-1\""), "{e}");
+}

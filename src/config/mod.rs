@@ -35,6 +35,21 @@ struct ConfigFile {
     /// How URL sources are fetched.
     #[serde(default)]
     http: HttpConfig,
+    /// Rates to convert values in other currencies into US dollars (`[[rates]]`).
+    #[serde(default)]
+    rates: Vec<RateConfig>,
+}
+
+/// One `[[rates]]`: how many US dollars one unit of a currency was worth, by year.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateConfig {
+    /// The currency's ISO 4217 code (`EUR`, `TRY`, `RUB`, `KZT`, ...).
+    currency: Spanned<String>,
+    /// Where the rates come from (`ECB euro reference rates, annual averages`).
+    source: Spanned<String>,
+    /// US dollars per unit, by year: `{ "2019" = "1.1195", "2020" = "1.1422" }`.
+    usd_per_unit: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 /// `[http]`.
@@ -532,6 +547,26 @@ impl Rules {
 
 pub use crate::normalize::countries::Aliases;
 
+/// A declared rate table: US dollars per unit of one currency, by year, and its source.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RateTable {
+    /// ISO 4217 code, as the units kernel names the currency (`EUR`).
+    pub currency: String,
+    pub source: String,
+    pub usd_per_unit: std::collections::BTreeMap<i32, rust_decimal::Decimal>,
+}
+
+/// Every declared rate table (`[[rates]]`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Rates(pub Vec<RateTable>);
+
+impl Rates {
+    /// The table of a currency, if one is declared.
+    pub fn of(&self, currency: &str) -> Option<&RateTable> {
+        self.0.iter().find(|t| t.currency == currency)
+    }
+}
+
 /// The whole pipeline, ready to run.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -547,6 +582,8 @@ pub struct Pipeline {
     /// The unit of figures whose file and source say none.
     pub default_unit: Option<String>,
     pub aliases: std::sync::Arc<Aliases>,
+    /// Rates to convert other currencies into US dollars.
+    pub rates: std::sync::Arc<Rates>,
 }
 
 fn stem(p: &Path) -> String {
@@ -609,6 +646,80 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         .default_unit
         .as_ref()
         .and_then(|u| c.unit(u, "normalize.default_unit"));
+
+    let mut rates = Rates::default();
+    for (n, r) in cfg.rates.iter().enumerate() {
+        let key = |k: &str| format!("rates[{n}].{k}");
+        let written = r.currency.get_ref();
+        let code = match units::currency_word(&countries::name_key(written)) {
+            Some(units::Currency::Other(code)) => code,
+            Some(units::Currency::Usd) => {
+                c.err(
+                    &r.currency.span(),
+                    format!(
+                        "{}: {written:?} is the US dollar: nothing to convert",
+                        key("currency")
+                    ),
+                );
+                continue;
+            }
+            None => {
+                c.err(
+                    &r.currency.span(),
+                    format!("{}: {written:?} is not a currency tradeflow knows (EUR, TRY, RUB, KZT, AZN, KGS, UZS, TMT, GBP, CNY, JPY, CHF, INR)", key("currency")),
+                );
+                continue;
+            }
+        };
+        if rates.of(code).is_some() {
+            c.err(
+                &r.currency.span(),
+                format!("{}: a second table for {code}", key("currency")),
+            );
+        }
+        if r.source.get_ref().trim().is_empty() {
+            c.err(
+                &r.source.span(),
+                format!("{}: say where the rates come from", key("source")),
+            );
+        }
+        let mut by_year = std::collections::BTreeMap::new();
+        for (year, rate) in &r.usd_per_unit {
+            let y = year
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|y| (1800..=2200).contains(y));
+            let d = rate
+                .get_ref()
+                .trim()
+                .parse::<rust_decimal::Decimal>()
+                .ok()
+                .filter(|d| d.is_sign_positive() && !d.is_zero());
+            match (y, d) {
+                (Some(y), Some(d)) => {
+                    by_year.insert(y, d);
+                }
+                (None, _) => c.err(
+                    &rate.span(),
+                    format!("{}: {year:?} is not a year", key("usd_per_unit")),
+                ),
+                (_, None) => c.err(
+                    &rate.span(),
+                    format!(
+                        "{}.{year}: {:?} is not a positive decimal number of US dollars",
+                        key("usd_per_unit"),
+                        rate.get_ref()
+                    ),
+                ),
+            }
+        }
+        rates.0.push(RateTable {
+            currency: code.to_string(),
+            source: r.source.get_ref().trim().to_string(),
+            usd_per_unit: by_year,
+        });
+    }
 
     if cfg.sources.is_empty() {
         c.errors.push(format!(
@@ -878,6 +989,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
         http: HttpOptions::from(&cfg.http),
         default_unit,
         aliases,
+        rates: std::sync::Arc::new(rates),
     })
 }
 

@@ -64,6 +64,8 @@ pub struct Options {
     pub plausible_max_usd: Decimal,
     /// The same where the World is the reporter or the partner.
     pub plausible_max_world_usd: Decimal,
+    /// Declared rates of other currencies into US dollars.
+    pub rates: std::sync::Arc<crate::config::Rates>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             aliases: Default::default(),
             plausible_max_usd: Decimal::from(PLAUSIBLE_MAX_USD),
             plausible_max_world_usd: Decimal::from(PLAUSIBLE_MAX_WORLD_USD),
+            rates: Default::default(),
         }
     }
 }
@@ -672,6 +675,7 @@ fn normalize_range(
         },
         context_units: vec![None; raw.places.context_count()],
         ceiling: opts.plausible_max_usd,
+        currency: None,
         out: Normalized::default(),
     };
     // nearly every figure of the range is a normalised figure: its columns sized once
@@ -734,7 +738,28 @@ fn normalize_range(
                 }
             };
             let dims = cx.dims(i)?;
-            let (value, flag) = cx.value(i)?;
+            cx.currency = None;
+            let (mut value, mut flag) = cx.value(i)?;
+            if let Some(code) = cx.currency.take() {
+                // a declared rate of the figure's year converts it, exactly
+                let Some(table) = opts.rates.of(code) else {
+                    return Err((
+                        "not_usd",
+                        format!("in {code}, which no rate table converts"),
+                    ));
+                };
+                let Some(rate) = table.usd_per_unit.get(&dims.year) else {
+                    return Err((
+                        "not_usd",
+                        format!(
+                            "in {code}, and the rate table ({}) has no rate for {}",
+                            table.source, dims.year
+                        ),
+                    ));
+                };
+                value = value.map(|v| v * rate);
+                flag |= flags::CONVERTED_CURRENCY;
+            }
             Ok((partner, dims, value, flag))
         })();
         match result {
@@ -878,6 +903,8 @@ struct Context<'a> {
     context_units: Vec<Option<ContextUnit>>,
     /// The plausibility ceiling of the figure at hand: the World's where it is a side.
     ceiling: Decimal,
+    /// The currency the value at hand is in, where a declared rate converts it.
+    currency: Option<&'static str>,
     out: Normalized,
 }
 
@@ -1207,7 +1234,9 @@ impl Context<'_> {
             }
         };
         if let Some(Currency::Other(code)) = base_unit.and_then(|u| u.currency) {
-            if cell_scale.is_none() {
+            if self.opts.rates.of(code).is_some() {
+                self.currency = Some(code);
+            } else if cell_scale.is_none() {
                 return Err((
                     "not_usd",
                     format!(
