@@ -1813,6 +1813,11 @@ pub mod flags {
     /// Converted into US dollars from another currency with a declared rate (`[[rates]]`:
     /// the manifest and the report name each rate and its source).
     pub const CONVERTED_CURRENCY: Flags = 1 << 13;
+    /// An ambiguous separator was decided by the other cells of its table.
+    pub const DECIMAL_FROM_TABLE: Flags = 1 << 14;
+    /// An ambiguous separator was decided by the other cells of its source (one file is
+    /// written one way).
+    pub const DECIMAL_FROM_SOURCE: Flags = 1 << 15;
 
     /// Names of the flags set in `bits`, for people.
     /// Appends the names of the flags set, space-separated.
@@ -1833,7 +1838,7 @@ pub mod flags {
     }
 
     fn set(bits: Flags) -> impl Iterator<Item = &'static str> {
-        const ALL: [(Flags, &str); 14] = [
+        const ALL: [(Flags, &str); 16] = [
             (UNIT_CELL_OVERRIDES_HEADER, "unit_cell_overrides_header"),
             (UNIT_HEADER_OVERRIDES_TITLE, "unit_header_overrides_title"),
             (UNIT_FILE_OVERRIDES_CONFIG, "unit_file_overrides_config"),
@@ -1848,6 +1853,8 @@ pub mod flags {
             (NEGATIVE, "negative_value"),
             (OUT_OF_RANGE, "out_of_range"),
             (CONVERTED_CURRENCY, "converted_currency"),
+            (DECIMAL_FROM_TABLE, "decimal_from_table"),
+            (DECIMAL_FROM_SOURCE, "decimal_from_source"),
         ];
         ALL.iter()
             .filter(move |(b, _)| bits & b != 0)

@@ -324,6 +324,7 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         plausible_max_usd: world_max.min(normalize::PLAUSIBLE_MAX_USD.into()),
         plausible_max_world_usd: world_max,
         rates: p.rates.clone(),
+        table_source: read.prov.tables.iter().map(|t| t.source).collect(),
     };
     // when there are many figures, the texts only rejects show go to the disk behind
     // normalise, as it works from the last figures to the first
@@ -335,7 +336,8 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
     // (their partner names no country) are every bucket's
     let mut buckets = None;
     let mut norm = if let Some(routed) = read.routed.take() {
-        let each = normalize::Buckets::of(routed, &read.raw).map_err(read_back_raw)?;
+        let each = normalize::Buckets::of(routed, &read.raw, &nopts.table_source)
+            .map_err(read_back_raw)?;
         let (part, m) = each.read(&read.raw, 0).map_err(read_back_raw)?;
         let first = each.normalize(&part, &m, &nopts, &sref);
         let shared = Normalized {

@@ -319,3 +319,94 @@ fn a_rate_table_is_checked_with_the_config() {
     assert!(e.contains("\"20x9\" is not a year"), "{e}");
     assert!(e.contains("rates[1].usd_per_unit.2020: \"-1\""), "{e}");
 }
+
+/// The years across, in US$ million, written the English way: `1,135` is decided by
+/// `969.98` elsewhere in the table (`,` is a thousands mark here), `1,150` by its own
+/// column; the title says who trades with whom.
+const YEARS_ACROSS: &str = "\"Turkey: merchandise trade with Uzbekistan, US$ million\",,,,,\nIndicator,2016,2017,2018,2019,2020\nExports to Uzbekistan,533,680,951,\"1,135\",\"1,150\"\nImports from Uzbekistan,709,823,795,\"1,076\",969.98\n\"Source: Ministry of Trade\",,,,,\n";
+
+/// The years down with a note column: its texts (one that looks like a formula) are
+/// no figures and no rejects.
+const YEARS_DOWN_WITH_NOTES: &str = "Year,Exports to Uzbekistan (US$ million),Imports from Uzbekistan (US$ million),Note\n2016,533,709,ok\n2017,680,823,ok\n2018,951,795,ok\n2019,\"1,135\",\"1,076\",ok\n2020,\"1,150\",969.98,\"=HYPERLINK(\"\"http://example.invalid\"\",\"\"x\"\")\"\n";
+
+fn uzbekistan(rows: &[BTreeMap<String, String>]) -> Vec<(String, String, String, String)> {
+    rows.iter()
+        .map(|r| {
+            (
+                format!("{} {}", r["reporter"], r["partner"]),
+                r["flow"].clone(),
+                r["year"].clone(),
+                r["value_usd"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn uzbekistan_expected() -> Vec<(String, String, String, String)> {
+    let mut v = Vec::new();
+    for (flow, values) in [
+        ("export", ["533", "680", "951", "1135", "1150"]),
+        ("import", ["709", "823", "795", "1076", "969.98"]),
+    ] {
+        for (y, m) in (2016..).zip(values) {
+            let usd = (m.parse::<rust_decimal::Decimal>().unwrap()
+                * rust_decimal::Decimal::from(1_000_000))
+            .normalize()
+            .to_string();
+            v.push(("TUR UZB".into(), flow.into(), y.to_string(), usd));
+        }
+    }
+    v
+}
+
+#[test]
+fn the_table_decides_its_decimal_mark_and_note_columns_are_no_figures() {
+    let (c, err, rows) = run("raw/across.csv", YEARS_ACROSS, "");
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(uzbekistan(&rows), uzbekistan_expected());
+    let flag = |y: &str, f: &str| {
+        rows.iter()
+            .find(|r| r["year"] == y && r["flow"] == f)
+            .unwrap()["flags"]
+            .clone()
+    };
+    assert_eq!(flag("2019", "export"), "decimal_from_table");
+    assert_eq!(flag("2020", "export"), "decimal_from_column");
+    let (c, err, rows) = run("raw/down.csv", YEARS_DOWN_WITH_NOTES, "reporter = \"TUR\"");
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(uzbekistan(&rows), uzbekistan_expected());
+    // the note column is no figure: no text of it anywhere in the outputs
+    assert!(rows
+        .iter()
+        .all(|r| !r.values().any(|v| v.contains("HYPERLINK"))));
+}
+
+/// One source decides for all its tables: a second table whose cells say nothing is read
+/// as the first one writes numbers.
+#[test]
+fn a_source_is_written_one_way() {
+    let w = Workdir::empty();
+    w.write(
+        "raw/two.md",
+        "Table 1: TURKEY – UZBEKISTAN (Million dollars)\n\n| YEARS | EXPORTS | IMPORTS |\n|---|---|---|\n| 2019 | 1,135.5 | 1,076.25 |\n\nTable 2: TURKEY – KAZAKHSTAN (Million dollars)\n\n| YEARS | EXPORTS | IMPORTS |\n|---|---|---|\n| 2019 | 1,234 | 3,004 |\n",
+    );
+    w.write(
+        "pipeline.toml",
+        "[[sources]]\npath = \"raw/two.md\"\nreporter = \"TUR\"\n",
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    let kaz: Vec<_> = rows
+        .iter()
+        .filter(|r| r["partner"] == "KAZ")
+        .map(|r| (r["value_usd"].as_str(), r["flags"].as_str()))
+        .collect();
+    assert_eq!(
+        kaz,
+        [
+            ("1234000000", "decimal_from_source"),
+            ("3004000000", "decimal_from_source")
+        ]
+    );
+}

@@ -624,7 +624,8 @@ fn read_series(
     let cmd = best(Role::Commodity).map(|x| x.0);
     let unit_col = best(Role::Unit).map(|x| x.0);
     // the World is the partner of a country's series that names none
-    let world_partner = par.is_none() && src.partner.is_none() && indicator.is_some();
+    let world_partner =
+        par.is_none() && src.partner.is_none() && indicator.is_some() && rep.is_some();
     let title_p = parties(
         src,
         &[],
@@ -764,6 +765,17 @@ fn read_series(
             .clone()
             .or_else(|| country(par))
             .or_else(|| world_partner.then(|| "WLD".to_string()))
+            .or_else(|| {
+                // a series named for its partner (`Exports to Uzbekistan`)
+                let reporter_iso = reporter
+                    .as_deref()
+                    .and_then(countries::country)
+                    .map(|c| c.iso3);
+                ind.as_deref()
+                    .map(|i| src.aliases.find_in_text(i))
+                    .and_then(|m| m.into_iter().find(|m| Some(m.country.iso3) != reporter_iso))
+                    .map(|m| m.text)
+            })
             .or_else(|| text(&title_p.partner).map(str::to_string));
         let flow = src.flow.map(|f| f.as_str().to_string()).or_else(|| {
             cell_text(row, flow_col.map(|x| x.0))

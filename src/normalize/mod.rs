@@ -66,6 +66,9 @@ pub struct Options {
     pub plausible_max_world_usd: Decimal,
     /// Declared rates of other currencies into US dollars.
     pub rates: std::sync::Arc<crate::config::Rates>,
+    /// The source of each table (by table index), for the evidence of a whole source about
+    /// its decimal mark; empty where unknown (then a table's is the widest evidence).
+    pub table_source: Vec<u16>,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             plausible_max_usd: Decimal::from(PLAUSIBLE_MAX_USD),
             plausible_max_world_usd: Decimal::from(PLAUSIBLE_MAX_WORLD_USD),
             rates: Default::default(),
+            table_source: Vec::new(),
         }
     }
 }
@@ -330,7 +334,7 @@ pub fn normalize(
     opts: &Options,
     source_ref: &(dyn Fn(Place) -> String + Sync),
 ) -> Normalized {
-    let evidence = column_evidence(raw);
+    let evidence = widen(column_evidence(raw), &opts.table_source);
     let chunks = chunks(raw.len());
     normalize_in(raw, opts, source_ref, &evidence, chunks, chunks)
 }
@@ -393,7 +397,11 @@ impl Buckets {
     ///
     /// # Errors
     /// A bucket's file cannot be read back.
-    pub fn of(routed: crate::model::Routed, raw: &RawFigures) -> std::io::Result<Buckets> {
+    pub fn of(
+        routed: crate::model::Routed,
+        raw: &RawFigures,
+        table_source: &[u16],
+    ) -> std::io::Result<Buckets> {
         let p = &raw.places;
         let undeclared = (0..p.context_count() as u32).any(|k| p.context_at(k).decimal.is_none());
         let mut evidence: HashMap<(u32, u32), (usize, usize)> = HashMap::default();
@@ -405,6 +413,7 @@ impl Buckets {
                 e.1 += comma;
             }
         }
+        let evidence = widen(evidence, table_source);
         Ok(Buckets { routed, evidence })
     }
 
@@ -472,7 +481,7 @@ pub fn normalize_behind<F: FnMut(&mut RawFigures, usize)>(
     source_ref: &(dyn Fn(Place) -> String + Sync),
     behind: F,
 ) -> Normalized {
-    let evidence = column_evidence(raw);
+    let evidence = widen(column_evidence(raw), &opts.table_source);
     let chunks = chunks(raw.len());
     let wave = rayon::current_num_threads().max(1);
     normalize_in((raw, behind), opts, source_ref, &evidence, chunks, wave)
@@ -549,6 +558,33 @@ fn column_evidence(raw: &RawFigures) -> HashMap<(u32, u32), (usize, usize)> {
             }
             a
         })
+}
+
+/// The key of a table's evidence about its decimal mark among the columns' (the table's
+/// columns summed); a source's is `(SOURCE, source)`.
+const TABLE: u32 = u32::MAX;
+const SOURCE: u32 = u32::MAX;
+
+/// Adds to the columns' evidence about the decimal mark that of each table and of each
+/// source (a file is written one way: `969.98` anywhere in it says `.` for all of it).
+fn widen(
+    mut evidence: HashMap<(u32, u32), (usize, usize)>,
+    table_source: &[u16],
+) -> HashMap<(u32, u32), (usize, usize)> {
+    let columns: Vec<((u32, u32), (usize, usize))> =
+        evidence.iter().map(|(k, v)| (*k, *v)).collect();
+    for ((table, _), (dot, comma)) in columns {
+        let mut keys = vec![(table, TABLE)];
+        if let Some(&src) = table_source.get(table as usize) {
+            keys.push((SOURCE, u32::from(src)));
+        }
+        for k in keys {
+            let e = evidence.entry(k).or_default();
+            e.0 += dot;
+            e.1 += comma;
+        }
+    }
+    evidence
 }
 
 /// Pass 2 in `chunks` chunks on every core, each with its own memos, merged in order: in
@@ -1198,15 +1234,22 @@ impl Context<'_> {
                     match r.alt {
                         None => (r.value, r.scale),
                         Some((alt, mark)) => {
-                            let (v, f) = decide(
-                                r.value,
-                                alt,
-                                mark,
-                                exp,
-                                self.evidence.get(&key).copied(),
-                                self.ceiling,
-                            )
-                            .map_err(|why| ("ambiguous_number", why))?;
+                            let source = self.opts.table_source.get(c.table as usize);
+                            let wider = [
+                                (self.evidence.get(&key).copied(), flags::DECIMAL_FROM_COLUMN),
+                                (
+                                    self.evidence.get(&(c.table, TABLE)).copied(),
+                                    flags::DECIMAL_FROM_TABLE,
+                                ),
+                                (
+                                    source.and_then(|s| {
+                                        self.evidence.get(&(SOURCE, u32::from(*s))).copied()
+                                    }),
+                                    flags::DECIMAL_FROM_SOURCE,
+                                ),
+                            ];
+                            let (v, f) = decide(r.value, alt, mark, exp, &wider, self.ceiling)
+                                .map_err(|why| ("ambiguous_number", why))?;
                             flag |= f;
                             (v, r.scale)
                         }
@@ -1272,26 +1315,31 @@ fn unknown_country(role: &str, name: &str) -> String {
 }
 
 /// Decides `1.180` (decimal reading `dec`, thousands reading `alt`).
+/// Decides an ambiguous number (`1,135`: the decimal reading `dec`, the thousands one
+/// `alt`) by the nearest evidence that speaks (the column's cells, then the table's, then
+/// the source's: how many cells prove `.` and how many `,` a decimal mark, each level with
+/// the flag it sets), else by plausibility against the unit, else not at all.
 fn decide(
     dec: Decimal,
     alt: Decimal,
     mark: char,
     exp: Option<u32>,
-    column: Option<(usize, usize)>,
+    evidence: &[(Option<(usize, usize)>, flags::Flags)],
     max: Decimal,
 ) -> Result<(Decimal, flags::Flags), String> {
-    if let Some((dots, commas)) = column {
+    for &(level, flag) in evidence {
+        let Some((dots, commas)) = level else {
+            continue;
+        };
         let says = match (dots > 0, commas > 0) {
             (true, false) => Some('.'),
             (false, true) => Some(','),
+            // a level whose cells disagree says nothing, nor do the levels around it
+            (true, true) => break,
             _ => None,
         };
         if let Some(d) = says {
-            return Ok(if d == mark {
-                (dec, flags::DECIMAL_FROM_COLUMN)
-            } else {
-                (alt, flags::DECIMAL_FROM_COLUMN)
-            });
+            return Ok(if d == mark { (dec, flag) } else { (alt, flag) });
         }
     }
     if let Some(e) = exp {
@@ -1481,14 +1529,22 @@ mod tests {
     fn plausibility_decides_billions() {
         let max = Decimal::from(PLAUSIBLE_MAX_USD);
         let d = |s: &str| s.parse::<Decimal>().unwrap();
-        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), None, max).unwrap();
+        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), &[], max).unwrap();
         assert_eq!(v, d("1.18"));
         assert_eq!(f, flags::DECIMAL_FROM_PLAUSIBILITY);
         // under plain dollars both readings are plausible: rejected, both named
-        let e = decide(d("1.18"), d("1180"), '.', Some(0), None, max).unwrap_err();
+        let e = decide(d("1.18"), d("1180"), '.', Some(0), &[], max).unwrap_err();
         assert!(e.contains("1.18") && e.contains("1180"), "{e}");
         // the column's other cells decide
-        let (v, _) = decide(d("1.18"), d("1180"), '.', Some(0), Some((0, 3)), max).unwrap();
+        let (v, _) = decide(
+            d("1.18"),
+            d("1180"),
+            '.',
+            Some(0),
+            &[(Some((0, 3)), flags::DECIMAL_FROM_COLUMN)],
+            max,
+        )
+        .unwrap();
         assert_eq!(v, d("1180"));
     }
 }
