@@ -148,6 +148,100 @@ fn national_partner_names() {
     assert!(country_table("countries_national.tsv") >= 100);
 }
 
+/// Ambiguous numbers decided by the evidence of their column, table or source (or by
+/// none, then rejected naming both readings), in English, Turkish, German and Russian
+/// writing (`evidence.tsv`). Each case is a source of its own: the number in one table,
+/// the evidence where the case says, another table of the same source beside it.
+#[test]
+fn evidence_cases() {
+    use tradeflow::model::flags;
+    let cases = table("evidence.tsv");
+    assert!(cases.len() >= 80, "{}", cases.len());
+    let mut raw = RawFigures::default();
+    let mut asked = Vec::new();
+    let push = |raw: &mut RawFigures, text: &str, unit: &str, place: Place| {
+        let value = raw.text_value(text);
+        let f = RawFigureRef {
+            reporter: Some("TUR"),
+            partner: Some("KAZ"),
+            flow: Some("export"),
+            year: Some("2019"),
+            month: None,
+            commodity: None,
+            unit_column: Some(unit),
+            unit_title: None,
+            unit_config: None,
+            decimal: None,
+        };
+        raw.push(f, value, place);
+    };
+    let at = |table: usize, row: u32, col: u32| Place {
+        table: table as u32,
+        row,
+        col,
+    };
+    for (k, c) in cases.iter().enumerate() {
+        let (text, unit, level, cells) = (&c[0], &c[1], c[2].as_str(), &c[3]);
+        asked.push(raw.len());
+        push(&mut raw, text, unit, at(2 * k, 0, 0));
+        let cells: Vec<&str> = cells.split(' ').filter(|e| *e != "-").collect();
+        for (j, e) in cells.iter().enumerate() {
+            let j = j as u32 + 1;
+            let place = match level {
+                "column" | "conflict" => at(2 * k, j, 0),
+                "table" => at(2 * k, j, 1),
+                "source" => at(2 * k + 1, j, 0),
+                other => panic!("level {other:?}"),
+            };
+            push(&mut raw, e, unit, place);
+        }
+    }
+    let opts = normalize::Options {
+        table_source: (0..2 * cases.len()).map(|t| (t / 2) as u16).collect(),
+        ..Default::default()
+    };
+    let n = normalize::normalize(&raw, &opts, &|p| format!("case {}", p.table / 2));
+    let mut failures = Vec::new();
+    for (k, c) in cases.iter().enumerate() {
+        let i = asked[k];
+        let got = match n.figures.raw.iter().position(|&r| r as usize == i) {
+            Some(f) => {
+                let flag = n.figures.flags[f];
+                let level = [
+                    (flags::DECIMAL_FROM_COLUMN, "column"),
+                    (flags::DECIMAL_FROM_TABLE, "table"),
+                    (flags::DECIMAL_FROM_SOURCE, "source"),
+                ]
+                .iter()
+                .find(|(b, _)| flag & b != 0)
+                .map_or("nothing", |(_, l)| l);
+                let v = n.figures.value.get(f).map(|v| v.normalize().to_string());
+                format!("{} by {level}", v.unwrap_or_default())
+            }
+            None => match n.rejects.iter().find(|r| r.raw as usize == i) {
+                // both readings named
+                Some(r) if r.rule == "ambiguous_number" && r.message.contains(" or ") => {
+                    "AMBIG".into()
+                }
+                Some(r) => format!("REJECT:{}: {}", r.rule, r.message),
+                None => "LOST".into(),
+            },
+        };
+        let want = if c[4] == "AMBIG" {
+            "AMBIG".to_string()
+        } else {
+            format!("{} by {}", c[4], c[2])
+        };
+        if got != want {
+            failures.push(format!(
+                "  {:?} ({}, {}): expected {want}, got {got}",
+                c[0], c[5], c[2]
+            ));
+        }
+    }
+    report("evidence", cases.len(), failures);
+}
+
 #[test]
 fn at_least_300_cases_in_all() {
     assert!(

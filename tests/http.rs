@@ -469,3 +469,28 @@ fn comtrade_key_missing_from_the_environment() {
         stderr(&o)
     );
 }
+
+/// The table decides its decimal mark in a file served over HTTP as on the disk.
+#[test]
+fn the_table_decides_its_decimal_mark_over_http() {
+    let s = serve(
+        "/uzb.csv",
+        vec![ok(
+            200,
+            &[("Content-Type", "text/csv")],
+            crate::publishers::YEARS_ACROSS.as_bytes(),
+        )],
+    );
+    let w = Workdir::empty();
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\nid = \"ministry\"\nurl = \"{}\"\n\n[http]\nbackoff_ms = 20\nmax_attempts = 2\ntimeout_secs = 2\n", s.url),
+    );
+    let o = w.run(&["run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert_eq!(
+        crate::publishers::uzbekistan(&rows),
+        crate::publishers::uzbekistan_expected()
+    );
+}

@@ -1,6 +1,8 @@
 //! Property tests: a value formatted in any supported style reads back exactly; a number
 //! a spreadsheet holds comes out as typed (up to 15 significant digits) and its float
-//! noise snapped; and the accounting rule holds on generated inputs, passing or failing.
+//! noise snapped; a table written in one locale has each number read as written or
+//! rejected as ambiguous, never the other way; and the accounting rule holds on generated
+//! inputs, passing or failing.
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -174,5 +176,78 @@ proptest! {
     #[test]
     fn every_figure_ends_in_exactly_one_place(rows in prop::collection::vec((0usize..8, 0usize..4, 0u16..8, 0usize..10), 0..40), strict in any::<bool>()) {
         accounting_case(&rows, if strict { 0.0 } else { 1.0 })?;
+    }
+}
+
+/// A value of `cents` hundredths written the way of `locale` (0 English, 1 Turkish or
+/// German, 2 Russian), its thousands grouped or not, its decimals as many as it has.
+fn written(cents: u64, decimals: u32, locale: usize, grouped: bool) -> String {
+    let (thousands, mark) = [(",", "."), (".", ","), ("\u{a0}", ",")][locale];
+    let int = cents / 100;
+    let mut out = if grouped {
+        group(&int.to_string(), thousands)
+    } else {
+        int.to_string()
+    };
+    let frac = format!("{:02}", cents % 100);
+    let frac = &frac[..decimals as usize];
+    if !frac.is_empty() {
+        out.push_str(mark);
+        out.push_str(frac);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A table written in one locale, whatever mix of ambiguous (`1,135`, `1.135`) and
+    /// unambiguous numbers it holds: every number is read exactly as written or rejected
+    /// as ambiguous, never read the other way.
+    #[test]
+    fn a_table_in_one_locale_is_never_read_the_other_way(
+        locale in 0usize..3,
+        cells in prop::collection::vec((0u64..1_000_000_000, 0u32..3, any::<bool>(), 0u32..4), 1..30),
+    ) {
+        use tradeflow::model::{Place, RawFigureRef, RawFigures};
+        let mut raw = RawFigures::default();
+        let mut truth = Vec::new();
+        for (row, &(cents, decimals, grouped, col)) in cells.iter().enumerate() {
+            // a value with fewer decimals than it is written with is rounded to them
+            let cents = cents - cents % 10u64.pow(2 - decimals);
+            let text = written(cents, decimals, locale, grouped);
+            truth.push((text.clone(), Decimal::new(cents as i64, 2).normalize()));
+            let value = raw.text_value(&text);
+            raw.push(
+                RawFigureRef {
+                    reporter: Some("TUR"),
+                    partner: Some("KAZ"),
+                    flow: Some("export"),
+                    year: Some("2019"),
+                    month: None,
+                    commodity: None,
+                    unit_column: Some("USD"),
+                    unit_title: None,
+                    unit_config: None,
+                    decimal: None,
+                },
+                value,
+                Place { table: 0, row: row as u32, col },
+            );
+        }
+        let n = tradeflow::normalize::normalize(&raw, &Default::default(), &|_| String::new());
+        for (i, (text, want)) in truth.iter().enumerate() {
+            match n.figures.raw.iter().position(|&r| r as usize == i) {
+                Some(f) => prop_assert_eq!(
+                    n.figures.value.get(f).map(|v| v.normalize()),
+                    Some(*want),
+                    "{:?} in locale {}", text, locale
+                ),
+                None => {
+                    let r = n.rejects.iter().find(|r| r.raw as usize == i).unwrap();
+                    prop_assert_eq!(r.rule, "ambiguous_number", "{:?}: {}", text, r.message);
+                }
+            }
+        }
     }
 }

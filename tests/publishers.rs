@@ -323,13 +323,15 @@ fn a_rate_table_is_checked_with_the_config() {
 /// The years across, in US$ million, written the English way: `1,135` is decided by
 /// `969.98` elsewhere in the table (`,` is a thousands mark here), `1,150` by its own
 /// column; the title says who trades with whom.
-const YEARS_ACROSS: &str = "\"Turkey: merchandise trade with Uzbekistan, US$ million\",,,,,\nIndicator,2016,2017,2018,2019,2020\nExports to Uzbekistan,533,680,951,\"1,135\",\"1,150\"\nImports from Uzbekistan,709,823,795,\"1,076\",969.98\n\"Source: Ministry of Trade\",,,,,\n";
+pub(crate) const YEARS_ACROSS: &str = "\"Turkey: merchandise trade with Uzbekistan, US$ million\",,,,,\nIndicator,2016,2017,2018,2019,2020\nExports to Uzbekistan,533,680,951,\"1,135\",\"1,150\"\nImports from Uzbekistan,709,823,795,\"1,076\",969.98\n\"Source: Ministry of Trade\",,,,,\n";
 
 /// The years down with a note column: its texts (one that looks like a formula) are
 /// no figures and no rejects.
 const YEARS_DOWN_WITH_NOTES: &str = "Year,Exports to Uzbekistan (US$ million),Imports from Uzbekistan (US$ million),Note\n2016,533,709,ok\n2017,680,823,ok\n2018,951,795,ok\n2019,\"1,135\",\"1,076\",ok\n2020,\"1,150\",969.98,\"=HYPERLINK(\"\"http://example.invalid\"\",\"\"x\"\")\"\n";
 
-fn uzbekistan(rows: &[BTreeMap<String, String>]) -> Vec<(String, String, String, String)> {
+pub(crate) fn uzbekistan(
+    rows: &[BTreeMap<String, String>],
+) -> Vec<(String, String, String, String)> {
     rows.iter()
         .map(|r| {
             (
@@ -342,7 +344,7 @@ fn uzbekistan(rows: &[BTreeMap<String, String>]) -> Vec<(String, String, String,
         .collect()
 }
 
-fn uzbekistan_expected() -> Vec<(String, String, String, String)> {
+pub(crate) fn uzbekistan_expected() -> Vec<(String, String, String, String)> {
     let mut v = Vec::new();
     for (flow, values) in [
         ("export", ["533", "680", "951", "1135", "1150"]),
@@ -409,4 +411,39 @@ fn a_source_is_written_one_way() {
             ("3004000000", "decimal_from_source")
         ]
     );
+}
+
+/// Both files as workbooks whose numbers are text cells, as a ministry's export writes
+/// them: the same figures.
+#[test]
+fn the_table_decides_in_a_workbook_of_text_cells_too() {
+    for (name, text, extra) in [
+        ("across", YEARS_ACROSS, ""),
+        ("down", YEARS_DOWN_WITH_NOTES, "reporter = \"TUR\""),
+    ] {
+        let w = Workdir::empty();
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        for (i, rec) in r.records().enumerate() {
+            for (j, cell) in rec.unwrap().iter().enumerate() {
+                if !cell.is_empty() {
+                    ws.write_string(i as u32, j as u16, cell).unwrap();
+                }
+            }
+        }
+        std::fs::create_dir_all(w.path().join("raw")).unwrap();
+        wb.save(w.path().join(format!("raw/{name}.xlsx"))).unwrap();
+        w.write(
+            "pipeline.toml",
+            format!("[[sources]]\npath = \"raw/{name}.xlsx\"\n{extra}\n"),
+        );
+        let o = w.run(&["run"]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let rows = csv_rows(&w.read("processed/trade.csv"));
+        assert_eq!(uzbekistan(&rows), uzbekistan_expected(), "{name}");
+    }
 }
