@@ -71,10 +71,12 @@ def main():
             p, rest = rest % len(COUNTRIES), rest // len(COUNTRIES)
             fl, rest = rest % 2, rest // 2
             cmd = hs[rest % len(hs)]
+            key = k // 6
             k += 1
             rc, rn, ri = COUNTRIES[r]
             pc, pn, pi = COUNTRIES[p] if p != r else (0, "World", "WLD")
-            fc, fn = FLOWS[fl + (2 if (k // 6) % 13 == 0 else 0)]
+            # one key in thirteen a re-export or re-import, every year of it
+            fc, fn = FLOWS[fl + (2 if key % 13 == 0 else 0)]
             year = 2015 + yr
             # the figure, and after one key in ten a breakdown of it: a second partner, a
             # mode of transport or a customs procedure that is not the total
