@@ -325,6 +325,11 @@ pub fn run(config_path: &Path, mode: Mode, opts: &Options) -> Result<Outcome> {
         plausible_max_world_usd: world_max,
         rates: p.rates.clone(),
         table_source: read.prov.tables.iter().map(|t| t.source).collect(),
+        source_decimal_hint: read
+            .inputs
+            .iter()
+            .map(|(_, r)| r.decimal_hint.as_ref().map(|h| h.0))
+            .collect(),
     };
     // when there are many figures, the texts only rejects show go to the disk behind
     // normalise, as it works from the last figures to the first
@@ -1098,6 +1103,7 @@ fn report(
         "sources": read.inputs.iter().map(|(s, r)| json!({
             "id": s.id,
             "location": s.display,
+            "decimal_hint": r.decimal_hint.as_ref().map(|(d, why)| json!({"decimal": d.to_string(), "because": why})),
             "sha256": r.sha256,
             "tables": r.tables,
         })).collect::<Vec<_>>(),

@@ -447,3 +447,50 @@ fn the_table_decides_in_a_workbook_of_text_cells_too() {
         assert_eq!(uzbekistan(&rows), uzbekistan_expected(), "{name}");
     }
 }
+
+/// Where no cell decides, the file's locale signals do: `;` between the fields, a
+/// Cyrillic code page or Cyrillic headers, Turkish headers (all written where `,` is the
+/// decimal mark); English headers say nothing.
+#[test]
+fn the_files_locale_signals_decide_last() {
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "semicolon.csv",
+            b"Year;Exports (USD million)\n2019;1.135\n",
+            "1135000000",
+        ),
+        (
+            "cyrillic.csv",
+            "Год,Экспорт (млн долл. США)\n2019,\"1,135\"\n".as_bytes(),
+            "1135000",
+        ),
+        (
+            "turkish.csv",
+            "Yıl,İhracat (Milyon $)\n2019,\"1,135\"\n".as_bytes(),
+            "1135000",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let w = Workdir::empty();
+        w.write(&format!("raw/{name}"), text);
+        w.write(
+            "pipeline.toml",
+            format!("[[sources]]\npath = \"raw/{name}\"\nreporter = \"TUR\"\npartner = \"KAZ\"\n"),
+        );
+        let o = w.run(&["run"]);
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let rows = csv_rows(&w.read("processed/trade.csv"));
+        assert_eq!(rows[0]["value_usd"], want, "{name}");
+        assert_eq!(rows[0]["flags"], "decimal_from_source", "{name}");
+        let r: serde_json::Value = serde_json::from_str(&w.read("processed/report.json")).unwrap();
+        assert_eq!(r["sources"][0]["decimal_hint"]["decimal"], ",", "{name}");
+    }
+    // English headers over a lone ambiguous number: nothing decides it
+    let (c, err, _) = run(
+        "raw/en.csv",
+        "Year,Exports (USD million)\n2019,\"1,135\"\n",
+        "reporter = \"TUR\"\npartner = \"KAZ\"",
+    );
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("ambiguous_number"), "{err}");
+}

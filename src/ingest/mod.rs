@@ -89,6 +89,9 @@ pub struct SourceRead {
     pub sha256: String,
     pub bytes: u64,
     pub tables: Vec<layout::TableReading>,
+    /// The decimal mark the file's locale signals say, and which signal: the weakest
+    /// evidence for an ambiguous number, after every cell's (see [`locale_hint`]).
+    pub decimal_hint: Option<(char, String)>,
 }
 
 /// `str::trim`, without decoding characters when the text starts and ends with a visible
@@ -106,6 +109,77 @@ pub fn trim(s: &str) -> &str {
 /// # Errors
 /// [`Error::Source`] naming the source and why it could not be read.
 pub fn read_source(
+    src: &Source,
+    local: &Path,
+    prov: &mut Provenance,
+    out: &mut RawFigures,
+) -> Result<SourceRead> {
+    let mut read = read_source_tables(src, local, prov, out)?;
+    if src.decimal.is_none() {
+        read.decimal_hint = locale_hint(src, local, &read.tables);
+    }
+    Ok(read)
+}
+
+/// The decimal mark a file's locale signals point to, with the signal: a `;` between its
+/// fields (written where `,` is the decimal mark), a Cyrillic or Turkish code page, or
+/// headers and titles in Russian, Kazakh, Kyrgyz or Turkish (all of which write `,`).
+/// English headers say nothing: many write English headers over numbers of any locale.
+pub fn locale_hint(
+    src: &Source,
+    local: &Path,
+    tables: &[layout::TableReading],
+) -> Option<(char, String)> {
+    use std::io::Read;
+    let ext = local
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if matches!(ext.as_str(), "csv" | "tsv" | "txt" | "tab") {
+        let mut head = Vec::new();
+        if let Ok(f) = std::fs::File::open(local) {
+            let _ = f.take(64 << 10).read_to_end(&mut head);
+        }
+        // whole lines: a UTF-8 text is not cut inside a character
+        if head.len() == 64 << 10 {
+            if let Some(nl) = memchr::memrchr(b'\n', &head) {
+                head.truncate(nl + 1);
+            }
+        }
+        if let Ok((text, encoding)) = delimited::decode_with(&head, src.encoding) {
+            if delimited::sniff(&text) == b';' {
+                return Some((',', "its fields are separated by `;`".into()));
+            }
+            if matches!(
+                encoding,
+                "windows-1251" | "windows-1254" | "IBM866" | "KOI8-R" | "KOI8-U" | "ISO-8859-9"
+            ) {
+                return Some((',', format!("it is written in {encoding}")));
+            }
+        }
+    }
+    let words: String = tables
+        .iter()
+        .flat_map(|t| t.titles.iter().chain(t.columns.iter().map(|c| &c.header)))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if words
+        .chars()
+        .any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+    {
+        return Some((',', "its headers are in Cyrillic letters".into()));
+    }
+    if words
+        .chars()
+        .any(|c| matches!(c, 'ı' | 'İ' | 'ğ' | 'Ğ' | 'ş' | 'Ş'))
+    {
+        return Some((',', "its headers are in Turkish".into()));
+    }
+    None
+}
+
+fn read_source_tables(
     src: &Source,
     local: &Path,
     prov: &mut Provenance,
@@ -130,6 +204,7 @@ pub fn read_source(
             sha256,
             bytes: bytes.len() as u64,
             tables,
+            decimal_hint: None,
         })
     })
 }
@@ -251,6 +326,7 @@ fn stream_source(
                 sha256,
                 bytes,
                 tables,
+                decimal_hint: None,
             }))
         }
         _ => {

@@ -69,6 +69,9 @@ pub struct Options {
     /// The source of each table (by table index), for the evidence of a whole source about
     /// its decimal mark; empty where unknown (then a table's is the widest evidence).
     pub table_source: Vec<u16>,
+    /// The decimal mark each source's locale signals say (by source index), if any: the
+    /// weakest evidence, after every cell's.
+    pub source_decimal_hint: Vec<Option<char>>,
 }
 
 impl Default for Options {
@@ -80,6 +83,7 @@ impl Default for Options {
             plausible_max_world_usd: Decimal::from(PLAUSIBLE_MAX_WORLD_USD),
             rates: Default::default(),
             table_source: Vec::new(),
+            source_decimal_hint: Vec::new(),
         }
     }
 }
@@ -1248,7 +1252,14 @@ impl Context<'_> {
                                     flags::DECIMAL_FROM_SOURCE,
                                 ),
                             ];
-                            let (v, f) = decide(r.value, alt, mark, exp, &wider, self.ceiling)
+                            // the source's locale signals (`;`, its code page, its headers'
+                            // language): weaker than any cell and than plausibility
+                            let hint = source
+                                .and_then(|s| self.opts.source_decimal_hint.get(*s as usize))
+                                .copied()
+                                .flatten();
+                            let (v, f) =
+                                decide(r.value, alt, mark, exp, &wider, self.ceiling, hint)
                                 .map_err(|why| ("ambiguous_number", why))?;
                             flag |= f;
                             (v, r.scale)
@@ -1318,7 +1329,9 @@ fn unknown_country(role: &str, name: &str) -> String {
 /// Decides an ambiguous number (`1,135`: the decimal reading `dec`, the thousands one
 /// `alt`) by the nearest evidence that speaks (the column's cells, then the table's, then
 /// the source's: how many cells prove `.` and how many `,` a decimal mark, each level with
-/// the flag it sets), else by plausibility against the unit, else not at all.
+/// the flag it sets), else by plausibility against the unit, else by the source's locale
+/// signals (`hint`), else not at all.
+#[allow(clippy::too_many_arguments)]
 fn decide(
     dec: Decimal,
     alt: Decimal,
@@ -1326,6 +1339,7 @@ fn decide(
     exp: Option<u32>,
     evidence: &[(Option<(usize, usize)>, flags::Flags)],
     max: Decimal,
+    hint: Option<char>,
 ) -> Result<(Decimal, flags::Flags), String> {
     for &(level, flag) in evidence {
         let Some((dots, commas)) = level else {
@@ -1351,6 +1365,13 @@ fn decide(
         if scaled(alt) > max && scaled(dec) <= max {
             return Ok((dec, flags::DECIMAL_FROM_PLAUSIBILITY));
         }
+    }
+    if let Some(d) = hint {
+        return Ok(if d == mark {
+            (dec, flags::DECIMAL_FROM_SOURCE)
+        } else {
+            (alt, flags::DECIMAL_FROM_SOURCE)
+        });
     }
     let unit = match exp {
         Some(e) if e > 0 => format!(" (x10^{e} dollars)"),
@@ -1529,11 +1550,11 @@ mod tests {
     fn plausibility_decides_billions() {
         let max = Decimal::from(PLAUSIBLE_MAX_USD);
         let d = |s: &str| s.parse::<Decimal>().unwrap();
-        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), &[], max).unwrap();
+        let (v, f) = decide(d("1.18"), d("1180"), '.', Some(9), &[], max, None).unwrap();
         assert_eq!(v, d("1.18"));
         assert_eq!(f, flags::DECIMAL_FROM_PLAUSIBILITY);
         // under plain dollars both readings are plausible: rejected, both named
-        let e = decide(d("1.18"), d("1180"), '.', Some(0), &[], max).unwrap_err();
+        let e = decide(d("1.18"), d("1180"), '.', Some(0), &[], max, None).unwrap_err();
         assert!(e.contains("1.18") && e.contains("1180"), "{e}");
         // the column's other cells decide
         let (v, _) = decide(
@@ -1543,6 +1564,7 @@ mod tests {
             Some(0),
             &[(Some((0, 3)), flags::DECIMAL_FROM_COLUMN)],
             max,
+            None,
         )
         .unwrap();
         assert_eq!(v, d("1180"));
