@@ -1260,7 +1260,7 @@ impl Context<'_> {
                                 .flatten();
                             let (v, f) =
                                 decide(r.value, alt, mark, exp, &wider, self.ceiling, hint)
-                                .map_err(|why| ("ambiguous_number", why))?;
+                                    .map_err(|why| ("ambiguous_number", why))?;
                             flag |= f;
                             (v, r.scale)
                         }
