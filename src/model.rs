@@ -640,7 +640,14 @@ pub struct Places {
     contexts: Vec<Context>,
     /// Each context's index, to find a context met before.
     ids: rustc_hash::FxHashMap<Context, u32>,
+    /// For every [`BLOCK`]-th figure, the index of its run, made at the first lookup after
+    /// the last figure was added: a lookup searches the runs of its block alone (a bulk
+    /// file whose rows are set aside here and there has a run every ten figures).
+    blocks: std::sync::OnceLock<Vec<u32>>,
 }
+
+/// Figures a block of [`Places::blocks`] spans.
+const BLOCK: u32 = 256;
 
 /// Figures from `first` to the next run's first: rows from `row` on, each `step` (0 or 1)
 /// after the one before; or, with `step == PLAIN`, a plain segment whose rows are in the
@@ -998,6 +1005,9 @@ impl Places {
 
     /// Appends a figure's row.
     fn push_row(&mut self, row: u32) {
+        if self.blocks.get().is_some() {
+            self.blocks = std::sync::OnceLock::new();
+        }
         let at = self.len as u32;
         self.len += 1;
         if let Some(last) = self.runs.last_mut() {
@@ -1028,6 +1038,9 @@ impl Places {
 
     /// Appends rows of figures from `first` on, to the last segment if it is plain.
     fn plain(&mut self, first: u32, rows: impl Iterator<Item = u32>) {
+        if self.blocks.get().is_some() {
+            self.blocks = std::sync::OnceLock::new();
+        }
         if self.runs.last().is_none_or(|r| r.step != PLAIN) {
             self.runs.push(Run {
                 first,
@@ -1099,7 +1112,22 @@ impl Places {
         // a long table's places are one run
         let r = match self.runs[..] {
             [only] => only,
-            _ => self.runs[self.runs.partition_point(|r| r.first <= at) - 1],
+            _ => {
+                let blocks = self.blocks.get_or_init(|| {
+                    (0..=(self.len as u32) / BLOCK)
+                        .map(|b| {
+                            let first = b * BLOCK;
+                            (self.runs.partition_point(|r| r.first <= first) - 1) as u32
+                        })
+                        .collect()
+                });
+                let b = (at / BLOCK) as usize;
+                let lo = blocks[b] as usize;
+                let hi = blocks
+                    .get(b + 1)
+                    .map_or(self.runs.len(), |&h| h as usize + 1);
+                self.runs[lo + self.runs[lo..hi].partition_point(|r| r.first <= at) - 1]
+            }
         };
         let row = match r.step {
             PLAIN => self.plain_rows[(r.row + (at - r.first)) as usize],
