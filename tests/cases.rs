@@ -2,8 +2,9 @@
 //! country name there, with its context and the expected outcome, through the same
 //! kernels the pipeline runs. All failures are listed at once.
 
+use crate::util::kaz_export_2019;
 use std::path::PathBuf;
-use tradeflow::model::{Place, RawFigureRef, RawFigures, RawValue};
+use tradeflow::model::{Place, RawFigures, RawValue};
 use tradeflow::normalize::{self, countries, units};
 
 fn table(name: &str) -> Vec<Vec<String>> {
@@ -38,18 +39,10 @@ fn value_cases() {
         } else {
             raw.text_value(&c[0])
         };
-        let f = RawFigureRef {
-            reporter: Some("TUR"),
-            partner: Some("KAZ"),
-            flow: Some("export"),
-            year: Some("2019"),
-            month: None,
-            commodity: None,
-            unit_column: (c[2] != "-").then_some(c[2].as_str()),
-            unit_title: None,
-            unit_config: None,
-            decimal: c[1].chars().next().filter(|d| *d != '-'),
-        };
+        let f = kaz_export_2019(
+            (c[2] != "-").then_some(c[2].as_str()),
+            c[1].chars().next().filter(|d| *d != '-'),
+        );
         // each case its own table, so no case is evidence for another
         raw.push(
             f,
@@ -161,18 +154,7 @@ fn evidence_cases() {
     let mut asked = Vec::new();
     let push = |raw: &mut RawFigures, text: &str, unit: &str, place: Place| {
         let value = raw.text_value(text);
-        let f = RawFigureRef {
-            reporter: Some("TUR"),
-            partner: Some("KAZ"),
-            flow: Some("export"),
-            year: Some("2019"),
-            month: None,
-            commodity: None,
-            unit_column: Some(unit),
-            unit_title: None,
-            unit_config: None,
-            decimal: None,
-        };
+        let f = kaz_export_2019(Some(unit), None);
         raw.push(f, value, place);
     };
     let at = |table: usize, row: u32, col: u32| Place {

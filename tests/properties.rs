@@ -209,7 +209,7 @@ proptest! {
         locale in 0usize..3,
         cells in prop::collection::vec((0u64..1_000_000_000, 0u32..3, any::<bool>(), 0u32..4), 1..30),
     ) {
-        use tradeflow::model::{Place, RawFigureRef, RawFigures};
+        use tradeflow::model::{Place, RawFigures};
         let mut raw = RawFigures::default();
         let mut truth = Vec::new();
         for (row, &(cents, decimals, grouped, col)) in cells.iter().enumerate() {
@@ -219,18 +219,7 @@ proptest! {
             truth.push((text.clone(), Decimal::new(cents as i64, 2).normalize()));
             let value = raw.text_value(&text);
             raw.push(
-                RawFigureRef {
-                    reporter: Some("TUR"),
-                    partner: Some("KAZ"),
-                    flow: Some("export"),
-                    year: Some("2019"),
-                    month: None,
-                    commodity: None,
-                    unit_column: Some("USD"),
-                    unit_title: None,
-                    unit_config: None,
-                    decimal: None,
-                },
+                crate::util::kaz_export_2019(Some("USD"), None),
                 value,
                 Place { table: 0, row: row as u32, col },
             );

@@ -139,3 +139,24 @@ pub fn csv_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
         })
         .collect()
 }
+
+/// A raw figure of Türkiye's exports to Kazakhstan in 2019 whose value's unit is `unit`
+/// (a column header's), its decimal mark `decimal` as a source declares it: what the case
+/// tables and property tests put their value texts in.
+pub fn kaz_export_2019(
+    unit: Option<&str>,
+    decimal: Option<char>,
+) -> tradeflow::model::RawFigureRef<'_> {
+    tradeflow::model::RawFigureRef {
+        reporter: Some("TUR"),
+        partner: Some("KAZ"),
+        flow: Some("export"),
+        year: Some("2019"),
+        month: None,
+        commodity: None,
+        unit_column: unit,
+        unit_title: None,
+        unit_config: None,
+        decimal,
+    }
+}
