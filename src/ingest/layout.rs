@@ -3,8 +3,11 @@
 //! was read (cell, column header, title, sheet name, config).
 //!
 //! Layouts: years down with flows across (the report's tables), years across with flows
-//! or partners down, and long tables (one row per figure with year, partner, flow and
-//! value columns). The texts found are passed on as they are; normalise interprets them.
+//! or partners down, tables of series with the years across whose labels are columns of
+//! roles (the World Bank's, the IMF's, WITS's time series, Eurostat's packed dimensions),
+//! and long tables (one row per figure: UN Comtrade's and Comtrade+'s downloads, WITS's
+//! partner files, WTO's). Columns are known by their headers' words ([`headers::read`]).
+//! The texts found are passed on as they are; normalise interprets them.
 
 use crate::config::Source;
 use crate::ingest::headers::{self, Form, Role};
