@@ -494,3 +494,57 @@ fn the_table_decides_its_decimal_mark_over_http() {
         crate::publishers::uzbekistan_expected()
     );
 }
+
+/// A password in a source's URL and a token in its query are sent, and written nowhere:
+/// not in the logs (text and JSON), the manifest, the report, the rows' `source_ref` (the
+/// texts Parquet and the workbook hold too), or the fetch record of the cache.
+#[test]
+fn credentials_in_a_url_are_never_written() {
+    let s = serve("/t.csv", vec![ok(200, &[], CSV), ok(200, &[], CSV)]);
+    let url = s.url.replacen("http://", "http://analyst:pa55w0rd-xyz@", 1)
+        + "?access_token=t0k3n-abc&year=2019";
+    let w = Workdir::empty();
+    w.write(
+        "pipeline.toml",
+        format!("[[sources]]\nid = \"ministry\"\nurl = \"{url}\"\nreporter = \"TUR\"\n\n[http]\nbackoff_ms = 20\nmax_attempts = 2\ntimeout_secs = 2\n[output]\nformats = [\"csv\"]\n"),
+    );
+    for args in [
+        &["run"][..],
+        &["--log-format", "json", "-v", "run", "--full-refresh"][..],
+    ] {
+        let o = w.run(args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(!err.contains("pa55w0rd") && !err.contains("t0k3n"), "{err}");
+    }
+    let req = s.requests.lock().unwrap()[0].clone();
+    assert!(
+        req.contains("access_token=t0k3n-abc"),
+        "the URL is fetched as given: {req}"
+    );
+    assert!(
+        req.to_ascii_lowercase().contains("authorization: basic"),
+        "{req}"
+    );
+    let mut files = Vec::new();
+    for dir in ["processed", "raw"] {
+        for (name, bytes) in w.snapshot(dir) {
+            files.push((format!("{dir}/{name}"), bytes));
+        }
+    }
+    assert!(files.iter().any(|(n, _)| n.ends_with("trade.csv")));
+    assert!(
+        files.iter().any(|(n, _)| n.contains(".cache")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (name, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("pa55w0rd") && !text.contains("t0k3n"),
+            "{name} holds a credential"
+        );
+    }
+    let rows = csv_rows(&w.read("processed/trade.csv"));
+    assert!(rows[0]["source_ref"].contains("analyst:***@"), "{rows:?}");
+}

@@ -748,7 +748,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Pipeline> {
                 let name = url_file_name(url);
                 Some((
                     Location::Url(url.clone()),
-                    url.clone(),
+                    redacted_url(url),
                     stem(Path::new(name)),
                 ))
             }
@@ -1264,6 +1264,69 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The last path segment of a URL, without query or fragment: `.../exports.csv?x=1` gives
 /// `exports.csv`.
+/// A URL as it may be shown and written (logs, manifest, report, `source_ref`, the fetch
+/// record): a password in it (`https://user:secret@host/`) and the values of query
+/// parameters that carry credentials (`token`, `key`, `apikey`, `password`, `secret`,
+/// `signature`, ...) replaced by `***`. The URL fetched is the one the config gives.
+pub fn redacted_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("***@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    let mut out = if scheme.is_empty() {
+        format!("{authority}{path}")
+    } else {
+        format!("{scheme}://{authority}{path}")
+    };
+    if let Some(q) = query {
+        let (q, fragment) = q.split_once('#').map_or((q, None), |(a, b)| (a, Some(b)));
+        let secret = |k: &str| {
+            let k = k.to_ascii_lowercase().replace(['-', '_'], "");
+            [
+                "token",
+                "key",
+                "apikey",
+                "password",
+                "passwd",
+                "pwd",
+                "secret",
+                "signature",
+                "sig",
+                "auth",
+                "accesstoken",
+                "subscriptionkey",
+                "credential",
+            ]
+            .iter()
+            .any(|s| k == *s || k.ends_with(s))
+        };
+        let parts: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if secret(k) => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parts.join("&"));
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+    }
+    out
+}
+
 pub fn url_file_name(url: &str) -> &str {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     path.rsplit('/').next().unwrap_or(path)

@@ -156,10 +156,11 @@ pub fn fetch_to(
     offline: bool,
     http: &HttpOptions,
 ) -> Result<PathBuf> {
-    let fail = |reason: String| Error::source(&src.id, url, reason);
+    // what is shown and written of the URL has no credentials (`src.display`)
+    let fail = |reason: String| Error::source(&src.id, &src.display, reason);
     let dest = dest.to_path_buf();
     let cache_dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let cached = record(&dest).filter(|r| r.url == url && dest.exists());
+    let cached = record(&dest).filter(|r| r.url == src.display && dest.exists());
     if offline {
         return match cached {
             Some(mut r) => {
@@ -204,7 +205,7 @@ pub fn fetch_to(
                     record_path(&dest),
                     serde_json::to_string_pretty(&rec).unwrap_or_default(),
                 );
-                tracing::info!(source = %src.id, url, status = rec.status, bytes = rec.bytes, attempts = attempt, from_cache = rec.from_cache, "fetched");
+                tracing::info!(source = %src.id, url = %src.display, status = rec.status, bytes = rec.bytes, attempts = attempt, from_cache = rec.from_cache, "fetched");
                 return Ok(dest);
             }
             Err(Attempt::Fatal(why)) => return Err(fail(why)),
@@ -219,7 +220,7 @@ pub fn fetch_to(
                     };
                     return Err(fail(format!("{why}; gave up after {bound}")));
                 }
-                tracing::warn!(source = %src.id, url, attempt, wait_ms = wait.as_millis() as u64, "{why}; retrying");
+                tracing::warn!(source = %src.id, url = %src.display, attempt, wait_ms = wait.as_millis() as u64, "{why}; retrying");
                 std::thread::sleep(wait);
             }
         }
@@ -256,7 +257,8 @@ fn one_attempt(
             "request failed"
         };
         Attempt::Retry {
-            why: format!("{kind}: {e}"),
+            // the error without its URL, which may hold credentials
+            why: format!("{kind}: {}", e.without_url()),
             after: None,
         }
     })?;
@@ -306,7 +308,8 @@ fn one_attempt(
     resp.take(http.max_bytes + 1)
         .read_to_end(&mut body)
         .map_err(|e| Attempt::Retry {
-            why: format!("the transfer broke: {e}"),
+            // an error that names the URL names it without its credentials
+            why: format!("the transfer broke: {e}").replace(url, &src.display),
             after: None,
         })?;
     if body.len() as u64 > http.max_bytes {
@@ -331,7 +334,7 @@ fn one_attempt(
         return Err(Attempt::Fatal(format!("cannot store the download: {e}")));
     }
     Ok(FetchRecord {
-        url: url.to_string(),
+        url: src.display.clone(),
         status: status.as_u16(),
         etag,
         last_modified,
