@@ -25,7 +25,7 @@ pub const PLAUSIBLE_MAX_USD: i64 = 1_000_000_000_000;
 /// 3.4 trillion in 2023).
 pub const PLAUSIBLE_MAX_WORLD_USD: i64 = 100_000_000_000_000;
 
-/// A sum row (World, Total, Toplam) read aside: not a figure, used for cross-checks.
+/// A sum row (a region, Total, Toplam) read aside: not a figure, used for cross-checks.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Aggregate {
     #[serde(skip)]

@@ -38,7 +38,7 @@ pub fn render(r: &Report) -> String {
     let n = |k: &str| r[k].as_u64().unwrap_or(0);
     let _ = writeln!(
         o,
-        "{} figures read: **{} clean**, {} rejected, {} superseded (duplicates of a higher-precedence source). {} aggregate rows (World, Total) were read aside.\n",
+        "{} figures read: **{} clean**, {} rejected, {} superseded (duplicates of a higher-precedence source). {} aggregate rows (regions, Total, Areas nes) were read aside.\n",
         n("figures_read"),
         n("figures_clean"),
         n("figures_rejected"),
