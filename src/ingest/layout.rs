@@ -117,6 +117,7 @@ fn whose(m: &Mention) -> bool {
     if k.contains('\'') {
         return true;
     }
+    // the adjectives `countries.tsv` holds as names of their countries
     const ADJECTIVES: &[&str] = &[
         "turkish",
         "georgian",
@@ -130,12 +131,6 @@ fn whose(m: &Mention) -> bool {
         "russian",
         "chinese",
         "german",
-        "american",
-        "british",
-        "french",
-        "italian",
-        "japanese",
-        "indian",
         "iranian",
         "ukrainian",
         "belarusian",
@@ -717,14 +712,10 @@ fn read_series(
         }
         let country = |col: Col| -> Option<String> {
             let (i, form) = col?;
-            let t = cell_text(row, Some(i))?;
-            if form == Form::Code && t.as_bytes()[0].is_ascii_digit() {
-                return Some(country_of_code(&t).map_or(t, str::to_string));
-            }
-            Some(t)
+            cell_text(row, Some(i)).map(|t| country_cell(&t, form).to_string())
         };
         if let Some(u) = cell_text(row, unit_col) {
-            if let Some(why) = not_money(&u) {
+            if let Some(why) = not_money_cell(&u) {
                 if !said.contains(&u) {
                     reading.skipped.push(format!("unit {why}: not read"));
                     said.push(u);
@@ -745,14 +736,9 @@ fn read_series(
             continue;
         }
         if let Some(i) = &ind {
-            let read = headers::read(i);
-            if read.role.not_money() {
+            if let Some(why) = not_money_cell(i) {
                 if !said.contains(i) {
-                    reading.skipped.push(format!(
-                        "indicator {i:?}: a {} ({}), not money: not read",
-                        read.role.as_str(),
-                        read.why
-                    ));
+                    reading.skipped.push(format!("indicator {why}: not read"));
                     said.push(i.clone());
                 }
                 continue;
@@ -1286,6 +1272,17 @@ fn flow_of_code(t: &str) -> Option<&'static str> {
     })
 }
 
+/// A country cell as normalise is to read it: in a column of codes, a numeric code (UN
+/// Comtrade's or M49) as the ISO3 code it stands for; else the text as written.
+fn country_cell(t: &str, form: Form) -> &str {
+    if form == Form::Code && t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        if let Some(iso) = country_of_code(t) {
+            return iso;
+        }
+    }
+    t
+}
+
 /// A numeric country code (UN Comtrade's or M49) as the ISO3 code it stands for.
 fn country_of_code(t: &str) -> Option<&'static str> {
     let n: u16 = t.trim().trim_end_matches(".0").parse().ok()?;
@@ -1361,13 +1358,8 @@ impl LongReader {
             }
         }
         let country = |cols: &[(usize, Form)]| -> Option<&'a str> {
-            cols.iter().find_map(|&(i, form)| {
-                let t = get(Some(i))?;
-                if form == Form::Code && t.as_bytes()[0].is_ascii_digit() {
-                    return country_of_code(t).or(Some(t));
-                }
-                Some(t)
-            })
+            cols.iter()
+                .find_map(|&(i, form)| get(Some(i)).map(|t| country_cell(t, form)))
         };
         let indicator = get(c.indicator);
         if let Some(why) = get(c.unit).and_then(not_money_cell).or_else(|| {
